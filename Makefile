@@ -1,0 +1,140 @@
+# skiff - build, test, deps.  `make test` is the one command CI runs (see README).
+#
+#   make deps     install every Debian package the project needs (idempotent)
+#   make          build skiff, skiffd, skiffctl, webapp into build/
+#   make test     deps + sanitizer build (build/san) + every test; ends "N passed, N failed"
+#   make images   build the busybox and webapp images into the store
+#   make fmt      reformat; make fmt-check fails on unformatted files
+#
+# Sources are picked up by wildcard: a new runtime/foo.c joins libskiff, a new
+# orchestrator/foo.c joins liborch, a new tests/unit/test_foo.c becomes a unit test.
+
+BUILD ?= build
+SAN ?= 0
+CC ?= gcc
+
+RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcrypto
+ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl
+WEBAPP_PKGS := libmicrohttpd
+ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
+
+DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
+	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libarchive-dev \
+	libssl-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
+	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux
+
+pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
+
+OPT ?= -O2 -g
+CFLAGS ?=
+CFLAGS += $(OPT) -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
+	-Iruntime -Iorchestrator -Iexamples/webapp $(call pc,--cflags,$(ALL_PKGS))
+LDFLAGS ?=
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+RUNTIME_LIBS := $(call pc,--libs,$(RUNTIME_PKGS))
+ORCH_LIBS := $(call pc,--libs,$(ORCH_PKGS)) -lm -lpthread
+WEBAPP_LIBS := $(call pc,--libs,$(WEBAPP_PKGS)) -lm
+
+RUNTIME_SRC := $(wildcard runtime/*.c)
+SKIFF_SRC := $(wildcard runtime/cmd/*.c)
+ORCH_SRC := $(wildcard orchestrator/*.c)
+SKIFFD_SRC := $(wildcard orchestrator/cmd/skiffd*.c)
+SKIFFCTL_SRC := $(wildcard orchestrator/cmd/skiffctl*.c)
+WEBAPP_LIB_SRC := $(filter-out examples/webapp/main.c,$(wildcard examples/webapp/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBSKIFF := $(BUILD)/libskiff.a
+LIBORCH := $(BUILD)/liborch.a
+LIBWEBAPP := $(BUILD)/libwebapp.a
+BINS := $(BUILD)/skiff
+ifneq ($(SKIFFD_SRC),)
+BINS += $(BUILD)/skiffd
+endif
+ifneq ($(SKIFFCTL_SRC),)
+BINS += $(BUILD)/skiffctl
+endif
+ifneq ($(wildcard examples/webapp/main.c),)
+BINS += $(BUILD)/webapp
+endif
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test unit check-deps fmt fmt-check images clean bench install
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBSKIFF): $(call obj,$(RUNTIME_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBORCH): $(call obj,$(ORCH_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBWEBAPP): $(call obj,$(WEBAPP_LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+
+$(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+
+$(BUILD)/skiffctl: $(call obj,$(SKIFFCTL_SRC)) $(LIBORCH) $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+
+$(BUILD)/webapp: $(call obj,examples/webapp/main.c) $(LIBWEBAPP) $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(WEBAPP_LIBS) $(RUNTIME_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBORCH) $(LIBWEBAPP) $(LIBSKIFF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(WEBAPP_LIBS) $(RUNTIME_LIBS)
+
+unit: $(UNIT_BINS)
+
+# Installs only what is missing; quiet when everything is there.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The sanitizer build lives in build/san so it never mixes with the optimised one.
+test: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build/san SAN=1 all unit
+	SKIFF_BUILD=$(CURDIR)/build/san tests/run
+
+bench: all
+	tests/bench/run
+
+images: all
+	images/build-all
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+fmt-check:
+	@bad=$$(for f in $$(git ls-files -co --exclude-standard '*.c' '*.h'); do \
+	  clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "not formatted (run make fmt):"; echo "$$bad"; exit 1; fi
+
+install: all
+	install -m 0755 $(BINS) /usr/local/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,679 @@
+/* agent.c - `skiffd agent`, the node agent.  Only the fake runtime exists so far: like
+ * Kubernetes' kubemark "hollow nodes", it registers one or many nodes, heartbeats for them and
+ * reports every replica bound to them Running + ready without creating a container, so tests
+ * and benchmarks can run a thousand nodes in one process.  Stopping the process (SIGSTOP /
+ * SIGKILL) is a node failure; SIGCONT is the node coming back.
+ *
+ * Threads (each owns its own struct client; shared state is only the job queue, the stop
+ * flag and the agent's read-only configuration):
+ *   heartbeat x H  register its slice of the nodes, then POST a heartbeat for each every interval
+ *   watcher        list + watch replicas, turn each one bound to our nodes into a job
+ *   worker x W     carry out jobs: status reports and deletes
+ *   fail-file      poll --fail-file and fail the replicas it names
+ * The main thread waits for SIGTERM/SIGINT. */
+#include "agent.h"
+#include "client.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define AGENT_WORKERS 4
+#define AGENT_MAX_HB_THREADS 8
+#define AGENT_MAX_COUNT 100000
+
+struct agent
+{
+  char *server, *token;
+  const char *name, *address, *fail_file;
+  json_t *labels;
+  double cpu;
+  long long memory;
+  long count;
+  double interval; /* seconds between heartbeats */
+  int hb_threads;
+
+  pthread_mutex_t lock; /* guards the job queue */
+  pthread_cond_t cond;
+  struct job *head, *tail;
+};
+
+enum job_kind
+{
+  JOB_REPORT,
+  JOB_DELETE,
+};
+
+struct job
+{
+  struct job *next;
+  enum job_kind kind;
+  char *replica, *node;
+  struct agent_fake_report rep;
+};
+
+/* ---- pure helpers --------------------------------------------------------------------- */
+
+int agent_parse_labels(const char *s, json_t **out, struct skiff_err **err)
+{
+  cleanup_free char *copy = xstrdup(s);
+  json_t *obj = json_object();
+  char *save = NULL, *item;
+
+  for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+    {
+      char *eq = strchr(item, '=');
+      if (eq == NULL || eq == item || eq[1] == '\0')
+        {
+          json_decref(obj);
+          return skiff_error(err, 0, "--labels `%s`: expected key=value, got `%s`", s, item);
+        }
+      *eq = '\0';
+      if (json_object_get(obj, item))
+        {
+          json_decref(obj);
+          return skiff_error(err, 0, "--labels `%s`: key `%s` given twice", s, item);
+        }
+      json_object_set_new(obj, item, json_string(eq + 1));
+    }
+  *out = obj;
+  return 0;
+}
+
+long agent_node_index(const char *base, long count, const char *name)
+{
+  size_t n = strlen(base);
+  char *end = NULL;
+  long i;
+
+  if (name == NULL || strncmp(name, base, n) != 0)
+    return -1;
+  if (count == 1)
+    return name[n] == '\0' ? 0 : -1;
+  if (name[n] != '-' || name[n + 1] < '0' || name[n + 1] > '9')
+    return -1;
+  if (name[n + 1] == '0' && name[n + 2] != '\0')
+    return -1; /* "n-01" is not ours: we never pad */
+  errno = 0;
+  i = strtol(name + n + 1, &end, 10);
+  if (errno || *end != '\0' || i < 0 || i >= count)
+    return -1;
+  return i;
+}
+
+void agent_fake_decide(json_t *spec, struct agent_fake_report *out)
+{
+  json_t *env = spec ? json_object_get(spec, "env") : NULL;
+  const char *exit_s = json_string_value(json_object_get(env, "SKIFF_FAKE_EXIT"));
+  const char *ready_s = json_string_value(json_object_get(env, "SKIFF_FAKE_READY"));
+
+  memset(out, 0, sizeof(*out));
+  out->state = "Running";
+  out->ready = 1;
+  out->reason = "";
+  if (exit_s && *exit_s)
+    {
+      char *end = NULL;
+      long code = strtol(exit_s, &end, 10);
+      out->state = "Failed";
+      out->ready = 0;
+      out->has_exit_code = 1;
+      out->exit_code = (*end == '\0' && code >= 0 && code <= 255) ? (int)code : 1;
+      out->reason = "fake runtime: SKIFF_FAKE_EXIT";
+      return;
+    }
+  if (ready_s && (strcmp(ready_s, "never") == 0 || strcmp(ready_s, "false") == 0))
+    {
+      out->ready = 0;
+      out->reason = "fake runtime: SKIFF_FAKE_READY=never";
+    }
+}
+
+/* ---- small utilities ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stopping;
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+  struct timespec ts;
+  if (s <= 0)
+    return;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+static char *node_name(const struct agent *a, long i)
+{
+  if (a->count == 1)
+    return xstrdup(a->name);
+  return xasprintf("%s-%ld", a->name, i);
+}
+
+static void enqueue(struct agent *a, enum job_kind kind, const char *replica, const char *node,
+                    const struct agent_fake_report *rep)
+{
+  struct job *j = xzalloc(sizeof(*j));
+  j->kind = kind;
+  j->replica = xstrdup(replica);
+  j->node = xstrdup(node);
+  if (rep)
+    j->rep = *rep;
+  pthread_mutex_lock(&a->lock);
+  if (a->tail)
+    a->tail->next = j;
+  else
+    a->head = j;
+  a->tail = j;
+  pthread_cond_signal(&a->cond);
+  pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- heartbeats ----------------------------------------------------------------------- */
+
+struct hb_arg
+{
+  struct agent *a;
+  int index;
+};
+
+static int register_node(struct agent *a, struct client *c, const char *name,
+                         struct skiff_err **err)
+{
+  json_t *body = json_pack("{s:s, s:s, s:i, s:{s:f, s:I}, s:O}", "name", name, "address",
+                           a->address, "agentPort", 0, "capacity", "cpu", a->cpu, "memory",
+                           (json_int_t)a->memory, "labels", a->labels);
+  int ret = client_call(c, "POST", "/v1/nodes", body, NULL, NULL, err);
+  json_decref(body);
+  return ret;
+}
+
+static void report_outage(const char *what, int *down, struct skiff_err **err)
+{
+  if (*err && !*down)
+    fprintf(stderr, "skiffd agent: %s: %s (retrying)\n", what, (*err)->msg);
+  if (*err == NULL && *down)
+    fprintf(stderr, "skiffd agent: %s: server reachable again\n", what);
+  *down = *err != NULL;
+  skiff_err_free(err);
+}
+
+static void *heartbeat_thread(void *arg)
+{
+  struct hb_arg *h = arg;
+  struct agent *a = h->a;
+  struct client *c = client_new(a->server, a->token, 5000);
+  long i, n = 0;
+  char **names;
+  char **paths;
+  int *registered;
+  int down = 0;
+
+  for (i = h->index; i < a->count; i += a->hb_threads)
+    n++;
+  names = xzalloc((n + 1) * sizeof(char *));
+  paths = xzalloc((n + 1) * sizeof(char *));
+  registered = xzalloc((n + 1) * sizeof(int));
+  for (i = 0; i < n; i++)
+    {
+      names[i] = node_name(a, h->index + i * a->hb_threads);
+      paths[i] = xasprintf("/v1/nodes/%s/heartbeat", names[i]);
+    }
+
+  while (!stopping)
+    {
+      double next = now_s() + a->interval;
+      json_t *empty = json_object();
+      for (i = 0; i < n && !stopping; i++)
+        {
+          struct skiff_err *err = NULL;
+          long status = 0;
+          if (!registered[i])
+            {
+              if (register_node(a, c, names[i], &err) == 0)
+                registered[i] = 1;
+            }
+          else if (client_call(c, "POST", paths[i], empty, &status, NULL, &err) < 0
+                   && status == 404)
+            {
+              /* the node object was deleted: register again (API.md, agent protocol) */
+              skiff_err_free(&err);
+              registered[i] = register_node(a, c, names[i], &err) == 0;
+            }
+          report_outage("heartbeat", &down, &err);
+        }
+      json_decref(empty);
+      sleep_s(next - now_s());
+    }
+  for (i = 0; i < n; i++)
+    {
+      free(names[i]);
+      free(paths[i]);
+    }
+  free(names);
+  free(paths);
+  free(registered);
+  client_free(c);
+  return NULL;
+}
+
+/* ---- replicas ------------------------------------------------------------------------- */
+
+static void handle_replica(struct agent *a, json_t *r)
+{
+  const char *name = json_string_value(json_object_get(r, "name"));
+  const char *node = json_string_value(json_object_get(r, "node"));
+  const char *state = json_string_value(json_object_get(r, "state"));
+
+  if (name == NULL || state == NULL || agent_node_index(a->name, a->count, node) < 0)
+    return;
+  if (strcmp(state, "Scheduled") == 0)
+    {
+      struct agent_fake_report rep;
+      agent_fake_decide(json_object_get(r, "spec"), &rep);
+      enqueue(a, JOB_REPORT, name, node, &rep);
+    }
+  else if (strcmp(state, "Terminating") == 0 || strcmp(state, "Lost") == 0)
+    enqueue(a, JOB_DELETE, name, node, NULL);
+}
+
+struct watch_ctx
+{
+  struct agent *a;
+  json_int_t revision;
+};
+
+static int watch_line(json_t *ev, void *data)
+{
+  struct watch_ctx *w = data;
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  json_t *rev = json_object_get(ev, "revision");
+
+  if (json_is_integer(rev) && json_integer_value(rev) > w->revision)
+    w->revision = json_integer_value(rev);
+  if (type && strcmp(type, "DELETED") != 0 && strcmp(type, "BOOKMARK") != 0)
+    handle_replica(w->a, json_object_get(ev, "object"));
+  return stopping ? 1 : 0;
+}
+
+static void *watch_thread(void *arg)
+{
+  struct agent *a = arg;
+  struct client *c = client_new(a->server, a->token, 10000);
+  cleanup_free char *filter
+      = a->count == 1 ? xasprintf("node=%s", a->name) : xstrdup("kind=replicas");
+  int down = 0;
+
+  while (!stopping)
+    {
+      struct skiff_err *err = NULL;
+      json_t *list = NULL, *items, *r;
+      struct watch_ctx w = {a, 0};
+      cleanup_free char *lpath = NULL, *wpath = NULL;
+      size_t i;
+
+      lpath = xasprintf("/v1/replicas%s%s", a->count == 1 ? "?" : "", a->count == 1 ? filter : "");
+      if (client_call(c, "GET", lpath, NULL, NULL, &list, &err) < 0)
+        {
+          report_outage("list replicas", &down, &err);
+          sleep_s(1);
+          continue;
+        }
+      report_outage("list replicas", &down, &err);
+      w.revision = json_integer_value(json_object_get(list, "revision"));
+      items = json_object_get(list, "items");
+      json_array_foreach(items, i, r) handle_replica(a, r);
+      json_decref(list);
+
+      wpath = xasprintf("/v1/watch?from=%lld&kind=replicas%s%s", (long long)w.revision,
+                        a->count == 1 ? "&" : "", a->count == 1 ? filter : "");
+      if (client_stream(c, wpath, watch_line, &w, &err) < 0)
+        {
+          report_outage("watch replicas", &down, &err);
+          sleep_s(1);
+        }
+      /* stream ended (server restart, 410 compaction, SIGSTOP): list again */
+    }
+  client_free(c);
+  return NULL;
+}
+
+static void run_job(struct agent *a, struct client *c, struct job *j)
+{
+  struct skiff_err *err = NULL;
+  cleanup_free char *path = NULL;
+  json_t *resp = NULL;
+  long status = 0;
+
+  if (j->kind == JOB_DELETE)
+    {
+      path = xasprintf("/v1/replicas/%s", j->replica);
+      if (client_call(c, "DELETE", path, NULL, &status, NULL, &err) < 0 && status != 404)
+        fprintf(stderr, "skiffd agent: delete replica %s: %s\n", j->replica, err->msg);
+      skiff_err_free(&err);
+      return;
+    }
+  path = xasprintf("/v1/replicas/%s/status", j->replica);
+  json_t *body = json_pack("{s:s, s:s, s:b, s:s, s:s}", "node", j->node, "state", j->rep.state,
+                           "ready", j->rep.ready, "address", a->address, "reason",
+                           j->rep.reason ? j->rep.reason : "");
+  if (j->rep.has_exit_code)
+    json_object_set_new(body, "lastExitCode", json_integer(j->rep.exit_code));
+  if (client_request(c, "POST", path, body, &status, &resp, &err) < 0)
+    fprintf(stderr, "skiffd agent: report replica %s: %s\n", j->replica, err->msg);
+  else if (status == 409 && resp)
+    handle_replica(a, resp); /* Terminating or Lost meanwhile: stop (delete) it */
+  else if (status != 200 && status != 404)
+    {
+      cleanup_free char *msg = client_error_message(status, resp);
+      fprintf(stderr, "skiffd agent: report replica %s: %s\n", j->replica, msg);
+    }
+  json_decref(body);
+  json_decref(resp);
+  skiff_err_free(&err);
+}
+
+static void *worker_thread(void *arg)
+{
+  struct agent *a = arg;
+  struct client *c = client_new(a->server, a->token, 10000);
+
+  for (;;)
+    {
+      struct job *j;
+      pthread_mutex_lock(&a->lock);
+      while (a->head == NULL && !stopping)
+        pthread_cond_wait(&a->cond, &a->lock);
+      j = a->head;
+      if (j)
+        {
+          a->head = j->next;
+          if (a->head == NULL)
+            a->tail = NULL;
+        }
+      pthread_mutex_unlock(&a->lock);
+      if (j == NULL)
+        break;
+      run_job(a, c, j);
+      free(j->replica);
+      free(j->node);
+      free(j);
+    }
+  client_free(c);
+  return NULL;
+}
+
+/* ---- --fail-file ---------------------------------------------------------------------- */
+
+/* Every 200 ms: when the file changed, each line naming a replica bound to one of our nodes
+ * that was not failed before is reported Failed (exit code 1), as if its container died and
+ * the restart policy gave up.  The replica controller then replaces it. */
+static void *fail_file_thread(void *arg)
+{
+  struct agent *a = arg;
+  struct client *c = client_new(a->server, a->token, 5000);
+  char **done = NULL;
+  size_t ndone = 0, i;
+  struct timespec last_mtime = {0, 0};
+  off_t last_size = -1;
+
+  while (!stopping)
+    {
+      struct stat st;
+      cleanup_free char *text = NULL;
+      char *save = NULL, *line;
+
+      sleep_s(0.2);
+      if (stat(a->fail_file, &st) < 0)
+        continue;
+      if (st.st_size == last_size && st.st_mtim.tv_sec == last_mtime.tv_sec
+          && st.st_mtim.tv_nsec == last_mtime.tv_nsec)
+        continue;
+      last_size = st.st_size;
+      last_mtime = st.st_mtim;
+      if (skiff_read_file(a->fail_file, &text, NULL, NULL) < 0)
+        continue;
+      for (line = strtok_r(text, " \t\r\n", &save); line; line = strtok_r(NULL, " \t\r\n", &save))
+        {
+          struct skiff_err *err = NULL;
+          cleanup_free char *path = xasprintf("/v1/replicas/%s", line);
+          json_t *r = NULL;
+          const char *node;
+          int seen = 0;
+
+          for (i = 0; i < ndone; i++)
+            seen |= strcmp(done[i], line) == 0;
+          if (seen || client_call(c, "GET", path, NULL, NULL, &r, &err) < 0)
+            {
+              skiff_err_free(&err);
+              continue;
+            }
+          node = json_string_value(json_object_get(r, "node"));
+          if (agent_node_index(a->name, a->count, node) >= 0)
+            {
+              struct agent_fake_report rep = {"Failed", 0, 1, 1, "fake runtime: --fail-file"};
+              enqueue(a, JOB_REPORT, line, node, &rep);
+              done = xrealloc(done, (ndone + 1) * sizeof(char *));
+              done[ndone++] = xstrdup(line);
+            }
+          json_decref(r);
+        }
+    }
+  for (i = 0; i < ndone; i++)
+    free(done[i]);
+  free(done);
+  client_free(c);
+  return NULL;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void agent_usage(FILE *f)
+{
+  fprintf(
+      f,
+      "usage: skiffd agent --fake-runtime --name NODE [--server URL] [--token T | --token-file F]\n"
+      "                    [--data DIR] [--cpu N] [--memory SIZE] [--labels k=v,...]\n"
+      "                    [--address IP] [--count N] [--heartbeat-interval SECONDS]\n"
+      "                    [--fail-file PATH]\n"
+      "  --fake-runtime  simulate containers: bound replicas are reported Running + ready\n"
+      "  --count N       run N fake nodes NODE-0 .. NODE-(N-1) in this process\n"
+      "  --fail-file F   each replica named on a line of F is reported Failed (exit 1)\n"
+      "  replica env SKIFF_FAKE_EXIT=N: fails at start; SKIFF_FAKE_READY=never: never ready\n");
+}
+
+static int parse_number(const char *opt, const char *s, double min, double max, double *out)
+{
+  char *end = NULL;
+  double v;
+  errno = 0;
+  v = strtod(s, &end);
+  if (errno || end == s || *end != '\0' || v < min || v > max)
+    {
+      fprintf(stderr, "skiffd agent: %s `%s`: expected a number in [%g, %g]\n", opt, s, min, max);
+      return -1;
+    }
+  *out = v;
+  return 0;
+}
+
+int agent_main(int argc, char **argv)
+{
+  static const struct option opts[] = {
+      {"server", required_argument, NULL, 's'},
+      {"token", required_argument, NULL, 't'},
+      {"token-file", required_argument, NULL, 'T'},
+      {"data", required_argument, NULL, 'd'},
+      {"name", required_argument, NULL, 'n'},
+      {"cpu", required_argument, NULL, 'c'},
+      {"memory", required_argument, NULL, 'm'},
+      {"labels", required_argument, NULL, 'l'},
+      {"address", required_argument, NULL, 'a'},
+      {"count", required_argument, NULL, 'N'},
+      {"heartbeat-interval", required_argument, NULL, 'i'},
+      {"fail-file", required_argument, NULL, 'F'},
+      {"fake-runtime", no_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *server = NULL, *token = NULL, *token_file = NULL, *data_dir = NULL;
+  const char *memory = "8Gi", *labels = "";
+  cleanup_free char *file_token = NULL;
+  cleanup_err struct skiff_err *err = NULL;
+  struct client_target target = {NULL, NULL};
+  struct agent a;
+  double count = 1;
+  int fake = 0, opt, i, nthreads = 0;
+  pthread_t threads[AGENT_MAX_HB_THREADS + AGENT_WORKERS + 2];
+  struct hb_arg hb[AGENT_MAX_HB_THREADS];
+  sigset_t sigs;
+
+  memset(&a, 0, sizeof(a));
+  a.cpu = 4;
+  a.interval = 1;
+  a.address = "127.0.0.1";
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+    switch (opt)
+      {
+        case 's':
+          server = optarg;
+          break;
+        case 't':
+          token = optarg;
+          break;
+        case 'T':
+          token_file = optarg;
+          break;
+        case 'd':
+          data_dir = optarg;
+          break;
+        case 'n':
+          a.name = optarg;
+          break;
+        case 'c':
+          if (parse_number("--cpu", optarg, 0, 1e6, &a.cpu) < 0)
+            return 2;
+          break;
+        case 'm':
+          memory = optarg;
+          break;
+        case 'l':
+          labels = optarg;
+          break;
+        case 'a':
+          a.address = optarg;
+          break;
+        case 'N':
+          if (parse_number("--count", optarg, 1, AGENT_MAX_COUNT, &count) < 0)
+            return 2;
+          break;
+        case 'i':
+          if (parse_number("--heartbeat-interval", optarg, 0.01, 3600, &a.interval) < 0)
+            return 2;
+          break;
+        case 'F':
+          a.fail_file = optarg;
+          break;
+        case 'f':
+          fake = 1;
+          break;
+        case 'h':
+          agent_usage(stdout);
+          return 0;
+        default:
+          agent_usage(stderr);
+          return 2;
+      }
+  if (optind < argc)
+    {
+      fprintf(stderr, "skiffd agent: unexpected argument `%s`\n", argv[optind]);
+      return 2;
+    }
+  if (!fake)
+    {
+      fprintf(stderr, "skiffd agent: real runtime agent not yet available; use --fake-runtime "
+                      "to simulate nodes\n");
+      return 2;
+    }
+  if (a.name == NULL || *a.name == '\0')
+    {
+      fprintf(stderr, "skiffd agent: --name NODE is required\n");
+      return 2;
+    }
+  a.count = (long)count;
+  if (skiff_parse_size(memory, &a.memory, &err) < 0)
+    {
+      fprintf(stderr, "skiffd agent: --memory: %s\n", err->msg);
+      return 2;
+    }
+  if (agent_parse_labels(labels, &a.labels, &err) < 0)
+    {
+      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      return 2;
+    }
+  if (token_file && client_read_token_file(token_file, &file_token, &err) < 0)
+    {
+      fprintf(stderr, "skiffd agent: --token-file: %s\n", err->msg);
+      json_decref(a.labels);
+      return 2;
+    }
+  if (client_load_target(server, token ? token : file_token, data_dir, &target, &err) < 0)
+    {
+      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      json_decref(a.labels);
+      return 2;
+    }
+  a.server = target.server;
+  a.token = target.token;
+  a.hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
+  pthread_mutex_init(&a.lock, NULL);
+  pthread_cond_init(&a.cond, NULL);
+
+  /* Signals go to the main thread only (sigwait below). */
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  for (i = 0; i < a.hb_threads; i++)
+    {
+      hb[i].a = &a;
+      hb[i].index = i;
+      pthread_create(&threads[nthreads++], NULL, heartbeat_thread, &hb[i]);
+    }
+  pthread_create(&threads[nthreads++], NULL, watch_thread, &a);
+  for (i = 0; i < AGENT_WORKERS; i++)
+    pthread_create(&threads[nthreads++], NULL, worker_thread, &a);
+  if (a.fail_file)
+    pthread_create(&threads[nthreads++], NULL, fail_file_thread, &a);
+  fprintf(stderr, "skiffd agent: fake runtime, %ld node%s named %s%s, server %s\n", a.count,
+          a.count == 1 ? "" : "s", a.name, a.count == 1 ? "" : "-N", a.server);
+
+  for (;;)
+    {
+      int sig = 0;
+      if (sigwait(&sigs, &sig) == 0 && sig != SIGHUP)
+        break;
+    }
+  /* A fake node holds nothing to clean up, and the watcher may sit in a blocking read:
+   * leave at once, like a kubelet killed on a node (the server marks the nodes NotReady). */
+  stopping = 1;
+  fflush(stderr);
+  _exit(0);
+  (void)threads;
+}

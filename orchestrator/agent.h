@@ -1,0 +1,38 @@
+/* agent.h - `skiffd agent`: the node agent.  For now only the fake runtime exists
+ * (kubemark-like: registers nodes, heartbeats, reports bound replicas Running + ready without
+ * creating containers); the real runtime agent comes with its own issue.
+ *
+ * The pure helpers below are what the unit tests drive. */
+#ifndef SKIFF_AGENT_H
+#define SKIFF_AGENT_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "util.h"
+
+/* Entry point of `skiffd agent ...` (argv[0] is "agent"); returns the process exit code. */
+int agent_main(int argc, char **argv);
+
+/* "k=v,k2=v2" -> {"k":"v","k2":"v2"}; empty string -> {}.  Keys and values non-empty,
+ * no duplicate keys. */
+int agent_parse_labels(const char *s, json_t **out, struct skiff_err **err);
+
+/* Is NAME one of the fake nodes BASE (count 1) or BASE-0..BASE-(count-1)?  Returns the index
+ * or -1. */
+long agent_node_index(const char *base, long count, const char *name);
+
+/* What the fake runtime reports for a replica that must start, decided from its spec.env:
+ *   SKIFF_FAKE_EXIT=N     the "container" exits at once with code N: state Failed
+ *   SKIFF_FAKE_READY=never  Running but never ready (a rollout of it stalls)
+ * otherwise Running + ready. */
+struct agent_fake_report
+{
+  const char *state; /* "Running" or "Failed" */
+  int ready;
+  int has_exit_code;
+  int exit_code;
+  const char *reason;
+};
+void agent_fake_decide(json_t *spec, struct agent_fake_report *out);
+
+#endif

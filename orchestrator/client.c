@@ -1,0 +1,462 @@
+/* client.c - HTTP/JSON client over libcurl used by skiffctl and the agent, and the rules that
+ * find the server and its token (flag > environment > server data dir > default).
+ * Owns one CURL easy handle per struct client (keep-alive across calls); not thread-safe:
+ * each thread uses its own struct client. */
+#include "client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+
+#define CLIENT_MAX_BODY (64L * 1024 * 1024)
+
+struct client
+{
+  char *server;
+  char *auth_header; /* "Authorization: Bearer T" or NULL */
+  long timeout_ms;
+  CURL *curl;
+};
+
+/* ---- target ----------------------------------------------------------------------------- */
+
+static const char *first_set(const char *a, const char *b, const char *c)
+{
+  if (a && *a)
+    return a;
+  if (b && *b)
+    return b;
+  if (c && *c)
+    return c;
+  return NULL;
+}
+
+int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
+                          const char *env_token, const char *data_token, struct client_target *out,
+                          struct skiff_err **err)
+{
+  const char *url = first_set(flag_server, env_server, NULL);
+  const char *tok = first_set(flag_token, env_token, data_token);
+  char *server;
+  size_t n, host;
+
+  out->server = NULL;
+  out->token = NULL;
+  if (url == NULL)
+    url = CLIENT_DEFAULT_SERVER;
+  if (strstr(url, "://") == NULL)
+    server = xasprintf("http://%s", url);
+  else if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
+    server = xstrdup(url);
+  else
+    return skiff_error(err, 0, "server URL `%s`: only http:// and https:// are supported", url);
+  n = strlen(server);
+  host = strstr(server, "://") + 3 - server;
+  while (n > host && server[n - 1] == '/')
+    server[--n] = '\0';
+  if (n == host)
+    {
+      free(server);
+      return skiff_error(err, 0, "server URL `%s`: no host", url);
+    }
+  out->server = server;
+  if (tok)
+    {
+      const char *s = tok, *e = tok + strlen(tok);
+      while (*s && isspace((unsigned char)*s))
+        s++;
+      while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+      if (e > s)
+        out->token = strndup(s, e - s);
+      if (e > s && out->token == NULL)
+        abort();
+    }
+  return 0;
+}
+
+int client_read_token_file(const char *path, char **out, struct skiff_err **err)
+{
+  cleanup_free char *raw = NULL;
+  const char *s, *e;
+
+  if (skiff_read_file(path, &raw, NULL, err) < 0)
+    return -1;
+  s = raw;
+  e = raw + strlen(raw);
+  while (*s && isspace((unsigned char)*s))
+    s++;
+  while (e > s && isspace((unsigned char)e[-1]))
+    e--;
+  if (e == s)
+    return skiff_error(err, 0, "token file `%s` is empty", path);
+  *out = strndup(s, e - s);
+  if (*out == NULL)
+    abort();
+  return 0;
+}
+
+int client_load_target(const char *flag_server, const char *flag_token, const char *data_dir,
+                       struct client_target *out, struct skiff_err **err)
+{
+  const char *env_server = getenv("SKIFF_SERVER");
+  const char *env_token = getenv("SKIFF_TOKEN");
+  cleanup_free char *data_token = NULL;
+  cleanup_free char *path = NULL;
+  int need_file = first_set(flag_token, env_token, NULL) == NULL;
+
+  if (need_file)
+    {
+      path = xasprintf("%s/token", data_dir ? data_dir : CLIENT_DEFAULT_DATA_DIR);
+      if (data_dir != NULL)
+        {
+          if (client_read_token_file(path, &data_token, err) < 0)
+            return -1;
+        }
+      else if (access(path, R_OK) == 0)
+        {
+          cleanup_err struct skiff_err *ignored = NULL;
+          /* The default location is a convenience: a bad file there just means no token. */
+          client_read_token_file(path, &data_token, &ignored);
+        }
+    }
+  return client_resolve_target(flag_server, flag_token, env_server, env_token, data_token, out,
+                               err);
+}
+
+void client_target_clear(struct client_target *t)
+{
+  free(t->server);
+  free(t->token);
+  t->server = NULL;
+  t->token = NULL;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct client *client_new(const char *server, const char *token, long timeout_ms)
+{
+  struct client *c = xzalloc(sizeof(*c));
+
+  pthread_once(&curl_once, curl_init_once);
+  c->server = xstrdup(server);
+  c->auth_header = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+  c->timeout_ms = timeout_ms > 0 ? timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
+  c->curl = curl_easy_init();
+  if (c->curl == NULL)
+    abort();
+  return c;
+}
+
+void client_free(struct client *c)
+{
+  if (c == NULL)
+    return;
+  if (c->curl)
+    curl_easy_cleanup(c->curl);
+  free(c->server);
+  free(c->auth_header);
+  free(c);
+}
+
+const char *client_server(const struct client *c)
+{
+  return c->server;
+}
+
+struct membuf
+{
+  char *data;
+  size_t len;
+  int too_big;
+};
+
+static size_t membuf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  struct membuf *b = userdata;
+  size_t n = size * nmemb;
+  if (b->len + n > (size_t)CLIENT_MAX_BODY)
+    {
+      b->too_big = 1;
+      return 0;
+    }
+  b->data = xrealloc(b->data, b->len + n + 1);
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return n;
+}
+
+/* One line on transport failure: the OS reason when there is one (Connection refused),
+ * else curl's own text. */
+static int transport_error(struct client *c, CURLcode rc, const char *errbuf,
+                           struct skiff_err **err)
+{
+  long os_errno = 0;
+  curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return skiff_error(err, ETIMEDOUT, "cannot reach server %s: no answer within %ld ms", c->server,
+                       c->timeout_ms);
+  if (os_errno != 0
+      && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
+    return skiff_error(err, 0, "cannot reach server %s: %s", c->server, strerror((int)os_errno));
+  return skiff_error(err, 0, "cannot reach server %s: %s", c->server,
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+static struct curl_slist *base_headers(struct client *c, int has_body)
+{
+  struct curl_slist *h = NULL;
+  h = curl_slist_append(h, "Accept: application/json");
+  if (has_body)
+    h = curl_slist_append(h, "Content-Type: application/json");
+  if (c->auth_header)
+    h = curl_slist_append(h, c->auth_header);
+  /* no "Expect: 100-continue" round trip for bodies */
+  h = curl_slist_append(h, "Expect:");
+  return h;
+}
+
+int client_request(struct client *c, const char *method, const char *path, json_t *body,
+                   long *status, json_t **resp, struct skiff_err **err)
+{
+  cleanup_free char *url = xasprintf("%s%s", c->server, path);
+  cleanup_free char *payload = NULL;
+  struct curl_slist *headers = NULL;
+  struct membuf buf = {NULL, 0, 0};
+  char errbuf[CURL_ERROR_SIZE] = "";
+  CURLcode rc;
+  long code = 0;
+
+  if (resp)
+    *resp = NULL;
+  if (body)
+    payload = json_dumps(body, JSON_COMPACT);
+  if (body && payload == NULL)
+    return skiff_error(err, 0, "%s %s: cannot encode the JSON body", method, path);
+  headers = base_headers(c, payload != NULL);
+
+  curl_easy_reset(c->curl);
+  curl_easy_setopt(c->curl, CURLOPT_URL, url);
+  curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, membuf_write);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
+  if (strcmp(method, "HEAD") == 0)
+    curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+  if (payload)
+    {
+      curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+      curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    }
+  rc = curl_easy_perform(c->curl);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK)
+    {
+      free(buf.data);
+      if (buf.too_big)
+        return skiff_error(err, 0, "%s %s: answer larger than %ld bytes", method, path,
+                           CLIENT_MAX_BODY);
+      return transport_error(c, rc, errbuf, err);
+    }
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+  if (status)
+    *status = code;
+  if (resp && buf.len > 0)
+    *resp = json_loadb(buf.data, buf.len, 0, NULL);
+  free(buf.data);
+  return 0;
+}
+
+char *client_error_message(long status, json_t *body)
+{
+  const char *msg = NULL;
+  json_t *e = body ? json_object_get(body, "error") : NULL;
+
+  if (json_is_string(e))
+    msg = json_string_value(e);
+  else if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
+    msg = json_string_value(json_object_get(e, "message"));
+  else if (body && json_is_string(json_object_get(body, "message")))
+    msg = json_string_value(json_object_get(body, "message"));
+  if (msg == NULL)
+    {
+      switch (status)
+        {
+          case 400:
+            msg = "bad request";
+            break;
+          case 401:
+            msg = "unauthorized (give a token: --token, SKIFF_TOKEN or --data DIR)";
+            break;
+          case 404:
+            msg = "not found";
+            break;
+          case 405:
+            msg = "method not allowed";
+            break;
+          case 409:
+            msg = "conflict";
+            break;
+          default:
+            msg = "unexpected answer";
+            break;
+        }
+    }
+  return xasprintf("HTTP %ld: %s", status, msg);
+}
+
+int client_call(struct client *c, const char *method, const char *path, json_t *body, long *status,
+                json_t **resp, struct skiff_err **err)
+{
+  json_t *r = NULL;
+  long code = 0;
+
+  if (resp)
+    *resp = NULL;
+  if (client_request(c, method, path, body, &code, &r, err) < 0)
+    return -1;
+  if (status)
+    *status = code;
+  if (code < 200 || code > 299)
+    {
+      cleanup_free char *msg = client_error_message(code, r);
+      json_decref(r);
+      return skiff_error(err, 0, "%s", msg);
+    }
+  if (resp)
+    *resp = r;
+  else
+    json_decref(r);
+  return 0;
+}
+
+/* ---- NDJSON stream ---------------------------------------------------------------------- */
+
+int client_lines_feed(struct client_lines *l, const char *data, size_t len, client_line_cb cb,
+                      void *cbdata)
+{
+  size_t start = 0, i;
+
+  if (l->stopped)
+    return 1;
+  if (l->len + len + 1 > l->cap)
+    {
+      l->cap = (l->len + len + 1) * 2;
+      l->buf = xrealloc(l->buf, l->cap);
+    }
+  memcpy(l->buf + l->len, data, len);
+  l->len += len;
+  for (i = 0; i < l->len; i++)
+    {
+      if (l->buf[i] != '\n')
+        continue;
+      if (i > start)
+        {
+          json_t *obj = json_loadb(l->buf + start, i - start, 0, NULL);
+          if (obj)
+            {
+              int stop = cb(obj, cbdata);
+              json_decref(obj);
+              if (stop)
+                {
+                  l->stopped = 1;
+                  l->len = 0;
+                  return 1;
+                }
+            }
+        }
+      start = i + 1;
+    }
+  memmove(l->buf, l->buf + start, l->len - start);
+  l->len -= start;
+  return 0;
+}
+
+void client_lines_clear(struct client_lines *l)
+{
+  free(l->buf);
+  l->buf = NULL;
+  l->len = l->cap = 0;
+  l->stopped = 0;
+}
+
+struct stream_ctx
+{
+  struct client_lines lines;
+  client_line_cb cb;
+  void *data;
+  long code;
+  struct client *c;
+  struct membuf errbody; /* body of a non-2xx answer */
+};
+
+static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  struct stream_ctx *s = userdata;
+  size_t n = size * nmemb;
+
+  if (s->code == 0)
+    curl_easy_getinfo(s->c->curl, CURLINFO_RESPONSE_CODE, &s->code);
+  if (s->code < 200 || s->code > 299)
+    return membuf_write(ptr, size, nmemb, &s->errbody);
+  if (client_lines_feed(&s->lines, ptr, n, s->cb, s->data))
+    return 0; /* abort the transfer: the callback asked to stop */
+  return n;
+}
+
+int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
+                  struct skiff_err **err)
+{
+  cleanup_free char *url = xasprintf("%s%s", c->server, path);
+  struct curl_slist *headers = base_headers(c, 0);
+  struct stream_ctx s = {{NULL, 0, 0, 0}, cb, data, 0, c, {NULL, 0, 0}};
+  char errbuf[CURL_ERROR_SIZE] = "";
+  CURLcode rc;
+  int ret = 0;
+
+  curl_easy_reset(c->curl);
+  curl_easy_setopt(c->curl, CURLOPT_URL, url);
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  rc = curl_easy_perform(c->curl);
+  curl_slist_free_all(headers);
+  if (s.code == 0)
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.code);
+  if (s.lines.stopped)
+    ret = 0;
+  else if (rc != CURLE_OK && s.code == 0)
+    ret = transport_error(c, rc, errbuf, err);
+  else if (s.code < 200 || s.code > 299)
+    {
+      json_t *body = s.errbody.data ? json_loads(s.errbody.data, 0, NULL) : NULL;
+      cleanup_free char *msg = client_error_message(s.code, body);
+      json_decref(body);
+      ret = skiff_error(err, 0, "GET %s: %s", path, msg);
+    }
+  else if (rc != CURLE_OK)
+    ret = skiff_error(err, 0, "GET %s: stream broken: %s", path,
+                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  free(s.errbody.data);
+  client_lines_clear(&s.lines);
+  return ret;
+}

@@ -1,0 +1,151 @@
+/* client.h - the HTTP client of skiffctl and the agent (libcurl + jansson), the rules that pick
+ * the server URL and token, and the pure printing helpers of skiffctl (aligned tables, ages).
+ *
+ * Errors follow runtime/util.h: functions return -1 and fill struct skiff_err.  A server that
+ * cannot be reached gives exactly one line: "cannot reach server URL: reason". */
+#ifndef SKIFF_CLIENT_H
+#define SKIFF_CLIENT_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "util.h"
+
+#define CLIENT_DEFAULT_SERVER "http://127.0.0.1:7070"
+#define CLIENT_DEFAULT_DATA_DIR "/var/lib/skiffd"
+#define CLIENT_DEFAULT_TIMEOUT_MS 10000L
+
+/* ---- where the server is and how to authenticate -------------------------------------- */
+
+struct client_target
+{
+  char *server; /* "http://host:port", no trailing slash */
+  char *token;  /* may be NULL: the server will answer 401 */
+};
+
+/* Pure: pick the server URL and the token.  Each comes from the first non-empty of
+ * flag, environment, data dir (data_token: the content of DATA/token, whitespace-trimmed by
+ * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  A URL without a scheme gets
+ * "http://"; a scheme other than http/https is an error. */
+int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
+                          const char *env_token, const char *data_token, struct client_target *out,
+                          struct skiff_err **err);
+/* I/O wrapper: reads $SKIFF_SERVER, $SKIFF_TOKEN and DATA_DIR/token (data_dir NULL means
+ * CLIENT_DEFAULT_DATA_DIR, whose absence is not an error; an explicit data_dir must hold a
+ * readable token unless a token came from a flag or the environment). */
+int client_load_target(const char *flag_server, const char *flag_token, const char *data_dir,
+                       struct client_target *out, struct skiff_err **err);
+void client_target_clear(struct client_target *t);
+/* Read a token file: content with surrounding whitespace removed; empty file is an error. */
+int client_read_token_file(const char *path, char **out, struct skiff_err **err);
+
+/* ---- HTTP ------------------------------------------------------------------------------- */
+
+struct client;
+
+/* timeout_ms bounds connect + whole request (0: CLIENT_DEFAULT_TIMEOUT_MS). */
+struct client *client_new(const char *server, const char *token, long timeout_ms);
+void client_free(struct client *c);
+const char *client_server(const struct client *c);
+
+/* METHOD server+path with an optional JSON body.  Returns 0 with *status set and *resp the
+ * parsed JSON answer (NULL when the body is empty or not JSON; resp may be NULL) whatever the
+ * status; -1 only when no HTTP answer arrived ("cannot reach server URL: Connection refused"). */
+int client_request(struct client *c, const char *method, const char *path, json_t *body,
+                   long *status, json_t **resp, struct skiff_err **err);
+/* client_request, and a status outside 2xx becomes an error carrying the server's message
+ * ("HTTP 404: service `x` not found").  *status (may be NULL) is set in both cases. */
+int client_call(struct client *c, const char *method, const char *path, json_t *body, long *status,
+                json_t **resp, struct skiff_err **err);
+
+/* Streaming GET of newline-delimited JSON (the watch API).  cb gets each parsed line and
+ * returns 0 to go on, non-zero to stop (then client_stream returns 0).  The request has no
+ * overall timeout; the stream ends when the server closes it (returns 0) or on a transport
+ * error (-1). */
+typedef int (*client_line_cb)(json_t *obj, void *data);
+int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
+                  struct skiff_err **err);
+
+/* Pure: the message of an error answer: body.error (string) or body.error.message, or
+ * body.message, else the HTTP reason.  Returns a new string "HTTP 404: reason". */
+char *client_error_message(long status, json_t *body);
+
+/* Pure: feed bytes of an NDJSON stream; each complete line is parsed and given to cb.
+ * Partial lines stay buffered.  Non-JSON lines are skipped (keep-alive blank lines). */
+struct client_lines
+{
+  char *buf;
+  size_t len, cap;
+  int stopped;
+};
+int client_lines_feed(struct client_lines *l, const char *data, size_t len, client_line_cb cb,
+                      void *cbdata);
+void client_lines_clear(struct client_lines *l);
+
+/* ---- printing (pure) -------------------------------------------------------------------- */
+
+/* A table of strings printed like kubectl: columns left-aligned, separated by 3 spaces,
+ * no trailing blanks. */
+struct client_table
+{
+  size_t ncols, nrows, cap;
+  char **cells; /* row-major, row 0 is the header */
+};
+struct client_table *client_table_new(size_t ncols, const char *const *headers);
+/* Copies the cells; NULL cells print as "<none>". */
+void client_table_add(struct client_table *t, const char *const *cells);
+/* Whole table, header first (header omitted when no_header). */
+char *client_table_format(const struct client_table *t, int no_header);
+/* Rows [first, nrows) only, widths computed over every row so far (watch mode). */
+char *client_table_format_rows(const struct client_table *t, size_t first);
+void client_table_free(struct client_table *t);
+
+/* kubectl-like short age: "42s", "3m10s", "25m", "4h12m", "20h", "3d4h", "45d", "2y". */
+void client_format_age(long long seconds, char *buf, size_t len);
+
+/* ---- skiffctl command line (pure) ------------------------------------------------------- */
+
+enum client_output
+{
+  CLIENT_OUT_TABLE,
+  CLIENT_OUT_WIDE,
+  CLIENT_OUT_JSON,
+};
+
+#define CLIENT_MAX_ARGS 3
+
+struct client_cmdline
+{
+  const char *server, *token, *data_dir; /* global flags, NULL when absent */
+  const char *verb;                      /* "apply", "get", ..., NULL with --help */
+  const char *args[CLIENT_MAX_ARGS];     /* positionals after the verb, resources normalised
+                                            ("svc" -> "services", "node" -> "nodes") */
+  size_t nargs;
+  const char *file; /* apply -f FILE ("-" is stdin) */
+  enum client_output output;
+  int watch; /* -w */
+  int help;
+};
+
+/* Parse skiffctl's argv (flags may come before or after the verb).  Checks the verb, its
+ * positional count and which flags it takes; the message names the offending word. */
+int client_parse_cmdline(int argc, char **argv, struct client_cmdline *out, struct skiff_err **err);
+
+/* ---- objects as text (pure; client_print.c) -------------------------------------------- */
+
+/* The empty table for "services", "replicas", "nodes" or "events" (wide adds columns). */
+struct client_table *client_table_for(const char *resource, int wide);
+/* One row for obj (a Service, Replica, Node or Event of the API) in a table made by
+ * client_table_for with the same resource and wide; now gives ages. */
+void client_table_add_object(struct client_table *t, const char *resource, int wide, json_t *obj,
+                             long long now);
+/* "2026-11-27T23:59:00Z" -> seconds since the epoch, -1 when not such a time. */
+long long client_parse_time(const char *s);
+/* `skiffctl describe`: the object, then its replicas and the events about it and them
+ * (replicas and events are API list answers or NULL). */
+char *client_describe_service(json_t *svc, json_t *replicas, json_t *events, long long now);
+char *client_describe_node(json_t *node, json_t *replicas, json_t *events, long long now);
+/* `skiffctl rollout status`: one line, e.g.
+ * "service web: generation 3 Stalled: 0 of 3 ready after 60s (desired 3, updated 1, ready 2)" */
+char *client_rollout_line(json_t *rollout);
+
+#endif

@@ -1,0 +1,138 @@
+/* scheduler.c - filter and score nodes for one replica (see scheduler.h).  Pure: the only
+ * allocation is the port list sched_assume grows inside the caller's snapshot. */
+#include <string.h>
+#include "scheduler.h"
+#include "util.h"
+
+static const char *const reason_names[SCHED_REASON_COUNT] = {
+    [SCHED_NOT_READY] = "NotReady",
+    [SCHED_CORDONED] = "cordoned",
+    [SCHED_SELECTOR] = "selector mismatch",
+    [SCHED_CPU] = "insufficient cpu",
+    [SCHED_MEMORY] = "insufficient memory",
+    [SCHED_PORT] = "nodePort in use",
+    [SCHED_MAX_PER_NODE] = "maxPerNode reached",
+};
+
+static bool labels_match(const struct sched_node *node, const struct sched_request *req)
+{
+  for (size_t i = 0; i < req->nselector; i++)
+    {
+      bool found = false;
+      for (size_t j = 0; j < node->nlabels && !found; j++)
+        found = strcmp(node->labels[j].key, req->selector[i].key) == 0
+                && strcmp(node->labels[j].value, req->selector[i].value) == 0;
+      if (!found)
+        return false;
+    }
+  return true;
+}
+
+int sched_filter(const struct sched_node *node, const struct sched_request *req)
+{
+  if (!node->ready)
+    return SCHED_NOT_READY;
+  if (node->cordoned)
+    return SCHED_CORDONED;
+  if (!labels_match(node, req))
+    return SCHED_SELECTOR;
+  if (node->cpu_cap > 0 && node->cpu_used + req->cpu > node->cpu_cap)
+    return SCHED_CPU;
+  if (node->mem_cap > 0 && node->mem_used + req->mem > node->mem_cap)
+    return SCHED_MEMORY;
+  for (size_t i = 0; i < req->nnode_ports; i++)
+    for (size_t j = 0; j < node->nports; j++)
+      if (node->ports[j] == req->node_ports[i])
+        return SCHED_PORT;
+  if (req->max_per_node > 0 && node->svc_count >= req->max_per_node)
+    return SCHED_MAX_PER_NODE;
+  return -1;
+}
+
+/* Mean used fraction of CPU and memory after placing req; unlimited resources count 0. */
+static double allocated_fraction(const struct sched_node *n, const struct sched_request *req)
+{
+  double f = 0;
+  if (n->cpu_cap > 0)
+    f += (double)(n->cpu_used + req->cpu) / (double)n->cpu_cap;
+  if (n->mem_cap > 0)
+    f += (double)(n->mem_used + req->mem) / (double)n->mem_cap;
+  return f / 2;
+}
+
+int sched_compare(const struct sched_node *a, const struct sched_node *b,
+                  const struct sched_request *req)
+{
+  if (req->spread && a->svc_count != b->svc_count)
+    return a->svc_count < b->svc_count ? -1 : 1;
+  double fa = allocated_fraction(a, req), fb = allocated_fraction(b, req);
+  /* Fractions within 1e-9 are equal: keeps ties exact across platforms. */
+  if (fa < fb - 1e-9)
+    return -1;
+  if (fa > fb + 1e-9)
+    return 1;
+  return strcmp(a->name, b->name);
+}
+
+long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sched_request *req,
+                     struct sched_why *why)
+{
+  long best = -1;
+  if (why)
+    memset(why, 0, sizeof(*why));
+  for (size_t i = 0; i < n; i++)
+    {
+      int r = sched_filter(&nodes[i], req);
+      if (r >= 0)
+        {
+          if (why)
+            why->count[r]++;
+          continue;
+        }
+      if (best < 0 || sched_compare(&nodes[i], &nodes[best], req) < 0)
+        best = (long)i;
+    }
+  if (why)
+    why->nodes = n;
+  return best;
+}
+
+void sched_assume(struct sched_node *node, const struct sched_request *req)
+{
+  node->cpu_used += req->cpu;
+  node->mem_used += req->mem;
+  node->svc_count++;
+  for (size_t i = 0; i < req->nnode_ports; i++)
+    {
+      if (node->nports == node->ports_cap)
+        {
+          node->ports_cap = node->ports_cap ? node->ports_cap * 2 : 4;
+          node->ports = xrealloc(node->ports, node->ports_cap * sizeof(int));
+        }
+      node->ports[node->nports++] = req->node_ports[i];
+    }
+}
+
+void sched_node_release(struct sched_node *node)
+{
+  free(node->ports);
+  node->ports = NULL;
+  node->nports = node->ports_cap = 0;
+}
+
+char *sched_why_string(const struct sched_why *why)
+{
+  if (why->nodes == 0)
+    return xstrdup("0/0 nodes are available: no nodes registered");
+  char *s = xasprintf("0/%zu nodes are available:", why->nodes);
+  const char *sep = " ";
+  for (int i = 0; i < SCHED_REASON_COUNT; i++)
+    if (why->count[i])
+      {
+        char *t = xasprintf("%s%s%zu %s", s, sep, why->count[i], reason_names[i]);
+        free(s);
+        s = t;
+        sep = ", ";
+      }
+  return s;
+}

@@ -1,0 +1,426 @@
+/* store_sqlite.c - the embedded store backend: one SQLite database in the data dir.
+ *
+ *   kv   (key PRIMARY KEY, value, create_rev, mod_rev)   current values
+ *   log  (rev PRIMARY KEY, key, type, value, create_rev)  history for watch, until compacted
+ *   meta (k PRIMARY KEY, v)                              "rev", "compacted"
+ *
+ * Durability: WAL journal with synchronous=NORMAL.  A commit is in the WAL file (written with
+ * write(2)) before txn returns, so a SIGKILLed server loses no acknowledged write; only a power
+ * loss may roll back the last transactions (SQLite's documented WAL+NORMAL guarantee). */
+#include <errno.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "store.h"
+
+struct sqlite_store
+{
+  struct store base;
+  sqlite3 *db;
+  int64_t rev;
+  int64_t compacted;
+  sqlite3_stmt *st_get, *st_range, *st_put, *st_del, *st_log, *st_hist, *st_meta;
+};
+
+#define SS(s) ((struct sqlite_store *)(s))
+
+static int sq_error(struct sqlite_store *ss, struct skiff_err **err, const char *what)
+{
+  return skiff_error(err, 0, "sqlite %s: %s", what, sqlite3_errmsg(ss->db));
+}
+
+static int sq_exec(struct sqlite_store *ss, const char *sql, struct skiff_err **err)
+{
+  char *msg = NULL;
+  if (sqlite3_exec(ss->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      int r = skiff_error(err, 0, "sqlite `%s`: %s", sql, msg ? msg : "error");
+      sqlite3_free(msg);
+      return r;
+    }
+  return 0;
+}
+
+static void kv_from_row(sqlite3_stmt *st, int col_key, int col_val, int col_create, int col_mod,
+                        struct store_kv *kv)
+{
+  const unsigned char *k = sqlite3_column_text(st, col_key);
+  kv->key = xstrdup(k ? (const char *)k : "");
+  if (sqlite3_column_type(st, col_val) == SQLITE_NULL)
+    {
+      kv->value = NULL;
+      kv->len = 0;
+    }
+  else
+    {
+      int len = sqlite3_column_bytes(st, col_val);
+      const void *v = sqlite3_column_blob(st, col_val);
+      kv->value = xmalloc(len + 1);
+      if (len > 0)
+        memcpy(kv->value, v, len);
+      kv->value[len] = '\0';
+      kv->len = len;
+    }
+  kv->create_rev = sqlite3_column_int64(st, col_create);
+  kv->mod_rev = col_mod >= 0 ? sqlite3_column_int64(st, col_mod) : 0;
+}
+
+static int sq_get(struct store *s, const char *key, struct store_kv *out, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  sqlite3_stmt *st = ss->st_get;
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE)
+    {
+      sqlite3_reset(st);
+      return 0;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      sq_error(ss, err, "get");
+      sqlite3_reset(st);
+      return -1;
+    }
+  kv_from_row(st, 0, 1, 2, 3, out);
+  sqlite3_reset(st);
+  return 1;
+}
+
+/* The first key after every key that starts with prefix (prefix with its last byte + 1). */
+static char *prefix_end(const char *prefix)
+{
+  size_t len = strlen(prefix);
+  char *end = xstrdup(prefix);
+  while (len > 0)
+    {
+      if ((unsigned char)end[len - 1] < 0xff)
+        {
+          end[len - 1]++;
+          end[len] = '\0';
+          return end;
+        }
+      len--;
+    }
+  free(end);
+  return NULL; /* everything */
+}
+
+static int sq_range(struct store *s, const char *prefix, struct store_kv **out, size_t *n,
+                    int64_t *rev, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  sqlite3_stmt *st = ss->st_range;
+  cleanup_free char *end = prefix_end(prefix);
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, end ? end : "\xff\xff\xff\xff", -1, SQLITE_STATIC);
+  size_t cap = 16, cnt = 0;
+  struct store_kv *kvs = xmalloc(cap * sizeof(*kvs));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    {
+      if (cnt == cap)
+        kvs = xrealloc(kvs, (cap *= 2) * sizeof(*kvs));
+      kv_from_row(st, 0, 1, 2, 3, &kvs[cnt++]);
+    }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    {
+      store_kvs_free(kvs, cnt);
+      return sq_error(ss, err, "range");
+    }
+  *out = kvs;
+  *n = cnt;
+  if (rev)
+    *rev = ss->rev;
+  return 0;
+}
+
+static int sq_step_done(struct sqlite_store *ss, sqlite3_stmt *st, const char *what,
+                        struct skiff_err **err)
+{
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return sq_error(ss, err, what);
+  return 0;
+}
+
+static int sq_set_meta(struct sqlite_store *ss, const char *k, int64_t v, struct skiff_err **err)
+{
+  sqlite3_reset(ss->st_meta);
+  sqlite3_bind_text(ss->st_meta, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(ss->st_meta, 2, v);
+  return sq_step_done(ss, ss->st_meta, "set meta", err);
+}
+
+static int sq_apply_op(struct sqlite_store *ss, const struct store_op *op,
+                       const struct store_kv *cur, int64_t rev, struct store_event *ev,
+                       struct skiff_err **err)
+{
+  sqlite3_stmt *st;
+  ev->rev = rev;
+  ev->type = op->type;
+  ev->kv.key = xstrdup(op->key);
+  ev->kv.mod_rev = rev;
+  if (op->type == STORE_PUT)
+    {
+      int64_t create = cur->key ? cur->create_rev : rev;
+      ev->kv.create_rev = create;
+      ev->kv.value = xmalloc(op->len + 1);
+      memcpy(ev->kv.value, op->value, op->len);
+      ev->kv.value[op->len] = '\0';
+      ev->kv.len = op->len;
+      st = ss->st_put;
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, op->key, -1, SQLITE_STATIC);
+      sqlite3_bind_blob(st, 2, op->value, (int)op->len, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 3, create);
+      sqlite3_bind_int64(st, 4, rev);
+      if (sq_step_done(ss, st, "put", err) < 0)
+        return -1;
+    }
+  else
+    {
+      ev->kv.create_rev = cur->create_rev;
+      ev->kv.value = cur->value ? xstrdup(cur->value) : NULL;
+      ev->kv.len = cur->len;
+      st = ss->st_del;
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, op->key, -1, SQLITE_STATIC);
+      if (sq_step_done(ss, st, "delete", err) < 0)
+        return -1;
+    }
+  st = ss->st_log;
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, rev);
+  sqlite3_bind_text(st, 2, op->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, op->type);
+  if (ev->kv.value)
+    sqlite3_bind_blob(st, 4, ev->kv.value, (int)ev->kv.len, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 4);
+  sqlite3_bind_int64(st, 5, ev->kv.create_rev);
+  return sq_step_done(ss, st, "log", err);
+}
+
+static int sq_txn(struct store *s, const struct store_op *ops, size_t n,
+                  struct store_event **events, size_t *failed, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  struct store_kv *cur = xzalloc((n ? n : 1) * sizeof(*cur));
+  struct store_event *ev = xzalloc((n ? n : 1) * sizeof(*ev));
+  int ret = -1;
+
+  if (sq_exec(ss, "BEGIN IMMEDIATE", err) < 0)
+    goto out;
+  /* Compares first: all or nothing.  Later ops see earlier ops of the same txn because
+   * each op is applied before the next compare is read. */
+  for (size_t i = 0; i < n; i++)
+    {
+      int found = sq_get(s, ops[i].key, &cur[i], err);
+      if (found < 0)
+        goto rollback;
+      int64_t mod = found ? cur[i].mod_rev : 0;
+      int conflict = 0;
+      if (ops[i].expect_rev == STORE_ABSENT)
+        conflict = found;
+      else if (ops[i].expect_rev > 0)
+        conflict = mod != ops[i].expect_rev;
+      if (ops[i].type == STORE_DELETE && !found)
+        conflict = 1;
+      if (conflict)
+        {
+          if (failed)
+            *failed = i;
+          ret = STORE_CONFLICT;
+          goto rollback;
+        }
+      if (sq_apply_op(ss, &ops[i], &cur[i], ss->rev + 1 + (int64_t)i, &ev[i], err) < 0)
+        goto rollback;
+    }
+  if (n > 0 && sq_set_meta(ss, "rev", ss->rev + (int64_t)n, err) < 0)
+    goto rollback;
+  if (sq_exec(ss, "COMMIT", err) < 0)
+    goto rollback;
+  ss->rev += (int64_t)n;
+  ret = 0;
+  goto out;
+
+rollback:
+  sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+  store_kvs_free(cur, n);
+  if (ret == 0 && events)
+    *events = ev;
+  else
+    store_events_free(ev, n);
+  return ret;
+}
+
+static int sq_history(struct store *s, int64_t from, const char *prefix, size_t max,
+                      struct store_event **out, size_t *n, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  *out = NULL;
+  *n = 0;
+  if (from < ss->compacted)
+    return STORE_COMPACTED;
+  sqlite3_stmt *st = ss->st_hist;
+  size_t plen = strlen(prefix);
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, from);
+  size_t cap = 16, cnt = 0;
+  struct store_event *ev = xmalloc(cap * sizeof(*ev));
+  int rc = SQLITE_DONE;
+  while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    {
+      const char *key = (const char *)sqlite3_column_text(st, 1);
+      if (key == NULL || strncmp(key, prefix, plen) != 0)
+        continue;
+      if (cnt == cap)
+        ev = xrealloc(ev, (cap *= 2) * sizeof(*ev));
+      ev[cnt].rev = sqlite3_column_int64(st, 0);
+      ev[cnt].type = sqlite3_column_int(st, 2);
+      kv_from_row(st, 1, 3, 4, -1, &ev[cnt].kv);
+      ev[cnt].kv.mod_rev = ev[cnt].rev;
+      cnt++;
+    }
+  if (cnt < max && rc != SQLITE_DONE)
+    {
+      sqlite3_reset(st);
+      store_events_free(ev, cnt);
+      return sq_error(ss, err, "history");
+    }
+  sqlite3_reset(st);
+  *out = ev;
+  *n = cnt;
+  return 0;
+}
+
+static int64_t sq_revision(struct store *s)
+{
+  return SS(s)->rev;
+}
+
+static int64_t sq_compacted(struct store *s)
+{
+  return SS(s)->compacted;
+}
+
+static int sq_compact(struct store *s, int64_t rev, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  if (rev <= ss->compacted)
+    return 0;
+  if (rev > ss->rev)
+    rev = ss->rev;
+  cleanup_free char *sql
+      = xasprintf("BEGIN IMMEDIATE; DELETE FROM log WHERE rev <= %lld;"
+                  " INSERT OR REPLACE INTO meta (k, v) VALUES ('compacted', %lld); COMMIT;",
+                  (long long)rev, (long long)rev);
+  if (sq_exec(ss, sql, err) < 0)
+    {
+      sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+  ss->compacted = rev;
+  return 0;
+}
+
+static void sq_close(struct store *s)
+{
+  struct sqlite_store *ss = SS(s);
+  sqlite3_stmt *sts[]
+      = {ss->st_get, ss->st_range, ss->st_put, ss->st_del, ss->st_log, ss->st_hist, ss->st_meta};
+  for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
+    sqlite3_finalize(sts[i]);
+  sqlite3_close(ss->db);
+  free(ss);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .get = sq_get,
+    .range = sq_range,
+    .txn = sq_txn,
+    .history = sq_history,
+    .revision = sq_revision,
+    .compacted = sq_compacted,
+    .compact = sq_compact,
+    .close = sq_close,
+};
+
+static int64_t sq_read_meta(struct sqlite_store *ss, const char *k)
+{
+  sqlite3_stmt *st = NULL;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(ss->db, "SELECT v FROM meta WHERE k = ?", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **err)
+{
+  static const char *schema
+      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+        "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB,"
+        " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS log (rev INTEGER PRIMARY KEY, key TEXT NOT NULL,"
+        " type INTEGER NOT NULL, value BLOB, create_rev INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
+  if (skiff_mkdir_p(dir, 0700, err) < 0)
+    return -1;
+  cleanup_free char *path = xasprintf("%s/store.db", dir);
+  struct sqlite_store *ss = xzalloc(sizeof(*ss));
+  ss->base.ops = &sqlite_ops;
+  if (sqlite3_open_v2(path, &ss->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
+    {
+      skiff_error(err, 0, "sqlite open `%s`: %s", path,
+                  ss->db ? sqlite3_errmsg(ss->db) : "out of memory");
+      sqlite3_close(ss->db);
+      free(ss);
+      return -1;
+    }
+  struct
+  {
+    sqlite3_stmt **st;
+    const char *sql;
+  } stmts[] = {
+      {&ss->st_get, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key = ?"},
+      {&ss->st_range, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ? AND key < ?"
+                      " ORDER BY key"},
+      {&ss->st_put, "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev)"
+                    " VALUES (?, ?, ?, ?)"},
+      {&ss->st_del, "DELETE FROM kv WHERE key = ?"},
+      {&ss->st_log, "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)"},
+      {&ss->st_hist, "SELECT rev, key, type, value, create_rev FROM log WHERE rev > ?"
+                     " ORDER BY rev"},
+      {&ss->st_meta, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)"},
+  };
+  if (sq_exec(ss, schema, err) < 0)
+    goto fail;
+  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+    if (sqlite3_prepare_v3(ss->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st, NULL)
+        != SQLITE_OK)
+      {
+        sq_error(ss, err, "prepare");
+        goto fail;
+      }
+  ss->rev = sq_read_meta(ss, "rev");
+  ss->compacted = sq_read_meta(ss, "compacted");
+  *out = &ss->base;
+  return 0;
+
+fail:
+  skiff_err_prefix(err, "open store `%s`", path);
+  sq_close(&ss->base);
+  return -1;
+}

@@ -1,0 +1,88 @@
+/* cgroup.h - one interface over cgroup v1 (hybrid hosts) and v2 (unified).
+ *
+ * cgroup.c detects the layout at run time from /proc/self/mountinfo and picks a
+ * struct cgroup_ops filled by cgroup_v1.c or cgroup_v2.c (crun's
+ * libcrun_cgroup_manager idea).  A hybrid host (v1 controllers + a cgroup2 mount at
+ * /sys/fs/cgroup/unified, possibly holding a controller) is treated as v1.
+ *
+ * Paths: the container's cgroup path is relative to the hierarchy roots, e.g.
+ * "/skiff/<id>" (default) or linux.cgroupsPath from the spec.  The mount points are
+ * taken from mountinfo, so tests can point the module at a fake tree
+ * (cgroup_set_root_for_tests). */
+#ifndef SKIFF_CGROUP_H
+#define SKIFF_CGROUP_H
+
+#include <sys/types.h>
+#include "spec.h"
+
+enum cgroup_mode
+{
+  CGROUP_MODE_V1 = 1,
+  CGROUP_MODE_V2 = 2,
+};
+
+struct skiff_cgroup; /* opaque */
+
+struct cgroup_ops
+{
+  const char *name; /* "v1" or "v2" */
+  /* create the directories (and on v2 enable the controllers needed in the parents'
+   * cgroup.subtree_control); fails if it already exists and holds processes */
+  int (*create)(struct skiff_cgroup *cg, struct skiff_err **err);
+  int (*enter)(struct skiff_cgroup *cg, pid_t pid, struct skiff_err **err);
+  int (*apply)(struct skiff_cgroup *cg, const struct skiff_resources *r, struct skiff_err **err);
+  /* every pid in the cgroup (recursively), malloc'd array */
+  int (*pids)(struct skiff_cgroup *cg, pid_t **pids, size_t *n, struct skiff_err **err);
+  /* kill every process (v2: cgroup.kill when present, else loop); freeze on v1 first
+   * so nothing forks while being killed */
+  int (*kill)(struct skiff_cgroup *cg, int sig, struct skiff_err **err);
+  /* rmdir everywhere, retrying while processes exit; missing is success */
+  int (*destroy)(struct skiff_cgroup *cg, struct skiff_err **err);
+};
+
+/* Detect the host layout (cached). */
+enum cgroup_mode cgroup_detect_mode(void);
+
+/* Handle for path (relative, starting with '/'; ".." components rejected).  Does not
+ * touch the filesystem. */
+int cgroup_new(const char *path, struct skiff_cgroup **out, struct skiff_err **err);
+void cgroup_free(struct skiff_cgroup *cg);
+const struct cgroup_ops *cgroup_get_ops(const struct skiff_cgroup *cg);
+
+/* Convenience wrappers calling the ops table. */
+int cgroup_create(struct skiff_cgroup *cg, struct skiff_err **err);
+int cgroup_enter(struct skiff_cgroup *cg, pid_t pid, struct skiff_err **err);
+int cgroup_apply(struct skiff_cgroup *cg, const struct skiff_resources *r, struct skiff_err **err);
+int cgroup_pids(struct skiff_cgroup *cg, pid_t **pids, size_t *n, struct skiff_err **err);
+int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err);
+int cgroup_destroy(struct skiff_cgroup *cg, struct skiff_err **err);
+
+/* v2 only: an O_PATH|O_DIRECTORY fd of the cgroup dir for clone3(CLONE_INTO_CGROUP);
+ * -1 with no error on v1. */
+int cgroup_open_dir_fd(struct skiff_cgroup *cg, struct skiff_err **err);
+
+/* Every directory (absolute) that makes up this cgroup on the host: one per v1
+ * controller hierarchy, one on v2.  NULL-terminated, malloc'd (free each + array).
+ * Used by tests and by delete's "nothing left behind" check. */
+char **cgroup_host_dirs(struct skiff_cgroup *cg);
+
+/* Pure helpers (unit tested). */
+/* Join root and relative path after validating the relative path (no "..", absolute). */
+int cgroup_join_path(const char *root, const char *rel, char **out, struct skiff_err **err);
+/* cpu shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), the formula runc/crun use. */
+uint64_t cgroup_shares_to_weight(uint64_t shares);
+/* memory swap in OCI (memory+swap total) -> v2 memory.swap.max (swap only); -1 = max,
+ * -2 = invalid (swap below the limit, or a swap limit without a memory limit). */
+int64_t cgroup_swap_v2(int64_t memory_limit, int64_t memory_plus_swap);
+/* v2 "cpu.max" value: "max 100000" or "50000 100000". */
+char *cgroup_cpu_max_string(int64_t quota, uint64_t period);
+/* A key of linux.resources.unified must name one control file of the container's own
+ * cgroup ("memory.high"): no '/', no "..", and none of the files that move or kill
+ * processes or change the tree (cgroup.procs, cgroup.threads, cgroup.kill,
+ * cgroup.subtree_control, cgroup.type). */
+int cgroup_check_unified_key(const char *key, struct skiff_err **err);
+
+/* Test hook: make detection use this mountinfo text and these roots. */
+void cgroup_set_mountinfo_for_tests(const char *mountinfo_text);
+
+#endif

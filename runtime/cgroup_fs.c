@@ -1,0 +1,231 @@
+/* cgroup_fs.c - cgroupfs file and directory helpers shared by the v1 and v2 backends.
+ *
+ * Owns no state: writing and reading control files (errors name the full path),
+ * making directories, listing every pid of a cgroup subtree, signalling them and
+ * removing a subtree while its last processes exit.  Waits are bounded. */
+#define _GNU_SOURCE
+#include "cgroup_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* How long destroy waits for processes to leave and kill keeps re-signalling. */
+#define CGROUP_WAIT_MS 3000
+
+int cgroup_poll_sleep(int round)
+{
+  int ms = round >= 5 ? 32 : 1 << round;
+  struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+  return ms;
+}
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cgroup_write_raw(const char *dir, const char *name, const char *value)
+{
+  char path[4096];
+  if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+    {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t len = strlen(value);
+  ssize_t n;
+  do
+    n = write(fd, value, len);
+  while (n < 0 && errno == EINTR);
+  int saved = errno;
+  close(fd);
+  if (n < 0)
+    {
+      errno = saved;
+      return -1;
+    }
+  return 0;
+}
+
+int cgroup_write(const char *dir, const char *name, const char *value, struct skiff_err **err)
+{
+  if (cgroup_write_raw(dir, name, value) < 0)
+    return skiff_error(err, errno, "write `%s` to `%s/%s`", value, dir, name);
+  return 0;
+}
+
+int cgroup_read(const char *dir, const char *name, char **out, struct skiff_err **err)
+{
+  cleanup_free char *path = xasprintf("%s/%s", dir, name);
+  return skiff_read_file(path, out, NULL, err);
+}
+
+int cgroup_mkdir(const char *dir, bool *created, struct skiff_err **err)
+{
+  *created = false;
+  if (mkdir(dir, 0755) == 0)
+    {
+      *created = true;
+      return 0;
+    }
+  if (errno == EEXIST)
+    {
+      struct stat st;
+      if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+      return skiff_error(err, ENOTDIR, "mkdir `%s`", dir);
+    }
+  return skiff_error(err, errno, "mkdir `%s`", dir);
+}
+
+static int append_pids(int dirfd, const char *dir, pid_t **pids, size_t *n, struct skiff_err **err)
+{
+  cleanup_free char *text = NULL;
+  if (skiff_read_file_at(dirfd, "cgroup.procs", &text, NULL, err) < 0)
+    return skiff_err_prefix(err, "list processes of `%s`", dir);
+  char *p = text;
+  while (*p)
+    {
+      char *end = NULL;
+      long v = strtol(p, &end, 10);
+      if (end == p)
+        break;
+      if (v > 0)
+        {
+          *pids = xrealloc(*pids, (*n + 1) * sizeof(**pids));
+          (*pids)[(*n)++] = (pid_t)v;
+        }
+      p = end;
+    }
+  return 0;
+}
+
+static int read_pids_at(int parentfd, const char *name, const char *path, pid_t **pids, size_t *n,
+                        struct skiff_err **err)
+{
+  int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT) /* removed meanwhile, or never created: empty */
+        return 0;
+      return skiff_error(err, errno, "open `%s`", path);
+    }
+  if (append_pids(fd, path, pids, n, err) < 0)
+    {
+      close(fd);
+      return -1;
+    }
+  cleanup_dir DIR *d = fdopendir(fd);
+  if (d == NULL)
+    {
+      int saved = errno;
+      close(fd);
+      return skiff_error(err, saved, "fdopendir `%s`", path);
+    }
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    {
+      if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        continue;
+      cleanup_free char *sub = xasprintf("%s/%s", path, de->d_name);
+      if (read_pids_at(dirfd(d), de->d_name, sub, pids, n, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int cgroup_read_pids_tree(const char *dir, pid_t **pids, size_t *n, struct skiff_err **err)
+{
+  return read_pids_at(AT_FDCWD, dir, dir, pids, n, err);
+}
+
+int cgroup_check_empty(const char *dir, struct skiff_err **err)
+{
+  cleanup_free pid_t *pids = NULL;
+  size_t n = 0;
+  if (cgroup_read_pids_tree(dir, &pids, &n, err) < 0)
+    return -1;
+  if (n > 0)
+    return skiff_error(err, EEXIST, "cgroup `%s` already exists and holds %zu process%s", dir, n,
+                       n == 1 ? "" : "es");
+  return 0;
+}
+
+int cgroup_signal_tree(const char *dir, int sig, bool repeat, struct skiff_err **err)
+{
+  long long deadline = now_ms() + CGROUP_WAIT_MS;
+  for (int round = 0;; round++)
+    {
+      cleanup_free pid_t *pids = NULL;
+      size_t n = 0;
+      if (cgroup_read_pids_tree(dir, &pids, &n, err) < 0)
+        return -1;
+      if (n == 0)
+        return 0;
+      for (size_t i = 0; i < n; i++)
+        if (kill(pids[i], sig) < 0 && errno != ESRCH)
+          return skiff_error(err, errno, "kill %d (in `%s`) with signal %d", (int)pids[i], dir,
+                             sig);
+      if (!repeat)
+        return 0;
+      if (now_ms() > deadline)
+        return skiff_error(err, EBUSY, "kill processes in `%s`: %zu still alive after %d ms", dir,
+                           n, CGROUP_WAIT_MS);
+      cgroup_poll_sleep(round);
+    }
+}
+
+/* rmdir with EBUSY retries until the shared deadline. */
+static int rmdir_retry(int parentfd, const char *name, const char *path, long long deadline,
+                       struct skiff_err **err)
+{
+  for (int round = 0;; round++)
+    {
+      if (unlinkat(parentfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+        return 0;
+      if (errno != EBUSY || now_ms() > deadline)
+        return skiff_error(err, errno, "rmdir `%s`", path);
+      cgroup_poll_sleep(round);
+    }
+}
+
+static int remove_tree_at(int parentfd, const char *name, const char *path, long long deadline,
+                          struct skiff_err **err)
+{
+  int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : skiff_error(err, errno, "open `%s`", path);
+  cleanup_dir DIR *d = fdopendir(fd);
+  if (d == NULL)
+    {
+      int saved = errno;
+      close(fd);
+      return skiff_error(err, saved, "fdopendir `%s`", path);
+    }
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    {
+      if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        continue;
+      cleanup_free char *sub = xasprintf("%s/%s", path, de->d_name);
+      if (remove_tree_at(dirfd(d), de->d_name, sub, deadline, err) < 0)
+        return -1;
+    }
+  return rmdir_retry(parentfd, name, path, deadline, err);
+}
+
+int cgroup_remove_tree(const char *dir, struct skiff_err **err)
+{
+  return remove_tree_at(AT_FDCWD, dir, dir, now_ms() + CGROUP_WAIT_MS, err);
+}

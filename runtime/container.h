@@ -1,0 +1,96 @@
+/* container.h - the container lifecycle: create, start, run, kill, delete, exec.
+ *
+ *   skiff create ──fork──> monitor ──clone3(CLONE_NEW*)──> init
+ *        │                    │  sync socket: maps/cgroup ready, hooks, ready|error
+ *        │<── pid or error ───┘                           │ waits on exec.fifo
+ *   skiff start: opens exec.fifo ──────────────────────────> execve(process.args)
+ *
+ * The monitor (monitor.c) is a fork of skiff, not a re-exec: one exec less per
+ * container start.  It outlives the skiff that forked it, reaps the init and records
+ * its exit in the state dir.  `run` without --detach is its own monitor. */
+#ifndef SKIFF_CONTAINER_H
+#define SKIFF_CONTAINER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "spec.h"
+#include "state.h"
+
+struct container_opts
+{
+  const char *root;           /* state root */
+  const char *id;
+  const char *bundle;         /* directory holding config.json (made absolute inside) */
+  const char *pid_file;       /* create/run: write the init pid here */
+  const char *console_socket; /* AF_UNIX socket path receiving the pty master */
+  int preserve_fds;           /* fds 3 .. 3+n-1 pass into the container */
+  bool detach;                /* run: return once started */
+  bool keep;                  /* run: keep the state after exit */
+  /* set by `skiff run IMAGE` style front ends: a spec already in memory (else the
+     bundle's config.json is read).  Borrowed. */
+  const struct skiff_spec *spec;
+  const char *spec_json; /* its JSON text, stored with the state (exec reads it) */
+};
+
+int container_create (const struct container_opts *opts, struct skiff_err **err);
+int container_start (const char *root, const char *id, struct skiff_err **err);
+/* Foreground: *exit_code is the container's (128+signal if killed).  Detached: 0. */
+int container_run (const struct container_opts *opts, int *exit_code, struct skiff_err **err);
+int container_kill (const char *root, const char *id, int sig, bool all, struct skiff_err **err);
+int container_delete (const char *root, const char *id, bool force, struct skiff_err **err);
+
+struct container_exec_opts
+{
+  char **args;       /* command and arguments */
+  char **env;        /* extra K=V, appended to the spec's */
+  const char *cwd;   /* overrides process.cwd */
+  const char *user;  /* "uid[:gid]" overrides process.user */
+  bool detach;
+  const char *pid_file;
+  int preserve_fds;
+};
+int container_exec (const char *root, const char *id, const struct container_exec_opts *eo,
+                    int *exit_code, struct skiff_err **err);
+
+/* pids of every process of the container (host pid namespace). */
+int container_pids (const char *root, const char *id, pid_t **pids, size_t *n,
+                    struct skiff_err **err);
+
+/* ---- internal, shared by container.c, init.c, monitor.c, exec.c ---- */
+
+/* Messages on the sync socket between the parent (monitor or `run`) and the init. */
+enum sync_msg
+{
+  SYNC_MAPPED = 'M',  /* parent -> init: id maps written, cgroup joined */
+  SYNC_NSREADY = 'N', /* init -> parent: namespaces joined, run the runtime hooks */
+  SYNC_GO = 'G',      /* parent -> init: hooks done; payload: state JSON */
+  SYNC_READY = 'R',   /* init -> parent: waiting on the exec fifo */
+  SYNC_ERROR = 'E',   /* init -> parent: payload: the error message */
+};
+#define SYNC_MAX 65536
+
+int sync_send (int fd, char type, const char *payload, struct skiff_err **err);
+/* Receive one message; *payload malloc'd (may be empty string). */
+int sync_recv (int fd, char *type, char **payload, struct skiff_err **err);
+
+struct init_args
+{
+  const struct skiff_spec *spec;
+  const char *rootfs;   /* absolute */
+  int sync_fd;          /* init's end */
+  int fifo_fd;          /* O_PATH fd of exec.fifo, or -1 (no wait) */
+  int console_fd;       /* connected console socket, or -1 */
+  int preserve_fds;
+  int new_cgroupns;     /* unshare CLONE_NEWCGROUP after the cgroup join */
+};
+/* The container init: never returns (execs or _exits after reporting the error). */
+void init_main (const struct init_args *a) __attribute__ ((noreturn));
+
+/* Resolve argv[0] against PATH from env, as execvp would, inside the current root.
+ * Returns malloc'd path or NULL with *err. */
+char *init_find_executable (const char *file, char **env, struct skiff_err **err);
+
+/* The monitor: wait for the init, record its exit, exit.  Never returns. */
+void monitor_main (const char *root, const char *id, pid_t init_pid) __attribute__ ((noreturn));
+
+#endif
