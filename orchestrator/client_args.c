@@ -30,7 +30,7 @@ static const struct verb_spec verbs[] = {
     {"uncordon", 1, 1, 0, "uncordon NODE"},
     {"drain", 1, 1, 0, "drain NODE"},
     {"events", 0, 0, TAKES_OUTPUT | TAKES_WATCH, "events [-o json] [-w]"},
-    {"rollout", 2, 2, 0, "rollout status|undo SERVICE"},
+    {"rollout", 2, 2, TAKES_WATCH, "rollout status|undo SERVICE [-w]"},
     {"logs", 1, 1, 0, "logs REPLICA"},
 };
 
@@ -175,7 +175,8 @@ int client_parse_cmdline(int argc, char **argv, struct client_cmdline *out, stru
     {
       const char *a = argv[i], *val = NULL;
 
-      if (only_args || a[0] != '-' || strcmp(a, "-") == 0)
+      /* a negative number is an argument (for scale's message), not an option */
+      if (only_args || a[0] != '-' || strcmp(a, "-") == 0 || (a[1] >= '0' && a[1] <= '9'))
         {
           if (v == NULL)
             {

@@ -10,7 +10,7 @@ static const char *const reason_names[SCHED_REASON_COUNT] = {
     [SCHED_SELECTOR] = "selector mismatch",
     [SCHED_CPU] = "insufficient cpu",
     [SCHED_MEMORY] = "insufficient memory",
-    [SCHED_PORT] = "nodePort in use",
+    [SCHED_PORT] = "nodePort held by another service",
     [SCHED_MAX_PER_NODE] = "maxPerNode reached",
 };
 
@@ -42,7 +42,9 @@ int sched_filter(const struct sched_node *node, const struct sched_request *req)
     return SCHED_MEMORY;
   for (size_t i = 0; i < req->nnode_ports; i++)
     for (size_t j = 0; j < node->nports; j++)
-      if (node->ports[j] == req->node_ports[i])
+      if (node->ports[j].port == req->node_ports[i]
+          && (node->ports[j].owner == NULL || req->owner == NULL
+              || strcmp(node->ports[j].owner, req->owner) != 0))
         return SCHED_PORT;
   if (req->max_per_node > 0 && node->svc_count >= req->max_per_node)
     return SCHED_MAX_PER_NODE;
@@ -107,9 +109,9 @@ void sched_assume(struct sched_node *node, const struct sched_request *req)
       if (node->nports == node->ports_cap)
         {
           node->ports_cap = node->ports_cap ? node->ports_cap * 2 : 4;
-          node->ports = xrealloc(node->ports, node->ports_cap * sizeof(int));
+          node->ports = xrealloc(node->ports, node->ports_cap * sizeof(*node->ports));
         }
-      node->ports[node->nports++] = req->node_ports[i];
+      node->ports[node->nports++] = (struct sched_port){req->node_ports[i], req->owner};
     }
 }
 

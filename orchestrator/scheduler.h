@@ -2,7 +2,8 @@
  * clock), like kube-scheduler's filter and score plugins.
  *
  * Filter: node Ready, not cordoned, selector labels match, free CPU and memory fit, the
- * replica's nodePorts are free on the node, the service's maxPerNode not reached.
+ * replica's nodePorts are not held on the node by another service (replicas of one service
+ * share its nodePort: the node's proxy owns it), the service's maxPerNode not reached.
  * Score: fewest replicas of the same service first (spread), then least allocated (mean of
  * the CPU and memory fractions after placing), then node name: ties are deterministic. */
 #ifndef SKIFF_SCHEDULER_H
@@ -18,6 +19,13 @@ struct sched_label
   const char *value;
 };
 
+/* A nodePort in use on a node and the service that owns it. */
+struct sched_port
+{
+  int port;
+  const char *owner;
+};
+
 struct sched_node
 {
   const char *name;
@@ -29,15 +37,16 @@ struct sched_node
   int64_t mem_used;
   const struct sched_label *labels;
   size_t nlabels;
-  int *ports; /* nodePorts in use (owned by the snapshot: sched_assume appends) */
+  struct sched_port *ports; /* nodePorts in use (owned by the snapshot: sched_assume appends) */
   size_t nports, ports_cap;
   int svc_count; /* replicas of the service being placed (caller resets per service) */
 };
 
 struct sched_request
 {
-  int64_t cpu; /* millicores */
-  int64_t mem; /* bytes */
+  int64_t cpu;       /* millicores */
+  int64_t mem;       /* bytes */
+  const char *owner; /* the replica's service */
   const int *node_ports;
   size_t nnode_ports;
   const struct sched_label *selector;

@@ -118,7 +118,7 @@ int caps_validate(const struct skiff_caps *caps, struct skiff_err **err)
       char **names = cap_set_names(caps, s);
       for (size_t i = 0; names && names[i]; i++)
         if (caps_from_name(names[i]) < 0)
-          return skiff_error(err, EINVAL, "process.capabilities.%s[%zu]: unknown capability `%s`",
+          return skiff_error(err, 0, "process.capabilities.%s[%zu]: unknown capability `%s`",
                              cap_sets[s].name, i, names[i]);
     }
   return 0;
@@ -131,7 +131,7 @@ int caps_mask(char *const *names, uint64_t *mask, struct skiff_err **err)
     {
       int c = caps_from_name(names[i]);
       if (c < 0)
-        return skiff_error(err, EINVAL, "unknown capability `%s`", names[i]);
+        return skiff_error(err, 0, "unknown capability `%s`", names[i]);
       *mask |= 1ULL << c;
     }
   return 0;

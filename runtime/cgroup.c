@@ -323,6 +323,35 @@ int cgroup_check_unified_key(const char *key, struct skiff_err **err)
   return 0;
 }
 
+static const struct skiff_device_cgroup default_devices[] = {
+    {true, 'c', -1, -1, (char *)"m"}, {true, 'b', -1, -1, (char *)"m"},
+    {true, 'c', 1, 3, (char *)"rwm"}, {true, 'c', 1, 5, (char *)"rwm"},
+    {true, 'c', 1, 7, (char *)"rwm"}, {true, 'c', 1, 8, (char *)"rwm"},
+    {true, 'c', 1, 9, (char *)"rwm"}, {true, 'c', 5, 0, (char *)"rwm"},
+    {true, 'c', 5, 2, (char *)"rwm"}, {true, 'c', 136, -1, (char *)"rwm"},
+};
+
+const struct skiff_device_cgroup *cgroup_default_devices(size_t *n)
+{
+  *n = sizeof(default_devices) / sizeof(default_devices[0]);
+  return default_devices;
+}
+
+void cgroup_v1_device_rule(const struct skiff_device_cgroup *d, char *buf, size_t len)
+{
+  char maj[24] = "*", min[24] = "*";
+  if (d->type == 'a' || d->type == '\0')
+    {
+      snprintf(buf, len, "a");
+      return;
+    }
+  if (d->major >= 0)
+    snprintf(maj, sizeof(maj), "%" PRId64, d->major);
+  if (d->minor >= 0)
+    snprintf(min, sizeof(min), "%" PRId64, d->minor);
+  snprintf(buf, len, "%c %s:%s %s", d->type, maj, min, d->access && *d->access ? d->access : "rwm");
+}
+
 /* ---- the handle ---- */
 
 int cgroup_new(const char *path, struct skiff_cgroup **out, struct skiff_err **err)

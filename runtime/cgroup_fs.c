@@ -18,11 +18,13 @@
 
 int cgroup_poll_sleep(int round)
 {
-  int ms = round >= 5 ? 32 : 1 << round;
-  struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
+  /* 100 us doubling to 25.6 ms: a freeze or an exit usually completes within the
+   * first few rounds, and a long wait does not spin. */
+  int us = 100 << (round < 8 ? round : 8);
+  struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000L};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
     ;
-  return ms;
+  return us;
 }
 
 static long long now_ms(void)

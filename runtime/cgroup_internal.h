@@ -71,7 +71,23 @@ int cgroup_signal_tree(const char *dir, int sig, bool repeat, struct skiff_err *
  * exit for a bounded time.  Missing is success. */
 int cgroup_remove_tree(const char *dir, struct skiff_err **err);
 
-/* Sleep for the n-th poll round: 1 ms doubling up to 32 ms; returns the ms slept. */
+/* Devices every container may use on top of the spec's rules, appended after them when
+ * the spec has device rules (runc's AllowedDevices): mknod of any node, /dev/null,
+ * zero, full, random, urandom, tty, ptmx and the pty slaves. */
+const struct skiff_device_cgroup *cgroup_default_devices(size_t *n);
+/* The v1 devices.allow/deny line for a rule: "a" or "c 1:3 rwm" ('*' for -1). */
+void cgroup_v1_device_rule(const struct skiff_device_cgroup *d, char *buf, size_t len);
+
+struct bpf_insn;
+/* cgroup_bpf.c: the BPF_PROG_TYPE_CGROUP_DEVICE program for these rules (malloc'd,
+ * returns the instruction count), and loading + attaching it to a cgroup2 directory
+ * (replacing what was attached there before). */
+size_t cgroup_bpf_device_program(const struct skiff_device_cgroup *rules, size_t n,
+                                 struct bpf_insn **out);
+int cgroup_bpf_devices_apply(const char *dir, const struct skiff_device_cgroup *rules, size_t n,
+                             struct skiff_err **err);
+
+/* Sleep for the n-th poll round: 100 us doubling up to 25.6 ms; returns the us slept. */
 int cgroup_poll_sleep(int round);
 
 #endif

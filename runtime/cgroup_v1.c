@@ -15,14 +15,7 @@
 #include <string.h>
 
 /* How long kill() waits for freezer.state to reach FROZEN before signalling anyway. */
-#define FREEZE_WAIT_MS 1000
-
-/* Devices every container may use on top of the spec's rules (runc's AllowedDevices):
- * mknod of any node, the /dev basics, the pty master and the pty slaves. */
-static const char *const default_allowed_devices[] = {
-    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
-    "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",
-};
+#define FREEZE_WAIT_US 1000000
 
 struct created_list
 {
@@ -294,28 +287,20 @@ static int apply_devices(struct skiff_cgroup *cg, const struct skiff_resources *
     {
       const struct skiff_device_cgroup *d = &r->devices[i];
       const char *file = d->allow ? "devices.allow" : "devices.deny";
-      const char *access = d->access && *d->access ? d->access : "rwm";
-      char rule[96], maj[24], min[24];
-      if (d->type == 'a' || d->type == '\0')
-        snprintf(rule, sizeof(rule), "a");
-      else
-        {
-          if (d->major < 0)
-            snprintf(maj, sizeof(maj), "*");
-          else
-            snprintf(maj, sizeof(maj), "%" PRId64, d->major);
-          if (d->minor < 0)
-            snprintf(min, sizeof(min), "*");
-          else
-            snprintf(min, sizeof(min), "%" PRId64, d->minor);
-          snprintf(rule, sizeof(rule), "%c %s:%s %s", d->type, maj, min, access);
-        }
+      char rule[96];
+      cgroup_v1_device_rule(d, rule, sizeof(rule));
       if (cgroup_write(h->dir, file, rule, err) < 0)
         return skiff_err_prefix(err, "linux.resources.devices[%zu]", i);
     }
-  for (size_t i = 0; i < sizeof(default_allowed_devices) / sizeof(default_allowed_devices[0]); i++)
-    if (cgroup_write(h->dir, "devices.allow", default_allowed_devices[i], err) < 0)
-      return -1;
+  size_t n_def = 0;
+  const struct skiff_device_cgroup *def = cgroup_default_devices(&n_def);
+  for (size_t i = 0; i < n_def; i++)
+    {
+      char rule[96];
+      cgroup_v1_device_rule(&def[i], rule, sizeof(rule));
+      if (cgroup_write(h->dir, "devices.allow", rule, err) < 0)
+        return -1;
+    }
   return 0;
 }
 
@@ -408,7 +393,7 @@ static int freeze(const char *dir, bool *gone, struct skiff_err **err)
       return skiff_error(err, errno, "write `FROZEN` to `%s/freezer.state`", dir);
     }
   int waited = 0;
-  for (int round = 0; waited < FREEZE_WAIT_MS; round++)
+  for (int round = 0; waited < FREEZE_WAIT_US; round++)
     {
       cleanup_free char *state = NULL;
       if (cgroup_read(dir, "freezer.state", &state, err) < 0)

@@ -7,9 +7,9 @@
  * verbatim; kill() uses cgroup.kill when the kernel has it (5.14+), else freezes the
  * cgroup and signals every process.
  *
- * Device rules (linux.resources.devices) are accepted but NOT enforced on v2: the
- * kernel needs a BPF_PROG_TYPE_CGROUP_DEVICE program for that, which skiff does not
- * load yet.  The container's /dev still holds only the nodes the runtime creates. */
+ * Device rules (linux.resources.devices) become a BPF_PROG_TYPE_CGROUP_DEVICE
+ * program attached to the cgroup (cgroup_bpf.c), the v2 replacement of
+ * devices.allow/deny. */
 #define _GNU_SOURCE
 #include "cgroup_internal.h"
 
@@ -18,7 +18,7 @@
 #include <signal.h>
 #include <string.h>
 
-#define FREEZE_WAIT_MS 1000
+#define FREEZE_WAIT_US 1000000
 
 /* Controllers enabled for the container, in the order the kernel lists them. */
 static const char *const wanted_controllers[] = {"cpuset", "cpu", "memory", "pids"};
@@ -197,7 +197,16 @@ static int v2_apply(struct skiff_cgroup *cg, const struct skiff_resources *r,
   if (r->has_pids_limit
       && write_limit(dir, "pids.max", r->pids_limit > 0 ? r->pids_limit : -1, err) < 0)
     return -1;
-  /* linux.resources.devices: not enforced on v2 (see the top of this file). */
+  if (r->n_devices > 0)
+    {
+      size_t n_def = 0;
+      const struct skiff_device_cgroup *def = cgroup_default_devices(&n_def);
+      cleanup_free struct skiff_device_cgroup *all = xmalloc((r->n_devices + n_def) * sizeof(*all));
+      memcpy(all, r->devices, r->n_devices * sizeof(*all));
+      memcpy(all + r->n_devices, def, n_def * sizeof(*all));
+      if (cgroup_bpf_devices_apply(dir, all, r->n_devices + n_def, err) < 0)
+        return skiff_err_prefix(err, "linux.resources.devices");
+    }
   for (size_t i = 0; r->unified && r->unified[i] && r->unified[i + 1]; i += 2)
     if (cgroup_check_unified_key(r->unified[i], err) < 0
         || cgroup_write(dir, r->unified[i], r->unified[i + 1], err) < 0)
@@ -230,7 +239,7 @@ static int freeze(const char *dir, struct skiff_err **err)
       return skiff_error(err, errno, "write `1` to `%s/cgroup.freeze`", dir);
     }
   int waited = 0;
-  for (int round = 0; waited < FREEZE_WAIT_MS; round++)
+  for (int round = 0; waited < FREEZE_WAIT_US; round++)
     {
       cleanup_free char *events = NULL;
       if (cgroup_read(dir, "cgroup.events", &events, err) < 0)

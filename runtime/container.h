@@ -18,7 +18,7 @@
 
 struct container_opts
 {
-  const char *root;           /* state root */
+  const char *root; /* state root */
   const char *id;
   const char *bundle;         /* directory holding config.json (made absolute inside) */
   const char *pid_file;       /* create/run: write the init pid here */
@@ -32,29 +32,29 @@ struct container_opts
   const char *spec_json; /* its JSON text, stored with the state (exec reads it) */
 };
 
-int container_create (const struct container_opts *opts, struct skiff_err **err);
-int container_start (const char *root, const char *id, struct skiff_err **err);
+int container_create(const struct container_opts *opts, struct skiff_err **err);
+int container_start(const char *root, const char *id, struct skiff_err **err);
 /* Foreground: *exit_code is the container's (128+signal if killed).  Detached: 0. */
-int container_run (const struct container_opts *opts, int *exit_code, struct skiff_err **err);
-int container_kill (const char *root, const char *id, int sig, bool all, struct skiff_err **err);
-int container_delete (const char *root, const char *id, bool force, struct skiff_err **err);
+int container_run(const struct container_opts *opts, int *exit_code, struct skiff_err **err);
+int container_kill(const char *root, const char *id, int sig, bool all, struct skiff_err **err);
+int container_delete(const char *root, const char *id, bool force, struct skiff_err **err);
 
 struct container_exec_opts
 {
-  char **args;       /* command and arguments */
-  char **env;        /* extra K=V, appended to the spec's */
-  const char *cwd;   /* overrides process.cwd */
-  const char *user;  /* "uid[:gid]" overrides process.user */
+  char **args;      /* command and arguments */
+  char **env;       /* extra K=V, appended to the spec's */
+  const char *cwd;  /* overrides process.cwd */
+  const char *user; /* "uid[:gid]" overrides process.user */
   bool detach;
   const char *pid_file;
   int preserve_fds;
 };
-int container_exec (const char *root, const char *id, const struct container_exec_opts *eo,
-                    int *exit_code, struct skiff_err **err);
+int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
+                   int *exit_code, struct skiff_err **err);
 
 /* pids of every process of the container (host pid namespace). */
-int container_pids (const char *root, const char *id, pid_t **pids, size_t *n,
-                    struct skiff_err **err);
+int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
+                   struct skiff_err **err);
 
 /* ---- internal, shared by container.c, init.c, monitor.c, exec.c ---- */
 
@@ -69,28 +69,31 @@ enum sync_msg
 };
 #define SYNC_MAX 65536
 
-int sync_send (int fd, char type, const char *payload, struct skiff_err **err);
+int sync_send(int fd, char type, const char *payload, struct skiff_err **err);
 /* Receive one message; *payload malloc'd (may be empty string). */
-int sync_recv (int fd, char *type, char **payload, struct skiff_err **err);
+int sync_recv(int fd, char *type, char **payload, struct skiff_err **err);
 
 struct init_args
 {
   const struct skiff_spec *spec;
-  const char *rootfs;   /* absolute */
-  int sync_fd;          /* init's end */
-  int fifo_fd;          /* O_PATH fd of exec.fifo, or -1 (no wait) */
-  int console_fd;       /* connected console socket, or -1 */
+  const char *rootfs; /* absolute */
+  int sync_fd;        /* init's end */
+  int fifo_fd;        /* O_PATH fd of exec.fifo, or -1 (no wait) */
+  int console_fd;     /* connected console socket, or -1 */
   int preserve_fds;
-  int new_cgroupns;     /* unshare CLONE_NEWCGROUP after the cgroup join */
+  int new_cgroupns;        /* unshare CLONE_NEWCGROUP after the cgroup join */
+  int new_userns;          /* cloned into a new user namespace */
+  const void *seccomp_bpf; /* compiled filter from the cache, or NULL: compile */
+  size_t seccomp_bpf_len;
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
-void init_main (const struct init_args *a) __attribute__ ((noreturn));
+void init_main(const struct init_args *a) __attribute__((noreturn));
 
 /* Resolve argv[0] against PATH from env, as execvp would, inside the current root.
  * Returns malloc'd path or NULL with *err. */
-char *init_find_executable (const char *file, char **env, struct skiff_err **err);
+char *init_find_executable(const char *file, char **env, struct skiff_err **err);
 
 /* The monitor: wait for the init, record its exit, exit.  Never returns. */
-void monitor_main (const char *root, const char *id, pid_t init_pid) __attribute__ ((noreturn));
+void monitor_main(const char *root, const char *id, pid_t init_pid) __attribute__((noreturn));
 
 #endif

@@ -20,180 +20,171 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static int
-load_saved_spec (const char *root, const char *id, struct skiff_spec **spec,
-                 struct skiff_err **err)
+static int load_saved_spec(const char *root, const char *id, struct skiff_spec **spec,
+                           struct skiff_err **err)
 {
-  cleanup_free char *path = xasprintf ("%s/%s/config.json", root, id);
+  cleanup_free char *path = xasprintf("%s/%s/config.json", root, id);
   cleanup_free char *text = NULL;
-  if (skiff_read_file (path, &text, NULL, err) < 0)
+  if (skiff_read_file(path, &text, NULL, err) < 0)
     return -1;
-  return spec_parse (text, strlen (text), spec, err);
+  return spec_parse(text, strlen(text), spec, err);
 }
 
-static const char *
-cgroup_path_of (const struct skiff_state *st, char **tmp)
+static const char *cgroup_path_of(const struct skiff_state *st, char **tmp)
 {
   if (st->cgroup_path)
     return st->cgroup_path;
-  *tmp = xasprintf ("/skiff/%s", st->id);
+  *tmp = xasprintf("/skiff/%s", st->id);
   return *tmp;
 }
 
-int
-container_kill (const char *root, const char *id, int sig, bool all, struct skiff_err **err)
+int container_kill(const char *root, const char *id, int sig, bool all, struct skiff_err **err)
 {
   cleanup_state struct skiff_state *st = NULL;
-  if (state_load (root, id, &st, err) < 0)
+  if (state_load(root, id, &st, err) < 0)
     return -1;
-  enum skiff_status s = state_status (root, st);
+  enum skiff_status s = state_status(root, st);
   if (s != SKIFF_STATUS_CREATED && s != SKIFF_STATUS_RUNNING)
-    return skiff_error (err, 0, "cannot kill container `%s`: it is %s", id, state_status_name (s));
+    return skiff_error(err, 0, "cannot kill container `%s`: it is %s", id, state_status_name(s));
   if (all)
     {
       cleanup_free char *tmp = NULL;
       struct skiff_cgroup *cg = NULL;
-      if (cgroup_new (cgroup_path_of (st, &tmp), &cg, err) < 0)
+      if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
         return -1;
-      int r = cgroup_kill (cg, sig, err);
-      cgroup_free (cg);
+      int r = cgroup_kill(cg, sig, err);
+      cgroup_free(cg);
       return r;
     }
-  if (kill (st->pid, sig) < 0)
-    return skiff_error (err, errno, "kill pid %d of container `%s`", (int) st->pid, id);
+  if (kill(st->pid, sig) < 0)
+    return skiff_error(err, errno, "kill pid %d of container `%s`", (int)st->pid, id);
   return 0;
 }
 
-static long long
-mono_ms (void)
+static long long mono_ms(void)
 {
   struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void
-wait_gone (pid_t pid, unsigned long long start, int timeout_ms)
+static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 {
-  long long deadline = mono_ms () + timeout_ms;
-  while (state_pid_alive (pid, start) && mono_ms () < deadline)
+  long long deadline = mono_ms() + timeout_ms;
+  while (state_pid_alive(pid, start) && mono_ms() < deadline)
     {
       /* our own child (foreground run)? reap it */
-      if (waitpid (pid, NULL, WNOHANG) == pid)
+      if (waitpid(pid, NULL, WNOHANG) == pid)
         break;
-      poll (NULL, 0, 2);
+      poll(NULL, 0, 2);
     }
 }
 
-int
-container_delete (const char *root, const char *id, bool force, struct skiff_err **err)
+int container_delete(const char *root, const char *id, bool force, struct skiff_err **err)
 {
-  cleanup_close int lock = state_lock (root, id, err);
+  cleanup_close int lock = state_lock(root, id, err);
   if (lock < 0)
     return -1;
   cleanup_state struct skiff_state *st = NULL;
-  if (state_load (root, id, &st, err) < 0)
+  if (state_load(root, id, &st, err) < 0)
     return -1;
-  enum skiff_status s = state_status (root, st);
+  enum skiff_status s = state_status(root, st);
   if (s == SKIFF_STATUS_RUNNING && !force)
-    return skiff_error (err, 0, "cannot delete container `%s`: it is running (stop it or use --force)",
-                        id);
+    return skiff_error(err, 0,
+                       "cannot delete container `%s`: it is running (stop it or use --force)", id);
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
-  if (cgroup_new (cgroup_path_of (st, &tmp), &cg, err) < 0)
+  if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
   if (s != SKIFF_STATUS_STOPPED)
     {
-      cgroup_kill (cg, SIGKILL, NULL);
-      if (st->pid > 0 && state_pid_alive (st->pid, st->start_time))
-        kill (st->pid, SIGKILL);
+      cgroup_kill(cg, SIGKILL, NULL);
+      if (st->pid > 0 && state_pid_alive(st->pid, st->start_time))
+        kill(st->pid, SIGKILL);
     }
   if (st->pid > 0)
-    wait_gone (st->pid, st->start_time, 5000);
+    wait_gone(st->pid, st->start_time, 5000);
 
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (load_saved_spec (root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+  if (load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
-      cleanup_free char *json = state_oci_json (root, st);
+      cleanup_free char *json = state_oci_json(root, st);
       struct skiff_err *herr = NULL;
       /* the spec: a failing poststop hook is logged and delete goes on */
-      if (hooks_run (spec, SKIFF_HOOK_POSTSTOP, json, &herr) < 0)
+      if (hooks_run(spec, SKIFF_HOOK_POSTSTOP, json, &herr) < 0)
         {
-          fprintf (stderr, "skiff: warning: %s\n", herr->msg);
-          skiff_err_free (&herr);
+          fprintf(stderr, "skiff: warning: %s\n", herr->msg);
+          skiff_err_free(&herr);
         }
     }
-  int r = cgroup_destroy (cg, err);
-  cgroup_free (cg);
+  int r = cgroup_destroy(cg, err);
+  cgroup_free(cg);
   if (r < 0)
-    return skiff_err_prefix (err, "delete container `%s`", id);
+    return skiff_err_prefix(err, "delete container `%s`", id);
   /* the monitor writes exit.json and leaves right after its init: let it finish so no
      process of ours outlives the delete */
-  if (st->monitor_pid > 0 && st->monitor_pid != getpid ())
+  if (st->monitor_pid > 0 && st->monitor_pid != getpid())
     {
-      long long deadline = mono_ms () + 2000;
+      long long deadline = mono_ms() + 2000;
       char path[64];
-      snprintf (path, sizeof (path), "/proc/%d/comm", (int) st->monitor_pid);
-      while (mono_ms () < deadline)
+      snprintf(path, sizeof(path), "/proc/%d/comm", (int)st->monitor_pid);
+      while (mono_ms() < deadline)
         {
           cleanup_free char *comm = NULL;
-          if (skiff_read_file (path, &comm, NULL, NULL) < 0 || strncmp (comm, "skiff-monitor", 13))
+          if (skiff_read_file(path, &comm, NULL, NULL) < 0 || strncmp(comm, "skiff-monitor", 13))
             break;
-          if (state_proc_start_time (st->monitor_pid) == 0)
+          if (state_proc_start_time(st->monitor_pid) == 0)
             break; /* zombie */
-          poll (NULL, 0, 2);
+          poll(NULL, 0, 2);
         }
     }
-  return state_remove (root, id, err);
+  return state_remove(root, id, err);
 }
 
-int
-container_pids (const char *root, const char *id, pid_t **pids, size_t *n,
-                struct skiff_err **err)
+int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
+                   struct skiff_err **err)
 {
   cleanup_state struct skiff_state *st = NULL;
-  if (state_load (root, id, &st, err) < 0)
+  if (state_load(root, id, &st, err) < 0)
     return -1;
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
-  if (cgroup_new (cgroup_path_of (st, &tmp), &cg, err) < 0)
+  if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
-  int r = cgroup_pids (cg, pids, n, err);
-  cgroup_free (cg);
+  int r = cgroup_pids(cg, pids, n, err);
+  cgroup_free(cg);
   return r;
 }
 
-static char **
-strv_concat (char **a, char **b)
+static char **strv_concat(char **a, char **b)
 {
   size_t na = 0, nb = 0;
   while (a && a[na])
     na++;
   while (b && b[nb])
     nb++;
-  char **r = xzalloc ((na + nb + 1) * sizeof (char *));
-  memcpy (r, a, na * sizeof (char *));
+  char **r = xzalloc((na + nb + 1) * sizeof(char *));
+  memcpy(r, a, na * sizeof(char *));
   if (nb)
-    memcpy (r + na, b, nb * sizeof (char *));
+    memcpy(r + na, b, nb * sizeof(char *));
   return r;
 }
 
-static int
-parse_user (const char *s, struct skiff_user *u, struct skiff_err **err)
+static int parse_user(const char *s, struct skiff_user *u, struct skiff_err **err)
 {
   char *end = NULL;
   errno = 0;
-  unsigned long uid = strtoul (s, &end, 10);
+  unsigned long uid = strtoul(s, &end, 10);
   if (errno || end == s || (*end && *end != ':'))
-    return skiff_error (err, 0, "--user `%s`: expected UID[:GID]", s);
-  u->uid = (uid_t) uid;
+    return skiff_error(err, 0, "--user `%s`: expected UID[:GID]", s);
+  u->uid = (uid_t)uid;
   if (*end == ':')
     {
       const char *g = end + 1;
-      unsigned long gid = strtoul (g, &end, 10);
+      unsigned long gid = strtoul(g, &end, 10);
       if (end == g || *end)
-        return skiff_error (err, 0, "--user `%s`: expected UID[:GID]", s);
-      u->gid = (gid_t) gid;
+        return skiff_error(err, 0, "--user `%s`: expected UID[:GID]", s);
+      u->gid = (gid_t)gid;
     }
   u->n_additional_gids = 0;
   u->additional_gids = NULL;
@@ -202,163 +193,162 @@ parse_user (const char *s, struct skiff_user *u, struct skiff_err **err)
 
 /* The exec'd process: in the container's namespaces and cgroup, with the spec's caps,
  * seccomp and no_new_privs.  Runs in the child; never returns. */
-static void __attribute__ ((noreturn))
-exec_child (const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
-            const struct container_exec_opts *eo, pid_t init_pid)
+static void __attribute__((noreturn))
+exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
+           const struct container_exec_opts *eo, pid_t init_pid)
 {
   struct skiff_err *err = NULL;
   char c;
   /* wait until the parent put us into the cgroup */
-  if (read (go_fd, &c, 1) != 1)
-    _exit (126);
-  close (go_fd);
+  if (read(go_fd, &c, 1) != 1)
+    _exit(126);
+  close(go_fd);
   int flags = 0;
   for (size_t i = 0; i < spec->linux.n_namespaces; i++)
     if (spec->linux.namespaces[i].type != SKIFF_NS_PID)
-      flags |= spec_ns_clone_flag (spec->linux.namespaces[i].type);
-  if (ns_join_pid (init_pid, flags, &err) < 0)
+      flags |= spec_ns_clone_flag(spec->linux.namespaces[i].type);
+  if (ns_join_pid(init_pid, flags, &err) < 0)
     goto fail;
-  if (chdir ("/") < 0)
+  if (chdir("/") < 0)
     goto fail;
   const char *cwd = eo->cwd ? eo->cwd : proc->cwd ? proc->cwd : "/";
-  if (chdir (cwd) < 0)
+  if (chdir(cwd) < 0)
     {
-      skiff_error (&err, errno, "chdir `%s`", cwd);
+      skiff_error(&err, errno, "chdir `%s`", cwd);
       goto fail;
     }
-  char *exe = init_find_executable (proc->args[0], proc->env, &err);
+  char *exe = init_find_executable(proc->args[0], proc->env, &err);
   if (exe == NULL)
     goto fail;
   for (size_t i = 0; i < proc->n_rlimits; i++)
     {
       struct rlimit rl = {proc->rlimits[i].soft, proc->rlimits[i].hard};
-      setrlimit (proc->rlimits[i].resource, &rl);
+      setrlimit(proc->rlimits[i].resource, &rl);
     }
-  umask (proc->user.has_umask ? proc->user.umask : 0022);
+  umask(proc->user.has_umask ? proc->user.umask : 0022);
   if (spec->linux.has_seccomp && !proc->no_new_privileges
-      && seccomp_apply (&spec->linux.seccomp, &err) < 0)
+      && seccomp_apply(&spec->linux.seccomp, &err) < 0)
     goto fail;
-  if (caps_apply_process (proc, &err) < 0)
+  if (caps_apply_process(proc, &err) < 0)
     goto fail;
   if (spec->linux.has_seccomp && proc->no_new_privileges
-      && seccomp_apply (&spec->linux.seccomp, &err) < 0)
+      && seccomp_apply(&spec->linux.seccomp, &err) < 0)
     goto fail;
   /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) */
-  syscall (SYS_close_range, 3 + eo->preserve_fds, ~0U, 0);
-  execve (exe, proc->args, proc->env);
-  skiff_error (&err, errno, "exec `%s`", exe);
+  syscall(SYS_close_range, 3 + eo->preserve_fds, ~0U, 0);
+  execve(exe, proc->args, proc->env);
+  skiff_error(&err, errno, "exec `%s`", exe);
 fail:
-  fprintf (stderr, "skiff: exec: %s\n", err ? err->msg : strerror (errno));
-  _exit (126);
+  fprintf(stderr, "skiff: exec: %s\n", err ? err->msg : strerror(errno));
+  _exit(126);
 }
 
-int
-container_exec (const char *root, const char *id, const struct container_exec_opts *eo,
-                int *exit_code, struct skiff_err **err)
+int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
+                   int *exit_code, struct skiff_err **err)
 {
   *exit_code = 0;
   cleanup_state struct skiff_state *st = NULL;
-  if (state_load (root, id, &st, err) < 0)
+  if (state_load(root, id, &st, err) < 0)
     return -1;
-  enum skiff_status s = state_status (root, st);
+  enum skiff_status s = state_status(root, st);
   if (s != SKIFF_STATUS_RUNNING && s != SKIFF_STATUS_CREATED)
-    return skiff_error (err, 0, "cannot exec in container `%s`: it is %s", id, state_status_name (s));
+    return skiff_error(err, 0, "cannot exec in container `%s`: it is %s", id, state_status_name(s));
   if (eo->args == NULL || eo->args[0] == NULL)
-    return skiff_error (err, 0, "exec: a command is required");
+    return skiff_error(err, 0, "exec: a command is required");
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (load_saved_spec (root, id, &spec, err) < 0)
+  if (load_saved_spec(root, id, &spec, err) < 0)
     return -1;
   struct skiff_process proc = spec->process;
   proc.args = eo->args;
   proc.terminal = false;
-  cleanup_free char **env = strv_concat (spec->process.env, eo->env);
+  cleanup_free char **env = strv_concat(spec->process.env, eo->env);
   proc.env = env;
-  if (eo->user && parse_user (eo->user, &proc.user, err) < 0)
+  if (eo->user && parse_user(eo->user, &proc.user, err) < 0)
     return -1;
 
   /* join the pid namespace for our children only; the rest is joined by the child */
   char nspath[64];
-  snprintf (nspath, sizeof (nspath), "/proc/%d/ns/pid", (int) st->pid);
+  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
   {
-    cleanup_close int pidns = open (nspath, O_RDONLY | O_CLOEXEC);
+    cleanup_close int pidns = open(nspath, O_RDONLY | O_CLOEXEC);
     if (pidns < 0)
-      return skiff_error (err, errno, "open `%s`", nspath);
-    if (setns (pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
-      return skiff_error (err, errno, "setns `%s`", nspath);
+      return skiff_error(err, errno, "open `%s`", nspath);
+    if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
+      return skiff_error(err, errno, "setns `%s`", nspath);
   }
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
-  if (cgroup_new (cgroup_path_of (st, &tmp), &cg, err) < 0)
+  if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
   int go[2];
-  if (pipe2 (go, O_CLOEXEC) < 0)
+  if (pipe2(go, O_CLOEXEC) < 0)
     {
-      cgroup_free (cg);
-      return skiff_error (err, errno, "pipe");
+      cgroup_free(cg);
+      return skiff_error(err, errno, "pipe");
     }
-  pid_t child = fork ();
+  pid_t child = fork();
   if (child < 0)
     {
-      cgroup_free (cg);
-      return skiff_error (err, errno, "fork");
+      cgroup_free(cg);
+      return skiff_error(err, errno, "fork");
     }
   if (child == 0)
     {
-      close (go[1]);
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      exec_child (spec, &proc, go[0], eo, st->pid);
+      close(go[1]);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      exec_child(spec, &proc, go[0], eo, st->pid);
     }
-  close (go[0]);
-  int r = cgroup_enter (cg, child, err);
-  cgroup_free (cg);
+  close(go[0]);
+  int r = cgroup_enter(cg, child, err);
+  cgroup_free(cg);
   if (r < 0)
     {
-      close (go[1]);
-      kill (child, SIGKILL);
-      waitpid (child, NULL, 0);
+      close(go[1]);
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
       return -1;
     }
   if (eo->pid_file)
     {
       char buf[32];
-      int n = snprintf (buf, sizeof (buf), "%d", (int) child);
-      skiff_write_file_atomic (eo->pid_file, buf, n, 0644, NULL);
+      int n = snprintf(buf, sizeof(buf), "%d", (int)child);
+      skiff_write_file_atomic(eo->pid_file, buf, n, 0644, NULL);
     }
   sigset_t fwd, old;
-  sigemptyset (&fwd);
+  sigemptyset(&fwd);
   int fwd_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  for (size_t i = 0; i < sizeof (fwd_sigs) / sizeof (fwd_sigs[0]); i++)
-    sigaddset (&fwd, fwd_sigs[i]);
-  sigaddset (&fwd, SIGCHLD);
-  sigprocmask (SIG_BLOCK, &fwd, &old);
-  if (write (go[1], "g", 1) != 1)
+  for (size_t i = 0; i < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); i++)
+    sigaddset(&fwd, fwd_sigs[i]);
+  sigaddset(&fwd, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &fwd, &old);
+  if (write(go[1], "g", 1) != 1)
     {
-      close (go[1]);
-      sigprocmask (SIG_SETMASK, &old, NULL);
-      return skiff_error (err, errno, "exec: start the child");
+      close(go[1]);
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      return skiff_error(err, errno, "exec: start the child");
     }
-  close (go[1]);
+  close(go[1]);
   if (eo->detach)
     {
-      sigprocmask (SIG_SETMASK, &old, NULL);
+      sigprocmask(SIG_SETMASK, &old, NULL);
       return 0;
     }
   int status = 0;
   for (;;)
     {
       siginfo_t si;
-      int sig = sigwaitinfo (&fwd, &si);
+      int sig = sigwaitinfo(&fwd, &si);
       if (sig < 0)
         continue;
       if (sig != SIGCHLD)
         {
-          kill (child, sig);
+          kill(child, sig);
           continue;
         }
-      if (waitpid (child, &status, WNOHANG) == child)
+      if (waitpid(child, &status, WNOHANG) == child)
         break;
     }
-  sigprocmask (SIG_SETMASK, &old, NULL);
-  *exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return 0;
 }

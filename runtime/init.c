@@ -24,146 +24,150 @@
 #include <sys/syscall.h>
 #include <termios.h>
 
-static void __attribute__ ((noreturn))
-fail (int sync_fd, struct skiff_err *err)
+static void __attribute__((noreturn)) fail(int sync_fd, struct skiff_err *err)
 {
-  sync_send (sync_fd, SYNC_ERROR, err && err->msg ? err->msg : "container init failed", NULL);
-  _exit (1);
+  sync_send(sync_fd, SYNC_ERROR, err && err->msg ? err->msg : "container init failed", NULL);
+  _exit(1);
 }
 
-char *
-init_find_executable (const char *file, char **env, struct skiff_err **err)
+char *init_find_executable(const char *file, char **env, struct skiff_err **err)
 {
   if (file == NULL || *file == '\0')
     {
-      skiff_error (err, 0, "process.args[0]: empty");
+      skiff_error(err, 0, "process.args[0]: empty");
       return NULL;
     }
-  if (strchr (file, '/'))
+  if (strchr(file, '/'))
     {
-      if (access (file, X_OK) < 0)
+      if (access(file, X_OK) < 0)
         {
-          skiff_error (err, errno, "exec `%s`", file);
+          skiff_error(err, errno, "exec `%s`", file);
           return NULL;
         }
-      return xstrdup (file);
+      return xstrdup(file);
     }
   const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (size_t i = 0; env && env[i]; i++)
-    if (strncmp (env[i], "PATH=", 5) == 0)
+    if (strncmp(env[i], "PATH=", 5) == 0)
       path = env[i] + 5;
-  cleanup_free char *copy = xstrdup (path);
+  cleanup_free char *copy = xstrdup(path);
   char *save = NULL;
-  for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
+  for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
     {
-      char *cand = xasprintf ("%s/%s", *dir ? dir : ".", file);
+      char *cand = xasprintf("%s/%s", *dir ? dir : ".", file);
       struct stat st;
-      if (stat (cand, &st) == 0 && S_ISREG (st.st_mode) && access (cand, X_OK) == 0)
+      if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
         return cand;
-      free (cand);
+      free(cand);
     }
-  skiff_error (err, ENOENT, "exec `%s`: not found in PATH", file);
+  skiff_error(err, ENOENT, "exec `%s`: not found in PATH", file);
   return NULL;
 }
 
 /* chdir to process.cwd resolved inside the new root; a cwd that leads outside it
  * (`..` chains are clamped by RESOLVE_IN_ROOT, /proc/self/fd/N magic links refused
  * by RESOLVE_NO_MAGICLINKS) is rejected: CVE-2024-21626. */
-static int
-enter_cwd (const char *cwd, struct skiff_err **err)
+static int enter_cwd(const char *cwd, struct skiff_err **err)
 {
   if (cwd == NULL || *cwd == '\0')
     cwd = "/";
   struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-  int fd = (int) syscall (SYS_openat2, AT_FDCWD, cwd, &how, sizeof (how));
+  int fd = (int)syscall(SYS_openat2, AT_FDCWD, cwd, &how, sizeof(how));
   if (fd < 0 && errno == ENOENT)
     {
       /* runc creates a missing cwd; do it inside the root only */
-      if (strstr (cwd, "/proc/") == NULL && skiff_mkdir_p (cwd, 0755, NULL) == 0)
-        fd = (int) syscall (SYS_openat2, AT_FDCWD, cwd, &how, sizeof (how));
+      if (strstr(cwd, "/proc/") == NULL && skiff_mkdir_p(cwd, 0755, NULL) == 0)
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, cwd, &how, sizeof(how));
       else
         errno = ENOENT;
     }
   if (fd < 0)
-    return skiff_error (err, errno, "process.cwd `%s`", cwd);
-  int r = fchdir (fd);
+    return skiff_error(err, errno, "process.cwd `%s`", cwd);
+  int r = fchdir(fd);
   int saved = errno;
-  close (fd);
+  close(fd);
   if (r < 0)
-    return skiff_error (err, saved, "chdir to process.cwd `%s`", cwd);
+    return skiff_error(err, saved, "chdir to process.cwd `%s`", cwd);
   return 0;
 }
 
-static int
-setup_console (int console_fd, struct skiff_err **err)
+static int setup_console(int console_fd, struct skiff_err **err)
 {
-  cleanup_close int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0)
-    return skiff_error (err, errno, "open `/dev/ptmx`");
-  if (unlockpt (master) < 0)
-    return skiff_error (err, errno, "unlockpt");
+    return skiff_error(err, errno, "open `/dev/ptmx`");
+  if (unlockpt(master) < 0)
+    return skiff_error(err, errno, "unlockpt");
   char name[128];
-  if (ptsname_r (master, name, sizeof (name)) != 0)
-    return skiff_error (err, errno, "ptsname");
-  cleanup_close int slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (ptsname_r(master, name, sizeof(name)) != 0)
+    return skiff_error(err, errno, "ptsname");
+  cleanup_close int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0)
-    return skiff_error (err, errno, "open `%s`", name);
-  if (mount_setup_console (name, err) < 0)
+    return skiff_error(err, errno, "open `%s`", name);
+  if (mount_setup_console(name, err) < 0)
     return -1;
   /* hand the master to whoever listens on the console socket, as runc does */
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  memset (cbuf, 0, sizeof (cbuf));
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof(cbuf));
   char data[] = "/dev/ptmx";
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof (data)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                       .msg_controllen = sizeof (cbuf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  struct msghdr msg
+      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &master, sizeof (int));
-  if (sendmsg (console_fd, &msg, MSG_NOSIGNAL) < 0)
-    return skiff_error (err, errno, "send the pty master over the console socket");
-  if (setsid () < 0 && errno != EPERM)
-    return skiff_error (err, errno, "setsid");
-  if (ioctl (slave, TIOCSCTTY, 0) < 0)
-    return skiff_error (err, errno, "ioctl TIOCSCTTY");
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (sendmsg(console_fd, &msg, MSG_NOSIGNAL) < 0)
+    return skiff_error(err, errno, "send the pty master over the console socket");
+  if (setsid() < 0 && errno != EPERM)
+    return skiff_error(err, errno, "setsid");
+  if (ioctl(slave, TIOCSCTTY, 0) < 0)
+    return skiff_error(err, errno, "ioctl TIOCSCTTY");
   for (int i = 0; i < 3; i++)
-    if (dup2 (slave, i) < 0)
-      return skiff_error (err, errno, "dup2 the pty slave");
+    if (dup2(slave, i) < 0)
+      return skiff_error(err, errno, "dup2 the pty slave");
   return 0;
 }
 
-static int
-apply_rlimits (const struct skiff_process *p, struct skiff_err **err)
+static int apply_rlimits(const struct skiff_process *p, struct skiff_err **err)
 {
   for (size_t i = 0; i < p->n_rlimits; i++)
     {
       struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
-      if (setrlimit (p->rlimits[i].resource, &rl) < 0)
-        return skiff_error (err, errno, "setrlimit %s", p->rlimits[i].type);
+      if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+        return skiff_error(err, errno, "setrlimit %s", p->rlimits[i].type);
     }
   return 0;
 }
 
-static int
-apply_sysctl (char **kv, struct skiff_err **err)
+static int apply_sysctl(char **kv, struct skiff_err **err)
 {
   for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
     {
-      cleanup_free char *path = xasprintf ("/proc/sys/%s", kv[i]);
+      cleanup_free char *path = xasprintf("/proc/sys/%s", kv[i]);
       for (char *p = path + 10; *p; p++)
         if (*p == '.')
           *p = '/';
-      if (strstr (path, "..") || skiff_write_string_at (AT_FDCWD, path, kv[i + 1], err) < 0)
-        return skiff_error (err, EINVAL, "linux.sysctl `%s`", kv[i]);
+      if (strstr(path, "..") || skiff_write_string_at(AT_FDCWD, path, kv[i + 1], err) < 0)
+        return skiff_error(err, EINVAL, "linux.sysctl `%s`", kv[i]);
     }
   return 0;
 }
 
-void
-init_main (const struct init_args *a)
+static int apply_seccomp(const struct init_args *a, struct skiff_err **err)
+{
+  const struct skiff_seccomp *profile = &a->spec->linux.seccomp;
+  unsigned flags = 0;
+  if (a->seccomp_bpf == NULL)
+    return seccomp_apply(profile, err);
+  if (seccomp_kernel_flags(profile, &flags, err) < 0)
+    return -1;
+  return seccomp_load_bpf_flags(a->seccomp_bpf, a->seccomp_bpf_len, flags, err);
+}
+
+void init_main(const struct init_args *a)
 {
   struct skiff_err *err = NULL;
   const struct skiff_spec *spec = a->spec;
@@ -172,94 +176,98 @@ init_main (const struct init_args *a)
   cleanup_free char *payload = NULL;
 
   /* the parent dies -> we die; a half-created container must not linger */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (sync_recv (a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
-    _exit (1);
-  free (payload);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
+    _exit(1);
+  free(payload);
   payload = NULL;
 
-  if (ns_join_spec_paths (spec, CLONE_NEWPID, &err) < 0)
-    fail (a->sync_fd, err);
-  if (sync_send (a->sync_fd, SYNC_NSREADY, "", &err) < 0)
-    _exit (1);
-  if (sync_recv (a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO)
-    _exit (1);
-  if (hooks_run (spec, SKIFF_HOOK_CREATE_CONTAINER, payload, &err) < 0)
-    fail (a->sync_fd, err);
+  /* In a new user namespace we still carry the host's root credentials, which the
+     namespace does not map: become its root (a mapped id) before touching any file. */
+  if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+    fail(a->sync_fd, (skiff_error(&err, errno, "become root of the user namespace"), err));
+  if (ns_join_spec_paths(spec, CLONE_NEWPID, &err) < 0)
+    fail(a->sync_fd, err);
+  if (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0)
+    _exit(1);
+  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO)
+    _exit(1);
+  /* the state the hooks get: createContainer now, startContainer before exec */
+  cleanup_free char *state_json = steal_pointer(&payload);
+  if (hooks_run(spec, SKIFF_HOOK_CREATE_CONTAINER, state_json, &err) < 0)
+    fail(a->sync_fd, err);
 
-  if (a->new_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
-    fail (a->sync_fd, (skiff_error (&err, errno, "unshare cgroup namespace"), err));
-  if (spec_find_namespace (spec, SKIFF_NS_UTS))
+  if (a->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+    fail(a->sync_fd, (skiff_error(&err, errno, "unshare cgroup namespace"), err));
+  if (spec_find_namespace(spec, SKIFF_NS_UTS))
     {
-      if (spec->hostname && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
-        fail (a->sync_fd, (skiff_error (&err, errno, "sethostname `%s`", spec->hostname), err));
-      if (spec->domainname && setdomainname (spec->domainname, strlen (spec->domainname)) < 0)
-        fail (a->sync_fd,
-              (skiff_error (&err, errno, "setdomainname `%s`", spec->domainname), err));
+      if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+        fail(a->sync_fd, (skiff_error(&err, errno, "sethostname `%s`", spec->hostname), err));
+      if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+        fail(a->sync_fd, (skiff_error(&err, errno, "setdomainname `%s`", spec->domainname), err));
     }
-  if (mount_prepare_rootfs (spec, a->rootfs, &err) < 0)
-    fail (a->sync_fd, err);
-  if (proc->terminal && a->console_fd >= 0 && setup_console (a->console_fd, &err) < 0)
-    fail (a->sync_fd, err);
+  if (mount_prepare_rootfs(spec, a->rootfs, &err) < 0)
+    fail(a->sync_fd, err);
+  if (proc->terminal && a->console_fd >= 0 && setup_console(a->console_fd, &err) < 0)
+    fail(a->sync_fd, err);
   if (a->console_fd >= 0)
-    close (a->console_fd);
-  if (mount_finalize_rootfs (spec, &err) < 0)
-    fail (a->sync_fd, err);
-  if (apply_sysctl (spec->linux.sysctl, &err) < 0)
-    fail (a->sync_fd, err);
-  if (apply_rlimits (proc, &err) < 0)
-    fail (a->sync_fd, err);
-  if (enter_cwd (proc->cwd, &err) < 0)
-    fail (a->sync_fd, err);
-  cleanup_free char *exe = init_find_executable (proc->args[0], proc->env, &err);
+    close(a->console_fd);
+  if (mount_finalize_rootfs(spec, &err) < 0)
+    fail(a->sync_fd, err);
+  if (apply_sysctl(spec->linux.sysctl, &err) < 0)
+    fail(a->sync_fd, err);
+  if (apply_rlimits(proc, &err) < 0)
+    fail(a->sync_fd, err);
+  if (enter_cwd(proc->cwd, &err) < 0)
+    fail(a->sync_fd, err);
+  cleanup_free char *exe = init_find_executable(proc->args[0], proc->env, &err);
   if (exe == NULL)
-    fail (a->sync_fd, err);
+    fail(a->sync_fd, err);
   if (proc->user.has_umask)
-    umask (proc->user.umask);
+    umask(proc->user.umask);
   else
-    umask (0022);
+    umask(0022);
 
   /* Without no_new_privs the filter must be loaded while we still hold CAP_SYS_ADMIN;
      with it, as late as possible so it filters nothing of ours. */
   bool seccomp_late = proc->no_new_privileges;
-  if (spec->linux.has_seccomp && !seccomp_late && seccomp_apply (&spec->linux.seccomp, &err) < 0)
-    fail (a->sync_fd, err);
-  if (caps_apply_process (proc, &err) < 0)
-    fail (a->sync_fd, err);
-  if (spec->linux.has_seccomp && seccomp_late && seccomp_apply (&spec->linux.seccomp, &err) < 0)
-    fail (a->sync_fd, err);
+  if (spec->linux.has_seccomp && !seccomp_late && apply_seccomp(a, &err) < 0)
+    fail(a->sync_fd, err);
+  if (caps_apply_process(proc, &err) < 0)
+    fail(a->sync_fd, err);
+  if (spec->linux.has_seccomp && seccomp_late && apply_seccomp(a, &err) < 0)
+    fail(a->sync_fd, err);
 
-  if (sync_send (a->sync_fd, SYNC_READY, "", &err) < 0)
-    _exit (1);
+  if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
+    _exit(1);
   /* from here the container lives on its own: it must survive its monitor */
-  prctl (PR_SET_PDEATHSIG, 0);
-  close (a->sync_fd);
+  prctl(PR_SET_PDEATHSIG, 0);
+  close(a->sync_fd);
 
   if (a->fifo_fd >= 0)
     {
       /* blocks until `skiff start` opens the fifo for reading */
       char path[64];
-      snprintf (path, sizeof (path), "/proc/self/fd/%d", a->fifo_fd);
-      int w = open (path, O_WRONLY | O_CLOEXEC);
-      if (w < 0 || write (w, "0", 1) != 1)
-        _exit (1);
-      close (w);
-      close (a->fifo_fd);
+      snprintf(path, sizeof(path), "/proc/self/fd/%d", a->fifo_fd);
+      int w = open(path, O_WRONLY | O_CLOEXEC);
+      if (w < 0 || write(w, "0", 1) != 1)
+        _exit(1);
+      close(w);
+      close(a->fifo_fd);
     }
   if (spec->n_hooks[SKIFF_HOOK_START_CONTAINER])
     {
-      cleanup_free char *state = xstrdup ("{}");
-      if (hooks_run (spec, SKIFF_HOOK_START_CONTAINER, state, &err) < 0)
+      if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, state_json, &err) < 0)
         {
-          fprintf (stderr, "skiff: %s\n", err->msg);
-          _exit (1);
+          fprintf(stderr, "skiff: %s\n", err->msg);
+          _exit(1);
         }
     }
   /* CVE-2024-21626: no fd of ours may reach the container; only 0-2 and the
      preserved ones survive exec. */
-  syscall (SYS_close_range, 3 + a->preserve_fds, ~0U, 0);
-  signal (SIGPIPE, SIG_DFL);
-  execve (exe, proc->args, proc->env);
-  fprintf (stderr, "skiff: exec `%s`: %s\n", exe, strerror (errno));
-  _exit (127);
+  syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, 0);
+  signal(SIGPIPE, SIG_DFL);
+  execve(exe, proc->args, proc->env);
+  fprintf(stderr, "skiff: exec `%s`: %s\n", exe, strerror(errno));
+  _exit(127);
 }

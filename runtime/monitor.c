@@ -10,22 +10,21 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-void
-monitor_main (const char *root, const char *id, pid_t init_pid)
+void monitor_main(const char *root, const char *id, pid_t init_pid)
 {
-  signal (SIGHUP, SIG_IGN);
-  signal (SIGINT, SIG_IGN);
-  signal (SIGPIPE, SIG_IGN);
-  prctl (PR_SET_NAME, "skiff-monitor");
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_NAME, "skiff-monitor");
   int status = 0;
   for (;;)
     {
-      pid_t r = waitpid (-1, &status, 0);
+      pid_t r = waitpid(-1, &status, 0);
       if (r == init_pid)
         break;
       if (r < 0 && errno == ECHILD)
-        _exit (0);
+        _exit(0);
     }
-  state_record_exit (root, id, status, NULL);
-  _exit (0);
+  state_record_exit(root, id, status, NULL);
+  _exit(0);
 }

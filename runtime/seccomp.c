@@ -227,24 +227,23 @@ static int add_syscall_rule(scmp_filter_ctx ctx, const struct skiff_seccomp_rule
     {
       const char *an = seccomp_action_name(rule->action);
       if (an == NULL)
-        return skiff_error(err, EINVAL, "seccomp: syscalls[%zu]: unknown action %d", idx,
+        return skiff_error(err, 0, "seccomp: syscalls[%zu]: unknown action %d", idx,
                            (int)rule->action);
-      return skiff_error(err, EINVAL, "seccomp: syscalls[%zu]: action %s%s not supported", idx, an,
+      return skiff_error(err, 0, "seccomp: syscalls[%zu]: action %s%s not supported", idx, an,
                          rule->action == SKIFF_SECCOMP_NOTIFY ? "" : " with this errnoRet");
     }
   if (rule->n_args > 6)
-    return skiff_error(err, EINVAL, "seccomp: syscalls[%zu]: %zu args (at most 6)", idx,
-                       rule->n_args);
+    return skiff_error(err, 0, "seccomp: syscalls[%zu]: %zu args (at most 6)", idx, rule->n_args);
   for (size_t a = 0; a < rule->n_args; a++)
     {
       const struct skiff_seccomp_arg *arg = &rule->args[a];
       enum scmp_compare op;
       if (arg->index > 5)
-        return skiff_error(err, EINVAL, "seccomp: syscalls[%zu].args[%zu]: index %u out of range",
-                           idx, a, arg->index);
+        return skiff_error(err, 0, "seccomp: syscalls[%zu].args[%zu]: index %u out of range", idx,
+                           a, arg->index);
       if (scmp_op(arg->op, &op) < 0)
-        return skiff_error(err, EINVAL, "seccomp: syscalls[%zu].args[%zu]: unknown operator %d",
-                           idx, a, (int)arg->op);
+        return skiff_error(err, 0, "seccomp: syscalls[%zu].args[%zu]: unknown operator %d", idx, a,
+                           (int)arg->op);
       cmps[a] = (struct scmp_arg_cmp){
           .arg = arg->index, .op = op, .datum_a = arg->value, .datum_b = arg->value_two};
       if (++per_index[arg->index] > 1)
@@ -282,8 +281,7 @@ static int seccomp_compile(const struct skiff_seccomp *p, scmp_filter_ctx *out,
   int ret;
 
   if (scmp_action(p->default_action, p->has_default_errno, p->default_errno_ret, &def) < 0)
-    return skiff_error(err, EINVAL, "seccomp: defaultAction %d not supported",
-                       (int)p->default_action);
+    return skiff_error(err, 0, "seccomp: defaultAction %d not supported", (int)p->default_action);
   ctx = seccomp_init(def);
   if (ctx == NULL)
     return skiff_error(err, ENOMEM, "seccomp_init");
@@ -291,6 +289,8 @@ static int seccomp_compile(const struct skiff_seccomp *p, scmp_filter_ctx *out,
   ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
   if (ret < 0)
     return skiff_error(err, -ret, "seccomp_attr_set NNP");
+  /* report the kernel's errno from seccomp_load, not libseccomp's ECANCELED */
+  seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 
   for (size_t i = 0; p->architectures && p->architectures[i]; i++)
     {
@@ -299,7 +299,7 @@ static int seccomp_compile(const struct skiff_seccomp *p, scmp_filter_ctx *out,
         if (strcmp(arch_table[t].name, p->architectures[i]) == 0)
           token = arch_table[t].token;
       if (token == 0)
-        return skiff_error(err, EINVAL, "seccomp: architectures[%zu]: unknown architecture `%s`", i,
+        return skiff_error(err, 0, "seccomp: architectures[%zu]: unknown architecture `%s`", i,
                            p->architectures[i]);
       ret = seccomp_arch_add(ctx, token);
       if (ret < 0 && ret != -EEXIST)
@@ -313,7 +313,7 @@ static int seccomp_compile(const struct skiff_seccomp *p, scmp_filter_ctx *out,
         if (strcmp(flag_table[t].name, p->flags[i]) == 0)
           break;
       if (t == N_ELEMS(flag_table))
-        return skiff_error(err, EINVAL, "seccomp: flags[%zu]: unknown flag `%s`", i, p->flags[i]);
+        return skiff_error(err, 0, "seccomp: flags[%zu]: unknown flag `%s`", i, p->flags[i]);
       ret = seccomp_attr_set(ctx, flag_table[t].attr, 1);
       if (ret < 0)
         return skiff_error(err, -ret, "seccomp: flags[%zu]: seccomp_attr_set `%s`", i, p->flags[i]);
@@ -371,8 +371,7 @@ int seccomp_kernel_flags(const struct skiff_seccomp *profile, unsigned *flags,
         if (strcmp(flag_table[t].name, profile->flags[i]) == 0)
           break;
       if (t == N_ELEMS(flag_table))
-        return skiff_error(err, EINVAL, "seccomp: flags[%zu]: unknown flag `%s`", i,
-                           profile->flags[i]);
+        return skiff_error(err, 0, "seccomp: flags[%zu]: unknown flag `%s`", i, profile->flags[i]);
       *flags |= flag_table[t].kernel_flag;
     }
   return 0;
@@ -384,7 +383,7 @@ int seccomp_load_bpf_flags(const void *bpf, size_t len, unsigned flags, struct s
 
   if (len == 0 || len % sizeof(struct sock_filter) != 0
       || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
-    return skiff_error(err, EINVAL, "seccomp: compiled filter of %zu bytes is not a program", len);
+    return skiff_error(err, 0, "seccomp: compiled filter of %zu bytes is not a program", len);
   prog.len = (unsigned short)(len / sizeof(struct sock_filter));
   prog.filter = (struct sock_filter *)bpf;
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) == 0)

@@ -113,7 +113,7 @@ struct skiff_device
 struct skiff_device_cgroup
 {
   bool allow;
-  char type; /* 'a', 'c', 'b' */
+  char type;            /* 'a', 'c', 'b' */
   int64_t major, minor; /* -1 = wildcard */
   char *access;         /* "rwm" */
 };
@@ -245,40 +245,39 @@ struct skiff_spec
 
 /* Parse and validate a config.json text.  On error *err says which field is wrong and
  * why, e.g. "linux.namespaces[2].type: unknown namespace `foo`". */
-int spec_parse (const char *json_text, size_t len, struct skiff_spec **out, struct skiff_err **err);
+int spec_parse(const char *json_text, size_t len, struct skiff_spec **out, struct skiff_err **err);
 /* Read <bundle>/config.json and parse it. */
-int spec_load (const char *bundle, struct skiff_spec **out, struct skiff_err **err);
-void spec_free (struct skiff_spec *spec);
-static inline void
-cleanup_specp (struct skiff_spec **s)
+int spec_load(const char *bundle, struct skiff_spec **out, struct skiff_err **err);
+void spec_free(struct skiff_spec *spec);
+static inline void cleanup_specp(struct skiff_spec **s)
 {
   if (*s)
-    spec_free (*s);
+    spec_free(*s);
 }
-#define cleanup_spec __attribute__ ((cleanup (cleanup_specp)))
+#define cleanup_spec __attribute__((cleanup(cleanup_specp)))
 
 /* Has the spec a namespace of this type?  Returns the entry or NULL. */
-const struct skiff_namespace *spec_find_namespace (const struct skiff_spec *spec,
-                                                   enum skiff_ns_type type);
+const struct skiff_namespace *spec_find_namespace(const struct skiff_spec *spec,
+                                                  enum skiff_ns_type type);
 /* "pid" -> SKIFF_NS_PID (also "network"); -1 when unknown. */
-int spec_ns_type_from_name (const char *name);
-const char *spec_ns_type_name (enum skiff_ns_type type);
-int spec_ns_clone_flag (enum skiff_ns_type type); /* CLONE_NEWPID ... */
+int spec_ns_type_from_name(const char *name);
+const char *spec_ns_type_name(enum skiff_ns_type type);
+int spec_ns_clone_flag(enum skiff_ns_type type); /* CLONE_NEWPID ... */
 /* Name of the hook kind as in config.json: "prestart", "createRuntime" ... */
-const char *spec_hook_kind_name (enum skiff_hook_kind kind);
+const char *spec_hook_kind_name(enum skiff_hook_kind kind);
 /* Name under /proc/<pid>/ns/: "net", "mnt", "pid" ... */
-const char *spec_ns_proc_name (enum skiff_ns_type type);
+const char *spec_ns_proc_name(enum skiff_ns_type type);
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 when unknown. */
-int spec_rlimit_from_name (const char *name);
+int spec_rlimit_from_name(const char *name);
 /* (Re)derive flags, clear_flags, propagation, data and is_bind from m->options and
  * m->type.  spec_parse does it; callers that build mounts by hand may call it too. */
-void spec_mount_apply_options (struct skiff_mount *m);
+void spec_mount_apply_options(struct skiff_mount *m);
 
 /* The default config.json that `skiff spec` writes (rootless = false): busybox-friendly
  * `sh`, Docker's 14 capabilities, default mounts, Docker's masked/readonly paths and
  * Docker's default seccomp profile.  Returns a malloc'd, pretty-printed JSON text. */
-char *spec_default_json (void);
+char *spec_default_json(void);
 /* The OCI features document that `skiff features` prints (malloc'd JSON text). */
-char *spec_features_json (void);
+char *spec_features_json(void);
 
 #endif

@@ -30,10 +30,10 @@ struct skiff_state
   char *cgroup_path; /* relative cgroup path, "/skiff/<id>" */
   char *created;     /* RFC 3339 */
   char *owner;
-  pid_t pid;                   /* init pid in the host pid namespace, 0 before clone */
+  pid_t pid;                     /* init pid in the host pid namespace, 0 before clone */
   unsigned long long start_time; /* /proc/<pid>/stat field 22, guards against pid reuse */
   pid_t monitor_pid;
-  bool created_done; /* stored status: false = creating, true = created */
+  bool created_done;  /* stored status: false = creating, true = created */
   char **annotations; /* k0, v0, ..., NULL */
   /* from exit.json, when the monitor recorded an exit */
   bool has_exit;
@@ -42,47 +42,45 @@ struct skiff_state
 };
 
 /* Container ids: 1..1024 chars of [A-Za-z0-9_.-+], not "." or "..". */
-int state_validate_id (const char *id, struct skiff_err **err);
+int state_validate_id(const char *id, struct skiff_err **err);
 
-char *state_dir (const char *root, const char *id);
+char *state_dir(const char *root, const char *id);
 
 /* mkdir <root>/<id>; EEXIST -> "container `id` already exists". */
-int state_create_dir (const char *root, const char *id, struct skiff_err **err);
-int state_save (const char *root, const struct skiff_state *st, struct skiff_err **err);
+int state_create_dir(const char *root, const char *id, struct skiff_err **err);
+int state_save(const char *root, const struct skiff_state *st, struct skiff_err **err);
 /* ENOENT -> "container `id` does not exist". */
-int state_load (const char *root, const char *id, struct skiff_state **out,
-                struct skiff_err **err);
-void state_free (struct skiff_state *st);
-static inline void
-cleanup_statep (struct skiff_state **s)
+int state_load(const char *root, const char *id, struct skiff_state **out, struct skiff_err **err);
+void state_free(struct skiff_state *st);
+static inline void cleanup_statep(struct skiff_state **s)
 {
   if (*s)
-    state_free (*s);
+    state_free(*s);
 }
-#define cleanup_state __attribute__ ((cleanup (cleanup_statep)))
+#define cleanup_state __attribute__((cleanup(cleanup_statep)))
 
 /* Derived status (see the top of this file). */
-enum skiff_status state_status (const char *root, const struct skiff_state *st);
-const char *state_status_name (enum skiff_status s);
+enum skiff_status state_status(const char *root, const struct skiff_state *st);
+const char *state_status_name(enum skiff_status s);
 /* Is pid alive and still the process that started at start_time? */
-bool state_pid_alive (pid_t pid, unsigned long long start_time);
-unsigned long long state_proc_start_time (pid_t pid);
+bool state_pid_alive(pid_t pid, unsigned long long start_time);
+unsigned long long state_proc_start_time(pid_t pid);
 
 /* Record the exit of the init: exit.json with exitCode and finished time. */
-int state_record_exit (const char *root, const char *id, int wait_status, struct skiff_err **err);
+int state_record_exit(const char *root, const char *id, int wait_status, struct skiff_err **err);
 
 /* The OCI state JSON (malloc'd text): ociVersion, id, status, pid, bundle, annotations. */
-char *state_oci_json (const char *root, const struct skiff_state *st);
+char *state_oci_json(const char *root, const struct skiff_state *st);
 
 /* Exclusive lock on the container dir (flock); returns the fd to close. */
-int state_lock (const char *root, const char *id, struct skiff_err **err);
+int state_lock(const char *root, const char *id, struct skiff_err **err);
 
 /* Remove the state dir. */
-int state_remove (const char *root, const char *id, struct skiff_err **err);
+int state_remove(const char *root, const char *id, struct skiff_err **err);
 
 /* List container ids under root (malloc'd NULL-terminated array). */
-char **state_list_ids (const char *root);
+char **state_list_ids(const char *root);
 
-char *state_now_rfc3339 (void);
+char *state_now_rfc3339(void);
 
 #endif

@@ -21,59 +21,54 @@ struct skiff_err
 
 /* Fill *err (if err != NULL and *err is empty) and return -1 (or -status if status > 0
  * would be confusing: always -1).  When status != 0 ": strerror(status)" is appended. */
-int skiff_error (struct skiff_err **err, int status, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int skiff_error(struct skiff_err **err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prepend "context: " to an existing error; returns -1. */
-int skiff_err_prefix (struct skiff_err **err, const char *fmt, ...)
-    __attribute__ ((format (printf, 2, 3)));
-void skiff_err_free (struct skiff_err **err);
+int skiff_err_prefix(struct skiff_err **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void skiff_err_free(struct skiff_err **err);
 
 /* Allocation never returns NULL: abort on OOM (small allocations). */
-void *xmalloc (size_t size);
-void *xzalloc (size_t size);
-void *xrealloc (void *p, size_t size);
-char *xstrdup (const char *s);
-char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void *xmalloc(size_t size);
+void *xzalloc(size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Cleanup attributes, crun style. Variables start at NULL / -1. */
-static inline void
-cleanup_freep (void *p)
+static inline void cleanup_freep(void *p)
 {
-  free (*(void **) p);
+  free(*(void **)p);
 }
-static inline void
-cleanup_closep (int *fd)
+static inline void cleanup_closep(int *fd)
 {
   if (*fd >= 0)
-    close (*fd);
+    close(*fd);
 }
-static inline void
-cleanup_filep (FILE **f)
+static inline void cleanup_filep(FILE **f)
 {
   if (*f)
-    fclose (*f);
+    fclose(*f);
 }
-static inline void
-cleanup_dirp (DIR **d)
+static inline void cleanup_dirp(DIR **d)
 {
   if (*d)
-    closedir (*d);
+    closedir(*d);
 }
-static inline void
-cleanup_errp (struct skiff_err **e)
+static inline void cleanup_errp(struct skiff_err **e)
 {
-  skiff_err_free (e);
+  skiff_err_free(e);
 }
-#define cleanup_free __attribute__ ((cleanup (cleanup_freep)))
-#define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
-#define cleanup_file __attribute__ ((cleanup (cleanup_filep)))
-#define cleanup_dir __attribute__ ((cleanup (cleanup_dirp)))
-#define cleanup_err __attribute__ ((cleanup (cleanup_errp)))
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+#define cleanup_file __attribute__((cleanup(cleanup_filep)))
+#define cleanup_dir __attribute__((cleanup(cleanup_dirp)))
+#define cleanup_err __attribute__((cleanup(cleanup_errp)))
 
 /* Steal ownership out of a cleanup variable. */
 #define steal_pointer(pp)                                                                          \
   ({                                                                                               \
-    __typeof__ (*(pp)) _p = *(pp);                                                                 \
+    __typeof__(*(pp)) _p = *(pp);                                                                  \
     *(pp) = NULL;                                                                                  \
     _p;                                                                                            \
   })
@@ -85,29 +80,29 @@ cleanup_errp (struct skiff_err **e)
   })
 
 /* File helpers. */
-int skiff_write_file (const char *path, const void *data, size_t len, int mode,
-                      struct skiff_err **err);
+int skiff_write_file(const char *path, const void *data, size_t len, int mode,
+                     struct skiff_err **err);
 /* Write atomically: temp file in the same directory, fsync, rename. */
-int skiff_write_file_atomic (const char *path, const void *data, size_t len, int mode,
-                             struct skiff_err **err);
+int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
+                            struct skiff_err **err);
 /* Write a string to an existing file (cgroupfs, /proc); no O_CREAT. */
-int skiff_write_string_at (int dirfd, const char *name, const char *s, struct skiff_err **err);
+int skiff_write_string_at(int dirfd, const char *name, const char *s, struct skiff_err **err);
 /* Read a whole file (NUL-terminated); *len may be NULL. */
-int skiff_read_file (const char *path, char **out, size_t *len, struct skiff_err **err);
-int skiff_read_file_at (int dirfd, const char *name, char **out, size_t *len,
-                        struct skiff_err **err);
+int skiff_read_file(const char *path, char **out, size_t *len, struct skiff_err **err);
+int skiff_read_file_at(int dirfd, const char *name, char **out, size_t *len,
+                       struct skiff_err **err);
 /* mkdir -p with mode; existing directories are fine. */
-int skiff_mkdir_p (const char *path, int mode, struct skiff_err **err);
+int skiff_mkdir_p(const char *path, int mode, struct skiff_err **err);
 /* rm -rf that does not cross mount points; missing path is success. */
-int skiff_rm_rf (const char *path, struct skiff_err **err);
+int skiff_rm_rf(const char *path, struct skiff_err **err);
 /* Full write/read loops retrying on EINTR. */
-ssize_t skiff_write_all (int fd, const void *buf, size_t len);
-ssize_t skiff_read_all (int fd, void *buf, size_t len);
+ssize_t skiff_write_all(int fd, const void *buf, size_t len);
+ssize_t skiff_read_all(int fd, void *buf, size_t len);
 
 /* Parsing helpers for outside input.  Return 0 or -1 with *err naming the value. */
-int skiff_parse_signal (const char *s, int *sig, struct skiff_err **err);
-const char *skiff_signal_name (int sig); /* "TERM" or NULL */
+int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err);
+const char *skiff_signal_name(int sig); /* "TERM" or NULL */
 /* "64m", "1g", "512k", "1024", "64Mi", "1.5G" -> bytes. */
-int skiff_parse_size (const char *s, long long *bytes, struct skiff_err **err);
+int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err);
 
 #endif

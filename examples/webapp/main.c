@@ -113,6 +113,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   /* The body now belongs to the MHD response. */
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp.content_type);
   MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  /* Error bodies echo query values; keep browsers from sniffing them into HTML. */
+  MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
   if (resp.allow)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
   /* While draining, answer requests on open keep-alive connections and close them. */
@@ -201,7 +203,8 @@ static int drain_and_stop(struct MHD_Daemon *d, struct webapp_state *st, int sig
     {
       /* A worker thread is still inside a handler; stopping the daemon would wait for it. */
       fprintf(stderr, "webapp: grace period over, abandoning %lld requests\n", (long long)left);
-      return 0;
+      /* Exit without running exit handlers under the feet of the busy worker threads. */
+      _exit(0);
     }
   MHD_stop_daemon(d);
   if (lfd != MHD_INVALID_SOCKET)

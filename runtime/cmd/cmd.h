@@ -12,23 +12,23 @@ struct cmd_global
   const char *root; /* --root, default /run/skiff (or $SKIFF_STATE_ROOT) */
 };
 
-typedef int (*cmd_fn) (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+typedef int (*cmd_fn)(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 
-int cmd_create (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_start (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_state (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_kill (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_delete (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_run (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_exec (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_list (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_ps (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_spec (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_features (struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_create(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_start(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_state(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_kill(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_delete(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_run(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_exec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_list(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_spec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_features(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 
 /* Parse a non-negative int option value; error names the flag. */
-int cmd_parse_int (const char *flag, const char *v, int *out, struct skiff_err **err);
+int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err);
 /* Exactly one positional ID left after options. */
-int cmd_one_id (const char *verb, int argc, char **argv, const char **id, struct skiff_err **err);
+int cmd_one_id(const char *verb, int argc, char **argv, const char **id, struct skiff_err **err);
 
 #endif

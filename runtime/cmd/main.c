@@ -17,110 +17,108 @@ static const struct
   cmd_fn fn;
   const char *usage;
 } verbs[] = {
-  {"create", cmd_create, "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID"},
-  {"start", cmd_start, "start ID"},
-  {"state", cmd_state, "state ID"},
-  {"kill", cmd_kill, "kill [--all] ID [SIGNAL]"},
-  {"delete", cmd_delete, "delete [--force] ID"},
-  {"run", cmd_run, "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID"},
-  {"exec", cmd_exec, "exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] ID CMD..."},
-  {"list", cmd_list, "list [--format table|json] [--quiet]"},
-  {"ps", cmd_ps, "ps [--format table|json] ID"},
-  {"spec", cmd_spec, "spec [--bundle DIR]"},
-  {"features", cmd_features, "features"},
+    {"create", cmd_create,
+     "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID"},
+    {"start", cmd_start, "start ID"},
+    {"state", cmd_state, "state ID"},
+    {"kill", cmd_kill, "kill [--all] ID [SIGNAL]"},
+    {"delete", cmd_delete, "delete [--force] ID"},
+    {"run", cmd_run,
+     "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID"},
+    {"exec", cmd_exec, "exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] ID CMD..."},
+    {"list", cmd_list, "list [--format table|json] [--quiet]"},
+    {"ps", cmd_ps, "ps [--format table|json] ID"},
+    {"spec", cmd_spec, "spec [--bundle DIR]"},
+    {"features", cmd_features, "features"},
 };
-#define N_VERBS (sizeof (verbs) / sizeof (verbs[0]))
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
-static void
-usage (FILE *f)
+static void usage(FILE *f)
 {
-  fprintf (f, "usage: skiff [--root DIR] VERB [OPTIONS] ...\n\nverbs:\n");
+  fprintf(f, "usage: skiff [--root DIR] VERB [OPTIONS] ...\n\nverbs:\n");
   for (size_t i = 0; i < N_VERBS; i++)
-    fprintf (f, "  skiff %s\n", verbs[i].usage);
-  fprintf (f, "\n  skiff --version\n");
+    fprintf(f, "  skiff %s\n", verbs[i].usage);
+  fprintf(f, "\n  skiff --version\n");
 }
 
-int
-cmd_parse_int (const char *flag, const char *v, int *out, struct skiff_err **err)
+int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err)
 {
   char *end = NULL;
   errno = 0;
-  long n = strtol (v, &end, 10);
+  long n = strtol(v, &end, 10);
   if (errno || end == v || *end || n < 0 || n > INT_MAX)
-    return skiff_error (err, 0, "%s `%s`: expected a non-negative integer", flag, v);
-  *out = (int) n;
+    return skiff_error(err, 0, "%s `%s`: expected a non-negative integer", flag, v);
+  *out = (int)n;
   return 0;
 }
 
-int
-cmd_one_id (const char *verb, int argc, char **argv, const char **id, struct skiff_err **err)
+int cmd_one_id(const char *verb, int argc, char **argv, const char **id, struct skiff_err **err)
 {
   if (argc - optind != 1)
-    return skiff_error (err, 0, "%s: expected exactly one container id (got %d arguments)", verb,
-                        argc - optind);
+    return skiff_error(err, 0, "%s: expected exactly one container id (got %d arguments)", verb,
+                       argc - optind);
   *id = argv[optind];
   return 0;
 }
 
-int
-main (int argc, char **argv)
+int main(int argc, char **argv)
 {
-  struct cmd_global g = {.root = getenv ("SKIFF_STATE_ROOT")};
+  struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
   if (g.root == NULL || *g.root == '\0')
     g.root = "/run/skiff";
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++)
     {
       const char *a = argv[i];
-      if (strcmp (a, "--version") == 0 || strcmp (a, "-v") == 0)
+      if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0)
         {
-          printf ("skiff version %s\nspec: 1.2.0\n", SKIFF_VERSION);
+          printf("skiff version %s\nspec: 1.2.0\n", SKIFF_VERSION);
           return 0;
         }
-      if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0)
+      if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
         {
-          usage (stdout);
+          usage(stdout);
           return 0;
         }
-      if (strcmp (a, "--root") == 0 && i + 1 < argc)
+      if (strcmp(a, "--root") == 0 && i + 1 < argc)
         g.root = argv[++i];
-      else if (strncmp (a, "--root=", 7) == 0)
+      else if (strncmp(a, "--root=", 7) == 0)
         g.root = a + 7;
-      else if ((strcmp (a, "--log") == 0 || strcmp (a, "--log-format") == 0) && i + 1 < argc)
+      else if ((strcmp(a, "--log") == 0 || strcmp(a, "--log-format") == 0) && i + 1 < argc)
         i++; /* accepted for runc compatibility; skiff logs to stderr */
-      else if (strncmp (a, "--log=", 6) == 0 || strncmp (a, "--log-format=", 13) == 0
-               || strcmp (a, "--debug") == 0 || strcmp (a, "--systemd-cgroup") == 0)
+      else if (strncmp(a, "--log=", 6) == 0 || strncmp(a, "--log-format=", 13) == 0
+               || strcmp(a, "--debug") == 0 || strcmp(a, "--systemd-cgroup") == 0)
         ;
       else
         {
-          fprintf (stderr, "skiff: unknown global option `%s`\n", a);
+          fprintf(stderr, "skiff: unknown global option `%s`\n", a);
           return 2;
         }
     }
   if (i >= argc)
     {
-      usage (stderr);
+      usage(stderr);
       return 2;
     }
   if (g.root[0] != '/')
     {
-      fprintf (stderr, "skiff: --root `%s`: must be an absolute path\n", g.root);
+      fprintf(stderr, "skiff: --root `%s`: must be an absolute path\n", g.root);
       return 2;
     }
   for (size_t v = 0; v < N_VERBS; v++)
-    if (strcmp (argv[i], verbs[v].name) == 0)
+    if (strcmp(argv[i], verbs[v].name) == 0)
       {
         struct skiff_err *err = NULL;
         optind = 0; /* GNU getopt: reinitialise for the verb's own argv */
-        int rc = verbs[v].fn (&g, argc - i, argv + i, &err);
+        int rc = verbs[v].fn(&g, argc - i, argv + i, &err);
         if (err)
           {
-            fprintf (stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
-            skiff_err_free (&err);
+            fprintf(stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
+            skiff_err_free(&err);
             return rc ? rc : 1;
           }
         return rc;
       }
-  fprintf (stderr, "skiff: unknown verb `%s` (see skiff --help)\n", argv[i]);
+  fprintf(stderr, "skiff: unknown verb `%s` (see skiff --help)\n", argv[i]);
   return 2;
 }

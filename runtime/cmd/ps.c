@@ -5,57 +5,55 @@
 
 #include <string.h>
 
-static void
-print_cmdline (pid_t pid)
+static void print_cmdline(pid_t pid)
 {
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%d/cmdline", (int) pid);
+  snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
   cleanup_free char *text = NULL;
   size_t len = 0;
-  if (skiff_read_file (path, &text, &len, NULL) < 0 || len == 0)
+  if (skiff_read_file(path, &text, &len, NULL) < 0 || len == 0)
     {
-      printf ("?\n");
+      printf("?\n");
       return;
     }
   for (size_t i = 0; i + 1 < len; i++)
     if (text[i] == '\0')
       text[i] = ' ';
-  printf ("%s\n", text);
+  printf("%s\n", text);
 }
 
-int
-cmd_ps (struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
   const char *format = "table";
   int c;
-  while ((c = getopt_long (argc, argv, "+f:", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1)
     if (c == 'f')
       format = optarg;
     else
-      return skiff_error (err, 0, "usage: skiff ps [--format table|json] ID"), 2;
-  if (strcmp (format, "json") != 0 && strcmp (format, "table") != 0)
-    return skiff_error (err, 0, "--format `%s`: expected table or json", format), 2;
+      return skiff_error(err, 0, "usage: skiff ps [--format table|json] ID"), 2;
+  if (strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
+    return skiff_error(err, 0, "--format `%s`: expected table or json", format), 2;
   const char *id;
-  if (cmd_one_id ("ps", argc, argv, &id, err) < 0)
+  if (cmd_one_id("ps", argc, argv, &id, err) < 0)
     return 2;
   cleanup_free pid_t *pids = NULL;
   size_t n = 0;
-  if (container_pids (g->root, id, &pids, &n, err) < 0)
+  if (container_pids(g->root, id, &pids, &n, err) < 0)
     return 1;
-  if (strcmp (format, "json") == 0)
+  if (strcmp(format, "json") == 0)
     {
-      printf ("[");
+      printf("[");
       for (size_t i = 0; i < n; i++)
-        printf ("%s%d", i ? "," : "", (int) pids[i]);
-      printf ("]\n");
+        printf("%s%d", i ? "," : "", (int)pids[i]);
+      printf("]\n");
       return 0;
     }
-  printf ("%-8s %s\n", "PID", "CMD");
+  printf("%-8s %s\n", "PID", "CMD");
   for (size_t i = 0; i < n; i++)
     {
-      printf ("%-8d ", (int) pids[i]);
-      print_cmdline (pids[i]);
+      printf("%-8d ", (int)pids[i]);
+      print_cmdline(pids[i]);
     }
   return 0;
 }

@@ -89,20 +89,27 @@ make_rootfs() {
 }
 
 # make_bundle DIR ID: rootfs + config.json from `skiff spec`, made deterministic:
-# no terminal, `sleep 100` as the process, every namespace but user and cgroup
-# path /skiff/ID.  Tests change it with cfg.
+# no terminal, writable rootfs, `sleep 100` as the process, every namespace but
+# user, cgroup path /skiff/ID.  Tests change it with cfg.  The rootfs and the
+# base config are built once per file and copied.
 make_bundle() {
-	local dir=$1 id=$2
-	mkdir -p "$dir"
-	make_rootfs "$dir/rootfs"
-	"$SKIFF" spec --bundle "$dir" || return 1
-	CFG=$dir/config.json cfg --arg cg "/skiff/$id" '
-		.process.terminal = false
-		| .process.args = ["sleep", "100"]
-		| .hostname = "skiff-test"
-		| .linux.cgroupsPath = $cg
-		| .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},
-			{"type":"uts"},{"type":"mount"},{"type":"cgroup"}]'
+	local dir=$1 id=$2 tmpl=$BATS_FILE_TMPDIR/bundle-template
+	if [ ! -f "$tmpl/config.json" ]; then
+		rm -rf "$tmpl"
+		mkdir -p "$tmpl"
+		make_rootfs "$tmpl/rootfs" || return 1
+		"$SKIFF" spec --bundle "$tmpl" || return 1
+		CFG=$tmpl/config.json cfg '
+			.process.terminal = false
+			| .root.readonly = false
+			| .process.args = ["sleep", "100"]
+			| .hostname = "skiff-test"
+			| .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},
+				{"type":"uts"},{"type":"mount"},{"type":"cgroup"}]' || return 1
+	fi
+	mkdir -p "$(dirname "$dir")"
+	cp -a "$tmpl" "$dir"
+	CFG=$dir/config.json cfg --arg cg "/skiff/$id" '.linux.cgroupsPath = $cg'
 }
 
 # cfg [JQ-OPTIONS] FILTER [--args ARG...]: edit $CFG in place with jq.
@@ -117,9 +124,24 @@ cfg() {
 	mv "$tmp" "$CFG"
 }
 
+# json_array ARG...: a JSON array of strings (jq's --args would eat "-c" and the like).
+json_array() {
+	local a out="" sep=""
+	for a in "$@"; do
+		a=${a//\\/\\\\}
+		a=${a//\"/\\\"}
+		a=${a//$'\n'/\\n}
+		a=${a//$'\t'/\\t}
+		a=${a//$'\r'/\\r}
+		out+="$sep\"$a\""
+		sep=,
+	done
+	echo "[$out]"
+}
+
 # set_args ARG...: the container's process.args.
 set_args() {
-	cfg '.process.args = $ARGS.positional' --args "$@"
+	cfg --argjson a "$(json_array "$@")" '.process.args = $a'
 }
 
 # sh_args SCRIPT: the container runs `sh -c SCRIPT`.
@@ -131,8 +153,8 @@ sh_args() {
 add_mount() {
 	local dest=$1 type=$2 src=$3
 	shift 3
-	cfg --arg d "$dest" --arg t "$type" --arg s "$src" \
-		'.mounts += [{destination: $d, type: $t, source: $s, options: $ARGS.positional}]' --args "$@"
+	cfg --arg d "$dest" --arg t "$type" --arg s "$src" --argjson o "$(json_array "$@")" \
+		'.mounts += [{destination: $d, type: $t, source: $s, options: $o}]'
 }
 
 # ---------------------------------------------------------------- driving skiff

@@ -302,6 +302,97 @@ static void test_unreachable_message(void)
   client_free(c);
 }
 
+static void test_rows_from_api_objects(void)
+{
+  json_t *rep = json_loads("{\"name\":\"web-2-k3x9q\",\"service\":\"web\",\"generation\":2,"
+                           "\"node\":\"n1\",\"state\":\"Running\",\"ready\":true,\"restarts\":0,"
+                           "\"address\":\"10.88.0.5\",\"lastExitCode\":null,\"reason\":\"\","
+                           "\"created\":\"2026-11-27T23:59:00Z\",\"revision\":42}",
+                           0, NULL);
+  json_t *pend = json_loads("{\"name\":\"big-1-aaaaa\",\"service\":\"big\",\"generation\":1,"
+                            "\"node\":\"\",\"state\":\"Pending\",\"ready\":false,\"restarts\":0,"
+                            "\"lastExitCode\":3,\"reason\":\"0/2 nodes fit\","
+                            "\"created\":\"2026-11-27T23:58:00Z\"}",
+                            0, NULL);
+  json_t *node = json_loads("{\"name\":\"n1\",\"status\":\"Ready\",\"cordoned\":true,"
+                            "\"capacity\":{\"cpu\":4,\"memory\":\"8Gi\"},"
+                            "\"allocated\":{\"cpu\":0.25,\"memory\":\"64Mi\",\"replicas\":3},"
+                            "\"labels\":{\"zone\":\"a\"},\"created\":\"2026-11-27T23:00:00Z\"}",
+                            0, NULL);
+  long long now = client_parse_time("2026-11-28T00:00:30Z");
+  struct client_table *t = client_table_for("replicas", 0);
+  struct client_table *w = client_table_for("replicas", 1);
+  struct client_table *n = client_table_for("nodes", 1);
+  cleanup_free char *ts = NULL, *ws = NULL, *ns = NULL;
+
+  CHECK(now > 0);
+  CHECK(client_parse_time("yesterday") == -1);
+  CHECK(client_parse_time("2026-11-27T23:59:00.123Z") == client_parse_time("2026-11-27T23:59:00Z"));
+  client_table_add_object(t, "replicas", 0, rep, now);
+  client_table_add_object(t, "replicas", 0, pend, now);
+  ts = client_table_format(t, 0);
+  CHECK_STR_EQ(ts, "NAME          READY   STATE     RESTARTS   NODE     AGE\n"
+                   "web-2-k3x9q   1/1     Running   0          n1       90s\n"
+                   "big-1-aaaaa   0/1     Pending   0          <none>   2m30s\n");
+  client_table_add_object(w, "replicas", 1, pend, now);
+  ws = client_table_format(w, 1);
+  CHECK_CONTAINS(ws, "big       1            <none>    3      0/2 nodes fit");
+  client_table_add_object(n, "nodes", 1, node, now);
+  ns = client_table_format(n, 1);
+  CHECK_CONTAINS(ns, "n1     Ready,SchedulingDisabled   3          4     8Gi      60m");
+  CHECK_CONTAINS(ns, "0.25            64Mi               zone=a");
+  client_table_free(t);
+  client_table_free(w);
+  client_table_free(n);
+  json_decref(rep);
+  json_decref(pend);
+  json_decref(node);
+}
+
+static void test_describe_service(void)
+{
+  json_t *svc = json_loads("{\"name\":\"big\",\"image\":\"webapp\",\"replicas\":1,\"generation\":1,"
+                           "\"resources\":{\"cpu\":64,\"memory\":\"1Gi\"},\"ports\":[{"
+                           "\"container\":8080,\"nodePort\":30080}],"
+                           "\"health\":{\"readiness\":{\"tcp\":{\"port\":8080},\"period\":5,"
+                           "\"timeout\":1,\"failureThreshold\":3}},"
+                           "\"status\":{\"replicas\":1,\"ready\":0,\"rollout\":{\"state\":"
+                           "\"Progressing\",\"message\":\"0 of 1\"}}}",
+                           0, NULL);
+  json_t *reps = json_loads("{\"items\":[{\"name\":\"big-1-aaaaa\",\"service\":\"big\",\"state\":"
+                            "\"Pending\",\"reason\":\"no node has 64 cpu free\"}],\"revision\":5}",
+                            0, NULL);
+  json_t *evs = json_loads(
+      "{\"items\":[{\"type\":\"Warning\",\"kind\":\"Replica\",\"object\":\"big-1-aaaaa\","
+      "\"reason\":\"FailedScheduling\",\"message\":\"no node has 64 cpu "
+      "free\",\"time\":\"2026-11-28T00:00:00Z\"},"
+      "{\"type\":\"Normal\",\"kind\":\"Replica\",\"object\":\"bigger-1-bbbbb\",\"reason\":"
+      "\"Scheduled\"}],"
+      "\"revision\":5}",
+      0, NULL);
+  json_t *ro = json_pack("{s:s,s:i,s:s,s:s,s:i,s:i,s:i,s:i}", "service", "web", "generation", 3,
+                         "state", "Stalled", "message", "web-3-ab12c: readiness probe failing",
+                         "desired", 3, "updated", 1, "ready", 2, "available", 2);
+  cleanup_free char *d
+      = client_describe_service(svc, reps, evs, client_parse_time("2026-11-28T00:00:10Z"));
+  cleanup_free char *line = client_rollout_line(ro);
+
+  CHECK_CONTAINS(d, "Name:          big\n");
+  CHECK_CONTAINS(d, "Resources:     cpu 64, memory 1Gi\n");
+  CHECK_CONTAINS(d, "Ports:         8080:30080\n");
+  CHECK_CONTAINS(d, "Readiness:     tcp :8080 every 5s, timeout 1s, 3 failures\n");
+  CHECK_CONTAINS(d, "Rollout:       Progressing (0 of 1)\n");
+  CHECK_CONTAINS(d, "no node has 64 cpu free");
+  CHECK_CONTAINS(d, "10s         Warning   FailedScheduling   replica/big-1-aaaaa");
+  CHECK(strstr(d, "bigger-1-bbbbb") == NULL); /* another service's replica */
+  CHECK_STR_EQ(line, "service web: generation 3 Stalled: web-3-ab12c: readiness probe failing "
+                     "(desired 3, updated 1, ready 2, available 2)");
+  json_decref(svc);
+  json_decref(reps);
+  json_decref(evs);
+  json_decref(ro);
+}
+
 int main(void)
 {
   RUN_TEST(test_resolve_precedence);
@@ -315,5 +406,7 @@ int main(void)
   RUN_TEST(test_lines_split);
   RUN_TEST(test_error_message);
   RUN_TEST(test_unreachable_message);
+  RUN_TEST(test_rows_from_api_objects);
+  RUN_TEST(test_describe_service);
   return CHECK_DONE();
 }

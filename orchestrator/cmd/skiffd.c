@@ -1,0 +1,34 @@
+/* skiffd.c - main of the orchestrator daemon: `skiffd server ...` runs the control plane
+ * (server.c), `skiffd agent ...` the node agent (agent.c). */
+#include <stdio.h>
+#include <string.h>
+#include "agent.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S] "
+             "[--node-grace S]\n"
+             "       skiffd agent [--fake-runtime] ...   (skiffd agent --help)\n");
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      usage(stderr);
+      return 2;
+    }
+  if (strcmp(argv[1], "server") == 0)
+    return server_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "agent") == 0)
+    return agent_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+    {
+      usage(stdout);
+      return 0;
+    }
+  fprintf(stderr, "skiffd: unknown command `%s`\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

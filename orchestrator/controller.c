@@ -1,0 +1,718 @@
+/* controller.c - the reconcile loop of `skiffd server`: node lifecycle, replica controller,
+ * rolling update status and the scheduler binding, applied to the store.  Decisions come
+ * from reconcile.c and scheduler.c (pure); this file turns the in-memory view into their
+ * inputs and their outputs into store writes (CAS on each object's revision: a conflicting
+ * tick is simply dropped and the next one decides again). */
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include "model.h"
+#include "reconcile.h"
+#include "scheduler.h"
+#include "server.h"
+
+/* A tick's writes, committed in one store txn per phase. */
+struct batch
+{
+  struct store_op *ops;
+  char **bufs; /* keys and values the ops point to */
+  size_t n, cap, nbufs;
+};
+
+static void batch_add(struct batch *b, enum store_op_type type, const char *prefix, json_t *obj)
+{
+  if (b->n == b->cap)
+    {
+      b->cap = b->cap ? b->cap * 2 : 64;
+      b->ops = xrealloc(b->ops, b->cap * sizeof(*b->ops));
+      b->bufs = xrealloc(b->bufs, 2 * b->cap * sizeof(char *));
+    }
+  char *key = xasprintf("%s%s", prefix, model_str(obj, "name", ""));
+  char *val = type == STORE_PUT ? srv_encode(obj) : NULL;
+  b->bufs[b->nbufs++] = key;
+  if (val)
+    b->bufs[b->nbufs++] = val;
+  json_t *rev = json_object_get(obj, "revision");
+  b->ops[b->n++] = (struct store_op){.type = type,
+                                     .key = key,
+                                     .value = val,
+                                     .len = val ? strlen(val) : 0,
+                                     .expect_rev = rev ? json_integer_value(rev) : STORE_ABSENT};
+}
+
+static void batch_commit(struct orch_server *srv, struct batch *b)
+{
+  cleanup_err struct skiff_err *err = NULL;
+  if (srv_commit(srv, b->ops, b->n, NULL, &err) < 0)
+    fprintf(stderr, "skiffd: controller: %s\n", err->msg);
+  for (size_t i = 0; i < b->nbufs; i++)
+    free(b->bufs[i]);
+  b->n = b->nbufs = 0;
+}
+
+static void batch_free(struct batch *b)
+{
+  free(b->ops);
+  free(b->bufs);
+}
+
+static enum replica_state state_of(json_t *r)
+{
+  int s = model_replica_state_parse(model_str(r, "state", ""));
+  return s < 0 ? REPLICA_PENDING : (enum replica_state)s;
+}
+
+static bool node_is_ready(struct orch_server *srv, const char *name)
+{
+  json_t *n = json_object_get(srv->nodes, name);
+  return n && strcmp(model_str(n, "status", ""), "Ready") == 0;
+}
+
+static void set_state(json_t *r, enum replica_state st, const char *reason)
+{
+  json_object_set_new(r, "state", json_string(model_replica_state_name(st)));
+  json_object_set_new(r, "reason", json_string(reason));
+  if (st == REPLICA_LOST || st == REPLICA_TERMINATING)
+    json_object_set_new(r, "ready", json_false());
+}
+
+/* ---- node lifecycle ---- */
+
+static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b)
+{
+  const char *name;
+  json_t *node;
+  json_object_foreach(srv->nodes, name, node)
+  {
+    json_t *hb = json_object_get(srv->heartbeats, name);
+    /* After a restart every node gets a fresh grace period from the server's start. */
+    double last = hb ? json_real_value(hb) : srv->start_mono;
+    bool ready = rc_node_ready(now, last, srv->node_grace);
+    bool was = strcmp(model_str(node, "status", ""), "Ready") == 0;
+    if (hb == NULL && !was)
+      continue; /* NotReady before a restart and still silent */
+    if (ready == was)
+      continue;
+    json_t *n = json_deep_copy(node);
+    json_object_set_new(n, "status", json_string(ready ? "Ready" : "NotReady"));
+    batch_add(b, STORE_PUT, "/nodes/", n);
+    json_decref(n);
+    if (ready)
+      srv_event(srv, "Normal", "Node", name, "NodeReady", "heartbeats resumed");
+    else
+      srv_event(srv, "Warning", "Node", name, "NodeNotReady", "no heartbeat for %.1fs", now - last);
+  }
+  batch_commit(srv, b);
+
+  json_t *r;
+  json_object_foreach(srv->replicas, name, r)
+  {
+    const char *nodename = model_str(r, "node", "");
+    enum replica_state st = state_of(r);
+    if (*nodename == '\0')
+      {
+        if (st == REPLICA_TERMINATING)
+          batch_add(b, STORE_DELETE, "/replicas/", r);
+        continue;
+      }
+    json_t *node = json_object_get(srv->nodes, nodename);
+    bool ready = node_is_ready(srv, nodename);
+    if (node == NULL)
+      {
+        batch_add(b, STORE_DELETE, "/replicas/", r);
+        srv_event(srv, "Warning", "Replica", name, "Lost", "node %s was removed", nodename);
+      }
+    else if (!ready && model_replica_state_live(st))
+      {
+        json_t *c = json_deep_copy(r);
+        cleanup_free char *why = xasprintf("node %s is NotReady", nodename);
+        set_state(c, REPLICA_LOST, why);
+        batch_add(b, STORE_PUT, "/replicas/", c);
+        json_decref(c);
+        srv_event(srv, "Warning", "Replica", name, "Lost", "%s; replacing it", why);
+      }
+    else if (!ready && st == REPLICA_TERMINATING)
+      batch_add(b, STORE_DELETE, "/replicas/", r);
+    else if (ready && st == REPLICA_LOST)
+      {
+        json_t *c = json_deep_copy(r);
+        set_state(c, REPLICA_TERMINATING, "node came back: replica was replaced");
+        batch_add(b, STORE_PUT, "/replicas/", c);
+        json_decref(c);
+        srv_event(srv, "Normal", "Replica", name, "Terminating",
+                  "node %s is back; stopping the stale replica", nodename);
+      }
+  }
+  batch_commit(srv, b);
+}
+
+/* ---- replica controller + rolling update ---- */
+
+static char *replica_name(const char *svc, int64_t gen)
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char rnd[5];
+  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+    for (size_t i = 0; i < sizeof(rnd); i++)
+      rnd[i] = (unsigned char)rand();
+  char sfx[6];
+  for (size_t i = 0; i < 5; i++)
+    sfx[i] = alphabet[rnd[i] % 36];
+  sfx[5] = '\0';
+  return xasprintf("%s-%lld-%s", svc, (long long)gen, sfx);
+}
+
+static json_t *new_replica(json_t *svc)
+{
+  const char *sname = model_str(svc, "name", "");
+  int64_t gen = model_int(svc, "generation", 1);
+  cleanup_free char *name = replica_name(sname, gen);
+  cleanup_free char *now = model_time_string(time(NULL));
+  return json_pack("{s:s,s:s,s:I,s:s,s:s,s:b,s:i,s:s,s:n,s:s,s:s,s:o}", "name", name, "service",
+                   sname, "generation", (json_int_t)gen, "node", "", "state", "Pending", "ready", 0,
+                   "restarts", 0, "address", "", "lastExitCode", "reason", "", "created", now,
+                   "spec", model_service_template(svc));
+}
+
+/* Service status and rollout state (Progressing / Complete / Stalled). */
+static void update_status(struct orch_server *srv, json_t *svc, const struct rc_counts *c,
+                          json_t **reps, size_t n, double now, struct batch *b)
+{
+  const char *name = model_str(svc, "name", "");
+  int64_t gen = model_int(svc, "generation", 1);
+  int desired = (int)model_int(svc, "replicas", 1);
+  cleanup_free char *sig = xasprintf("%lld/%d/%d/%d/%d", (long long)gen, desired, c->updated,
+                                     c->updated_ready, c->old);
+  json_t *p = json_object_get(srv->progress, name);
+  if (p == NULL || strcmp(model_str(p, "sig", ""), sig) != 0)
+    {
+      json_object_set_new(srv->progress, name, json_pack("{s:s,s:f}", "sig", sig, "t", now));
+      p = json_object_get(srv->progress, name);
+    }
+  double deadline
+      = json_real_value(json_object_get(json_object_get(svc, "update"), "progressDeadline"));
+  enum rc_rollout state
+      = rc_rollout_state(c, desired, now, json_real_value(json_object_get(p, "t")), deadline);
+  cleanup_free char *msg = NULL;
+  if (state == RC_ROLLOUT_COMPLETE)
+    msg = xasprintf("%d of %d updated replicas ready", c->updated_ready, desired);
+  else
+    {
+      const char *culprit = "";
+      cleanup_free char *detail = NULL;
+      for (size_t i = 0; i < n && detail == NULL; i++)
+        if (model_int(reps[i], "generation", 0) == gen && !model_bool(reps[i], "ready", false)
+            && model_replica_state_live(state_of(reps[i])))
+          {
+            const char *why = model_str(reps[i], "reason", "");
+            culprit = model_str(reps[i], "name", "");
+            detail = xasprintf("; %s: %s%s%s", culprit, model_str(reps[i], "state", ""),
+                               *why ? ", " : "", why);
+          }
+      msg = xasprintf("generation %lld: %d of %d updated replicas ready, %d old%s%s",
+                      (long long)gen, c->updated_ready, desired, c->old,
+                      state == RC_ROLLOUT_STALLED ? ", no progress within the deadline" : "",
+                      detail ? detail : "");
+    }
+  json_t *old = json_object_get(json_object_get(svc, "status"), "rollout");
+  const char *oldstate = model_str(old, "state", "");
+  bool changed_state
+      = strcmp(oldstate, rc_rollout_name(state)) != 0 || model_int(old, "generation", 0) != gen;
+  cleanup_free char *nowstr = model_time_string(time(NULL));
+  json_t *rollout = json_pack("{s:I,s:s,s:s,s:s}", "generation", (json_int_t)gen, "state",
+                              rc_rollout_name(state), "message", msg, "since",
+                              changed_state ? nowstr : model_str(old, "since", nowstr));
+  json_t *status = json_pack("{s:i,s:i,s:i,s:i,s:o}", "replicas", c->live, "ready", c->ready,
+                             "updated", c->updated, "available", c->ready, "rollout", rollout);
+  if (!json_equal(status, json_object_get(svc, "status")))
+    {
+      json_t *copy = json_copy(svc);
+      json_object_set(copy, "status", status);
+      batch_add(b, STORE_PUT, "/services/", copy);
+      json_decref(copy);
+      if (changed_state && state == RC_ROLLOUT_COMPLETE && *oldstate)
+        srv_event(srv, "Normal", "Service", name, "RolloutComplete", "%s", msg);
+      else if (changed_state && state == RC_ROLLOUT_STALLED)
+        srv_event(srv, "Warning", "Service", name, "RolloutStalled", "%s", msg);
+    }
+  json_decref(status);
+}
+
+static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list, double now,
+                              struct batch *b)
+{
+  size_t n = json_array_size(list);
+  json_t **reps = xmalloc((n ? n : 1) * sizeof(json_t *));
+  struct rc_replica *rr = xmalloc((n ? n : 1) * sizeof(*rr));
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *r = json_array_get(list, i);
+      reps[i] = r;
+      const char *node = model_str(r, "node", "");
+      rr[i] = (struct rc_replica){.name = model_str(r, "name", ""),
+                                  .node = node,
+                                  .generation = model_int(r, "generation", 0),
+                                  .state = state_of(r),
+                                  .ready = model_bool(r, "ready", false),
+                                  .node_ready = *node && node_is_ready(srv, node),
+                                  .created = model_int(r, "createdRevision", 0)};
+    }
+  json_t *upd = json_object_get(svc, "update");
+  struct rc_service s = {.desired = (int)model_int(svc, "replicas", 1),
+                         .generation = model_int(svc, "generation", 1),
+                         .max_surge = (int)model_int(upd, "maxSurge", 1),
+                         .max_unavailable = (int)model_int(upd, "maxUnavailable", 0)};
+  struct rc_plan plan;
+  rc_plan_compute(&s, rr, n, &plan);
+  const char *sname = model_str(svc, "name", "");
+
+  for (size_t i = 0; i < plan.ndrop; i++)
+    {
+      json_t *r = reps[plan.drop[i].index];
+      json_t *code = json_object_get(r, "lastExitCode");
+      batch_add(b, STORE_DELETE, "/replicas/", r);
+      srv_event(srv, "Warning", "Replica", model_str(r, "name", ""), "Replaced",
+                "%s (exit code %lld%s%s): %s", model_str(r, "state", ""),
+                (long long)(json_is_integer(code) ? json_integer_value(code) : -1),
+                *model_str(r, "reason", "") ? ", " : "", model_str(r, "reason", ""),
+                rc_why_string(RC_WHY_TERMINAL));
+    }
+  for (size_t i = 0; i < plan.nstop; i++)
+    {
+      json_t *r = reps[plan.stop[i].index];
+      const char *why = rc_why_string(plan.stop[i].why);
+      if (rr[plan.stop[i].index].node_ready)
+        {
+          json_t *c = json_deep_copy(r);
+          set_state(c, REPLICA_TERMINATING, why);
+          batch_add(b, STORE_PUT, "/replicas/", c);
+          json_decref(c);
+        }
+      else
+        batch_add(b, STORE_DELETE, "/replicas/", r);
+      srv_event(srv, "Normal", "Replica", model_str(r, "name", ""),
+                plan.stop[i].why == RC_WHY_OLD_GENERATION ? "Terminating" : "ScaledDown", "%s",
+                why);
+    }
+  for (int i = 0; i < plan.create; i++)
+    {
+      json_t *r = new_replica(svc);
+      batch_add(b, STORE_PUT, "/replicas/", r);
+      srv_event(srv, "Normal", "Replica", model_str(r, "name", ""), "Created",
+                "service %s generation %lld", sname, (long long)s.generation);
+      json_decref(r);
+    }
+  update_status(srv, svc, &plan.counts, reps, n, now, b);
+  rc_plan_free(&plan);
+  free(rr);
+  free(reps);
+}
+
+static void reconcile_services(struct orch_server *srv, double now, struct batch *b)
+{
+  json_t *by_svc = json_object();
+  const char *name;
+  json_t *r, *svc;
+  json_object_foreach(srv->replicas, name, r)
+  {
+    const char *sname = model_str(r, "service", "");
+    if (json_object_get(srv->services, sname) == NULL)
+      {
+        /* Orphan: its service was deleted. */
+        enum replica_state st = state_of(r);
+        const char *node = model_str(r, "node", "");
+        if (model_replica_state_live(st) && *node && node_is_ready(srv, node))
+          {
+            json_t *c = json_deep_copy(r);
+            set_state(c, REPLICA_TERMINATING, "service deleted");
+            batch_add(b, STORE_PUT, "/replicas/", c);
+            json_decref(c);
+          }
+        else if (st != REPLICA_TERMINATING || !*node || !node_is_ready(srv, node))
+          batch_add(b, STORE_DELETE, "/replicas/", r);
+        continue;
+      }
+    json_t *list = json_object_get(by_svc, sname);
+    if (list == NULL)
+      {
+        list = json_array();
+        json_object_set_new(by_svc, sname, list);
+      }
+    json_array_append(list, r);
+  }
+  json_object_foreach(srv->services, name, svc)
+  {
+    json_t *list = json_object_get(by_svc, name);
+    json_t *empty = list ? NULL : json_array();
+    reconcile_service(srv, svc, list ? list : empty, now, b);
+    json_decref(empty);
+  }
+  /* Forget rollout progress of deleted services. */
+  void *tmp;
+  json_object_foreach_safe(srv->progress, tmp, name, svc)
+  {
+    if (json_object_get(srv->services, name) == NULL)
+      json_object_del(srv->progress, name);
+  }
+  json_decref(by_svc);
+  batch_commit(srv, b);
+}
+
+/* ---- scheduler binding ---- */
+
+static int by_created(const void *a, const void *b)
+{
+  json_t *ra = *(json_t *const *)a, *rb = *(json_t *const *)b;
+  int c = strcmp(model_str(ra, "service", ""), model_str(rb, "service", ""));
+  if (c)
+    return c;
+  int64_t x = model_int(ra, "createdRevision", 0), y = model_int(rb, "createdRevision", 0);
+  if (x != y)
+    return x < y ? -1 : 1;
+  return strcmp(model_str(ra, "name", ""), model_str(rb, "name", ""));
+}
+
+static struct sched_label *labels_of(json_t *map, size_t *n)
+{
+  *n = json_object_size(map);
+  struct sched_label *l = xmalloc((*n ? *n : 1) * sizeof(*l));
+  const char *k;
+  json_t *v;
+  size_t i = 0;
+  json_object_foreach(map, k, v)
+  {
+    l[i++] = (struct sched_label){.key = k, .value = json_string_value(v)};
+  }
+  return l;
+}
+
+static int *node_ports_of(json_t *spec, size_t *n)
+{
+  json_t *ports = json_object_get(spec, "ports");
+  int *out = xmalloc((json_array_size(ports) + 1) * sizeof(int));
+  size_t i;
+  json_t *p;
+  *n = 0;
+  json_array_foreach(ports, i, p)
+  {
+    int np = (int)model_int(p, "nodePort", 0);
+    if (np > 0)
+      out[(*n)++] = np;
+  }
+  return out;
+}
+
+static bool holds_resources(enum replica_state st)
+{
+  return st == REPLICA_SCHEDULED || st == REPLICA_STARTING || st == REPLICA_RUNNING
+         || st == REPLICA_BACKOFF || st == REPLICA_TERMINATING;
+}
+
+static void schedule_pending(struct orch_server *srv, struct batch *b)
+{
+  size_t npend = 0, cap = 0;
+  json_t **pend = NULL;
+  const char *name;
+  json_t *r;
+  json_object_foreach(srv->replicas, name, r)
+  {
+    if (state_of(r) != REPLICA_PENDING)
+      continue;
+    if (npend == cap)
+      pend = xrealloc(pend, (cap = cap ? cap * 2 : 64) * sizeof(json_t *));
+    pend[npend++] = r;
+  }
+  if (npend == 0)
+    return;
+  qsort(pend, npend, sizeof(json_t *), by_created);
+
+  /* Snapshot: nodes in name order (json objects keep insertion order, so sort the keys). */
+  size_t nn = json_object_size(srv->nodes);
+  struct sched_node *nodes = xzalloc((nn ? nn : 1) * sizeof(*nodes));
+  struct sched_label **labels = xzalloc((nn ? nn : 1) * sizeof(*labels));
+  const char **names = xmalloc((nn ? nn : 1) * sizeof(char *));
+  size_t k = 0;
+  json_t *node;
+  json_object_foreach(srv->nodes, name, node)
+  {
+    names[k++] = name;
+  }
+  qsort(names, nn, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+  json_t *index = json_object();
+  for (size_t i = 0; i < nn; i++)
+    {
+      node = json_object_get(srv->nodes, names[i]);
+      json_t *capj = json_object_get(node, "capacity");
+      nodes[i] = (struct sched_node){
+          .name = model_str(node, "name", names[i]),
+          .ready = strcmp(model_str(node, "status", ""), "Ready") == 0,
+          .cordoned = model_bool(node, "cordoned", false),
+          .cpu_cap = model_cpu_milli(json_object_get(capj, "cpu")),
+          .mem_cap = model_memory_bytes(json_object_get(capj, "memory")),
+      };
+      labels[i] = labels_of(json_object_get(node, "labels"), &nodes[i].nlabels);
+      nodes[i].labels = labels[i];
+      json_object_set_new(index, names[i], json_integer((json_int_t)i));
+    }
+  json_object_foreach(srv->replicas, name, r)
+  {
+    json_t *ix = json_object_get(index, model_str(r, "node", ""));
+    if (ix == NULL || !holds_resources(state_of(r)))
+      continue;
+    json_t *spec = json_object_get(r, "spec");
+    json_t *res = json_object_get(spec, "resources");
+    size_t np;
+    cleanup_free int *ports = node_ports_of(spec, &np);
+    struct sched_request used = {.cpu = model_cpu_milli(json_object_get(res, "cpu")),
+                                 .mem = model_memory_bytes(json_object_get(res, "memory")),
+                                 .owner = model_str(r, "service", ""),
+                                 .node_ports = ports,
+                                 .nnode_ports = np};
+    sched_assume(&nodes[json_integer_value(ix)], &used);
+  }
+
+  const char *cur_svc = NULL;
+  json_t *svc = NULL;
+  for (size_t p = 0; p < npend; p++)
+    {
+      r = pend[p];
+      const char *sname = model_str(r, "service", "");
+      if (cur_svc == NULL || strcmp(cur_svc, sname) != 0)
+        {
+          /* New service: count its replicas per node for spreading. */
+          cur_svc = sname;
+          svc = json_object_get(srv->services, sname);
+          for (size_t i = 0; i < nn; i++)
+            nodes[i].svc_count = 0;
+          json_t *o;
+          const char *oname;
+          json_object_foreach(srv->replicas, oname, o)
+          {
+            json_t *ix = json_object_get(index, model_str(o, "node", ""));
+            if (ix && strcmp(model_str(o, "service", ""), sname) == 0
+                && (model_replica_state_live(state_of(o)) || state_of(o) == REPLICA_TERMINATING))
+              nodes[json_integer_value(ix)].svc_count++;
+          }
+        }
+      if (svc == NULL)
+        continue;
+      json_t *spec = json_object_get(r, "spec");
+      json_t *res = json_object_get(spec, "resources");
+      json_t *pl = json_object_get(svc, "placement");
+      size_t np, nsel;
+      cleanup_free int *ports = node_ports_of(spec, &np);
+      cleanup_free struct sched_label *sel = labels_of(json_object_get(pl, "selector"), &nsel);
+      struct sched_request req = {.cpu = model_cpu_milli(json_object_get(res, "cpu")),
+                                  .mem = model_memory_bytes(json_object_get(res, "memory")),
+                                  .owner = sname,
+                                  .node_ports = ports,
+                                  .nnode_ports = np,
+                                  .selector = sel,
+                                  .nselector = nsel,
+                                  .spread = model_bool(pl, "spread", true),
+                                  .max_per_node = (int)model_int(pl, "maxPerNode", 0)};
+      struct sched_why why;
+      long best = sched_pick_node(nodes, nn, &req, &why);
+      const char *rname = model_str(r, "name", "");
+      if (best >= 0)
+        {
+          sched_assume(&nodes[best], &req);
+          json_t *c = json_deep_copy(r);
+          json_object_set_new(c, "node", json_string(nodes[best].name));
+          set_state(c, REPLICA_SCHEDULED, "");
+          batch_add(b, STORE_PUT, "/replicas/", c);
+          json_decref(c);
+          srv->placements++;
+          srv_event(srv, "Normal", "Replica", rname, "Scheduled", "bound to node %s",
+                    nodes[best].name);
+          continue;
+        }
+      cleanup_free char *reason = sched_why_string(&why);
+      if (strcmp(reason, model_str(r, "reason", "")) != 0)
+        {
+          json_t *c = json_deep_copy(r);
+          json_object_set_new(c, "reason", json_string(reason));
+          batch_add(b, STORE_PUT, "/replicas/", c);
+          json_decref(c);
+          srv->unschedulable++;
+          srv_event(srv, "Warning", "Replica", rname, "FailedScheduling", "%s", reason);
+        }
+    }
+  batch_commit(srv, b);
+  for (size_t i = 0; i < nn; i++)
+    {
+      sched_node_release(&nodes[i]);
+      free(labels[i]);
+    }
+  json_decref(index);
+  free(labels);
+  free(names);
+  free(nodes);
+  free(pend);
+}
+
+void controller_tick(struct orch_server *srv, double now)
+{
+  struct batch b = {0};
+  reconcile_nodes(srv, now, &b);
+  reconcile_services(srv, now, &b);
+  schedule_pending(srv, &b);
+  batch_free(&b);
+}
+
+/* ---- service apply / undo (used by the API) ---- */
+
+static json_t *history_template(json_t *entry)
+{
+  json_t *t = json_copy(entry);
+  json_object_del(t, "generation");
+  return t;
+}
+
+static void history_push(json_t *hist, json_t *tpl, int64_t gen)
+{
+  json_t *e = json_copy(tpl);
+  json_object_set_new(e, "generation", json_integer(gen));
+  json_array_append_new(hist, e);
+  while (json_array_size(hist) > MODEL_HISTORY_MAX)
+    json_array_remove(hist, 0);
+}
+
+json_t *controller_merge_service(json_t *old, json_t *desired, bool *changed, bool *new_gen)
+{
+  json_t *tpl = model_service_template(desired);
+  json_t *obj;
+  *new_gen = false;
+  if (old == NULL)
+    {
+      cleanup_free char *now = model_time_string(time(NULL));
+      obj = json_deep_copy(desired);
+      json_object_set_new(obj, "generation", json_integer(1));
+      json_object_set_new(obj, "created", json_string(now));
+      json_t *hist = json_array();
+      history_push(hist, tpl, 1);
+      json_object_set_new(obj, "history", hist);
+      *changed = *new_gen = true;
+      json_decref(tpl);
+      return obj;
+    }
+  obj = json_deep_copy(old);
+  const char *key;
+  json_t *v;
+  json_object_foreach(desired, key, v)
+  {
+    json_object_set(obj, key, v);
+  }
+  json_t *old_tpl = model_service_template(old);
+  if (!json_equal(old_tpl, tpl))
+    {
+      json_t *hist = json_object_get(obj, "history");
+      if (!json_is_array(hist))
+        {
+          hist = json_array();
+          json_object_set_new(obj, "history", hist);
+        }
+      int64_t gen = model_int(old, "generation", 1), maxgen = gen;
+      bool found = false;
+      size_t i;
+      json_t *e;
+      json_array_foreach(hist, i, e)
+      {
+        if (model_int(e, "generation", 0) > maxgen)
+          maxgen = model_int(e, "generation", 0);
+      }
+      json_array_foreach(hist, i, e)
+      {
+        json_t *t = history_template(e);
+        bool same = json_equal(t, tpl);
+        json_decref(t);
+        if (same)
+          {
+            /* Same template as an earlier generation: go back to it (kube reuses the
+             * ReplicaSet), so replicas of that generation count as updated. */
+            gen = model_int(e, "generation", 0);
+            json_array_remove(hist, i);
+            found = true;
+            break;
+          }
+      }
+      if (!found)
+        gen = maxgen + 1;
+      history_push(hist, tpl, gen);
+      json_object_set_new(obj, "generation", json_integer(gen));
+      *new_gen = true;
+    }
+  json_decref(old_tpl);
+  json_decref(tpl);
+  *changed = !json_equal(old, obj);
+  return obj;
+}
+
+json_t *controller_undo_service(json_t *old, int64_t gen, struct skiff_err **err)
+{
+  json_t *hist = json_object_get(old, "history");
+  int64_t cur = model_int(old, "generation", 1);
+  size_t n = json_array_size(hist);
+  json_t *target = NULL;
+  if (gen == 0)
+    {
+      for (size_t i = n; i-- > 0 && target == NULL;)
+        if (model_int(json_array_get(hist, i), "generation", 0) != cur)
+          target = json_array_get(hist, i);
+      if (target == NULL)
+        {
+          skiff_error(err, 0, "service `%s` has no previous generation to go back to",
+                      model_str(old, "name", ""));
+          return NULL;
+        }
+    }
+  else
+    {
+      for (size_t i = 0; i < n && target == NULL; i++)
+        if (model_int(json_array_get(hist, i), "generation", 0) == gen)
+          target = json_array_get(hist, i);
+      if (target == NULL || gen == cur)
+        {
+          skiff_error(err, 0, "service `%s`: generation %lld %s", model_str(old, "name", ""),
+                      (long long)gen, target ? "is already current" : "is not in its history");
+          return NULL;
+        }
+    }
+  json_t *desired = json_deep_copy(old);
+  json_t *tpl = history_template(target);
+  const char *key;
+  json_t *v;
+  json_object_foreach(tpl, key, v)
+  {
+    json_object_set(desired, key, v);
+  }
+  json_decref(tpl);
+  bool changed, new_gen;
+  json_t *obj = controller_merge_service(old, desired, &changed, &new_gen);
+  json_decref(desired);
+  return obj;
+}
+
+json_t *controller_rollout_status(struct orch_server *srv, json_t *svc)
+{
+  (void)srv;
+  json_t *st = json_object_get(svc, "status");
+  json_t *ro = json_object_get(st, "rollout");
+  int64_t gen = model_int(svc, "generation", 1);
+  json_t *hist = json_array();
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(svc, "history"), i, e)
+  {
+    int64_t g = model_int(e, "generation", 0);
+    json_array_append_new(hist, json_pack("{s:I,s:s,s:b}", "generation", (json_int_t)g, "image",
+                                          model_str(e, "image", ""), "current", g == gen));
+  }
+  return json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "service", model_str(svc, "name", ""),
+                   "generation", (json_int_t)gen, "state", model_str(ro, "state", "Progressing"),
+                   "message", model_str(ro, "message", "waiting for the controller"), "desired",
+                   (json_int_t)model_int(svc, "replicas", 1), "updated",
+                   (json_int_t)model_int(st, "updated", 0), "ready",
+                   (json_int_t)model_int(st, "ready", 0), "available",
+                   (json_int_t)model_int(st, "available", 0), "history", hist);
+}

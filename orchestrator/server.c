@@ -1,0 +1,501 @@
+/* server.c - `skiffd server`: flags, the bearer token, the in-memory view of the store and
+ * the watch cache (both fed by the store's commit callback), and the one event loop that runs
+ * libmicrohttpd (external polling, epoll) and the controller tick. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <microhttpd.h>
+#include "model.h"
+#include "server.h"
+
+double srv_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *srv_encode(json_t *obj)
+{
+  json_t *copy = json_copy(obj);
+  json_object_del(copy, "revision");
+  json_object_del(copy, "createdRevision");
+  char *s = json_dumps(copy, JSON_COMPACT);
+  json_decref(copy);
+  return s;
+}
+
+static const char *kind_name(char kind)
+{
+  switch (kind)
+    {
+      case 's':
+        return "service";
+      case 'r':
+        return "replica";
+      case 'n':
+        return "node";
+      default:
+        return "event";
+    }
+}
+
+static void ring_push(struct orch_server *srv, struct srv_watch_entry *e)
+{
+  size_t idx = (srv->ring_head + srv->ring_len) % SRV_WATCH_RING;
+  if (srv->ring_len == SRV_WATCH_RING)
+    {
+      struct srv_watch_entry *old = &srv->ring[srv->ring_head];
+      srv->ring_floor = old->rev;
+      srv_watch_entry_clear(old);
+      srv->ring_head = (srv->ring_head + 1) % SRV_WATCH_RING;
+      idx = (srv->ring_head + srv->ring_len - 1) % SRV_WATCH_RING;
+    }
+  else
+    srv->ring_len++;
+  srv->ring[idx] = *e;
+}
+
+void srv_watch_entry_clear(struct srv_watch_entry *e)
+{
+  free(e->name);
+  free(e->node);
+  free(e->service);
+  free(e->line);
+  memset(e, 0, sizeof(*e));
+}
+
+void srv_render_event(const struct store_event *ev, json_t *obj, char kind, const char *name,
+                      struct srv_watch_entry *e)
+{
+  const char *type = ev->type == STORE_DELETE              ? "DELETED"
+                     : ev->kv.create_rev == ev->kv.mod_rev ? "ADDED"
+                                                           : "MODIFIED";
+  json_t *line = json_pack("{s:s,s:s,s:I,s:O}", "type", type, "kind", kind_name(kind), "revision",
+                           (json_int_t)ev->rev, "object", obj);
+  *e = (struct srv_watch_entry){.rev = ev->rev, .kind = kind, .name = xstrdup(name)};
+  if (kind == 'r')
+    {
+      e->node = xstrdup(model_str(obj, "node", ""));
+      e->service = xstrdup(model_str(obj, "service", ""));
+    }
+  char *s = json_dumps(line, JSON_COMPACT);
+  e->line = xasprintf("%s\n", s);
+  e->len = strlen(e->line);
+  free(s);
+  json_decref(line);
+}
+
+json_t *srv_event_object(const struct store_event *ev, char *kind, const char **name)
+{
+  static const struct
+  {
+    const char *prefix;
+    char kind;
+  } kinds[] = {{"/services/", 's'}, {"/replicas/", 'r'}, {"/nodes/", 'n'}, {"/events/", 'e'}};
+  json_t *obj = NULL;
+  for (size_t i = 0; i < 4 && obj == NULL; i++)
+    if (strncmp(ev->kv.key, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+      {
+        *kind = kinds[i].kind;
+        *name = ev->kv.key + strlen(kinds[i].prefix);
+        obj = ev->kv.value ? json_loads(ev->kv.value, 0, NULL) : NULL;
+        if (obj == NULL)
+          obj = json_pack("{s:s}", "name", *name);
+      }
+  if (obj == NULL)
+    return NULL;
+  json_object_set_new(obj, "revision", json_integer(ev->rev));
+  if (*kind == 'r')
+    json_object_set_new(obj, "createdRevision", json_integer(ev->kv.create_rev));
+  return obj;
+}
+
+/* The store's commit callback: keep the view equal to the store and render watch lines. */
+static void on_commit(void *data, const struct store_event *ev, size_t n)
+{
+  struct orch_server *srv = data;
+  for (size_t i = 0; i < n; i++)
+    {
+      char kind;
+      const char *name;
+      json_t *obj = srv_event_object(&ev[i], &kind, &name);
+      if (obj == NULL)
+        continue;
+      json_t *map = kind == 's'   ? srv->services
+                    : kind == 'r' ? srv->replicas
+                    : kind == 'n' ? srv->nodes
+                                  : srv->events;
+      if (ev[i].type == STORE_PUT)
+        json_object_set(map, name, obj);
+      else
+        json_object_del(map, name);
+      struct srv_watch_entry e;
+      srv_render_event(&ev[i], obj, kind, name, &e);
+      json_decref(obj);
+      ring_push(srv, &e);
+    }
+  srv->dirty = true;
+  srv->watch_dirty = true;
+}
+
+int srv_commit(struct orch_server *srv, struct store_op *ops, size_t n, size_t *failed,
+               struct skiff_err **err)
+{
+  if (n == 0)
+    return 0;
+  return store_txn(srv->store, ops, n, failed, NULL, err);
+}
+
+void srv_event(struct orch_server *srv, const char *type, const char *kind, const char *object,
+               const char *reason, const char *fmt, ...)
+{
+  va_list ap;
+  cleanup_free char *msg = NULL;
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0)
+    msg = NULL;
+  va_end(ap);
+  int64_t seq = ++srv->event_seq;
+  cleanup_free char *now = model_time_string(time(NULL));
+  json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "time", now,
+                         "type", type, "kind", kind, "object", object, "reason", reason, "message",
+                         msg ? msg : "");
+  cleanup_free char *val = srv_encode(ev);
+  cleanup_free char *key = xasprintf("/events/%020lld", (long long)seq);
+  cleanup_free char *old = xasprintf("/events/%020lld", (long long)(seq - SRV_EVENTS_KEEP));
+  cleanup_free char *oldname = xasprintf("%020lld", (long long)(seq - SRV_EVENTS_KEEP));
+  struct store_op ops[2] = {
+      {.type = STORE_PUT,
+       .key = key,
+       .value = val,
+       .len = strlen(val),
+       .expect_rev = STORE_ANY_REV},
+      {.type = STORE_DELETE, .key = old, .expect_rev = STORE_ANY_REV},
+  };
+  size_t nops = json_object_get(srv->events, oldname) ? 2 : 1;
+  cleanup_err struct skiff_err *err = NULL;
+  srv_commit(srv, ops, nops, NULL, &err);
+  json_decref(ev);
+}
+
+json_t *srv_node_allocations(struct orch_server *srv)
+{
+  json_t *alloc = json_object();
+  const char *name;
+  json_t *r;
+  json_object_foreach(srv->replicas, name, r)
+  {
+    const char *node = model_str(r, "node", "");
+    int st = model_replica_state_parse(model_str(r, "state", ""));
+    if (*node == '\0'
+        || !(st == REPLICA_SCHEDULED || st == REPLICA_STARTING || st == REPLICA_RUNNING
+             || st == REPLICA_BACKOFF || st == REPLICA_TERMINATING))
+      continue;
+    json_t *a = json_object_get(alloc, node);
+    if (a == NULL)
+      {
+        a = json_pack("{s:I,s:I,s:I}", "cpu", (json_int_t)0, "mem", (json_int_t)0, "replicas",
+                      (json_int_t)0);
+        json_object_set_new(alloc, node, a);
+      }
+    json_t *res = json_object_get(json_object_get(r, "spec"), "resources");
+    json_object_set_new(
+        a, "cpu",
+        json_integer(model_int(a, "cpu", 0) + model_cpu_milli(json_object_get(res, "cpu"))));
+    json_object_set_new(
+        a, "mem",
+        json_integer(model_int(a, "mem", 0) + model_memory_bytes(json_object_get(res, "memory"))));
+    json_object_set_new(a, "replicas", json_integer(model_int(a, "replicas", 0) + 1));
+  }
+  return alloc;
+}
+
+json_t *srv_node_view(struct orch_server *srv, json_t *node, json_t *alloc)
+{
+  json_t *v = json_deep_copy(node);
+  const char *name = model_str(node, "name", "");
+  json_t *a = json_object_get(alloc, name);
+  int64_t cpu = model_int(a, "cpu", 0), mem = model_int(a, "mem", 0);
+  json_t *cap = json_object_get(node, "capacity");
+  int64_t ccpu = model_cpu_milli(json_object_get(cap, "cpu"));
+  int64_t cmem = model_memory_bytes(json_object_get(cap, "memory"));
+  cleanup_free char *ms = model_format_memory(mem);
+  cleanup_free char *fs = model_format_memory(cmem > mem ? cmem - mem : 0);
+  json_object_set_new(v, "allocated",
+                      json_pack("{s:f,s:s,s:I}", "cpu", (double)cpu / 1000.0, "memory", ms,
+                                "replicas", (json_int_t)model_int(a, "replicas", 0)));
+  json_object_set_new(
+      v, "allocatable",
+      json_pack("{s:f,s:s}", "cpu", (double)(ccpu > cpu ? ccpu - cpu : 0) / 1000.0, "memory", fs));
+  json_t *hb = json_object_get(srv->heartbeats, name);
+  if (hb)
+    {
+      time_t wall = time(NULL) - (time_t)(srv_now() - json_real_value(hb));
+      cleanup_free char *ts = model_time_string(wall);
+      json_object_set_new(v, "lastHeartbeat", json_string(ts));
+    }
+  else
+    json_object_set_new(v, "lastHeartbeat", json_null());
+  return v;
+}
+
+/* ---- startup ---- */
+
+static int load_view(struct orch_server *srv, struct skiff_err **err)
+{
+  struct
+  {
+    const char *prefix;
+    json_t *map;
+  } kinds[] = {{"/services/", srv->services},
+               {"/replicas/", srv->replicas},
+               {"/nodes/", srv->nodes},
+               {"/events/", srv->events}};
+  for (size_t k = 0; k < 4; k++)
+    {
+      struct store_kv *kvs = NULL;
+      size_t n = 0;
+      if (store_range(srv->store, kinds[k].prefix, &kvs, &n, NULL, err) < 0)
+        return -1;
+      for (size_t i = 0; i < n; i++)
+        {
+          json_t *obj = json_loads(kvs[i].value, 0, NULL);
+          if (obj == NULL)
+            continue;
+          json_object_set_new(obj, "revision", json_integer(kvs[i].mod_rev));
+          if (k == 1)
+            json_object_set_new(obj, "createdRevision", json_integer(kvs[i].create_rev));
+          json_object_set_new(kinds[k].map, kvs[i].key + strlen(kinds[k].prefix), obj);
+          if (k == 3)
+            srv->event_seq = model_int(obj, "seq", srv->event_seq);
+        }
+      store_kvs_free(kvs, n);
+    }
+  return 0;
+}
+
+static int load_token(struct orch_server *srv, struct skiff_err **err)
+{
+  cleanup_free char *path = xasprintf("%s/token", srv->data_dir);
+  char *tok = NULL;
+  if (skiff_read_file(path, &tok, NULL, NULL) == 0)
+    {
+      tok[strcspn(tok, "\r\n")] = '\0';
+      if (strlen(tok) >= 16)
+        {
+          chmod(path, 0600);
+          srv->token = tok;
+          return 0;
+        }
+      free(tok);
+    }
+  unsigned char rnd[32];
+  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+    return skiff_error(err, errno, "getrandom");
+  char hex[65];
+  for (size_t i = 0; i < sizeof(rnd); i++)
+    snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+  cleanup_free char *line = xasprintf("%s\n", hex);
+  if (skiff_write_file_atomic(path, line, strlen(line), 0600, err) < 0)
+    return -1;
+  srv->token = xstrdup(hex);
+  return 0;
+}
+
+static int parse_seconds(const char *s, const char *flag, double *out, struct skiff_err **err)
+{
+  char *end = NULL;
+  errno = 0;
+  double d = strtod(s, &end);
+  if (errno || end == s || (*end && strcmp(end, "s") != 0) || !(d > 0) || d > 86400)
+    return skiff_error(err, 0, "%s: invalid duration `%s` (seconds, e.g. 5 or 0.5)", flag, s);
+  *out = d;
+  return 0;
+}
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
+             "                     [--node-grace S]\n"
+             "  --listen              API address (default 127.0.0.1:7070)\n"
+             "  --data                data directory: store.db and token (default "
+             "/var/lib/skiffd)\n"
+             "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
+             "  --node-grace          missed-heartbeat time before a node is NotReady "
+             "(default 5)\n");
+}
+
+static void server_free(struct orch_server *srv)
+{
+  for (size_t i = 0; i < srv->ring_len; i++)
+    {
+      struct srv_watch_entry *e = &srv->ring[(srv->ring_head + i) % SRV_WATCH_RING];
+      free(e->name);
+      free(e->node);
+      free(e->service);
+      free(e->line);
+    }
+  free(srv->ring);
+  json_decref(srv->services);
+  json_decref(srv->replicas);
+  json_decref(srv->nodes);
+  json_decref(srv->events);
+  json_decref(srv->heartbeats);
+  json_decref(srv->progress);
+  store_close(srv->store);
+  free(srv->token);
+  free(srv->data_dir);
+}
+
+static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
+{
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+  int efd = info ? info->epoll_fd : -1;
+  double last_tick = 0, last_compact = srv_now(), last_wake = srv_now();
+  for (;;)
+    {
+      double now = srv_now();
+      int timeout = 100;
+      MHD_UNSIGNED_LONG_LONG mto;
+      if (MHD_get_timeout(d, &mto) == MHD_YES && mto < (MHD_UNSIGNED_LONG_LONG)timeout)
+        timeout = (int)mto;
+      if (srv->dirty || srv->watch_dirty)
+        timeout = srv->watch_dirty ? 0 : 20;
+      struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+      if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+        return skiff_error(NULL, errno, "poll");
+      if (pfd[1].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          if (read(sigfd, &si, sizeof(si)) > 0)
+            return 0;
+        }
+      MHD_run(d);
+      now = srv_now();
+      /* The controller runs 20 ms after a change at the soonest, and at least every 0.5 s
+       * for heartbeat deadlines and rollout progress. */
+      if ((srv->dirty && now - last_tick >= 0.02) || now - last_tick >= 0.5)
+        {
+          srv->dirty = false;
+          controller_tick(srv, now);
+          last_tick = now;
+        }
+      if (srv->watch_dirty || now - last_wake >= 1.0)
+        {
+          srv->watch_dirty = false;
+          last_wake = now;
+          api_wake_watchers(srv);
+          MHD_run(d);
+        }
+      if (now - last_compact >= 60)
+        {
+          int64_t rev = store_revision(srv->store) - 100000;
+          cleanup_err struct skiff_err *err = NULL;
+          if (rev > store_compacted(srv->store) && store_compact(srv->store, rev, &err) < 0)
+            fprintf(stderr, "skiffd: compact: %s\n", err->msg);
+          last_compact = now;
+        }
+    }
+}
+
+int server_main(int argc, char **argv)
+{
+  static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                       {"data", required_argument, NULL, 'd'},
+                                       {"heartbeat-interval", required_argument, NULL, 'h'},
+                                       {"node-grace", required_argument, NULL, 'g'},
+                                       {"help", no_argument, NULL, 'H'},
+                                       {NULL, 0, NULL, 0}};
+  const char *listen = "127.0.0.1:7070", *data = "/var/lib/skiffd";
+  struct orch_server srv = {.heartbeat_interval = 1, .node_grace = 5};
+  cleanup_err struct skiff_err *err = NULL;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+    switch (c)
+      {
+        case 'l':
+          listen = optarg;
+          break;
+        case 'd':
+          data = optarg;
+          break;
+        case 'h':
+        case 'g':
+          if (parse_seconds(optarg, c == 'h' ? "--heartbeat-interval" : "--node-grace",
+                            c == 'h' ? &srv.heartbeat_interval : &srv.node_grace, &err)
+              < 0)
+            {
+              fprintf(stderr, "skiffd server: %s\n", err->msg);
+              return 2;
+            }
+          break;
+        case 'H':
+          usage(stdout);
+          return 0;
+        default:
+          usage(stderr);
+          return 2;
+      }
+  if (optind < argc)
+    {
+      fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
+      usage(stderr);
+      return 2;
+    }
+
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  srv.data_dir = xstrdup(data);
+  srv.services = json_object();
+  srv.replicas = json_object();
+  srv.nodes = json_object();
+  srv.events = json_object();
+  srv.heartbeats = json_object();
+  srv.progress = json_object();
+  srv.ring = xzalloc(SRV_WATCH_RING * sizeof(*srv.ring));
+  srv.start_mono = srv_now();
+  int ret = 1;
+  struct MHD_Daemon *d = NULL;
+  int sigfd = -1;
+  if (store_sqlite_open(data, &srv.store, &err) < 0 || load_token(&srv, &err) < 0
+      || load_view(&srv, &err) < 0)
+    goto out;
+  srv.ring_floor = store_revision(srv.store);
+  store_set_notify(srv.store, on_commit, &srv);
+  d = api_start(&srv, listen, &err);
+  if (d == NULL)
+    goto out;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  fprintf(stderr, "skiffd: listening on %s, data %s, store revision %lld\n", listen, data,
+          (long long)store_revision(srv.store));
+  ret = run_loop(&srv, d, sigfd) < 0 ? 1 : 0;
+out:
+  if (err)
+    fprintf(stderr, "skiffd server: %s\n", err->msg);
+  if (d)
+    api_stop(&srv, d);
+  if (sigfd >= 0)
+    close(sigfd);
+  server_free(&srv);
+  return ret;
+}

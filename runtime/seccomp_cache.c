@@ -1,0 +1,76 @@
+/* seccomp_cache.c - compiled seccomp filters on disk (see seccomp_cache.h). */
+#define _GNU_SOURCE
+#include "seccomp_cache.h"
+#include "seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <libseccomp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+char *seccomp_cache_key(const char *spec_text)
+{
+  json_t *root = json_loads(spec_text, 0, NULL);
+  json_t *sec = json_object_get(json_object_get(root, "linux"), "seccomp");
+  if (!json_is_object(sec))
+    {
+      json_decref(root);
+      return NULL;
+    }
+  char *canon = json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(root);
+  const struct scmp_version *v = seccomp_version();
+  struct utsname u;
+  uname(&u);
+  cleanup_free char *salt = xasprintf("skiff-seccomp-1 %u.%u.%u %s %s\n", v->major, v->minor,
+                                      v->micro, u.machine, u.release);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  EVP_DigestUpdate(ctx, salt, strlen(salt));
+  EVP_DigestUpdate(ctx, canon, strlen(canon));
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  free(canon);
+  char *hex = xmalloc(2 * mdlen + 1);
+  for (unsigned i = 0; i < mdlen; i++)
+    sprintf(hex + 2 * i, "%02x", md[i]);
+  return hex;
+}
+
+int seccomp_cache_load(const char *root, const char *key, void **bpf, size_t *len)
+{
+  cleanup_free char *path = xasprintf("%s/.seccomp/%s.bpf", root, key);
+  char *buf = NULL;
+  size_t n = 0;
+  if (skiff_read_file(path, &buf, &n, NULL) < 0)
+    return -1;
+  /* a BPF program is a whole number of 8-byte instructions */
+  if (n == 0 || n % 8 != 0)
+    {
+      free(buf);
+      return -1;
+    }
+  *bpf = buf;
+  *len = n;
+  return 0;
+}
+
+void seccomp_cache_store(const char *root, const char *key, const struct skiff_seccomp *profile)
+{
+  cleanup_free char *dir = xasprintf("%s/.seccomp", root);
+  if (skiff_mkdir_p(dir, 0700, NULL) < 0)
+    return;
+  cleanup_free char *path = xasprintf("%s/%s.bpf", dir, key);
+  cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  if (seccomp_profile_export_bpf(profile, fd, NULL) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
+    unlink(tmp);
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# control.bats - skiffctl against a real skiffd server with fake nodes: apply, get, scale,
+# validation that applies nothing, auth, an unreachable server, watching changes.
+
+load helpers
+
+setup() {
+	orch_setup
+}
+
+teardown() {
+	orch_teardown
+}
+
+@test "apply examples/web.json: its replicas run on the fake nodes" {
+	[ -f "$EXAMPLES/web.json" ] || skip "examples/web.json not written yet"
+	start_server
+	start_agent node --count 3
+	wait_for 10 nodes_ready 3
+	run ctl apply -f "$EXAMPLES/web.json"
+	[ "$status" -eq 0 ] || fail "$output"
+	assert_contains "$output" "service/web created"
+	want=$(jq -r 'if type == "array" then .[] else . end | select(.name == "web") | .replicas // 1' \
+		"$EXAMPLES/web.json")
+	wait_for 15 all_ready web "$want"
+	# every replica is on one of the fake nodes
+	for n in $(replicas_json web | jq -r '.items[].node' | sort -u); do
+		[[ "$n" == node-[0-2] ]] || fail "replica on unexpected node '$n'"
+	done
+	run ctl get replicas
+	[ "$status" -eq 0 ]
+	assert_contains "${lines[0]}" "NAME"
+	assert_contains "${lines[0]}" "READY   STATE"
+	assert_contains "$output" "Running"
+	# applying the same file again changes nothing
+	run ctl apply -f "$EXAMPLES/web.json"
+	assert_contains "$output" "service/web unchanged"
+}
+
+@test "scale up and down keeps the count, get shows it aligned" {
+	start_server
+	start_agent n --count 2
+	service "$ORCH_TMP/s.json" app 2
+	ctl apply -f "$ORCH_TMP/s.json"
+	wait_for 10 all_ready app 2
+	run ctl scale app 5
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "service/app scaled to 5"
+	wait_for 10 all_ready app 5
+	run ctl scale app 1
+	wait_for 10 all_ready app 1
+	run ctl get services
+	[ "$status" -eq 0 ]
+	assert_contains "${lines[0]}" "NAME   READY   UP-TO-DATE   AVAILABLE   GENERATION   AGE"
+	[[ "${lines[1]}" =~ ^app\ +1/1\  ]] || fail "row: ${lines[1]}"
+	run ctl get nodes -o wide
+	assert_contains "${lines[0]}" "NAME    STATUS"
+	assert_contains "$output" "n-0"
+	assert_contains "$output" "n-1"
+	run ctl get services -o json
+	[ "$(jq '.items[0].replicas' <<<"$output")" -eq 1 ]
+}
+
+@test "a bad desired state is rejected with its JSON path and nothing is applied" {
+	start_server
+	cat >"$ORCH_TMP/bad.json" <<-'EOF'
+		[{"name": "good", "image": "webapp", "replicas": 1},
+		 {"name": "bad", "image": "webapp", "replicas": "three"}]
+	EOF
+	run ctl apply -f "$ORCH_TMP/bad.json"
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "services[1].replicas"
+	[ "${#lines[@]}" -eq 1 ] || fail "want one line: $output"
+	[ "$(api GET /v1/services | jq '.items | length')" -eq 0 ]
+	# a JSON syntax error names the file, line and column
+	printf '{"name": "x",\n "image": }\n' >"$ORCH_TMP/syntax.json"
+	run ctl apply -f "$ORCH_TMP/syntax.json"
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "syntax.json:2:"
+	# unknown field
+	echo '{"name": "u", "image": "webapp", "replicaz": 2}' >"$ORCH_TMP/unknown.json"
+	run ctl apply -f "$ORCH_TMP/unknown.json"
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "replicaz"
+	[ "$(api GET /v1/services | jq '.items | length')" -eq 0 ]
+}
+
+@test "no or a wrong token gets 401 and changes nothing" {
+	start_server
+	service "$ORCH_TMP/s.json" app 1
+	run curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data @"$ORCH_TMP/s.json" "$URL/v1/apply"
+	[ "$output" = 401 ]
+	run "$SKIFFCTL" --server "$URL" --token wrong apply -f "$ORCH_TMP/s.json"
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "401"
+	SKIFF_TOKEN=wrong run "$SKIFFCTL" --server "$URL" get services
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "401"
+	[ "$(api GET /v1/services | jq '.items | length')" -eq 0 ]
+	# the right token from the environment works
+	SKIFF_TOKEN=$(cat "$DATA/token") SKIFF_SERVER=$URL run "$SKIFFCTL" get services
+	[ "$status" -eq 0 ]
+}
+
+@test "an unreachable server gives one clear line and a non-zero exit" {
+	port=$(free_port)
+	run "$SKIFFCTL" --server "http://127.0.0.1:$port" --token t get services
+	[ "$status" -ne 0 ]
+	[ "$output" = "skiffctl: cannot reach server http://127.0.0.1:$port: Connection refused" ]
+	SKIFF_SERVER=127.0.0.1:$port run "$SKIFFCTL" --token t scale web 2
+	[ "$status" -ne 0 ]
+	[ "$output" = "skiffctl: cannot reach server http://127.0.0.1:$port: Connection refused" ]
+}
+
+@test "get -w and events -w print changes as they happen" {
+	start_server
+	start_agent n --count 2
+	wait_for 10 nodes_ready 2
+	ctl get replicas -w >"$ORCH_TMP/watch.out" 2>&1 &
+	ORCH_PIDS+=($!)
+	ctl events -w >"$ORCH_TMP/events.out" 2>&1 &
+	ORCH_PIDS+=($!)
+	sleep 0.5
+	service "$ORCH_TMP/s.json" wat 2
+	ctl apply -f "$ORCH_TMP/s.json"
+	wait_for 10 all_ready wat 2
+	wait_for 5 grep -q 'wat-.*Running' "$ORCH_TMP/watch.out"
+	wait_for 5 grep -q 'Scheduled' "$ORCH_TMP/events.out"
+	head -1 "$ORCH_TMP/watch.out" | grep -q '^NAME  *READY  *STATE'
+}
+
+@test "cordon, uncordon and drain a node" {
+	start_server
+	start_agent n --count 2
+	wait_for 10 nodes_ready 2
+	run ctl cordon n-0
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "node/n-0 cordoned"
+	run ctl get nodes
+	assert_contains "$output" "Ready,SchedulingDisabled"
+	service "$ORCH_TMP/s.json" app 3
+	ctl apply -f "$ORCH_TMP/s.json"
+	wait_for 10 all_ready app 3
+	[ "$(replicas_json app | jq '[.items[] | select(.node == "n-0")] | length')" -eq 0 ]
+	ctl uncordon n-0
+	run ctl drain n-1
+	assert_contains "$output" "node/n-1 drained"
+	# its replicas move to n-0
+	wait_for 15 all_ready app 3
+	wait_for 15 ready_on app n-0 3
+	run ctl describe node n-1
+	assert_contains "$output" "Cordoned:        yes"
+}
+
+@test "logs without a real agent says so" {
+	start_server
+	start_agent n
+	service "$ORCH_TMP/s.json" app 1
+	ctl apply -f "$ORCH_TMP/s.json"
+	wait_for 10 all_ready app 1
+	r=$(replicas_json app | jq -r '.items[0].name')
+	run ctl logs "$r"
+	[ "$status" -ne 0 ]
+	assert_contains "$output" "logs need a real agent"
+	run "$SKIFFD" agent --server "$URL" --name x
+	[ "$status" -eq 2 ]
+	assert_contains "$output" "real runtime agent not yet available"
+}

@@ -1,0 +1,171 @@
+# tests/integration/orchestrator/helpers.bash - shared helpers of the orchestrator tests:
+# a real `skiffd server` on a free loopback port with a temp --data dir, fake agents
+# (`skiffd agent --fake-runtime`), skiffctl bound to both, polling helpers.  Every process a
+# test starts is remembered and killed (SIGCONT first, then SIGKILL) in orch_teardown, which
+# also removes the temp dir.
+
+SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build}
+SKIFFD=$SKIFF_BUILD/skiffd
+SKIFFCTL=$SKIFF_BUILD/skiffctl
+EXAMPLES=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/examples
+# Node grace used by the tests (the server default is 5 s; shorter keeps the suite quick).
+GRACE=${ORCH_TEST_GRACE:-3}
+
+orch_setup() {
+	[ -x "$SKIFFD" ] || skip "skiffd not built ($SKIFFD)"
+	[ -x "$SKIFFCTL" ] || skip "skiffctl not built ($SKIFFCTL)"
+	ORCH_TMP=$(mktemp -d /tmp/skiff-orch.XXXXXX)
+	DATA=$ORCH_TMP/data
+	ORCH_PIDS=()
+	SERVER_PID=
+}
+
+orch_teardown() {
+	local p
+	for p in "${ORCH_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null || true
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	for p in "${ORCH_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -n "${ORCH_TMP:-}" ] && rm -rf "$ORCH_TMP"
+	true
+}
+
+# free_port: print a TCP port nothing listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+}
+
+# start_server [ARGS...]: skiffd server on 127.0.0.1:$PORT (chosen once per test, reused by
+# restarts) with --data $DATA; waits for /healthz.  Sets SERVER_PID, URL.
+start_server() {
+	PORT=${PORT:-$(free_port)}
+	URL=http://127.0.0.1:$PORT
+	"$SKIFFD" server --listen "127.0.0.1:$PORT" --data "$DATA" --node-grace "$GRACE" "$@" \
+		>>"$ORCH_TMP/server.log" 2>&1 &
+	SERVER_PID=$!
+	ORCH_PIDS+=("$SERVER_PID")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -sf "$URL/healthz" >/dev/null 2>&1 && [ -s "$DATA/token" ] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$ORCH_TMP/server.log" >&2
+	fail "server did not come up on $URL"
+}
+
+# start_agent NAME [ARGS...]: a fake agent for node NAME (or NAME-0.. with --count).
+# Sets AGENT_PID.
+start_agent() {
+	local name=$1
+	shift
+	"$SKIFFD" agent --fake-runtime --server "$URL" --token-file "$DATA/token" --name "$name" \
+		"$@" >>"$ORCH_TMP/agent-$name.log" 2>&1 &
+	AGENT_PID=$!
+	ORCH_PIDS+=("$AGENT_PID")
+}
+
+# ctl ARG...: skiffctl against the test's server, token from the data dir.
+ctl() {
+	"$SKIFFCTL" --server "$URL" --data "$DATA" "$@"
+}
+
+# api METHOD PATH [BODY]: raw authenticated API call; prints the body.
+api() {
+	curl -sS -X "$1" -H "Authorization: Bearer $(cat "$DATA/token")" \
+		${3:+-H 'Content-Type: application/json' --data "$3"} "$URL$2"
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 5; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	"$@" >&2 || true
+	fail "timed out after ${secs}s: $*"
+}
+
+# replicas_json [SERVICE]: the replica list (items).
+replicas_json() {
+	if [ -n "${1:-}" ]; then api GET "/v1/replicas?service=$1"; else api GET /v1/replicas; fi
+}
+
+# count_state SERVICE STATE: number of replicas of SERVICE in STATE (ready ones for
+# "Ready").
+count_state() {
+	if [ "$2" = Ready ]; then
+		replicas_json "$1" | jq '[.items[] | select(.state == "Running" and .ready)] | length'
+	else
+		replicas_json "$1" | jq --arg s "$2" '[.items[] | select(.state == $s)] | length'
+	fi
+}
+
+# live_count SERVICE: replicas counted toward the desired number (API.md "Live").
+live_count() {
+	replicas_json "$1" |
+		jq '[.items[] | select(.state | IN("Pending","Scheduled","Starting","Running","BackOff"))] | length'
+}
+
+# all_ready SERVICE N: exactly N replicas, all Running and ready.
+all_ready() {
+	local out
+	out=$(replicas_json "$1") || return 1
+	[ "$(jq '.items | length' <<<"$out")" -eq "$2" ] &&
+		[ "$(jq '[.items[] | select(.state == "Running" and .ready)] | length' <<<"$out")" -eq "$2" ]
+}
+
+# ready_on SERVICE NODE N: exactly N replicas of SERVICE, all ready on NODE.
+ready_on() {
+	replicas_json "$1" | jq -e --arg n "$2" --argjson c "$3" \
+		'(.items | length) == $c and ([.items[] | select(.state == "Running" and .ready and .node == $n)] | length) == $c'
+}
+
+# ready_off_node SERVICE NODE N: exactly N live replicas of SERVICE, all ready, none on NODE.
+ready_off_node() {
+	replicas_json "$1" | jq -e --arg n "$2" --argjson c "$3" '
+		[.items[] | select(.state | IN("Pending","Scheduled","Starting","Running","BackOff"))] as $live
+		| ($live | length) == $c
+		and ([$live[] | select(.state == "Running" and .ready and .node != $n)] | length) == $c'
+}
+
+# live_ready_without SERVICE N NAME: N live replicas, all ready, NAME not among them.
+live_ready_without() {
+	replicas_json "$1" | jq -e --argjson c "$2" --arg v "$3" '
+		[.items[] | select(.state | IN("Pending","Scheduled","Starting","Running","BackOff"))] as $live
+		| ($live | length) == $c
+		and ([$live[] | select(.state == "Running" and .ready and .name != $v)] | length) == $c'
+}
+
+# nodes_ready N: N nodes registered and Ready.
+nodes_ready() {
+	[ "$(api GET /v1/nodes | jq '[.items[] | select(.status == "Ready")] | length')" -eq "$1" ]
+}
+
+# rollout_state SERVICE STATE
+rollout_state() {
+	[ "$(api GET "/v1/services/$1/rollout" | jq -r .state)" = "$2" ]
+}
+
+fail() {
+	echo "$*" >&2
+	return 1
+}
+
+assert_contains() {
+	[[ "$1" == *"$2"* ]] || fail "expected to find '$2' in: $1"
+}
+
+# service FILE NAME REPLICAS [JQ-EXPR]: write a service file (no ports, small resources).
+service() {
+	jq -n --arg n "$2" --argjson r "$3" \
+		'{name: $n, image: "webapp", replicas: $r, resources: {cpu: 0.1, memory: "16Mi"}}' |
+		jq "${4:-.}" >"$1"
+}

@@ -1,0 +1,78 @@
+/* test_agent.c - the fake agent's pure parts: --labels parsing, which node names belong to
+ * a --count group, and what a fake replica reports from its env. */
+#include "check.h"
+#include "agent.h"
+
+static void test_labels(void)
+{
+  json_t *l = NULL;
+  cleanup_err struct skiff_err *err = NULL;
+
+  CHECK(agent_parse_labels("", &l, &err) == 0);
+  CHECK(json_object_size(l) == 0);
+  json_decref(l);
+  CHECK(agent_parse_labels("zone=a,disk=ssd", &l, &err) == 0);
+  CHECK_STR_EQ(json_string_value(json_object_get(l, "zone")), "a");
+  CHECK_STR_EQ(json_string_value(json_object_get(l, "disk")), "ssd");
+  json_decref(l);
+  CHECK(agent_parse_labels("zone", &l, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "expected key=value, got `zone`");
+  skiff_err_free(&err);
+  CHECK(agent_parse_labels("=a", &l, &err) < 0);
+  skiff_err_free(&err);
+  CHECK(agent_parse_labels("a=1,a=2", &l, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "key `a` given twice");
+}
+
+static void test_node_index(void)
+{
+  CHECK(agent_node_index("n", 1, "n") == 0);
+  CHECK(agent_node_index("n", 1, "n-0") == -1);
+  CHECK(agent_node_index("n", 1, "nx") == -1);
+  CHECK(agent_node_index("n", 1, NULL) == -1);
+  CHECK(agent_node_index("fake", 1000, "fake-0") == 0);
+  CHECK(agent_node_index("fake", 1000, "fake-999") == 999);
+  CHECK(agent_node_index("fake", 1000, "fake-1000") == -1);
+  CHECK(agent_node_index("fake", 1000, "fake-01") == -1);
+  CHECK(agent_node_index("fake", 1000, "fake") == -1);
+  CHECK(agent_node_index("fake", 1000, "fake-") == -1);
+  CHECK(agent_node_index("fake", 1000, "fake-1x") == -1);
+  CHECK(agent_node_index("fake", 1000, "other-1") == -1);
+}
+
+static void test_fake_decide(void)
+{
+  struct agent_fake_report r;
+  json_t *plain = json_pack("{s:{}}", "env");
+  json_t *crash = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_EXIT", "3");
+  json_t *bad = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_EXIT", "x");
+  json_t *never = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_READY", "never");
+
+  agent_fake_decide(NULL, &r);
+  CHECK_STR_EQ(r.state, "Running");
+  CHECK(r.ready == 1 && r.has_exit_code == 0);
+  agent_fake_decide(plain, &r);
+  CHECK_STR_EQ(r.state, "Running");
+  CHECK(r.ready == 1);
+  agent_fake_decide(crash, &r);
+  CHECK_STR_EQ(r.state, "Failed");
+  CHECK(r.ready == 0 && r.has_exit_code && r.exit_code == 3);
+  agent_fake_decide(bad, &r);
+  CHECK(r.has_exit_code && r.exit_code == 1);
+  agent_fake_decide(never, &r);
+  CHECK_STR_EQ(r.state, "Running");
+  CHECK(r.ready == 0);
+  CHECK_CONTAINS(r.reason, "SKIFF_FAKE_READY");
+  json_decref(plain);
+  json_decref(crash);
+  json_decref(bad);
+  json_decref(never);
+}
+
+int main(void)
+{
+  RUN_TEST(test_labels);
+  RUN_TEST(test_node_index);
+  RUN_TEST(test_fake_decide);
+  return CHECK_DONE();
+}

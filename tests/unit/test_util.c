@@ -1,0 +1,135 @@
+/* test_util.c - signal and size parsing, id validation, error messages, file helpers. */
+#include "check.h"
+#include "util.h"
+#include "state.h"
+#include "ns.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static void test_signal_names_and_numbers(void)
+{
+  struct skiff_err *err = NULL;
+  int sig = 0;
+  CHECK(skiff_parse_signal("TERM", &sig, &err) == 0 && sig == SIGTERM);
+  CHECK(skiff_parse_signal("SIGKILL", &sig, &err) == 0 && sig == SIGKILL);
+  CHECK(skiff_parse_signal("sigusr1", &sig, &err) == 0 && sig == SIGUSR1);
+  CHECK(skiff_parse_signal("9", &sig, &err) == 0 && sig == 9);
+  CHECK(skiff_parse_signal("hup", &sig, &err) == 0 && sig == SIGHUP);
+  CHECK(skiff_parse_signal("RTMIN+2", &sig, &err) == 0 && sig == SIGRTMIN + 2);
+  CHECK(skiff_parse_signal("RTMAX", &sig, &err) == 0 && sig == SIGRTMAX);
+  CHECK(err == NULL);
+  CHECK_STR_EQ(skiff_signal_name(SIGTERM), "TERM");
+}
+
+static void test_signal_rejects(void)
+{
+  const char *bad[] = {"", "FOO", "SIGFOO", "0", "-1", "999", "9x", "RTMIN+99", "RTMAX+1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+      struct skiff_err *err = NULL;
+      int sig = -7;
+      CHECK(skiff_parse_signal(bad[i], &sig, &err) < 0);
+      CHECK(err != NULL);
+      if (err)
+        CHECK_CONTAINS(err->msg, "invalid signal");
+      CHECK(sig == -7);
+      skiff_err_free(&err);
+    }
+}
+
+static void test_sizes(void)
+{
+  struct skiff_err *err = NULL;
+  long long b = 0;
+  CHECK(skiff_parse_size("1024", &b, &err) == 0 && b == 1024);
+  CHECK(skiff_parse_size("64m", &b, &err) == 0 && b == 64LL << 20);
+  CHECK(skiff_parse_size("64Mi", &b, &err) == 0 && b == 64LL << 20);
+  CHECK(skiff_parse_size("1g", &b, &err) == 0 && b == 1LL << 30);
+  CHECK(skiff_parse_size("1.5G", &b, &err) == 0 && b == 3LL << 29);
+  CHECK(skiff_parse_size("512kb", &b, &err) == 0 && b == 512LL << 10);
+  CHECK(err == NULL);
+  const char *bad[] = {"", "m", "-1m", "12q", "1mm", "abc", "1e400"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+      CHECK(skiff_parse_size(bad[i], &b, &err) < 0);
+      if (err)
+        CHECK_CONTAINS(err->msg, "invalid size");
+      skiff_err_free(&err);
+    }
+}
+
+static void test_error_context(void)
+{
+  struct skiff_err *err = NULL;
+  CHECK(skiff_error(&err, 2, "open `%s`", "/x/rootfs") == -1);
+  CHECK_STR_EQ(err->msg, "open `/x/rootfs`: No such file or directory");
+  CHECK(err->status == 2);
+  skiff_err_prefix(&err, "create `%s`", "c1");
+  CHECK_STR_EQ(err->msg, "create `c1`: open `/x/rootfs`: No such file or directory");
+  /* a second error does not overwrite the first */
+  skiff_error(&err, 0, "other");
+  CHECK_CONTAINS(err->msg, "open `/x/rootfs`");
+  skiff_err_free(&err);
+  CHECK(err == NULL);
+}
+
+static void test_container_ids(void)
+{
+  struct skiff_err *err = NULL;
+  CHECK(state_validate_id("web-1.a_b+c", &err) == 0);
+  const char *bad[] = {"", ".", "..", "a/b", "../x", "a b", "x\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+      CHECK(state_validate_id(bad[i], &err) < 0);
+      CHECK(err != NULL);
+      skiff_err_free(&err);
+    }
+}
+
+static void test_files(void)
+{
+  char tmpl[] = "/tmp/skiff-test-util-XXXXXX";
+  CHECK(mkdtemp(tmpl) != NULL);
+  struct skiff_err *err = NULL;
+  char *deep = xasprintf("%s/a/b/c", tmpl);
+  CHECK(skiff_mkdir_p(deep, 0755, &err) == 0);
+  char *f = xasprintf("%s/file", deep);
+  CHECK(skiff_write_file_atomic(f, "hello", 5, 0600, &err) == 0);
+  char *text = NULL;
+  size_t len = 0;
+  CHECK(skiff_read_file(f, &text, &len, &err) == 0);
+  CHECK(len == 5);
+  CHECK_STR_EQ(text, "hello");
+  free(text);
+  CHECK(skiff_read_file("/nonexistent/skiff", &text, NULL, &err) < 0);
+  CHECK_STR_EQ(err->msg, "open `/nonexistent/skiff`: No such file or directory");
+  skiff_err_free(&err);
+  CHECK(skiff_rm_rf(tmpl, &err) == 0);
+  struct stat st;
+  CHECK(stat(tmpl, &st) < 0);
+  CHECK(skiff_rm_rf(tmpl, &err) == 0); /* missing is success */
+  free(deep);
+  free(f);
+}
+
+static void test_id_map_format(void)
+{
+  struct skiff_idmap m[] = {{0, 100000, 65536}, {65536, 1000, 1}};
+  char *s = ns_format_id_map(m, 2);
+  CHECK_STR_EQ(s, "0 100000 65536\n65536 1000 1\n");
+  free(s);
+}
+
+int main(void)
+{
+  RUN_TEST(test_signal_names_and_numbers);
+  RUN_TEST(test_signal_rejects);
+  RUN_TEST(test_sizes);
+  RUN_TEST(test_error_context);
+  RUN_TEST(test_container_ids);
+  RUN_TEST(test_files);
+  RUN_TEST(test_id_map_format);
+  return CHECK_DONE();
+}
