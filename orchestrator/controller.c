@@ -490,7 +490,7 @@ static void schedule_pending(struct orch_server *srv, struct batch *b)
           {
             json_t *ix = json_object_get(index, model_str(o, "node", ""));
             if (ix && strcmp(model_str(o, "service", ""), sname) == 0
-                && (model_replica_state_live(state_of(o)) || state_of(o) == REPLICA_TERMINATING))
+                && model_replica_state_live(state_of(o)))
               nodes[json_integer_value(ix)].svc_count++;
           }
         }

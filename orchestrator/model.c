@@ -439,6 +439,8 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
   if (get_object(in, path, err) < 0 || check_fields(in, path, fields, err) < 0)
     return -1;
   json_t *svc = json_object(), *sub;
+  /* Absent sections validate as {} so their defaults come from one place. */
+  json_t *empty = json_object();
   const char *s;
   int64_t n;
   cleanup_free char *p = NULL;
@@ -485,7 +487,7 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
 
   val = NULL;
   sub = FIELD("resources");
-  if (get_resources(sub ? sub : json_object(), p, &val, err) < 0)
+  if (get_resources(sub ? sub : empty, p, &val, err) < 0)
     goto fail;
   json_object_set_new(svc, "resources", val);
 
@@ -524,13 +526,13 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
 
   val = NULL;
   sub = FIELD("update");
-  if (get_update(sub ? sub : json_object(), p, &val, err) < 0)
+  if (get_update(sub ? sub : empty, p, &val, err) < 0)
     goto fail;
   json_object_set_new(svc, "update", val);
 
   val = NULL;
   sub = FIELD("placement");
-  if (get_placement(sub ? sub : json_object(), p, &val, err) < 0)
+  if (get_placement(sub ? sub : empty, p, &val, err) < 0)
     goto fail;
   json_object_set_new(svc, "placement", val);
 
@@ -542,12 +544,14 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
     *revision = n;
 #undef FIELD
   *out = svc;
+  json_decref(empty);
   return 0;
 
 required:
   bad(err, p, "required");
 fail:
   json_decref(svc);
+  json_decref(empty);
   return -1;
 }
 
@@ -622,10 +626,11 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
   v = json_object_get(in, "labels");
   if (v && get_string_map(v, "node.labels", false, &labels, err) < 0)
     return -1;
-  if (get_resources(json_object_get(in, "capacity") ? json_object_get(in, "capacity")
-                                                    : json_object(),
-                    "node.capacity", &cap, err)
-      < 0)
+  json_t *empty = json_object();
+  int r = get_resources(json_object_get(in, "capacity") ? json_object_get(in, "capacity") : empty,
+                        "node.capacity", &cap, err);
+  json_decref(empty);
+  if (r < 0)
     {
       json_decref(labels);
       return -1;

@@ -79,20 +79,36 @@ int sched_compare(const struct sched_node *a, const struct sched_node *b,
 long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sched_request *req,
                      struct sched_why *why)
 {
+  /* Same order as sched_compare, written out so the best node's score is computed once and
+   * a node with more replicas of the service is dropped before any division. */
   long best = -1;
+  int best_count = 0;
+  double best_frac = 0;
   if (why)
     memset(why, 0, sizeof(*why));
   for (size_t i = 0; i < n; i++)
     {
-      int r = sched_filter(&nodes[i], req);
+      const struct sched_node *node = &nodes[i];
+      int r = sched_filter(node, req);
       if (r >= 0)
         {
           if (why)
             why->count[r]++;
           continue;
         }
-      if (best < 0 || sched_compare(&nodes[i], &nodes[best], req) < 0)
-        best = (long)i;
+      if (best >= 0 && req->spread && node->svc_count > best_count)
+        continue;
+      double frac = allocated_fraction(node, req);
+      if (best >= 0 && !(req->spread && node->svc_count < best_count))
+        {
+          if (frac > best_frac + 1e-9)
+            continue;
+          if (frac >= best_frac - 1e-9 && strcmp(node->name, nodes[best].name) >= 0)
+            continue;
+        }
+      best = (long)i;
+      best_count = node->svc_count;
+      best_frac = frac;
     }
   if (why)
     why->nodes = n;
@@ -106,6 +122,15 @@ void sched_assume(struct sched_node *node, const struct sched_request *req)
   node->svc_count++;
   for (size_t i = 0; i < req->nnode_ports; i++)
     {
+      /* Replicas of one service share its port: keep one entry per (port, service). */
+      bool held = false;
+      for (size_t j = 0; j < node->nports && !held; j++)
+        held = node->ports[j].port == req->node_ports[i]
+               && (node->ports[j].owner == req->owner
+                   || (node->ports[j].owner && req->owner
+                       && strcmp(node->ports[j].owner, req->owner) == 0));
+      if (held)
+        continue;
       if (node->nports == node->ports_cap)
         {
           node->ports_cap = node->ports_cap ? node->ports_cap * 2 : 4;

@@ -28,7 +28,7 @@ char *srv_encode(json_t *obj)
   json_t *copy = json_copy(obj);
   json_object_del(copy, "revision");
   json_object_del(copy, "createdRevision");
-  char *s = json_dumps(copy, JSON_COMPACT);
+  char *s = json_dumps(copy, JSON_COMPACT | JSON_REAL_PRECISION(9));
   json_decref(copy);
   return s;
 }
@@ -87,7 +87,7 @@ void srv_render_event(const struct store_event *ev, json_t *obj, char kind, cons
       e->node = xstrdup(model_str(obj, "node", ""));
       e->service = xstrdup(model_str(obj, "service", ""));
     }
-  char *s = json_dumps(line, JSON_COMPACT);
+  char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(9));
   e->line = xasprintf("%s\n", s);
   e->len = strlen(e->line);
   free(s);

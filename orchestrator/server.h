@@ -49,6 +49,7 @@ struct orch_server
   json_t *progress;
   bool dirty;       /* store changed since the last controller tick */
   bool watch_dirty; /* new watch entries: wake suspended watchers */
+  bool stopping;    /* shutting down: watch streams end instead of waiting */
 
   struct srv_watch_entry *ring; /* circular, SRV_WATCH_RING entries */
   size_t ring_head, ring_len;

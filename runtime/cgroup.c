@@ -475,6 +475,31 @@ int cgroup_open_dir_fd(struct skiff_cgroup *cg, struct skiff_err **err)
   return fd;
 }
 
+int cgroup_open_clone_fd(struct skiff_cgroup *cg, struct skiff_err **err)
+{
+  if (cg->unified_dir == NULL)
+    return -1;
+  int fd = open(cg->unified_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return skiff_error(err, errno, "open `%s`", cg->unified_dir);
+  return fd;
+}
+
+int cgroup_enter_self(struct skiff_cgroup *cg, bool born_in_cgroup2, struct skiff_err **err)
+{
+  /* "0" in `tasks` moves only the calling thread: the kernel skips the global
+   * threadgroup lock for it (cgroup_procs_write_start: a lone thread moving itself
+   * cannot exit or exec under us).  The caller is single-threaded, so the thread is
+   * the whole process. */
+  for (size_t i = 0; i < cg->n_hier; i++)
+    if (cgroup_write_raw(cg->hier[i].dir, "tasks", "0") < 0)
+      return skiff_error(err, errno, "write `0` to `%s/tasks`", cg->hier[i].dir);
+  if (cg->unified_dir && !born_in_cgroup2
+      && cgroup_write_raw(cg->unified_dir, "cgroup.procs", "0") < 0)
+    return skiff_error(err, errno, "write `0` to `%s/cgroup.procs`", cg->unified_dir);
+  return 0;
+}
+
 char **cgroup_host_dirs(struct skiff_cgroup *cg)
 {
   char **dirs = xzalloc((cg->n_hier + 2) * sizeof(*dirs));

@@ -87,7 +87,9 @@ size_t cgroup_bpf_device_program(const struct skiff_device_cgroup *rules, size_t
 int cgroup_bpf_devices_apply(const char *dir, const struct skiff_device_cgroup *rules, size_t n,
                              struct skiff_err **err);
 
-/* Sleep for the n-th poll round: 100 us doubling up to 25.6 ms; returns the us slept. */
-int cgroup_poll_sleep(int round);
+/* Monotonic clock in microseconds, and one wait of a bounded poll loop that started at
+ * start_us: yields at first (short waits), then sleeps with a growing interval. */
+long long cgroup_now_us(void);
+void cgroup_poll_wait(long long start_us);
 
 #endif

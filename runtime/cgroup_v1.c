@@ -392,15 +392,15 @@ static int freeze(const char *dir, bool *gone, struct skiff_err **err)
         }
       return skiff_error(err, errno, "write `FROZEN` to `%s/freezer.state`", dir);
     }
-  int waited = 0;
-  for (int round = 0; waited < FREEZE_WAIT_US; round++)
+  long long start = cgroup_now_us();
+  while (cgroup_now_us() - start < FREEZE_WAIT_US)
     {
       cleanup_free char *state = NULL;
       if (cgroup_read(dir, "freezer.state", &state, err) < 0)
         return -1;
       if (strncmp(state, "FROZEN", 6) == 0)
         return 1;
-      waited += cgroup_poll_sleep(round);
+      cgroup_poll_wait(start);
     }
   return 0;
 }

@@ -238,15 +238,15 @@ static int freeze(const char *dir, struct skiff_err **err)
         return 0;
       return skiff_error(err, errno, "write `1` to `%s/cgroup.freeze`", dir);
     }
-  int waited = 0;
-  for (int round = 0; waited < FREEZE_WAIT_US; round++)
+  long long start = cgroup_now_us();
+  while (cgroup_now_us() - start < FREEZE_WAIT_US)
     {
       cleanup_free char *events = NULL;
       if (cgroup_read(dir, "cgroup.events", &events, err) < 0)
         return -1;
       if (strstr(events, "frozen 1"))
         return 1;
-      waited += cgroup_poll_sleep(round);
+      cgroup_poll_wait(start);
     }
   return 0;
 }

@@ -78,6 +78,8 @@ struct create_ctx
   char *bundle, *rootfs, *dir, *cgroup_path;
   int fifo_fd;
   char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
+  char *overlay_data;
+  int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
   void *bpf;
   size_t bpf_len;
 };
@@ -93,6 +95,7 @@ static void ctx_free(struct create_ctx *c)
   free(c->cgroup_path);
   free(c->seccomp_key);
   free(c->bpf);
+  free(c->overlay_data);
   if (c->fifo_fd >= 0)
     close(c->fifo_fd);
 }
@@ -101,6 +104,7 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
 {
   memset(c, 0, sizeof(*c));
   c->fifo_fd = -1;
+  c->stdio_fd = -1;
   c->opts = o;
   if (state_validate_id(o->id, err) < 0)
     return -1;
@@ -135,6 +139,9 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
   if (stat(c->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
     return skiff_error(err, ENOTDIR, "root.path `%s`", c->rootfs);
   c->dir = state_dir(o->root, o->id);
+  if (o->overlay_lower)
+    c->overlay_data = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", o->overlay_lower,
+                                o->overlay_upper, o->overlay_work);
   if (c->spec->linux.has_seccomp)
     {
       c->seccomp_key = seccomp_cache_key(c->spec_text);
@@ -284,7 +291,9 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
                              .new_cgroupns = cgns && cgns->path == NULL,
                              .new_userns = (ca.flags & CLONE_NEWUSER) != 0,
                              .seccomp_bpf = c->bpf,
-                             .seccomp_bpf_len = c->bpf_len};
+                             .seccomp_bpf_len = c->bpf_len,
+                             .overlay_data = c->overlay_data,
+                             .stdio_fd = c->stdio_fd};
       init_main(&ia);
     }
   close(sv[1]);
@@ -309,6 +318,11 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
       skiff_error(err, 0, "%s", payload);
       goto out;
     }
+  if (c->opts->net && c->opts->net_ip
+      && net_attach(c->opts->net, pid, c->opts->id, c->opts->net_ip, err) < 0)
+    goto out;
+  if (c->opts->net_loopback && net_loopback_up(pid, err) < 0)
+    goto out;
   {
     cleanup_free char *state = creating_state_json(c, pid);
     if (hooks_run(spec, SKIFF_HOOK_PRESTART, state, err) < 0
@@ -348,6 +362,44 @@ out:
   if (cgfd >= 0)
     close(cgfd);
   return ret;
+}
+
+/* The fds open right now (the caller's, inherited by a fork), malloc'd. */
+static int *list_open_fds(size_t *n)
+{
+  size_t cap = 16;
+  int *fds = xmalloc(cap * sizeof(int));
+  *n = 0;
+  cleanup_dir DIR *d = opendir("/proc/self/fd");
+  struct dirent *de;
+  int self = d ? dirfd(d) : -1;
+  while (d && (de = readdir(d)) != NULL)
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      int fd = atoi(de->d_name);
+      if (fd == self)
+        continue;
+      if (*n == cap)
+        fds = xrealloc(fds, (cap *= 2) * sizeof(int));
+      fds[(*n)++] = fd;
+    }
+  return fds;
+}
+
+/* Listen on every published port now: a port in use fails the create. */
+static struct skiff_proxy *make_proxy(const struct container_opts *o, struct skiff_err **err)
+{
+  struct skiff_proxy *p = proxy_new();
+  for (size_t i = 0; i < o->n_ports; i++)
+    if (proxy_add(p, o->ports[i].host_ip, o->ports[i].host_port,
+                  o->net_ip ? o->net_ip : "127.0.0.1", o->ports[i].container_port, err)
+        < 0)
+      {
+        proxy_free(p);
+        return NULL;
+      }
+  return p;
 }
 
 static int write_pid_file(const char *path, pid_t pid, struct skiff_err **err)
@@ -421,9 +473,24 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
       /* the monitor: its own session, so the caller's terminal signals miss it */
       struct skiff_err *merr = NULL;
       pid_t pid = 0;
+      struct monitor_io io = {.log_fd = -1, .log_path = opts->log_path};
+      size_t n_inherited = 0;
+      int *inherited = list_open_fds(&n_inherited);
+      int logp[2] = {-1, -1};
       close(res[0]);
       setsid();
-      if (spawn_init(&c, &pid, &merr) < 0 || save_created(&c, pid, getpid(), &merr) < 0)
+      if (opts->log_path && pipe2(logp, O_CLOEXEC) == 0)
+        {
+          c.stdio_fd = logp[1];
+          io.log_fd = logp[0];
+        }
+      int r = spawn_init(&c, &pid, &merr);
+      if (logp[1] >= 0)
+        close(logp[1]);
+      if (r == 0 && opts->n_ports)
+        io.proxy = make_proxy(opts, &merr);
+      if (r < 0 || (opts->n_ports && io.proxy == NULL)
+          || save_created(&c, pid, getpid(), &merr) < 0)
         {
           if (pid > 0)
             kill(pid, SIGKILL);
@@ -438,9 +505,13 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
       int null = open("/dev/null", O_RDWR | O_CLOEXEC);
       for (int i = 0; i < 3; i++)
         dup2(null, i);
-      syscall(SYS_close_range, 3, ~0U, 0);
+      /* drop every fd the caller gave us, so nobody waits on a pipe we hold */
+      for (size_t i = 0; i < n_inherited; i++)
+        if (inherited[i] > 2)
+          close(inherited[i]);
+      free(inherited);
       ctx_cache_seccomp(&c);
-      monitor_main(opts->root, opts->id, pid);
+      monitor_main(opts->root, opts->id, pid, &io);
     }
   close(res[1]);
   res[1] = -1;

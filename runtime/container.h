@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include "spec.h"
 #include "state.h"
+#include "net.h"
+#include "proxy.h"
 
 struct container_opts
 {
@@ -30,6 +32,22 @@ struct container_opts
      bundle's config.json is read).  Borrowed. */
   const struct skiff_spec *spec;
   const char *spec_json; /* its JSON text, stored with the state (exec reads it) */
+
+  /* The image front end (managed.c) adds these; all optional. */
+  const char *overlay_lower; /* "top:...:bottom" layer dirs: rootfs becomes an overlay */
+  const char *overlay_upper, *overlay_work;
+  const struct net_bridge_config *net; /* attach eth0 on the bridge with net_ip */
+  const char *net_ip;
+  bool net_loopback; /* --net none: bring lo up */
+  const struct container_publish *ports;
+  size_t n_ports;
+  const char *log_path; /* detached: stdout+stderr go through the monitor into this file */
+};
+
+struct container_publish
+{
+  char *host_ip; /* NULL: every address */
+  int host_port, container_port;
 };
 
 int container_create(const struct container_opts *opts, struct skiff_err **err);
@@ -85,6 +103,8 @@ struct init_args
   int new_userns;          /* cloned into a new user namespace */
   const void *seccomp_bpf; /* compiled filter from the cache, or NULL: compile */
   size_t seccomp_bpf_len;
+  const char *overlay_data; /* "lowerdir=..,upperdir=..,workdir=.." or NULL */
+  int stdio_fd;             /* >= 0: stdout+stderr to it, stdin from /dev/null */
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));
@@ -93,7 +113,22 @@ void init_main(const struct init_args *a) __attribute__((noreturn));
  * Returns malloc'd path or NULL with *err. */
 char *init_find_executable(const char *file, char **env, struct skiff_err **err);
 
-/* The monitor: wait for the init, record its exit, exit.  Never returns. */
-void monitor_main(const char *root, const char *id, pid_t init_pid) __attribute__((noreturn));
+/* What the monitor watches besides the init. */
+struct monitor_io
+{
+  int log_fd;                /* read end of the container's stdout/stderr, or -1 */
+  const char *log_path;      /* file the output goes to (rotated at SKIFF_LOG_MAX) */
+  struct skiff_proxy *proxy; /* published ports, or NULL */
+};
+#define SKIFF_LOG_MAX (10 * 1024 * 1024)
+
+/* The monitor: wait for the init, copy its output to the log, serve its published ports,
+ * record its exit, exit.  Never returns. */
+void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_io *io)
+    __attribute__((noreturn));
+
+/* Append to a log file, rotating it to <path>.1 when it would pass max bytes.  Pure
+ * arithmetic lives in monitor_log_should_rotate (unit tested). */
+int monitor_log_should_rotate(long long current_size, size_t incoming, long long max);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -175,6 +176,17 @@ void init_main(const struct init_args *a)
   char type;
   cleanup_free char *payload = NULL;
 
+  /* the monitor blocks SIGCHLD for its signalfd; our program must start clean */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (a->stdio_fd >= 0)
+    {
+      int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null < 0 || dup2(null, 0) < 0 || dup2(a->stdio_fd, 1) < 0 || dup2(a->stdio_fd, 2) < 0)
+        _exit(1);
+      close(null);
+    }
   /* the parent dies -> we die; a half-created container must not linger */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
@@ -205,6 +217,15 @@ void init_main(const struct init_args *a)
         fail(a->sync_fd, (skiff_error(&err, errno, "sethostname `%s`", spec->hostname), err));
       if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
         fail(a->sync_fd, (skiff_error(&err, errno, "setdomainname `%s`", spec->domainname), err));
+    }
+  if (a->overlay_data)
+    {
+      /* the image rootfs: an overlay mounted in our own mount namespace only, so it
+         vanishes with the container; private first so nothing propagates to the host */
+      if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        fail(a->sync_fd, (skiff_error(&err, errno, "make / private"), err));
+      if (mount("overlay", a->rootfs, "overlay", 0, a->overlay_data) < 0)
+        fail(a->sync_fd, (skiff_error(&err, errno, "mount overlay on `%s`", a->rootfs), err));
     }
   if (mount_prepare_rootfs(spec, a->rootfs, &err) < 0)
     fail(a->sync_fd, err);

@@ -430,9 +430,10 @@ static int set_propagation(int root_fd, const char *dest, unsigned long propagat
 
 /* ---- spec mounts ----------------------------------------------------------------- */
 
-/* proc, sysfs and /dev must sit on a real directory of the rootfs: a symlink there is
- * an image trying to move them (the host path it names is never touched anyway, since
- * resolution stays inside the root, but masked paths would then miss their target). */
+/* /proc, /sys and /dev (and any proc or sysfs mount) must sit on a real directory of
+ * the rootfs: a symlink there is an image trying to move them.  The host path it names
+ * is never touched anyway, since resolution stays inside the root, but masked and
+ * readonly paths would then miss their target. */
 static int refuse_symlink(int root_fd, const char *dest, struct skiff_err **err)
 {
   cleanup_close int fd = mnt_resolve(root_fd, dest, O_NOFOLLOW);
@@ -467,10 +468,6 @@ static int mount_fs(int root_fd, const struct skiff_mount *m, struct skiff_err *
 {
   if (m->type == NULL)
     return skiff_error(err, EINVAL, "mount on `%s` without a type", m->destination);
-  bool strict = strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0
-                || path_equal(m->destination, "/dev");
-  if (strict && refuse_symlink(root_fd, m->destination, err) < 0)
-    return -1;
   cleanup_close int dst = mnt_ensure(root_fd, m->destination, false, err);
   if (dst < 0)
     return -1;
@@ -485,6 +482,11 @@ static int mount_spec_mount(int root_fd, const struct skiff_mount *m, struct ski
 {
   if (m->destination == NULL)
     return skiff_error(err, EINVAL, "mount without a destination");
+  bool strict = path_equal(m->destination, "/proc") || path_equal(m->destination, "/sys")
+                || path_equal(m->destination, "/dev")
+                || (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0));
+  if (strict && refuse_symlink(root_fd, m->destination, err) < 0)
+    return -1;
   int r = m->is_bind ? mount_bind(root_fd, m, err) : mount_fs(root_fd, m, err);
   if (r < 0)
     return -1;
@@ -608,7 +610,7 @@ static int mask_dir(int dst_fd, const char *path, struct skiff_err **err)
   cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0)
     return skiff_error(err, errno, "fsopen tmpfs for `%s`", path);
-  if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0
       || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return skiff_error(err, errno, "create tmpfs for `%s`", path);
   cleanup_close int mnt

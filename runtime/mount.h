@@ -14,10 +14,14 @@
  *    with flags, data and propagation), destinations resolved inside the rootfs
  *    (openat2 RESOLVE_IN_ROOT: a symlink component can never lead outside), missing
  *    destinations created (dir, or file for file binds);
- *  - /dev: when the spec does not mount /dev itself, a tmpfs with the default devices
- *    (null zero full random urandom tty, mknod or bind from the host in a user ns) and
- *    linux.devices, plus /dev/pts (if not in the spec), /dev/shm, /dev/ptmx -> pts/ptmx,
- *    and symlinks fd, stdin, stdout, stderr (and core -> /proc/kcore);
+ *  - /dev: when the spec does not mount /dev itself, a tmpfs (mode=755,nosuid) first;
+ *    then, when /dev is that tmpfs or a spec tmpfs (not a bind of a host /dev), the default
+ *    devices (null zero full random urandom tty: mknod, or in a user ns the host's node
+ *    bound onto an empty file) and linux.devices, the /dev/pts and /dev/shm directories
+ *    when missing, /dev/ptmx -> pts/ptmx, and symlinks fd, stdin, stdout, stderr and
+ *    core -> /proc/kcore;
+ *  - /proc, /sys and /dev (and any proc/sysfs mount) must not be symlinks in the rootfs:
+ *    refused with an error;
  *  - pivot_root(".", ".") then umount2(".", MNT_DETACH) of the old root; chdir "/".
  * rootfs is an absolute host path. */
 int mount_prepare_rootfs(const struct skiff_spec *spec, const char *rootfs, struct skiff_err **err);

@@ -244,7 +244,7 @@ struct skiff_spec
 };
 
 /* Parse and validate a config.json text.  On error *err says which field is wrong and
- * why, e.g. "linux.namespaces[2].type: unknown namespace `foo`". */
+ * why, e.g. linux.namespaces[2].type: unknown namespace "foo". */
 int spec_parse(const char *json_text, size_t len, struct skiff_spec **out, struct skiff_err **err);
 /* Read <bundle>/config.json and parse it. */
 int spec_load(const char *bundle, struct skiff_spec **out, struct skiff_err **err);

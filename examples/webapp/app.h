@@ -28,7 +28,7 @@ struct webapp_config
   int ready_after_s;   /* /readyz answers 503 until this many seconds after start */
   int allow_crash;     /* POST /crash exits 1 only when set */
   int max_work_ms;     /* upper bound of /work?ms=N */
-  int threads;         /* worker threads, each with its own epoll; 0 = one per CPU */
+  int threads;         /* worker threads, each with its own epoll; 0 = CPUs, at least 4 */
   int max_conns;       /* open connections at most; more are refused */
   int timeout_s;       /* close a connection idle (no byte in or out) this long */
   int grace_s;         /* on SIGTERM, wait this long at most for in-flight requests */

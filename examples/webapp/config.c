@@ -15,7 +15,7 @@ const char webapp_usage[]
       "  --ready-after SECS /readyz answers 503 for SECS seconds after start (default 0)\n"
       "  --allow-crash      let POST /crash exit the process with code 1\n"
       "  --max-work-ms N    upper bound of GET /work?ms=N (default 10000)\n"
-      "  --threads N        worker threads, each with its own epoll (default: one per CPU)\n"
+      "  --threads N        worker threads, each with its own epoll (default: CPUs, at least 4)\n"
       "  --max-conns N      open connections at most (default 1000)\n"
       "  --timeout SECS     close connections idle this long (default 10)\n"
       "  --grace SECS       on SIGTERM wait this long at most for in-flight requests "

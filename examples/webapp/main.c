@@ -146,12 +146,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* One worker per CPU, but at least 4: a /work request holds its worker thread (and the other
+ * connections that thread serves) for its whole duration, and health probes should still get
+ * through on a small machine under a load demo. */
 static int default_threads(void)
 {
   cpu_set_t set;
+  int n = 1;
   if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-    return CPU_COUNT(&set) > 64 ? 64 : CPU_COUNT(&set);
-  return 1;
+    n = CPU_COUNT(&set);
+  return n < 4 ? 4 : n > 64 ? 64 : n;
 }
 
 /* Parse --bind into a socket address; port filled in.  Returns 0, or -1 with *err. */

@@ -113,6 +113,18 @@ code() {
   [ "$(code POST '/work?ms=5')" = 405 ]
 }
 
+@test "webapp: a running /work request does not hold up other clients" {
+  start_webapp --port 0 --threads 2
+  curl -s -o /dev/null "$URL/work?ms=2000" &
+  local cpid=$!
+  sleep 0.3
+  run curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "$URL/healthz"
+  kill "$cpid" 2>/dev/null || true
+  wait "$cpid" || true
+  [[ "$output" == "200 "* ]]
+  awk -v t="${output#* }" 'BEGIN { exit !(t < 0.5) }'
+}
+
 @test "webapp: POST /crash is refused without --allow-crash" {
   start_webapp --port 0
   [ "$(code POST /crash)" = 403 ]

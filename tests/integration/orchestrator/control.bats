@@ -54,7 +54,7 @@ teardown() {
 	assert_contains "${lines[0]}" "NAME   READY   UP-TO-DATE   AVAILABLE   GENERATION   AGE"
 	[[ "${lines[1]}" =~ ^app\ +1/1\  ]] || fail "row: ${lines[1]}"
 	run ctl get nodes -o wide
-	assert_contains "${lines[0]}" "NAME    STATUS"
+	assert_contains "${lines[0]}" "NAME   STATUS   REPLICAS   CPU   MEMORY   AGE   ADDRESS"
 	assert_contains "$output" "n-0"
 	assert_contains "$output" "n-1"
 	run ctl get services -o json
@@ -117,10 +117,8 @@ teardown() {
 	start_server
 	start_agent n --count 2
 	wait_for 10 nodes_ready 2
-	ctl get replicas -w >"$ORCH_TMP/watch.out" 2>&1 &
-	ORCH_PIDS+=($!)
-	ctl events -w >"$ORCH_TMP/events.out" 2>&1 &
-	ORCH_PIDS+=($!)
+	ctl_bg "$ORCH_TMP/watch.out" get replicas -w
+	ctl_bg "$ORCH_TMP/events.out" events -w
 	sleep 0.5
 	service "$ORCH_TMP/s.json" wat 2
 	ctl apply -f "$ORCH_TMP/s.json"

@@ -75,6 +75,14 @@ ctl() {
 	"$SKIFFCTL" --server "$URL" --data "$DATA" "$@"
 }
 
+# ctl_bg OUT ARG...: skiffctl in the background (a watch), output to OUT; killed in teardown.
+ctl_bg() {
+	local out=$1
+	shift
+	"$SKIFFCTL" --server "$URL" --data "$DATA" "$@" >"$out" 2>&1 &
+	ORCH_PIDS+=($!)
+}
+
 # api METHOD PATH [BODY]: raw authenticated API call; prints the body.
 api() {
 	curl -sS -X "$1" -H "Authorization: Bearer $(cat "$DATA/token")" \

@@ -30,20 +30,28 @@ pending_with_reason() {
 	service "$ORCH_TMP/v1.json" app 3 '.env = {"VERSION": "1"} | .update = {maxSurge: 1, maxUnavailable: 0}'
 	ctl apply -f "$ORCH_TMP/v1.json"
 	wait_for 10 gen_ready app 1 3
-	ctl get replicas -w >"$ORCH_TMP/watch.out" 2>&1 &
-	ORCH_PIDS+=($!)
+	ctl_bg "$ORCH_TMP/watch.out" get replicas -w
 
 	service "$ORCH_TMP/v2.json" app 3 '.env = {"VERSION": "2"} | .update = {maxSurge: 1, maxUnavailable: 0}'
 	run ctl apply -f "$ORCH_TMP/v2.json"
 	assert_contains "$output" "service/app configured"
+	# during the update, maxSurge 1 / maxUnavailable 0: at most 4 live, at least 3 ready
+	for ((i = 0; i < 100; i++)); do
+		out=$(replicas_json app)
+		live=$(jq '[.items[] | select(.state | IN("Pending","Scheduled","Starting","Running","BackOff"))] | length' <<<"$out")
+		ready=$(jq '[.items[] | select(.state == "Running" and .ready)] | length' <<<"$out")
+		[ "$live" -le 4 ] || fail "$live live replicas during the update: $out"
+		[ "$ready" -ge 3 ] || fail "only $ready ready replicas during the update: $out"
+		gen_ready app 2 3 >/dev/null && break
+		sleep 0.1
+	done
 	wait_for 15 gen_ready app 2 3
 	wait_for 5 rollout_state app Complete
 	run ctl rollout status app
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "generation 2 Complete"
-	# maxSurge 1 / maxUnavailable 0: never more than 4 replicas, never fewer than 3 ready
-	# (checked on the watch output: the names of generation 1 and 2 replicas overlap by one)
-	[ "$(grep -c 'app-2-' "$ORCH_TMP/watch.out")" -ge 3 ]
+	# the watch saw the new generation's replicas come up
+	wait_for 5 grep -q 'app-2-.*Running' "$ORCH_TMP/watch.out"
 
 	run ctl rollout undo app
 	[ "$status" -eq 0 ]

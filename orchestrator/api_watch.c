@@ -1,0 +1,233 @@
+/* api_watch.c - GET /v1/watch: the NDJSON change stream.  Lines come from the server's
+ * watch cache (ring) or, for older revisions, the store's history.  A stream with nothing to
+ * send suspends its connection; server.c resumes them all when the store changes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <microhttpd.h>
+#include "api_internal.h"
+#include "model.h"
+#include "server.h"
+
+struct srv_watcher
+{
+  struct orch_server *srv;
+  struct MHD_Connection *conn;
+  struct srv_watcher *next; /* in srv->watchers while suspended */
+  bool suspended;
+  int64_t cursor;
+  char kind; /* 0 = all */
+  char *node, *service;
+  char *buf;
+  size_t len, off;
+  double last_send;
+  bool failed;
+};
+
+/* ---- watch ---- */
+
+static bool watch_match(const struct srv_watcher *w, const struct srv_watch_entry *e)
+{
+  if (w->kind && e->kind != w->kind)
+    return false;
+  if (w->node
+      && !((e->kind == 'r' && strcmp(e->node, w->node) == 0)
+           || (e->kind == 'n' && strcmp(e->name, w->node) == 0)))
+    return false;
+  if (w->service
+      && !((e->kind == 'r' && strcmp(e->service, w->service) == 0)
+           || (e->kind == 's' && strcmp(e->name, w->service) == 0)))
+    return false;
+  return true;
+}
+
+static void watch_append(struct srv_watcher *w, const char *s, size_t len)
+{
+  w->buf = xrealloc(w->buf, w->len + len + 1);
+  memcpy(w->buf + w->len, s, len);
+  w->len += len;
+}
+
+#define WATCH_FILL_MAX (256 * 1024)
+
+/* Move lines after the cursor into the buffer: from the ring when it covers the cursor,
+ * else from the store's history.  -1 when the history was compacted past the cursor. */
+static int watch_fill(struct srv_watcher *w)
+{
+  struct orch_server *srv = w->srv;
+  if (w->cursor >= srv->ring_floor)
+    {
+      size_t lo = 0, hi = srv->ring_len;
+      while (lo < hi)
+        {
+          size_t mid = (lo + hi) / 2;
+          if (srv->ring[(srv->ring_head + mid) % SRV_WATCH_RING].rev <= w->cursor)
+            lo = mid + 1;
+          else
+            hi = mid;
+        }
+      for (size_t k = lo; k < srv->ring_len && w->len < WATCH_FILL_MAX; k++)
+        {
+          const struct srv_watch_entry *e = &srv->ring[(srv->ring_head + k) % SRV_WATCH_RING];
+          if (watch_match(w, e))
+            watch_append(w, e->line, e->len);
+          w->cursor = e->rev;
+        }
+      return 0;
+    }
+  struct store_event *ev = NULL;
+  size_t n = 0;
+  cleanup_err struct skiff_err *err = NULL;
+  int r = store_history(srv->store, w->cursor, "/", 1000, &ev, &n, &err);
+  if (r != 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      char kind;
+      const char *name;
+      json_t *obj = srv_event_object(&ev[i], &kind, &name);
+      if (obj)
+        {
+          struct srv_watch_entry e;
+          srv_render_event(&ev[i], obj, kind, name, &e);
+          if (watch_match(w, &e))
+            watch_append(w, e.line, e.len);
+          srv_watch_entry_clear(&e);
+          json_decref(obj);
+        }
+      w->cursor = ev[i].rev;
+    }
+  if (n == 0) /* nothing left in the history: continue from the ring */
+    w->cursor = srv->ring_floor;
+  store_events_free(ev, n);
+  return 0;
+}
+
+static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct srv_watcher *w = cls;
+  (void)pos;
+  if (w->off == w->len && w->srv->stopping)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  if (w->off == w->len)
+    {
+      w->off = w->len = 0;
+      for (int i = 0; i < 8 && w->len == 0; i++)
+        {
+          int64_t before = w->cursor;
+          if (watch_fill(w) < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+          if (w->cursor == before)
+            break;
+        }
+      double now = srv_now();
+      if (w->len == 0 && now - w->last_send >= 5)
+        {
+          char line[64];
+          int k = snprintf(line, sizeof(line), "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n",
+                           (long long)store_revision(w->srv->store));
+          watch_append(w, line, (size_t)k);
+        }
+      if (w->len == 0)
+        {
+          /* Nothing new: park the connection until the store changes. */
+          w->suspended = true;
+          w->next = w->srv->watchers;
+          w->srv->watchers = w;
+          MHD_suspend_connection(w->conn);
+          return 0;
+        }
+      w->last_send = now;
+    }
+  size_t n = w->len - w->off < max ? w->len - w->off : max;
+  memcpy(buf, w->buf + w->off, n);
+  w->off += n;
+  return (ssize_t)n;
+}
+
+static void watch_free(void *cls)
+{
+  struct srv_watcher *w = cls;
+  for (struct srv_watcher **p = &w->srv->watchers; *p; p = &(*p)->next)
+    if (*p == w)
+      {
+        *p = w->next;
+        break;
+      }
+  w->srv->nwatchers--;
+  free(w->node);
+  free(w->service);
+  free(w->buf);
+  free(w);
+}
+
+void api_wake_watchers(struct orch_server *srv)
+{
+  struct srv_watcher *w = srv->watchers;
+  srv->watchers = NULL;
+  while (w)
+    {
+      struct srv_watcher *next = w->next;
+      w->next = NULL;
+      w->suspended = false;
+      MHD_resume_connection(w->conn);
+      w = next;
+    }
+}
+
+enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *c)
+{
+  static const struct
+  {
+    const char *name;
+    char kind;
+  } kinds[] = {{"services", 's'}, {"service", 's'}, {"replicas", 'r'}, {"replica", 'r'},
+               {"nodes", 'n'},    {"node", 'n'},    {"events", 'e'},   {"event", 'e'}};
+  const char *from = api_query(c, "from"), *k = api_query(c, "kind");
+  int64_t cursor = store_revision(srv->store);
+  char kind = 0;
+  if (from)
+    {
+      char *end = NULL;
+      errno = 0;
+      long long v = strtoll(from, &end, 10);
+      if (errno || end == from || *end || v < 0)
+        return api_send_error(srv, c, 400, "from: expected a non-negative revision");
+      cursor = v;
+    }
+  if (k)
+    {
+      for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !kind; i++)
+        if (strcmp(k, kinds[i].name) == 0)
+          kind = kinds[i].kind;
+      if (!kind)
+        return api_send_error(srv, c, 400, "kind: expected services, replicas, nodes or events");
+    }
+  if (cursor < store_compacted(srv->store))
+    {
+      json_t *b = json_pack("{s:s,s:i,s:I}", "error", "", "code", 410, "compactRevision",
+                            (json_int_t)store_compacted(srv->store));
+      char *msg = xasprintf("revision %lld compacted (oldest available %lld)", (long long)cursor,
+                            (long long)store_compacted(srv->store));
+      json_object_set_new(b, "error", json_string(msg));
+      free(msg);
+      return api_send_json(srv, c, 410, b);
+    }
+  struct srv_watcher *w = xzalloc(sizeof(*w));
+  w->srv = srv;
+  w->conn = c;
+  w->cursor = cursor;
+  w->kind = kind;
+  w->node = api_query(c, "node") ? xstrdup(api_query(c, "node")) : NULL;
+  w->service = api_query(c, "service") ? xstrdup(api_query(c, "service")) : NULL;
+  w->last_send = srv_now();
+  srv->nwatchers++;
+  struct MHD_Response *r
+      = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read, w, watch_free);
+  MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+  MHD_add_response_header(r, "Cache-Control", "no-cache");
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  srv->http_count[2]++;
+  return ret;
+}
