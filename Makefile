@@ -35,7 +35,7 @@ CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-RUNTIME_LIBS := $(call pc,--libs,$(RUNTIME_PKGS))
+RUNTIME_LIBS := $(call pc,--libs,$(RUNTIME_PKGS)) -lm
 ORCH_LIBS := $(call pc,--libs,$(ORCH_PKGS)) -lm -lpthread
 WEBAPP_LIBS := $(call pc,--libs,$(WEBAPP_PKGS)) -lm
 

@@ -337,7 +337,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       *upload_size = 0;
       return MHD_YES;
     }
-  return dispatch(srv, c, url, method, rq);
+  enum MHD_Result ret = dispatch(srv, c, url, method, rq);
+  srv_flush_events(srv);
+  return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

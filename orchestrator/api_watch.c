@@ -78,7 +78,12 @@ static int watch_fill(struct srv_watcher *w)
   struct store_event *ev = NULL;
   size_t n = 0;
   cleanup_err struct skiff_err *err = NULL;
-  int r = store_history(srv->store, w->cursor, "/", 1000, &ev, &n, &err);
+  const char *prefix = w->kind == 's'   ? "/services/"
+                       : w->kind == 'r' ? "/replicas/"
+                       : w->kind == 'n' ? "/nodes/"
+                       : w->kind == 'e' ? "/events/"
+                                        : "/";
+  int r = store_history(srv->store, w->cursor, prefix, 1000, &ev, &n, &err);
   if (r != 0)
     return -1;
   for (size_t i = 0; i < n; i++)
@@ -97,7 +102,7 @@ static int watch_fill(struct srv_watcher *w)
         }
       w->cursor = ev[i].rev;
     }
-  if (n == 0) /* nothing left in the history: continue from the ring */
+  if (n < 1000 && w->cursor < srv->ring_floor) /* history read to its end: on to the ring */
     w->cursor = srv->ring_floor;
   store_events_free(ev, n);
   return 0;

@@ -294,14 +294,26 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
                 plan.stop[i].why == RC_WHY_OLD_GENERATION ? "Terminating" : "ScaledDown", "%s",
                 why);
     }
+  /* One event per service and tick for creations (a scale to 1000 is one line). */
+  cleanup_free char *created = NULL;
   for (int i = 0; i < plan.create; i++)
     {
       json_t *r = new_replica(svc);
       batch_add(b, STORE_PUT, "/replicas/", r);
-      srv_event(srv, "Normal", "Replica", model_str(r, "name", ""), "Created",
-                "service %s generation %lld", sname, (long long)s.generation);
+      if (i < 3)
+        {
+          char *t = xasprintf("%s%s%s", created ? created : "", created ? ", " : "",
+                              model_str(r, "name", ""));
+          free(created);
+          created = t;
+        }
       json_decref(r);
     }
+  if (plan.create > 0)
+    srv_event(srv, "Normal", "Service", sname, "Created",
+              "created %d replica%s of generation %lld: %s%s", plan.create,
+              plan.create > 1 ? "s" : "", (long long)s.generation, created,
+              plan.create > 3 ? ", ..." : "");
   update_status(srv, svc, &plan.counts, reps, n, now, b);
   rc_plan_free(&plan);
   free(rr);
@@ -558,6 +570,7 @@ void controller_tick(struct orch_server *srv, double now)
   reconcile_services(srv, now, &b);
   schedule_pending(srv, &b);
   batch_free(&b);
+  srv_flush_events(srv);
 }
 
 /* ---- service apply / undo (used by the API) ---- */

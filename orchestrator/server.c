@@ -138,6 +138,12 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
         json_object_set(map, name, obj);
       else
         json_object_del(map, name);
+      /* Trimming old Events is housekeeping: not worth a line in every watch stream. */
+      if (kind == 'e' && ev[i].type == STORE_DELETE)
+        {
+          json_decref(obj);
+          continue;
+        }
       struct srv_watch_entry e;
       srv_render_event(&ev[i], obj, kind, name, &e);
       json_decref(obj);
@@ -169,22 +175,43 @@ void srv_event(struct orch_server *srv, const char *type, const char *kind, cons
   json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "time", now,
                          "type", type, "kind", kind, "object", object, "reason", reason, "message",
                          msg ? msg : "");
-  cleanup_free char *val = srv_encode(ev);
-  cleanup_free char *key = xasprintf("/events/%020lld", (long long)seq);
-  cleanup_free char *old = xasprintf("/events/%020lld", (long long)(seq - SRV_EVENTS_KEEP));
-  cleanup_free char *oldname = xasprintf("%020lld", (long long)(seq - SRV_EVENTS_KEEP));
-  struct store_op ops[2] = {
-      {.type = STORE_PUT,
-       .key = key,
-       .value = val,
-       .len = strlen(val),
-       .expect_rev = STORE_ANY_REV},
-      {.type = STORE_DELETE, .key = old, .expect_rev = STORE_ANY_REV},
-  };
-  size_t nops = json_object_get(srv->events, oldname) ? 2 : 1;
+  json_array_append_new(srv->event_queue, ev);
+}
+
+void srv_flush_events(struct orch_server *srv)
+{
+  size_t n = json_array_size(srv->event_queue);
+  if (n == 0)
+    return;
+  /* One txn for every queued event, each trimming the one SRV_EVENTS_KEEP older. */
+  struct store_op *ops = xzalloc(2 * n * sizeof(*ops));
+  char **bufs = xzalloc(3 * n * sizeof(char *));
+  size_t nops = 0, nb = 0;
+  int64_t first = model_int(json_array_get(srv->event_queue, 0), "seq", 0);
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *ev = json_array_get(srv->event_queue, i);
+      int64_t seq = model_int(ev, "seq", 0), old = seq - SRV_EVENTS_KEEP;
+      char *val = bufs[nb++] = srv_encode(ev);
+      char *key = bufs[nb++] = xasprintf("/events/%020lld", (long long)seq);
+      ops[nops++] = (struct store_op){STORE_PUT, key, val, strlen(val), STORE_ANY_REV};
+      char *oldname = xasprintf("%020lld", (long long)old);
+      if (old > 0 && (old >= first || json_object_get(srv->events, oldname)))
+        {
+          char *okey = bufs[nb++] = xasprintf("/events/%s", oldname);
+          ops[nops++]
+              = (struct store_op){.type = STORE_DELETE, .key = okey, .expect_rev = STORE_ANY_REV};
+        }
+      free(oldname);
+    }
+  json_array_clear(srv->event_queue);
   cleanup_err struct skiff_err *err = NULL;
-  srv_commit(srv, ops, nops, NULL, &err);
-  json_decref(ev);
+  if (srv_commit(srv, ops, nops, NULL, &err) < 0)
+    fprintf(stderr, "skiffd: events: %s\n", err->msg);
+  for (size_t i = 0; i < nb; i++)
+    free(bufs[i]);
+  free(bufs);
+  free(ops);
 }
 
 json_t *srv_node_allocations(struct orch_server *srv)
@@ -351,6 +378,7 @@ static void server_free(struct orch_server *srv)
   json_decref(srv->events);
   json_decref(srv->heartbeats);
   json_decref(srv->progress);
+  json_decref(srv->event_queue);
   store_close(srv->store);
   free(srv->token);
   free(srv->data_dir);
@@ -360,7 +388,7 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
 {
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
   int efd = info ? info->epoll_fd : -1;
-  double last_tick = 0, last_compact = srv_now(), last_wake = srv_now();
+  double last_tick = 0, tick_cost = 0, last_compact = srv_now(), last_wake = srv_now();
   for (;;)
     {
       double now = srv_now();
@@ -368,8 +396,8 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
       MHD_UNSIGNED_LONG_LONG mto;
       if (MHD_get_timeout(d, &mto) == MHD_YES && mto < (MHD_UNSIGNED_LONG_LONG)timeout)
         timeout = (int)mto;
-      if (srv->dirty || srv->watch_dirty)
-        timeout = srv->watch_dirty ? 0 : 20;
+      if ((srv->dirty || srv->watch_dirty) && timeout > 10)
+        timeout = 10;
       struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
       if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
         return skiff_error(NULL, errno, "poll");
@@ -381,15 +409,20 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
         }
       MHD_run(d);
       now = srv_now();
-      /* The controller runs 20 ms after a change at the soonest, and at least every 0.5 s
-       * for heartbeat deadlines and rollout progress. */
-      if ((srv->dirty && now - last_tick >= 0.02) || now - last_tick >= 0.5)
+      /* The controller runs 20 ms after a change at the soonest (and never more than a third
+       * of the time: the gap is at least twice its last run), and at least every 0.5 s for
+       * heartbeat deadlines and rollout progress. */
+      double gap = tick_cost * 2 > 0.02 ? tick_cost * 2 : 0.02;
+      if ((srv->dirty && now - last_tick >= gap) || now - last_tick >= 0.5)
         {
           srv->dirty = false;
           controller_tick(srv, now);
           last_tick = now;
+          tick_cost = srv_now() - now;
         }
-      if (srv->watch_dirty || now - last_wake >= 1.0)
+      /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
+       * streams send their bookmarks. */
+      if ((srv->watch_dirty && now - last_wake >= 0.01) || now - last_wake >= 1.0)
         {
           srv->watch_dirty = false;
           last_wake = now;
@@ -467,6 +500,7 @@ int server_main(int argc, char **argv)
   srv.events = json_object();
   srv.heartbeats = json_object();
   srv.progress = json_object();
+  srv.event_queue = json_array();
   srv.ring = xzalloc(SRV_WATCH_RING * sizeof(*srv.ring));
   srv.start_mono = srv_now();
   int ret = 1;

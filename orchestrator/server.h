@@ -14,7 +14,7 @@
 
 #define SRV_BODY_MAX (1024 * 1024)
 #define SRV_EVENTS_KEEP 1000
-#define SRV_WATCH_RING 8192
+#define SRV_WATCH_RING 65536
 
 /* One change as the watch stream sends it, pre-rendered once for every watcher. */
 struct srv_watch_entry
@@ -45,6 +45,7 @@ struct orch_server
   /* In memory only: node name -> monotonic time of its last heartbeat. */
   json_t *heartbeats;
   int64_t event_seq;
+  json_t *event_queue; /* events recorded since the last srv_flush_events */
   /* Controller memory: service -> {"gen", "sig", "t"} last rollout progress. */
   json_t *progress;
   bool dirty;       /* store changed since the last controller tick */
@@ -71,9 +72,11 @@ int srv_commit(struct orch_server *srv, struct store_op *ops, size_t n, size_t *
                struct skiff_err **err);
 /* Serialized object for the store (without "revision"); caller frees. */
 char *srv_encode(json_t *obj);
-/* Record an Event (kind "Service"|"Replica"|"Node").  Best effort: errors are dropped. */
+/* Record an Event (kind "Service"|"Replica"|"Node"): queued, written by srv_flush_events
+ * in one txn (after each request and each controller tick).  Best effort. */
 void srv_event(struct orch_server *srv, const char *type, const char *kind, const char *object,
                const char *reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void srv_flush_events(struct orch_server *srv);
 /* Node with derived fields (allocated, allocatable, lastHeartbeat); new reference. */
 json_t *srv_node_view(struct orch_server *srv, json_t *node, json_t *alloc);
 /* name -> {"cpu": milli, "mem": bytes, "replicas": n} for every node. */

@@ -43,6 +43,7 @@ struct mounted_hier
   char *controllers;
   unsigned mask;
   bool named_only; /* only a name= hierarchy (name=systemd), no controller */
+  bool whole;      /* mounted from the hierarchy's root ("/" in mountinfo) */
   char *mount;
 };
 
@@ -55,7 +56,8 @@ static struct
   enum cgroup_mode mode;
   struct mounted_hier *v1;
   size_t n_v1;
-  char *unified; /* first cgroup2 mount point, or NULL */
+  char *unified; /* cgroup2 mount point, or NULL */
+  bool unified_whole;
 } layout;
 static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -132,10 +134,17 @@ static void parse_mountinfo_line(char *line)
     return;
   const char *fstype = fields[sep + 1];
   const char *superopts = sep + 3 < n ? fields[sep + 3] : "";
+  /* A hierarchy can be mounted more than once (bind mounts of a subtree show a root
+   * other than "/"): the first mount of its root wins, else the first mount. */
+  bool whole = strcmp(fields[3], "/") == 0;
   if (strcmp(fstype, "cgroup2") == 0)
     {
-      if (layout.unified == NULL)
-        layout.unified = unescape_mount_path(fields[4]);
+      if (layout.unified == NULL || (whole && !layout.unified_whole))
+        {
+          free(layout.unified);
+          layout.unified = unescape_mount_path(fields[4]);
+          layout.unified_whole = whole;
+        }
       return;
     }
   if (strcmp(fstype, "cgroup") != 0)
@@ -148,7 +157,12 @@ static void parse_mountinfo_line(char *line)
   for (size_t i = 0; i < layout.n_v1; i++)
     if (strcmp(layout.v1[i].controllers, controllers) == 0)
       {
-        /* the same hierarchy mounted twice (bind mount): the first one wins */
+        if (whole && !layout.v1[i].whole)
+          {
+            free(layout.v1[i].mount);
+            layout.v1[i].mount = unescape_mount_path(fields[4]);
+            layout.v1[i].whole = true;
+          }
         free(controllers);
         return;
       }
@@ -157,6 +171,7 @@ static void parse_mountinfo_line(char *line)
       .controllers = controllers,
       .mask = mask,
       .named_only = named_only,
+      .whole = whole,
       .mount = unescape_mount_path(fields[4]),
   };
 }

@@ -7,8 +7,12 @@
  *
  * Paths: the container's cgroup path is relative to the hierarchy roots, e.g.
  * "/skiff/<id>" (default) or linux.cgroupsPath from the spec.  The mount points are
- * taken from mountinfo, so tests can point the module at a fake tree
- * (cgroup_set_root_for_tests). */
+ * taken from mountinfo (read once per process), so tests can point the module at a
+ * fake tree (cgroup_set_mountinfo_for_tests).
+ *
+ * Resources: memory (limit, swap, reservation), cpu (shares/weight, quota/period,
+ * cpuset cpus/mems), pids, devices (v1 devices.allow/deny; v2 a BPF device program,
+ * cgroup_bpf.c) and, where a cgroup2 hierarchy exists, the "unified" map. */
 #ifndef SKIFF_CGROUP_H
 #define SKIFF_CGROUP_H
 
@@ -99,7 +103,8 @@ char *cgroup_cpu_max_string(int64_t quota, uint64_t period);
  * cgroup.subtree_control, cgroup.type). */
 int cgroup_check_unified_key(const char *key, struct skiff_err **err);
 
-/* Test hook: make detection use this mountinfo text and these roots. */
+/* Test hook: make detection use this mountinfo text (NULL: back to
+ * /proc/self/mountinfo, read again on next use). */
 void cgroup_set_mountinfo_for_tests(const char *mountinfo_text);
 
 #endif

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* How long kill() waits for freezer.state to reach FROZEN before signalling anyway. */
 #define FREEZE_WAIT_US 1000000
@@ -110,6 +111,36 @@ static int mkdir_chain(const char *mount, const char *path, bool cpuset,
   return 0;
 }
 
+/* The common case costs one mkdir: the parent exists (every container after the first
+ * under /skiff).  A missing parent, an existing leaf or an uninitialised parent cpuset
+ * fall back to the component walk. */
+static int make_leaf(const char *mount, const char *path, const char *leaf, bool cpuset,
+                     struct created_list *created, bool *leaf_existed, struct skiff_err **err)
+{
+  if (mkdir(leaf, 0755) == 0)
+    {
+      created->dirs = xrealloc(created->dirs, (created->n + 1) * sizeof(char *));
+      created->dirs[created->n++] = xstrdup(leaf);
+      *leaf_existed = false;
+      if (!cpuset)
+        return 0;
+      cleanup_free char *parent = xstrdup(leaf);
+      *strrchr(parent, '/') = '\0';
+      cleanup_free char *cpus = NULL, *mems = NULL;
+      if (cgroup_read(parent, "cpuset.cpus", &cpus, err) < 0
+          || cgroup_read(parent, "cpuset.mems", &mems, err) < 0)
+        return -1;
+      if (!blank(cpus) && !blank(mems))
+        return cgroup_write(leaf, "cpuset.cpus", cpus, err) < 0
+                       || cgroup_write(leaf, "cpuset.mems", mems, err) < 0
+                   ? -1
+                   : 0;
+    }
+  else if (errno != ENOENT && errno != EEXIST)
+    return skiff_error(err, errno, "mkdir `%s`", leaf);
+  return mkdir_chain(mount, path, cpuset, created, leaf_existed, err);
+}
+
 static int v1_create(struct skiff_cgroup *cg, struct skiff_err **err)
 {
   struct created_list created = {NULL, 0};
@@ -117,7 +148,9 @@ static int v1_create(struct skiff_cgroup *cg, struct skiff_err **err)
     {
       struct cgroup_hier *h = &cg->hier[i];
       bool existed = false;
-      if (mkdir_chain(h->mount, cg->path, h->mask & CGROUP_CTRL_CPUSET, &created, &existed, err) < 0
+      if (make_leaf(h->mount, cg->path, h->dir, h->mask & CGROUP_CTRL_CPUSET, &created, &existed,
+                    err)
+              < 0
           || (existed && cgroup_check_empty(h->dir, err) < 0))
         {
           created_rollback(&created);
@@ -130,7 +163,8 @@ static int v1_create(struct skiff_cgroup *cg, struct skiff_err **err)
        * container its v2 path. */
       cleanup_err struct skiff_err *uerr = NULL;
       bool existed = false;
-      if (mkdir_chain(cg->unified_mount, cg->path, false, &created, &existed, &uerr) < 0)
+      if (make_leaf(cg->unified_mount, cg->path, cg->unified_dir, false, &created, &existed, &uerr)
+          < 0)
         {
           int e = uerr->status;
           if (e != EACCES && e != EPERM && e != EROFS)

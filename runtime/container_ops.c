@@ -4,6 +4,7 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "hooks.h"
+#include "managed.h"
 #include "ns.h"
 #include "seccomp.h"
 
@@ -119,6 +120,8 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
     }
   int r = cgroup_destroy(cg, err);
   cgroup_free(cg);
+  /* a container run from an image holds a veth and an address lease */
+  managed_release_network(st->annotations);
   if (r < 0)
     return skiff_err_prefix(err, "delete container `%s`", id);
   /* the monitor writes exit.json and leaves right after its init: let it finish so no

@@ -19,6 +19,10 @@
 
 #define SKIFF_DEFAULT_IMAGE_ROOT "/var/lib/skiff"
 
+/* The store root: flag (e.g. --store) if given, else $SKIFF_IMAGE_ROOT, else
+ * SKIFF_DEFAULT_IMAGE_ROOT. */
+const char *image_store_root(const char *flag);
+
 struct image_summary
 {
   char *name, *tag;      /* "busybox", "latest" */

@@ -81,8 +81,7 @@ enum image_whiteout image_whiteout_kind(const char *clean, char **target)
 static int open_beneath(int rootfd, const char *rel, int flags)
 {
   struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
-                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
-                                    | RESOLVE_NO_MAGICLINKS};
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
   return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
 
@@ -109,8 +108,8 @@ static int open_dir_create(int rootfd, const char *rel, const char *entry, struc
       int e = errno;
       close(fd);
       if (next < 0)
-        return skiff_error(err, e == ELOOP ? 0 : e, "entry `%s`: `%s` is not a directory%s",
-                           entry, rel, e == ELOOP ? " (a symlink escapes the layer root)" : "");
+        return skiff_error(err, e == ELOOP ? 0 : e, "entry `%s`: `%s` is not a directory%s", entry,
+                           rel, e == ELOOP ? " (a symlink escapes the layer root)" : "");
       fd = next;
     }
   return fd;
@@ -318,8 +317,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
             {
               if (fd >= 0)
                 close(fd);
-              skiff_error(err, 0,
-                          "entry `%s`: hardlink target `%s` is not a file inside the layer",
+              skiff_error(err, 0, "entry `%s`: hardlink target `%s` is not a file inside the layer",
                           clean, lclean);
               goto out;
             }

@@ -129,8 +129,7 @@ static int write_entry(struct layer_writer *w, const char *host, const char *rel
   if (archive_read_disk_entry_from_file(w->disk, e, -1, &st) < ARCHIVE_WARN)
     {
       archive_entry_free(e);
-      return skiff_error(err, 0, "read metadata of `%s`: %s", host,
-                         archive_error_string(w->disk));
+      return skiff_error(err, 0, "read metadata of `%s`: %s", host, archive_error_string(w->disk));
     }
   archive_entry_copy_pathname(e, rel);
   archive_entry_unset_atime(e);

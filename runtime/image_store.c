@@ -259,21 +259,24 @@ static void add_ref(json_t *set, const char *digest)
     json_object_set_new(set, digest_hex(digest), json_true());
 }
 
-/* The blobs (manifest, config, layers) and diffids one image references.  A manifest
- * that no longer reads is skipped: its name still protects the manifest blob. */
-static void collect_refs(const char *store, const char *manifest, json_t *blobs, json_t *diffs)
+/* The blobs (manifest, config, layers) and diffids one image references; -1 when the
+ * image does not read (then nothing is collected: better keep garbage than lose data). */
+static int collect_refs(const char *store, const char *manifest, json_t *blobs, json_t *diffs)
 {
+  if (manifest == NULL || !digest_valid(manifest))
+    return -1;
   add_ref(blobs, manifest);
   cleanup_free char *mtext = NULL, *ctext = NULL;
   size_t mlen = 0, clen = 0;
   struct image_manifest m;
   if (image_blob_read(store, manifest, &mtext, &mlen, NULL) < 0
       || image_manifest_parse(mtext, mlen, &m, NULL) < 0)
-    return;
+    return -1;
   add_ref(blobs, m.config_digest);
   for (size_t i = 0; i < m.n_layers; i++)
     add_ref(blobs, m.layer_digests[i]);
   char **ids = NULL;
+  int ret = -1;
   if (image_blob_read(store, m.config_digest, &ctext, &clen, NULL) == 0
       && image_config_diff_ids(ctext, clen, &ids, NULL) == 0)
     {
@@ -283,11 +286,25 @@ static void collect_refs(const char *store, const char *manifest, json_t *blobs,
           free(ids[i]);
         }
       free(ids);
+      ret = 0;
     }
   image_manifest_clear(&m);
+  return ret;
 }
 
-static int sweep(const char *dir, json_t *keep, bool tmp, struct skiff_err **err)
+/* A layer dir named in a mount's options (an overlay lowerdir of a live container) is
+ * kept even when no name references it any more. */
+static bool layer_mounted(const char *mountinfo, const char *path)
+{
+  size_t n = strlen(path);
+  for (const char *p = mountinfo; p && (p = strstr(p, path)) != NULL; p += n)
+    if (p[n] == ':' || p[n] == ',' || p[n] == ' ' || p[n] == '\n' || p[n] == '\0' || p[n] == '/')
+      return true;
+  return false;
+}
+
+static int sweep(const char *dir, json_t *keep, bool tmp, const char *mountinfo,
+                 struct skiff_err **err)
 {
   cleanup_dir DIR *d = opendir(dir);
   if (d == NULL)
@@ -307,6 +324,8 @@ static int sweep(const char *dir, json_t *keep, bool tmp, struct skiff_err **err
       else if (json_object_get(keep, de->d_name))
         continue;
       cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+      if (mountinfo && layer_mounted(mountinfo, p))
+        continue;
       if (skiff_rm_rf(p, err) < 0)
         return -1;
     }
@@ -318,16 +337,24 @@ int image_store_gc(const char *store, json_t *names, struct skiff_err **err)
   json_t *blobs = json_object(), *diffs = json_object();
   const char *key;
   json_t *val;
+  bool complete = true;
   json_object_foreach(names, key, val)
   {
-    collect_refs(store, json_string_value(json_object_get(val, "digest")), blobs, diffs);
+    if (collect_refs(store, json_string_value(json_object_get(val, "digest")), blobs, diffs) < 0)
+      complete = false;
   }
   cleanup_free char *bdir = xasprintf("%s/blobs/sha256", store);
   cleanup_free char *ldir = xasprintf("%s/layers", store);
   cleanup_free char *tdir = xasprintf("%s/tmp", store);
+  cleanup_free char *mountinfo = NULL;
+  if (skiff_read_file("/proc/self/mountinfo", &mountinfo, NULL, NULL) < 0)
+    complete = false;
   int ret = 0;
-  if (sweep(bdir, blobs, false, err) < 0 || sweep(ldir, diffs, false, err) < 0
-      || sweep(tdir, NULL, true, err) < 0)
+  if (complete
+      && (sweep(bdir, blobs, false, NULL, err) < 0
+          || sweep(ldir, diffs, false, mountinfo, err) < 0))
+    ret = -1;
+  if (ret == 0 && sweep(tdir, NULL, true, NULL, err) < 0)
     ret = -1;
   json_decref(blobs);
   json_decref(diffs);

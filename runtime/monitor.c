@@ -8,6 +8,7 @@
  * that created it. */
 #define _GNU_SOURCE
 #include "container.h"
+#include "managed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,5 +135,14 @@ void monitor_main(const char *root, const char *id, pid_t init_pid, const struct
         }
     }
   state_record_exit(root, id, status, NULL);
+  /* `skiff run -d --rm`: nobody waits for this container, remove it ourselves */
+  cleanup_state struct skiff_state *st = NULL;
+  if (state_load(root, id, &st, NULL) == 0)
+    for (size_t i = 0; st->annotations && st->annotations[i] && st->annotations[i + 1]; i += 2)
+      if (strcmp(st->annotations[i], "org.skiff.autoremove") == 0)
+        {
+          managed_remove(root, "", id, true, NULL);
+          break;
+        }
   _exit(0);
 }

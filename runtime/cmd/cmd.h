@@ -25,6 +25,19 @@ int cmd_list(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
 int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_spec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_features(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+
+int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_stop(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_rm(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_logs(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_inspect(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+/* `run` and `ps` serve both runc (bundle, ID) and docker (IMAGE, no ID) users */
+bool cmd_run_is_image(int argc, char **argv);
+int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+/* The image store: $SKIFF_IMAGE_ROOT or /var/lib/skiff. */
+const char *cmd_image_store(void);
 
 /* Parse a non-negative int option value; error names the flag. */
 int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err);

@@ -2,6 +2,7 @@
  * prints an error.  Verbs and flags follow runc's so tools written for it drive skiff. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "cloned_binary.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,12 +25,23 @@ static const struct
     {"kill", cmd_kill, "kill [--all] ID [SIGNAL]"},
     {"delete", cmd_delete, "delete [--force] ID"},
     {"run", cmd_run,
-     "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID"},
+     "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID\n"
+     "  skiff run [--name N] [-d] [--rm] [-e K=V] [-p [IP:]H:C] [-v HOST:CTR[:ro]] [-m SIZE]\n"
+     "            [--cpus N] [--pids-limit N] [--hostname H] [--user U] [-w DIR] [--read-only]\n"
+     "            [--net bridge|none|host] [--entrypoint CMD] IMAGE [CMD...]"},
     {"exec", cmd_exec, "exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] ID CMD..."},
     {"list", cmd_list, "list [--format table|json] [--quiet]"},
-    {"ps", cmd_ps, "ps [--format table|json] ID"},
+    {"ps", cmd_ps, "ps [--format table|json] ID\n  skiff ps [-a] [-q]"},
     {"spec", cmd_spec, "spec [--bundle DIR]"},
     {"features", cmd_features, "features"},
+    {"image", cmd_image,
+     "image [--store DIR] import PATH [--name N[:T]] | build --rootfs DIR --name N[:T] "
+     "[--config JSON|@F] | rm N[:T] | export N[:T] PATH | ls | inspect N[:T]"},
+    {"images", cmd_images, "images [--store DIR] [--quiet]"},
+    {"stop", cmd_stop, "stop [-t SECS] NAME..."},
+    {"rm", cmd_rm, "rm [-f] NAME..."},
+    {"logs", cmd_logs, "logs [-f] NAME"},
+    {"inspect", cmd_inspect, "inspect NAME"},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -109,6 +121,15 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], verbs[v].name) == 0)
       {
         struct skiff_err *err = NULL;
+        /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
+         * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
+        if ((verbs[v].fn == cmd_create || verbs[v].fn == cmd_run || verbs[v].fn == cmd_exec)
+            && cloned_binary_ensure(argc, argv, &err) < 0)
+          {
+            fprintf(stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
+            skiff_err_free(&err);
+            return 1;
+          }
         optind = 0; /* GNU getopt: reinitialise for the verb's own argv */
         int rc = verbs[v].fn(&g, argc - i, argv + i, &err);
         if (err)

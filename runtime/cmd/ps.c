@@ -24,6 +24,13 @@ static void print_cmdline(pid_t pid)
 
 int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
+  /* without an ID this is docker's `ps`: the containers run from images */
+  bool has_id = false;
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-' && !(i > 1 && strcmp(argv[i - 1], "--format") == 0))
+      has_id = true;
+  if (!has_id)
+    return cmd_ps_containers(g, argc, argv, err);
   static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
   const char *format = "table";
   int c;

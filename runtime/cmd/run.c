@@ -15,6 +15,8 @@ int cmd_run(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
                                        {"no-pivot", no_argument, 0, 'n'},
                                        {"no-new-keyring", no_argument, 0, 'K'},
                                        {0, 0, 0, 0}};
+  if (cmd_run_is_image(argc, argv))
+    return cmd_run_image(g, argc, argv, err);
   struct container_opts o = {.root = g->root, .bundle = "."};
   int c;
   while ((c = getopt_long(argc, argv, "+b:d", opts, NULL)) != -1)

@@ -59,7 +59,7 @@ skiff_teardown() {
 	for id in "${IDS[@]}"; do
 		mapfile -t -O "${#left[@]}" left < <(leftovers "$id")
 	done
-	cleanup_leftovers
+	[ ${#left[@]} -eq 0 ] || cleanup_leftovers
 	local ns
 	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 	rm -rf "$WORK"
@@ -90,8 +90,9 @@ make_rootfs() {
 
 # make_bundle DIR ID: rootfs + config.json from `skiff spec`, made deterministic:
 # no terminal, writable rootfs, `sleep 100` as the process, every namespace but
-# user, cgroup path /skiff/ID.  Tests change it with cfg.  The rootfs and the
-# base config are built once per file and copied.
+# user, cgroup path /skiff/ID.  Tests change it with cfg.  The rootfs and the base
+# config are built once per file; each bundle hard-links the template's files (a
+# test adds files to its own directories, it never rewrites a template file).
 make_bundle() {
 	local dir=$1 id=$2 tmpl=$BATS_FILE_TMPDIR/bundle-template
 	if [ ! -f "$tmpl/config.json" ]; then
@@ -104,12 +105,14 @@ make_bundle() {
 			| .root.readonly = false
 			| .process.args = ["sleep", "100"]
 			| .hostname = "skiff-test"
+			| .linux.cgroupsPath = "/skiff/@ID@"
 			| .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},
 				{"type":"uts"},{"type":"mount"},{"type":"cgroup"}]' || return 1
 	fi
 	mkdir -p "$(dirname "$dir")"
-	cp -a "$tmpl" "$dir"
-	CFG=$dir/config.json cfg --arg cg "/skiff/$id" '.linux.cgroupsPath = $cg'
+	cp -al "$tmpl" "$dir"
+	rm "$dir/config.json"
+	sed "s|/skiff/@ID@|/skiff/$id|" "$tmpl/config.json" >"$dir/config.json"
 }
 
 # cfg [JQ-OPTIONS] FILTER [--args ARG...]: edit $CFG in place with jq.

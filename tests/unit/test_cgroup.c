@@ -244,7 +244,8 @@ static const char hybrid_mountinfo[]
       "40 31 0:37 / /fake/cg/systemd rw,relatime - cgroup cgroup "
       "rw,xattr,release_agent=/x,name=systemd\n"
       "41 31 0:38 / /fake/cg/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n"
-      "42 31 0:32 / /fake/again/memory rw,relatime - cgroup cgroup rw,memory\n";
+      "42 31 0:32 / /fake/again/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "43 31 0:38 /sub /fake/bind/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
 static void test_detect_hybrid(void)
 {
@@ -281,7 +282,9 @@ static void test_detect_v2_and_errors(void)
   struct skiff_err *err = NULL;
   struct skiff_cgroup *cg = NULL;
   /* a lone name=systemd v1 hierarchy next to cgroup2 does not make a v1 host */
-  cgroup_set_mountinfo_for_tests("30 1 0:26 / /fake/v2 rw,nosuid - cgroup2 cgroup2 rw\n"
+  /* a bind mount of a subtree listed first: the mount of the whole hierarchy wins */
+  cgroup_set_mountinfo_for_tests("29 1 0:26 /sub /fake/bound rw - cgroup2 cgroup2 rw\n"
+                                 "30 1 0:26 / /fake/v2 rw,nosuid - cgroup2 cgroup2 rw\n"
                                  "31 1 0:27 / /fake/sd rw - cgroup cgroup rw,xattr,name=systemd\n");
   CHECK(cgroup_detect_mode() == CGROUP_MODE_V2);
   CHECK(cgroup_new("/a/b", &cg, &err) == 0);

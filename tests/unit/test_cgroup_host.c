@@ -127,6 +127,39 @@ static void test_host_backend_for_real(void)
   for (size_t i = 0; dirs[i]; i++)
     CHECK(dir_exists(dirs[i]));
 
+  /* a sibling under the now existing parent takes the one-mkdir path; its cpuset is
+   * filled from the parent so a task can join it */
+  struct skiff_cgroup *sib = NULL;
+  char *sibpath = xasprintf("/skiff-test-%d/y", (int)getpid());
+  CHECK(cgroup_new(sibpath, &sib, &err) == 0);
+  free(sibpath);
+  if (sib)
+    {
+      CHECK(cgroup_create(sib, &err) == 0);
+      skiff_err_free(&err);
+      char **sd = cgroup_host_dirs(sib);
+      for (size_t i = 0; sd[i]; i++)
+        {
+          CHECK(dir_exists(sd[i]));
+          if (strstr(sd[i], "/cpuset/"))
+            {
+              char *parent = xstrdup(sd[i]);
+              *strrchr(parent, '/') = '\0';
+              char *want = get(parent, "cpuset.cpus"), *got = get(sd[i], "cpuset.cpus");
+              CHECK(strlen(got) > 1);
+              CHECK_STR_EQ(got, want);
+              free(want);
+              free(got);
+              free(parent);
+            }
+          free(sd[i]);
+        }
+      free(sd);
+      CHECK(cgroup_destroy(sib, &err) == 0);
+      skiff_err_free(&err);
+      cgroup_free(sib);
+    }
+
   const int64_t M = 1024 * 1024;
   struct skiff_resources r = {.has_memory_limit = true,
                               .memory_limit = 64 * M,

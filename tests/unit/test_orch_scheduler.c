@@ -64,6 +64,8 @@ static void test_node_ports(void)
   /* Replicas of one service share its nodePort; another service may not take it. */
   CHECK(sched_filter(&n, &web) == -1);
   CHECK(sched_filter(&n, &api) == SCHED_PORT);
+  sched_assume(&n, &web); /* a second replica of web keeps one entry for the port */
+  CHECK(n.nports == 1 && n.svc_count == 2);
   sched_node_release(&n);
 }
 

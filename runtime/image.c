@@ -1,0 +1,499 @@
+/* image.c - the image store's public face: references, build, list, remove, export and
+ * resolve (what `skiff run IMAGE` needs).  Storage, transactions and layer archives
+ * live in image_store.c, image_txn.c, image_layer*.c; import in image_import.c. */
+#define _GNU_SOURCE
+#include "image_internal.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+const char *image_store_root(const char *flag)
+{
+  if (flag && *flag)
+    return flag;
+  const char *env = getenv("SKIFF_IMAGE_ROOT");
+  return env && *env ? env : SKIFF_DEFAULT_IMAGE_ROOT;
+}
+
+static bool name_component_ok(const char *s, size_t n)
+{
+  if (n == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '.' || s[i] == '_'
+          || s[i] == '-'))
+      return false;
+  return true;
+}
+
+int image_parse_ref(const char *ref, char **name, char **tag, struct skiff_err **err)
+{
+  if (ref == NULL || *ref == '\0')
+    return skiff_error(err, 0, "invalid image reference ``: empty");
+  size_t len = strlen(ref);
+  if (len > 255)
+    return skiff_error(err, 0, "invalid image reference `%s`: longer than 255 characters", ref);
+  if (strchr(ref, '@'))
+    return skiff_error(err, 0, "invalid image reference `%s`: digest references are not names",
+                       ref);
+  const char *colon = strrchr(ref, ':');
+  if (colon && strchr(colon, '/'))
+    colon = NULL;
+  size_t nlen = colon ? (size_t)(colon - ref) : len;
+  const char *t = colon ? colon + 1 : "latest";
+  size_t tlen = strlen(t);
+  if (tlen == 0 || tlen > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_'))
+    return skiff_error(err, 0, "invalid image reference `%s`: bad tag `%s`", ref, t);
+  for (size_t i = 0; i < tlen; i++)
+    if (!(isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
+      return skiff_error(err, 0, "invalid image reference `%s`: bad character `%c` in tag", ref,
+                         t[i]);
+  for (size_t i = 0; i < nlen; i++)
+    if (isupper((unsigned char)ref[i]))
+      return skiff_error(err, 0, "invalid image reference `%s`: name must be lower case", ref);
+  for (size_t s = 0; s <= nlen;)
+    {
+      const char *e = memchr(ref + s, '/', nlen - s);
+      size_t clen = e ? (size_t)(e - (ref + s)) : nlen - s;
+      if (!name_component_ok(ref + s, clen))
+        return skiff_error(err, 0,
+                           "invalid image reference `%s`: name components are [a-z0-9] "
+                           "separated by one of `._-`, joined by `/`",
+                           ref);
+      s += clen + 1;
+    }
+  *name = strndup(ref, nlen);
+  *tag = xstrdup(t);
+  if (*name == NULL)
+    abort();
+  return 0;
+}
+
+/* The images.json key for a name or a sha256 prefix of a manifest digest. */
+static int find_key(json_t *names, const char *ref, const char **key, struct skiff_err **err)
+{
+  if (strncmp(ref, "sha256:", 7) == 0)
+    {
+      size_t n = strlen(ref);
+      const char *k, *found = NULL;
+      json_t *v;
+      if (n < 7 + 4)
+        return skiff_error(err, 0, "digest prefix `%s`: give at least 4 hex digits", ref);
+      json_object_foreach(names, k, v)
+      {
+        const char *d = json_string_value(json_object_get(v, "digest"));
+        if (d && strncmp(d, ref, n) == 0)
+          {
+            if (found)
+              return skiff_error(err, 0, "digest prefix `%s` matches several images", ref);
+            found = k;
+          }
+      }
+      if (found == NULL)
+        return skiff_error(err, ENOENT, "no such image `%s`", ref);
+      *key = found;
+      return 0;
+    }
+  cleanup_free char *name = NULL, *tag = NULL;
+  if (image_parse_ref(ref, &name, &tag, err) < 0)
+    return -1;
+  cleanup_free char *k = xasprintf("%s:%s", name, tag);
+  void *iter = json_object_iter_at(names, k);
+  if (iter == NULL)
+    return skiff_error(err, ENOENT, "no such image `%s`", ref);
+  *key = json_object_iter_key(iter);
+  return 0;
+}
+
+static void split_key(const char *key, char **name, char **tag)
+{
+  const char *c = strrchr(key, ':');
+  *name = strndup(key, c ? (size_t)(c - key) : strlen(key));
+  *tag = xstrdup(c ? c + 1 : "latest");
+  if (*name == NULL)
+    abort();
+}
+
+/* ---------------------------------------------------------------- build */
+
+static const char *const config_keys[] = {"User",    "ExposedPorts", "Env",    "Entrypoint", "Cmd",
+                                          "Volumes", "WorkingDir",   "Labels", "StopSignal"};
+
+static bool strings_array(json_t *v)
+{
+  size_t i;
+  json_t *s;
+  if (!json_is_array(v))
+    return false;
+  json_array_foreach(v, i, s) if (!json_is_string(s)) return false;
+  return true;
+}
+
+/* The "config" object of an image config from --config, validated. */
+static int build_config_object(const char *text, json_t **out, struct skiff_err **err)
+{
+  if (text == NULL || *text == '\0')
+    {
+      *out = json_object();
+      return 0;
+    }
+  json_error_t je;
+  json_t *c = json_loads(text, 0, &je);
+  if (!json_is_object(c))
+    {
+      json_decref(c);
+      return skiff_error(err, 0, "--config: expected a JSON object (%s)", c ? "" : je.text);
+    }
+  const char *k;
+  json_t *v;
+  json_object_foreach(c, k, v)
+  {
+    size_t i = 0, n = sizeof(config_keys) / sizeof(config_keys[0]);
+    while (i < n && strcmp(k, config_keys[i]) != 0)
+      i++;
+    bool ok = i < n;
+    if (ok && (!strcmp(k, "Env") || !strcmp(k, "Entrypoint") || !strcmp(k, "Cmd")))
+      ok = strings_array(v);
+    else if (ok && (!strcmp(k, "User") || !strcmp(k, "WorkingDir") || !strcmp(k, "StopSignal")))
+      ok = json_is_string(v);
+    else if (ok)
+      ok = json_is_object(v);
+    if (!ok)
+      {
+        json_decref(c);
+        return i < n ? skiff_error(err, 0, "--config: `%s` has the wrong type", k)
+                     : skiff_error(err, 0, "--config: unknown key `%s`", k);
+      }
+  }
+  *out = c;
+  return 0;
+}
+
+static const char *host_arch(void)
+{
+  struct utsname u;
+  if (uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0)
+    return "arm64";
+  return "amd64";
+}
+
+/* RFC 3339 UTC; SOURCE_DATE_EPOCH makes builds reproducible. */
+static char *created_now(void)
+{
+  const char *sde = getenv("SOURCE_DATE_EPOCH");
+  time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+  struct tm tm;
+  char buf[64];
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return xstrdup(buf);
+}
+
+int image_build(const char *store, const char *rootfs_dir, const char *name_tag,
+                const char *config_json, struct skiff_err **err)
+{
+  cleanup_free char *name = NULL, *tag = NULL;
+  if (image_parse_ref(name_tag, &name, &tag, err) < 0)
+    return -1;
+  json_t *cfg = NULL;
+  if (build_config_object(config_json, &cfg, err) < 0)
+    return -1;
+  struct image_txn t;
+  if (image_txn_begin(&t, store, err) < 0)
+    {
+      json_decref(cfg);
+      return -1;
+    }
+  int ret = -1;
+  char diffid[DIGEST_STR_LEN], ldigest[DIGEST_STR_LEN], cdigest[DIGEST_STR_LEN],
+      mdigest[DIGEST_STR_LEN];
+  long long lsize = 0;
+  cleanup_free char *blob = image_txn_tmp_path(&t, "blob");
+  cleanup_free char *created = created_now();
+  cleanup_free char *ref = xasprintf("%s:%s", name, tag);
+  cleanup_free char *ctext = NULL, *mtext = NULL;
+  int fd = open(blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      skiff_error(err, errno, "open `%s`", blob);
+      goto out;
+    }
+  int r = image_layer_create(rootfs_dir, fd, diffid, ldigest, &lsize, err);
+  close(fd);
+  if (r < 0)
+    goto out;
+  image_txn_adopt_blob(&t, ldigest, blob);
+  json_t *c = json_pack("{s:s, s:s, s:s, s:O, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", created,
+                        "architecture", host_arch(), "os", "linux", "config", cfg, "rootfs", "type",
+                        "layers", "diff_ids", diffid, "history", "created", created, "created_by",
+                        "skiff image build");
+  ctext = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(c);
+  if (image_txn_add_buffer(&t, ctext, strlen(ctext), cdigest, err) < 0)
+    goto out;
+  json_t *m = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
+                        "mediaType", IMAGE_MT_MANIFEST, "config", "mediaType", IMAGE_MT_CONFIG,
+                        "digest", cdigest, "size", (json_int_t)strlen(ctext), "layers", "mediaType",
+                        IMAGE_MT_LAYER_GZIP, "digest", ldigest, "size", (json_int_t)lsize);
+  mtext = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(m);
+  if (image_txn_add_buffer(&t, mtext, strlen(mtext), mdigest, err) < 0
+      || image_txn_add_layer(&t, ldigest, diffid, err) < 0
+      || image_txn_commit(&t, ref, mdigest, err) < 0)
+    goto out;
+  ret = 0;
+out:
+  image_txn_end(&t);
+  json_decref(cfg);
+  return ret < 0 ? skiff_err_prefix(err, "build `%s` from `%s`", name_tag, rootfs_dir) : 0;
+}
+
+/* ---------------------------------------------------------------- list and remove */
+
+/* Manifest and config of an image, both verified. */
+static int read_image(const char *store, const char *manifest_digest, struct image_manifest *m,
+                      json_t **config, struct skiff_err **err)
+{
+  cleanup_free char *mtext = NULL, *ctext = NULL;
+  size_t mlen = 0, clen = 0;
+  if (!digest_valid(manifest_digest))
+    return skiff_error(err, 0, "images.json: invalid manifest digest");
+  if (image_blob_read(store, manifest_digest, &mtext, &mlen, err) < 0
+      || image_manifest_parse(mtext, mlen, m, err) < 0)
+    return -1;
+  json_error_t je;
+  if (image_blob_read(store, m->config_digest, &ctext, &clen, err) < 0
+      || (*config = json_loadb(ctext, clen, 0, &je)) == NULL)
+    {
+      image_manifest_clear(m);
+      return skiff_error(err, 0, "image config %s: invalid JSON", m->config_digest);
+    }
+  return 0;
+}
+
+static int cmp_summary(const void *a, const void *b)
+{
+  const struct image_summary *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : strcmp(x->tag, y->tag);
+}
+
+int image_list(const char *store, struct image_summary **out, size_t *n, struct skiff_err **err)
+{
+  *out = NULL;
+  *n = 0;
+  if (image_store_init(store, err) < 0)
+    return -1;
+  cleanup_close int lock = image_store_lock(store, false, err);
+  json_t *names = NULL;
+  if (lock < 0 || image_names_load(store, &names, err) < 0)
+    return -1;
+  struct image_summary *s = xzalloc((json_object_size(names) + 1) * sizeof(*s));
+  size_t i = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(names, k, v)
+  {
+    const char *d = json_string_value(json_object_get(v, "digest"));
+    struct image_manifest m;
+    json_t *cfg = NULL;
+    split_key(k, &s[i].name, &s[i].tag);
+    s[i].manifest_digest = xstrdup(d ? d : "");
+    s[i].size = -1; /* unreadable image: listed so that it can be removed */
+    if (read_image(store, d, &m, &cfg, NULL) == 0)
+      {
+        s[i].size = m.config_size;
+        for (size_t j = 0; j < m.n_layers; j++)
+          s[i].size += m.layer_sizes[j];
+        const char *c = json_string_value(json_object_get(cfg, "created"));
+        s[i].created = c ? xstrdup(c) : NULL;
+        image_manifest_clear(&m);
+        json_decref(cfg);
+      }
+    i++;
+  }
+  json_decref(names);
+  qsort(s, i, sizeof(*s), cmp_summary);
+  *out = s;
+  *n = i;
+  return 0;
+}
+
+void image_summaries_free(struct image_summary *s, size_t n)
+{
+  for (size_t i = 0; s && i < n; i++)
+    {
+      free(s[i].name);
+      free(s[i].tag);
+      free(s[i].manifest_digest);
+      free(s[i].created);
+    }
+  free(s);
+}
+
+int image_remove(const char *store, const char *name_tag, struct skiff_err **err)
+{
+  if (image_store_init(store, err) < 0)
+    return -1;
+  cleanup_close int lock = image_store_lock(store, true, err);
+  json_t *names = NULL;
+  if (lock < 0 || image_names_load(store, &names, err) < 0)
+    return -1;
+  const char *key = NULL;
+  int ret = -1;
+  if (find_key(names, name_tag, &key, err) == 0)
+    {
+      cleanup_free char *k = xstrdup(key);
+      json_object_del(names, k);
+      if (image_names_save(store, names, err) == 0 && image_store_gc(store, names, err) == 0)
+        ret = 0;
+    }
+  json_decref(names);
+  return ret;
+}
+
+/* ---------------------------------------------------------------- resolve */
+
+static char **strings_dup(json_t *arr)
+{
+  if (!strings_array(arr))
+    return NULL;
+  size_t n = json_array_size(arr);
+  char **res = xzalloc((n + 1) * sizeof(char *));
+  for (size_t i = 0; i < n; i++)
+    res[i] = xstrdup(json_string_value(json_array_get(arr, i)));
+  return res;
+}
+
+static void strings_free(char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
+static char *string_dup_nonempty(json_t *v)
+{
+  const char *s = json_string_value(v);
+  return s && *s ? xstrdup(s) : NULL;
+}
+
+/* ExposedPorts {"8080/tcp":{}, "53/udp":{}, "80":{}} */
+static int parse_ports(json_t *ports, struct image_info *info, struct skiff_err **err)
+{
+  if (ports == NULL)
+    return 0;
+  info->ports = xzalloc((json_object_size(ports) + 1) * sizeof(*info->ports));
+  const char *k;
+  json_t *v;
+  json_object_foreach(ports, k, v)
+  {
+    char *end = NULL;
+    long p = strtol(k, &end, 10);
+    const char *proto = *end == '/' ? end + 1 : "tcp";
+    if (end == k || p < 1 || p > 65535 || (*end && *end != '/')
+        || (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0))
+      return skiff_error(err, 0, "image config: ExposedPorts: invalid port `%s`", k);
+    info->ports[info->n_ports].port = (int)p;
+    snprintf(info->ports[info->n_ports].proto, sizeof(info->ports[0].proto), "%s", proto);
+    info->n_ports++;
+  }
+  return 0;
+}
+
+int image_resolve(const char *store, const char *name_tag, struct image_info **out,
+                  struct skiff_err **err)
+{
+  *out = NULL;
+  cleanup_free char *real = realpath(store, NULL);
+  if (real == NULL)
+    return skiff_error(err, errno == ENOENT ? ENOENT : errno, "no such image `%s` (store `%s`)",
+                       name_tag, store);
+  cleanup_close int lock = image_store_lock(real, false, err);
+  json_t *names = NULL;
+  if (lock < 0 || image_names_load(real, &names, err) < 0)
+    return -1;
+  const char *key = NULL;
+  struct image_manifest m = {0};
+  json_t *cfg = NULL;
+  char **ids = NULL;
+  struct image_info *info = xzalloc(sizeof(*info));
+  cleanup_free char *ctext = NULL;
+  int ret = -1;
+  if (find_key(names, name_tag, &key, err) < 0)
+    goto out;
+  const char *md = json_string_value(json_object_get(json_object_get(names, key), "digest"));
+  info->manifest_digest = xstrdup(md ? md : "");
+  split_key(key, &info->name, &info->tag);
+  if (read_image(real, info->manifest_digest, &m, &cfg, err) < 0)
+    goto out;
+  info->config_digest = xstrdup(m.config_digest);
+  ctext = json_dumps(cfg, JSON_COMPACT);
+  if (image_config_diff_ids(ctext, strlen(ctext), &ids, err) < 0)
+    goto out;
+  size_t n = 0;
+  while (ids[n])
+    n++;
+  if (n != m.n_layers)
+    {
+      skiff_error(err, 0, "image config: %zu diff_ids for %zu layers", n, m.n_layers);
+      goto out;
+    }
+  info->layer_dirs = xzalloc((n + 1) * sizeof(char *));
+  for (size_t i = 0; i < n; i++)
+    {
+      info->layer_dirs[i] = image_layer_path(real, ids[i]);
+      struct stat st;
+      if (stat(info->layer_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+        {
+          skiff_error(err, errno, "layer `%s` missing from the store", info->layer_dirs[i]);
+          goto out;
+        }
+    }
+  json_t *c = json_object_get(cfg, "config");
+  info->entrypoint = strings_dup(json_object_get(c, "Entrypoint"));
+  info->cmd = strings_dup(json_object_get(c, "Cmd"));
+  info->env = strings_dup(json_object_get(c, "Env"));
+  info->workdir = string_dup_nonempty(json_object_get(c, "WorkingDir"));
+  info->user = string_dup_nonempty(json_object_get(c, "User"));
+  if (parse_ports(json_object_get(c, "ExposedPorts"), info, err) < 0)
+    goto out;
+  ret = 0;
+out:
+  if (ret < 0)
+    skiff_err_prefix(err, "image `%s`", name_tag);
+  strings_free(ids);
+  image_manifest_clear(&m);
+  json_decref(cfg);
+  json_decref(names);
+  if (ret < 0)
+    image_info_free(info);
+  else
+    *out = info;
+  return ret;
+}
+
+void image_info_free(struct image_info *info)
+{
+  if (info == NULL)
+    return;
+  free(info->name);
+  free(info->tag);
+  free(info->manifest_digest);
+  free(info->config_digest);
+  strings_free(info->layer_dirs);
+  strings_free(info->entrypoint);
+  strings_free(info->cmd);
+  strings_free(info->env);
+  free(info->workdir);
+  free(info->user);
+  free(info->ports);
+  free(info);
+}

@@ -1,0 +1,602 @@
+/* test_image.c - the image store: reference parsing, tar entry names and whiteouts,
+ * hostile layers (`../`, absolute paths, a symlink to follow, hardlinks out) built here
+ * with libarchive, digest and diff_id verification, and build / export / import (OCI
+ * layout and docker save) / list / resolve / remove on a temp store.  Runs as root
+ * (whiteouts are device nodes, opaque dirs trusted.* xattrs). */
+#include "check.h"
+#include "image_internal.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static char tmp[64];
+
+static char *path(const char *rel)
+{
+  static char buf[8][512];
+  static int i;
+  i = (i + 1) % 8;
+  snprintf(buf[i], sizeof(buf[i]), "%s/%s", tmp, rel);
+  return buf[i];
+}
+
+static void report(struct skiff_err *err)
+{
+  if (err)
+    printf("#   error: %s\n", err->msg);
+}
+
+static bool exists(const char *p)
+{
+  struct stat st;
+  return lstat(p, &st) == 0;
+}
+
+static int count_dir(const char *p)
+{
+  DIR *d = opendir(p);
+  int n = 0;
+  struct dirent *de;
+  if (d == NULL)
+    return -1;
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
+static void write_text(const char *p, const char *s)
+{
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0)
+    {
+      CHECK(write(fd, s, strlen(s)) == (ssize_t)strlen(s));
+      close(fd);
+    }
+  CHECK(fd >= 0);
+}
+
+/* A crafted tar: 'f' file (arg = content), 'd' dir, 'l' symlink (arg = target),
+ * 'h' hardlink (arg = target). */
+struct tentry
+{
+  char type;
+  const char *name, *arg;
+};
+
+static void make_tar(const char *out, const struct tentry *ents, size_t n, bool gzip)
+{
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (gzip)
+    archive_write_add_filter_gzip(a);
+  CHECK(archive_write_open_filename(a, out) == ARCHIVE_OK);
+  for (size_t i = 0; i < n; i++)
+    {
+      struct archive_entry *e = archive_entry_new();
+      archive_entry_set_pathname(e, ents[i].name);
+      archive_entry_set_mtime(e, 1000000, 0);
+      switch (ents[i].type)
+        {
+          case 'f':
+            archive_entry_set_filetype(e, AE_IFREG);
+            archive_entry_set_perm(e, 0644);
+            archive_entry_set_size(e, (la_int64_t)strlen(ents[i].arg));
+            break;
+          case 'd':
+            archive_entry_set_filetype(e, AE_IFDIR);
+            archive_entry_set_perm(e, 0755);
+            break;
+          case 'l':
+            archive_entry_set_filetype(e, AE_IFLNK);
+            archive_entry_set_perm(e, 0777);
+            archive_entry_set_symlink(e, ents[i].arg);
+            break;
+          case 'h':
+            archive_entry_set_filetype(e, AE_IFREG);
+            archive_entry_set_perm(e, 0644);
+            archive_entry_set_hardlink(e, ents[i].arg);
+            break;
+        }
+      CHECK(archive_write_header(a, e) == ARCHIVE_OK);
+      if (ents[i].type == 'f')
+        CHECK(archive_write_data(a, ents[i].arg, strlen(ents[i].arg))
+              == (la_ssize_t)strlen(ents[i].arg));
+      archive_entry_free(e);
+    }
+  CHECK(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+}
+
+/* Unpack a crafted layer into a fresh dir; returns the error (caller frees). */
+static struct skiff_err *unpack(const struct tentry *ents, size_t n, const char *dest)
+{
+  struct skiff_err *err = NULL;
+  make_tar(path("layer.tar"), ents, n, true);
+  skiff_rm_rf(dest, NULL);
+  CHECK(mkdir(dest, 0755) == 0);
+  image_layer_unpack(path("layer.tar"), dest, NULL, &err);
+  return err;
+}
+
+static void test_parse_ref(void)
+{
+  static const struct
+  {
+    const char *in, *name, *tag;
+  } ok[] = {
+      {"busybox", "busybox", "latest"},
+      {"web:v2", "web", "v2"},
+      {"docker.io/library/nginx:1.25-alpine", "docker.io/library/nginx", "1.25-alpine"},
+      {"my_app.x-1", "my_app.x-1", "latest"},
+  };
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    {
+      char *name = NULL, *tag = NULL;
+      struct skiff_err *err = NULL;
+      CHECK(image_parse_ref(ok[i].in, &name, &tag, &err) == 0);
+      report(err);
+      CHECK_STR_EQ(name, ok[i].name);
+      CHECK_STR_EQ(tag, ok[i].tag);
+      free(name);
+      free(tag);
+      skiff_err_free(&err);
+    }
+  static const char *const bad[] = {"",     "Busybox", "a b",   "x:",     "x:-bad", "-x",
+                                    "a//b", "x/",      "x@sha", "x:a/b:", "ä",      "a:b:c"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+      char *name = NULL, *tag = NULL;
+      struct skiff_err *err = NULL;
+      int r = image_parse_ref(bad[i], &name, &tag, &err);
+      if (r == 0)
+        printf("#   `%s` accepted\n", bad[i]);
+      CHECK(r < 0);
+      CHECK(err != NULL && strstr(err->msg, "invalid image reference") != NULL);
+      free(name);
+      free(tag);
+      skiff_err_free(&err);
+    }
+  struct skiff_err *err = NULL;
+  char *n = NULL, *t = NULL;
+  CHECK(image_parse_ref("Web", &n, &t, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "`Web`");
+  skiff_err_free(&err);
+}
+
+static void test_clean_path(void)
+{
+  static const struct
+  {
+    const char *in, *out;
+  } ok[] = {{"./a//b/", "a/b"}, {"./", "."}, {".", "."}, {"a/./b", "a/b"}, {"a..b/c", "a..b/c"}};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    {
+      char *out = NULL;
+      CHECK(image_layer_clean_path(ok[i].in, &out, NULL) == 0);
+      CHECK_STR_EQ(out, ok[i].out);
+      free(out);
+    }
+  static const char *const bad[] = {"../evil", "/abs", "a/../../b", "a/..", "", "./.."};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+      char *out = NULL;
+      struct skiff_err *err = NULL;
+      CHECK(image_layer_clean_path(bad[i], &out, &err) < 0);
+      CHECK(out == NULL && err != NULL);
+      skiff_err_free(&err);
+    }
+}
+
+static void test_whiteout_kind(void)
+{
+  char *t = NULL;
+  CHECK(image_whiteout_kind("a/.wh.b", &t) == IMAGE_WH_FILE);
+  CHECK_STR_EQ(t, "a/b");
+  free(t);
+  t = NULL;
+  CHECK(image_whiteout_kind(".wh.x", &t) == IMAGE_WH_FILE);
+  CHECK_STR_EQ(t, "x");
+  free(t);
+  t = NULL;
+  CHECK(image_whiteout_kind("a/b/.wh..wh..opq", &t) == IMAGE_WH_OPAQUE);
+  CHECK_STR_EQ(t, "a/b");
+  free(t);
+  t = NULL;
+  CHECK(image_whiteout_kind(".wh..wh..opq", &t) == IMAGE_WH_OPAQUE);
+  CHECK_STR_EQ(t, ".");
+  free(t);
+  t = NULL;
+  CHECK(image_whiteout_kind("a/.wh..wh.plnk", &t) == IMAGE_WH_META);
+  CHECK(image_whiteout_kind("a/x.wh.b", &t) == IMAGE_WH_NONE);
+  CHECK(image_whiteout_kind("a/.wh.", &t) == IMAGE_WH_META);
+  CHECK(t == NULL);
+}
+
+static void test_unpack_whiteouts(void)
+{
+  const struct tentry ents[] = {
+      {'d', "a/", NULL},     {'f', "a/keep", "k"},        {'f', "a/.wh.gone", ""},
+      {'d', "d", NULL},      {'f', "d/.wh..wh..opq", ""}, {'f', "d/new", "n"},
+      {'f', "./top", "top"}, {'h', "a/link", "top"},      {'f', ".wh.deleted_dir", ""},
+  };
+  struct skiff_err *err = unpack(ents, sizeof(ents) / sizeof(ents[0]), path("wh"));
+  report(err);
+  CHECK(err == NULL);
+  skiff_err_free(&err);
+  struct stat st;
+  CHECK(lstat(path("wh/a/gone"), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+  CHECK(lstat(path("wh/deleted_dir"), &st) == 0 && S_ISCHR(st.st_mode));
+  CHECK(!exists(path("wh/a/.wh.gone")));
+  CHECK(!exists(path("wh/d/.wh..wh..opq")));
+  char v[8] = {0};
+  CHECK(getxattr(path("wh/d"), "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
+  CHECK(getxattr(path("wh/a"), "trusted.overlay.opaque", v, sizeof(v)) < 0);
+  struct stat a, b;
+  CHECK(stat(path("wh/top"), &a) == 0 && stat(path("wh/a/link"), &b) == 0 && a.st_ino == b.st_ino);
+  CHECK(stat(path("wh/d/new"), &st) == 0 && st.st_mtime == 1000000);
+}
+
+static void test_unpack_escapes(void)
+{
+  CHECK(mkdir(path("outside"), 0755) == 0 || errno == EEXIST);
+  write_text(path("outside/secret"), "host secret");
+  char abs_evil[600], link_target[600];
+  snprintf(abs_evil, sizeof(abs_evil), "%s/outside/abs-evil", tmp);
+  snprintf(link_target, sizeof(link_target), "%s/outside", tmp);
+  struct
+  {
+    const char *what;
+    struct tentry e[2];
+    size_t n;
+    const char *must_not_exist;
+  } cases[] = {
+      {"dotdot", {{'f', "../outside/evil", "x"}}, 1, "outside/evil"},
+      {"dotdot-deep", {{'f', "a/../../outside/evil2", "x"}}, 1, "outside/evil2"},
+      {"absolute", {{'f', abs_evil, "x"}}, 1, "outside/abs-evil"},
+      {"symlink-then-child", {{'l', "x", link_target}, {'f', "x/evil3", "x"}}, 2, "outside/evil3"},
+      {"symlink-root", {{'l', "r", "/"}, {'f', "r/tmp/skiff-image-evil4", "x"}}, 2, NULL},
+      {"relative-symlink", {{'l', "up", "../outside"}, {'f', "up/evil5", "x"}}, 2, "outside/evil5"},
+      {"hardlink-out", {{'h', "h", "../outside/secret"}}, 1, NULL},
+      {"hardlink-via-symlink", {{'l', "s", link_target}, {'h', "h", "s/secret"}}, 2, NULL},
+      {"hardlink-abs", {{'h', "h", "/etc/passwd"}}, 1, NULL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+      struct skiff_err *err = unpack(cases[i].e, cases[i].n, path("esc"));
+      if (err == NULL)
+        printf("#   %s: not rejected\n", cases[i].what);
+      CHECK(err != NULL);
+      skiff_err_free(&err);
+      if (cases[i].must_not_exist)
+        CHECK(!exists(path(cases[i].must_not_exist)));
+    }
+  CHECK(!exists("/tmp/skiff-image-evil4"));
+  unlink("/tmp/skiff-image-evil4");
+  /* the host file reached by no hardlink: its link count is still 1 */
+  struct stat st;
+  CHECK(stat(path("outside/secret"), &st) == 0 && st.st_nlink == 1);
+  CHECK(count_dir(path("outside")) == 1);
+}
+
+static void test_diffid_check(void)
+{
+  const struct tentry ents[] = {{'f', "hello", "world"}};
+  make_tar(path("plain.tar"), ents, 1, false);
+  make_tar(path("gz.tar"), ents, 1, true);
+  char want[DIGEST_STR_LEN];
+  int fd = open(path("plain.tar"), O_RDONLY);
+  CHECK(digest_fd(fd, want, NULL, NULL) == 0);
+  close(fd);
+  struct skiff_err *err = NULL;
+  skiff_rm_rf(path("dd"), NULL);
+  mkdir(path("dd"), 0755);
+  CHECK(image_layer_unpack(path("gz.tar"), path("dd"), want, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  skiff_rm_rf(path("dd"), NULL);
+  mkdir(path("dd"), 0755);
+  CHECK(image_layer_unpack(path("plain.tar"), path("dd"), want, &err) == 0);
+  skiff_err_free(&err);
+  skiff_rm_rf(path("dd"), NULL);
+  mkdir(path("dd"), 0755);
+  const char *wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+  CHECK(image_layer_unpack(path("gz.tar"), path("dd"), wrong, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "diff_id mismatch");
+  skiff_err_free(&err);
+  /* a truncated gzip'd layer is an error, not a short layer */
+  CHECK(truncate(path("gz.tar"), 30) == 0);
+  skiff_rm_rf(path("dd"), NULL);
+  mkdir(path("dd"), 0755);
+  CHECK(image_layer_unpack(path("gz.tar"), path("dd"), NULL, &err) < 0);
+  skiff_err_free(&err);
+}
+
+static void make_rootfs(const char *root)
+{
+  char p[600];
+  skiff_mkdir_p(root, 0755, NULL);
+  snprintf(p, sizeof(p), "%s/bin", root);
+  mkdir(p, 0755);
+  snprintf(p, sizeof(p), "%s/bin/tool", root);
+  write_text(p, "#!/bin/sh\necho tool\n");
+  chmod(p, 0755);
+  char q[600];
+  snprintf(q, sizeof(q), "%s/bin/tool2", root);
+  CHECK(link(p, q) == 0);
+  snprintf(p, sizeof(p), "%s/bin/sh", root);
+  CHECK(symlink("tool", p) == 0);
+  snprintf(p, sizeof(p), "%s/etc", root);
+  mkdir(p, 0755);
+  snprintf(p, sizeof(p), "%s/etc/passwd", root);
+  write_text(p, "root:x:0:0:root:/root:/bin/sh\n");
+  snprintf(p, sizeof(p), "%s/tmp", root);
+  mkdir(p, 01777);
+  chmod(p, 01777);
+  snprintf(p, sizeof(p), "%s/null", root);
+  CHECK(mknod(p, S_IFCHR | 0666, makedev(1, 3)) == 0);
+}
+
+static int count_blobs(const char *store)
+{
+  char p[600];
+  snprintf(p, sizeof(p), "%s/blobs/sha256", store);
+  return count_dir(p);
+}
+
+static int count_layers(const char *store)
+{
+  char p[600];
+  snprintf(p, sizeof(p), "%s/layers", store);
+  return count_dir(p);
+}
+
+static void test_store_roundtrip(void)
+{
+  const char *store = path("store");
+  struct skiff_err *err = NULL;
+  make_rootfs(path("rootfs"));
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  const char *cfg = "{\"Entrypoint\":[\"/bin/tool\"],\"Cmd\":[\"-x\"],\"Env\":[\"A=1\"],"
+                    "\"WorkingDir\":\"/tmp\",\"ExposedPorts\":{\"8080/tcp\":{},\"53/udp\":{}}}";
+  CHECK(image_build(store, path("rootfs"), "test:1", cfg, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  CHECK(count_blobs(store) == 3 && count_layers(store) == 1);
+  /* deterministic layer: the same rootfs again shares blob and layer dir */
+  CHECK(image_build(store, path("rootfs"), "test:2", cfg, &err) == 0);
+  skiff_err_free(&err);
+  CHECK(count_blobs(store) == 3 && count_layers(store) == 1);
+  CHECK(image_build(store, path("rootfs"), "test:3", "{\"Bogus\":1}", &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "unknown key `Bogus`");
+  skiff_err_free(&err);
+
+  struct image_summary *s = NULL;
+  size_t n = 0;
+  CHECK(image_list(store, &s, &n, &err) == 0);
+  CHECK(n == 2);
+  if (n == 2)
+    {
+      CHECK_STR_EQ(s[0].name, "test");
+      CHECK_STR_EQ(s[0].tag, "1");
+      CHECK_STR_EQ(s[1].tag, "2");
+      CHECK(s[0].size > 0);
+      CHECK_STR_EQ(s[0].created, "2023-11-14T22:13:20Z");
+      CHECK(digest_valid(s[0].manifest_digest));
+    }
+  image_summaries_free(s, n);
+
+  struct image_info *info = NULL;
+  CHECK(image_resolve(store, "test:1", &info, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  if (info)
+    {
+      CHECK(info->layer_dirs && info->layer_dirs[0] && !info->layer_dirs[1]);
+      char p[700];
+      snprintf(p, sizeof(p), "%s/bin/tool", info->layer_dirs[0]);
+      struct stat st, st2;
+      CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755 && st.st_nlink == 2);
+      snprintf(p, sizeof(p), "%s/tmp", info->layer_dirs[0]);
+      CHECK(stat(p, &st2) == 0 && (st2.st_mode & 07777) == 01777);
+      snprintf(p, sizeof(p), "%s/null", info->layer_dirs[0]);
+      CHECK(lstat(p, &st2) == 0 && S_ISCHR(st2.st_mode) && st2.st_rdev == makedev(1, 3));
+      CHECK(info->entrypoint && !strcmp(info->entrypoint[0], "/bin/tool") && !info->entrypoint[1]);
+      CHECK(info->cmd && !strcmp(info->cmd[0], "-x"));
+      CHECK(info->env && !strcmp(info->env[0], "A=1"));
+      CHECK_STR_EQ(info->workdir, "/tmp");
+      CHECK(info->user == NULL);
+      CHECK(info->n_ports == 2);
+      bool tcp = false, udp = false;
+      for (size_t i = 0; i < info->n_ports; i++)
+        {
+          tcp = tcp || (info->ports[i].port == 8080 && !strcmp(info->ports[i].proto, "tcp"));
+          udp = udp || (info->ports[i].port == 53 && !strcmp(info->ports[i].proto, "udp"));
+        }
+      CHECK(tcp && udp);
+      /* by digest prefix */
+      char prefix[20];
+      snprintf(prefix, sizeof(prefix), "%.15s", info->manifest_digest);
+      struct image_info *byd = NULL;
+      CHECK(image_resolve(store, prefix, &byd, &err) == 0);
+      skiff_err_free(&err);
+      if (byd)
+        CHECK_STR_EQ(byd->tag, "1");
+      image_info_free(byd);
+    }
+  image_info_free(info);
+  info = NULL;
+  CHECK(image_resolve(store, "nope", &info, &err) < 0 && info == NULL);
+  CHECK_CONTAINS(err ? err->msg : NULL, "no such image `nope`");
+  skiff_err_free(&err);
+
+  /* export, import the tar under a new name into a second store and this one */
+  CHECK(image_export(store, "test:1", path("test.tar"), &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  char *ref = NULL;
+  CHECK(image_import(path("store2"), path("test.tar"), NULL, &ref, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  CHECK_STR_EQ(ref, "test:1");
+  free(ref);
+  ref = NULL;
+  CHECK(count_blobs(path("store2")) == 3 && count_layers(path("store2")) == 1);
+  CHECK(image_import(store, path("test.tar"), "copy:v1", &ref, &err) == 0);
+  skiff_err_free(&err);
+  CHECK_STR_EQ(ref, "copy:v1");
+  free(ref);
+  CHECK(count_blobs(store) == 3 && count_layers(store) == 1);
+
+  /* remove: shared content stays while a name uses it */
+  CHECK(image_remove(store, "test:1", &err) == 0);
+  CHECK(image_remove(store, "test:2", &err) == 0);
+  CHECK(count_blobs(store) == 3 && count_layers(store) == 1);
+  CHECK(image_remove(store, "test:2", &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "no such image");
+  skiff_err_free(&err);
+  CHECK(image_remove(store, "copy:v1", &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  CHECK(count_blobs(store) == 0 && count_layers(store) == 0);
+  CHECK(count_dir(path("store/tmp")) == 0);
+}
+
+/* The layout of an exported image as a directory, one blob corrupted. */
+static void test_digest_mismatch(void)
+{
+  struct skiff_err *err = NULL;
+  const char *store = path("store3");
+  CHECK(image_build(store, path("rootfs"), "m:1", NULL, &err) == 0);
+  CHECK(image_export(store, "m:1", path("m.tar"), &err) == 0);
+  skiff_rm_rf(path("mlayout"), NULL);
+  mkdir(path("mlayout"), 0755);
+  CHECK(image_archive_extract(path("m.tar"), path("mlayout"), &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  struct image_info *info = NULL;
+  CHECK(image_resolve(store, "m:1", &info, &err) == 0);
+  /* corrupt the layer blob: the largest file of the layout's blobs */
+  char big[700] = "";
+  off_t best = -1;
+  DIR *d = opendir(path("mlayout/blobs/sha256"));
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL)
+    {
+      char p[700];
+      struct stat st;
+      snprintf(p, sizeof(p), "%s/%s", path("mlayout/blobs/sha256"), de->d_name);
+      if (de->d_name[0] != '.' && stat(p, &st) == 0 && st.st_size > best)
+        {
+          best = st.st_size;
+          snprintf(big, sizeof(big), "%s", p);
+        }
+    }
+  if (d)
+    closedir(d);
+  int fd = open(big, O_RDWR);
+  CHECK(fd >= 0 && pwrite(fd, "X", 1, best / 2) == 1);
+  close(fd);
+  CHECK(image_import(path("store4"), path("mlayout"), "bad:1", NULL, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "digest mismatch");
+  CHECK_CONTAINS(err ? err->msg : NULL, "blob sha256:");
+  skiff_err_free(&err);
+  CHECK(count_blobs(path("store4")) == 0 && count_layers(path("store4")) == 0);
+  CHECK(count_dir(path("store4/tmp")) == 0);
+
+  /* a blob corrupted inside the store is caught on read */
+  if (info)
+    {
+      char *p = image_blob_path(store, info->config_digest);
+      fd = open(p, O_WRONLY | O_APPEND);
+      CHECK(fd >= 0 && write(fd, " ", 1) == 1);
+      close(fd);
+      free(p);
+      struct image_info *again = NULL;
+      CHECK(image_resolve(store, "m:1", &again, &err) < 0);
+      CHECK_CONTAINS(err ? err->msg : NULL, "digest mismatch");
+      skiff_err_free(&err);
+      image_info_free(again);
+    }
+  image_info_free(info);
+}
+
+/* `docker save` layout: manifest.json, <hex>.json config, <id>/layer.tar. */
+static void test_docker_save(void)
+{
+  struct skiff_err *err = NULL;
+  const struct tentry ents[] = {{'d', "etc", NULL}, {'f', "etc/os-release", "ID=test\n"}};
+  skiff_mkdir_p(path("docker/abc"), 0755, NULL);
+  make_tar(path("docker/abc/layer.tar"), ents, 2, false);
+  char diffid[DIGEST_STR_LEN], cdigest[DIGEST_STR_LEN];
+  int fd = open(path("docker/abc/layer.tar"), O_RDONLY);
+  CHECK(digest_fd(fd, diffid, NULL, NULL) == 0);
+  close(fd);
+  char *cfg = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":"
+                        "[\"cat\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+                        diffid);
+  digest_buffer(cfg, strlen(cfg), cdigest);
+  char *cname = xasprintf("docker/%s.json", digest_hex(cdigest));
+  write_text(path(cname), cfg);
+  char *man = xasprintf("[{\"Config\":\"%s.json\",\"RepoTags\":[\"docker.io/library/dk:7\"],"
+                        "\"Layers\":[\"abc/layer.tar\"]}]",
+                        digest_hex(cdigest));
+  write_text(path("docker/manifest.json"), man);
+  char *ref = NULL;
+  CHECK(image_import(path("store5"), path("docker"), NULL, &ref, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  CHECK_STR_EQ(ref, "dk:7");
+  free(ref);
+  struct image_info *info = NULL;
+  CHECK(image_resolve(path("store5"), "dk:7", &info, &err) == 0);
+  if (info)
+    {
+      char p[700];
+      snprintf(p, sizeof(p), "%s/etc/os-release", info->layer_dirs[0]);
+      CHECK(exists(p));
+      CHECK(info->cmd && !strcmp(info->cmd[0], "cat"));
+      CHECK(strstr(info->layer_dirs[0], digest_hex(diffid)) != NULL);
+    }
+  image_info_free(info);
+  /* a config whose diff_id does not match the layer: nothing imported */
+  char *bad = xasprintf("{\"rootfs\":{\"diff_ids\":[\"sha256:%064d\"]}}", 0);
+  write_text(path("docker/bad.json"), bad);
+  write_text(path("docker/manifest.json"),
+             "[{\"Config\":\"bad.json\",\"RepoTags\":[\"b:1\"],\"Layers\":[\"abc/layer.tar\"]}]");
+  CHECK(image_import(path("store6"), path("docker"), NULL, NULL, &err) < 0);
+  CHECK_CONTAINS(err ? err->msg : NULL, "diff_id mismatch");
+  skiff_err_free(&err);
+  CHECK(count_blobs(path("store6")) == 0 && count_layers(path("store6")) == 0);
+  free(bad);
+  free(cfg);
+  free(cname);
+  free(man);
+}
+
+int main(void)
+{
+  snprintf(tmp, sizeof(tmp), "/tmp/skiff-image-XXXXXX");
+  if (mkdtemp(tmp) == NULL)
+    return 1;
+  RUN_TEST(test_parse_ref);
+  RUN_TEST(test_clean_path);
+  RUN_TEST(test_whiteout_kind);
+  RUN_TEST(test_unpack_whiteouts);
+  RUN_TEST(test_unpack_escapes);
+  RUN_TEST(test_diffid_check);
+  RUN_TEST(test_store_roundtrip);
+  RUN_TEST(test_digest_mismatch);
+  RUN_TEST(test_docker_save);
+  skiff_rm_rf(tmp, NULL);
+  return CHECK_DONE();
+}
