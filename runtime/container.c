@@ -474,10 +474,11 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
       struct skiff_err *merr = NULL;
       pid_t pid = 0;
       struct monitor_io io = {.log_fd = -1, .log_path = opts->log_path};
+      close(res[0]);
+      /* what the caller gave us (after res[0] went: its number may be reused below) */
       size_t n_inherited = 0;
       int *inherited = list_open_fds(&n_inherited);
       int logp[2] = {-1, -1};
-      close(res[0]);
       setsid();
       if (opts->log_path && pipe2(logp, O_CLOEXEC) == 0)
         {
@@ -507,7 +508,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
         dup2(null, i);
       /* drop every fd the caller gave us, so nobody waits on a pipe we hold */
       for (size_t i = 0; i < n_inherited; i++)
-        if (inherited[i] > 2)
+        if (inherited[i] > 2 && inherited[i] != res[1])
           close(inherited[i]);
       free(inherited);
       ctx_cache_seccomp(&c);

@@ -86,15 +86,18 @@ static int find_key(json_t *names, const char *ref, const char **key, struct ski
       json_t *v;
       if (n < 7 + 4)
         return skiff_error(err, 0, "digest prefix `%s`: give at least 4 hex digits", ref);
+      const char *found_digest = NULL;
       json_object_foreach(names, k, v)
       {
         const char *d = json_string_value(json_object_get(v, "digest"));
-        if (d && strncmp(d, ref, n) == 0)
-          {
-            if (found)
-              return skiff_error(err, 0, "digest prefix `%s` matches several images", ref);
-            found = k;
-          }
+        if (d == NULL || strncmp(d, ref, n) != 0)
+          continue;
+        /* several names of one image are fine: the first name in order stands for it */
+        if (found_digest && strcmp(found_digest, d) != 0)
+          return skiff_error(err, 0, "digest prefix `%s` matches several images", ref);
+        if (found == NULL || strcmp(k, found) < 0)
+          found = k;
+        found_digest = d;
       }
       if (found == NULL)
         return skiff_error(err, ENOENT, "no such image `%s`", ref);

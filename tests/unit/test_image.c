@@ -275,6 +275,8 @@ static void test_unpack_escapes(void)
       struct skiff_err *err = unpack(cases[i].e, cases[i].n, path("esc"));
       if (err == NULL)
         printf("#   %s: not rejected\n", cases[i].what);
+      else
+        printf("#   %s: %s\n", cases[i].what, err->msg);
       CHECK(err != NULL);
       skiff_err_free(&err);
       if (cases[i].must_not_exist)
@@ -362,7 +364,8 @@ static int count_layers(const char *store)
 
 static void test_store_roundtrip(void)
 {
-  const char *store = path("store");
+  char store[600];
+  snprintf(store, sizeof(store), "%s", path("store"));
   struct skiff_err *err = NULL;
   make_rootfs(path("rootfs"));
   setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
@@ -475,7 +478,8 @@ static void test_store_roundtrip(void)
 static void test_digest_mismatch(void)
 {
   struct skiff_err *err = NULL;
-  const char *store = path("store3");
+  char store[600];
+  snprintf(store, sizeof(store), "%s", path("store3"));
   CHECK(image_build(store, path("rootfs"), "m:1", NULL, &err) == 0);
   CHECK(image_export(store, "m:1", path("m.tar"), &err) == 0);
   skiff_rm_rf(path("mlayout"), NULL);

@@ -10,11 +10,11 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 setup() { skiff_setup; }
 teardown() { skiff_teardown; }
 
-# An allocator in a child shell: holds 96 MiB in a shell variable, then reports how the
+# An allocator in a child shell: holds 64 MiB in a shell variable, then reports how the
 # child ended (busybox has no allocator of its own).
-ALLOC='(x=$(yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 100663296); echo "held ${#x}"); echo "child-rc=$?"'
+ALLOC='(x=$(yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 67108864); echo "held ${#x}"); echo "child-rc=$?"'
 
-@test "memory: a 32M limit OOM-kills an allocator of 96M (exit 137)" {
+@test "memory: a 32M limit OOM-kills an allocator of 64M (exit 137)" {
 	cfg '.linux.resources.memory = {"limit": 33554432}'
 	sh_args "$ALLOC"
 	run_container
@@ -28,7 +28,7 @@ ALLOC='(x=$(yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 100663296); echo "held
 	sh_args "$ALLOC"
 	run_container
 	assert_status 0
-	[[ "$output" =~ held\ 10066329[56] ]] || fail "allocator did not hold 96M: $output"
+	[[ "$output" =~ held\ 6710886[34] ]] || fail "allocator did not hold 64M: $output"
 	assert_contains "$output" child-rc=0
 }
 
