@@ -3,6 +3,7 @@
 #   make deps     install every Debian package the project needs (idempotent)
 #   make          build skiff, skiffd, skiffctl, webapp into build/
 #   make test     deps + sanitizer build (build/san) + every test; ends "N passed, N failed"
+#   make demo     deps + build + the tour of examples/demo.sh (the README's first command)
 #   make images   build the busybox and webapp images into the store
 #   make fmt      reformat; make fmt-check fails on unformatted files
 #
@@ -64,7 +65,7 @@ BINS += $(BUILD)/webapp
 endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit check-deps fmt fmt-check images clean bench install
+.PHONY: all deps test unit check-deps fmt fmt-check images clean bench install demo
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -120,6 +121,11 @@ test: deps
 bench: all
 	tests/bench/run
 
+# The tour: images, a container with a published port, the control plane (README).
+demo: deps
+	$(MAKE) all
+	examples/demo.sh
+
 images: all
 	images/build-all
 
@@ -138,3 +144,53 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
+#   make fuzz          build every harness and fuzz each for FUZZ_SECONDS (default 60)
+#   make fuzz-replay   build every harness and run it over its saved corpus only (TAP)
+# Harness tests/fuzz/fuzz_NAME.c uses the corpus tests/fuzz/corpus/NAME/; new inputs go
+# to build/fuzz/work/NAME, crashes to build/fuzz/crash-NAME-* (turn one into a
+# regression input by copying it into the corpus once the bug is fixed).
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC := clang
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Wno-unused-command-line-argument \
+	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-Iruntime -Iorchestrator $(call pc,--cflags,$(ALL_PKGS))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libskiff.a: $(call fuzzobj,$(RUNTIME_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/liborch.a: $(call fuzzobj,$(ORCH_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/liborch.a $(FUZZ_BUILD)/libskiff.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+
+.PHONY: fuzz fuzz-build fuzz-replay
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/work
+	@for h in $(FUZZ_BINS); do n=$${h##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/work/$$n tests/fuzz/corpus/$$n; \
+	  echo "== $$h for $(FUZZ_SECONDS)s"; \
+	  $$h -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/work/$$n tests/fuzz/corpus/$$n \
+	    2>&1 | grep -E '^(stat::|==[0-9]+==|SUMMARY|Done|INFO: Running)' || true; \
+	  [ -z "$$(ls $(FUZZ_BUILD)/crash-$$n-* 2>/dev/null)" ] || { echo "$$h: crash saved in $(FUZZ_BUILD)/crash-$$n-*"; exit 1; }; \
+	done
+
+fuzz-replay: fuzz-build
+	@i=0; for h in $(FUZZ_BINS); do i=$$((i + 1)); n=$${h##*/fuzz_}; \
+	  files=$$(ls tests/fuzz/corpus/$$n/* 2>/dev/null | wc -l); \
+	  if [ $$files -gt 0 ] && $$h -runs=0 tests/fuzz/corpus/$$n/* >$(FUZZ_BUILD)/replay-$$n.log 2>&1; then \
+	    echo "ok $$i - fuzz_$$n replays $$files inputs"; \
+	  else echo "not ok $$i - fuzz_$$n replay ($$files inputs; see $(FUZZ_BUILD)/replay-$$n.log)"; fi; \
+	done; echo "1..$$i"

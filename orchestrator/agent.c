@@ -37,9 +37,10 @@ struct agent
   double interval; /* seconds between heartbeats */
   int hb_threads;
 
-  pthread_mutex_t lock; /* guards the job queue */
+  pthread_mutex_t lock; /* guards the job queue and `queued` */
   pthread_cond_t cond;
   struct job *head, *tail;
+  json_t *queued; /* names of replicas with a job in the queue: a relist does not repeat them */
 };
 
 enum job_kind
@@ -162,16 +163,31 @@ static char *node_name(const struct agent *a, long i)
   return xasprintf("%s-%ld", a->name, i);
 }
 
+static char *job_key(enum job_kind kind, const char *replica, const struct agent_fake_report *rep)
+{
+  return xasprintf("%c:%s:%s", kind == JOB_DELETE ? 'D' : 'R', rep && rep->state ? rep->state : "",
+                   replica);
+}
+
 static void enqueue(struct agent *a, enum job_kind kind, const char *replica, const char *node,
                     const struct agent_fake_report *rep)
 {
-  struct job *j = xzalloc(sizeof(*j));
+  cleanup_free char *key = job_key(kind, replica, rep);
+  struct job *j;
+
+  pthread_mutex_lock(&a->lock);
+  if (json_object_get(a->queued, key))
+    {
+      pthread_mutex_unlock(&a->lock);
+      return;
+    }
+  json_object_set_new(a->queued, key, json_true());
+  j = xzalloc(sizeof(*j));
   j->kind = kind;
   j->replica = xstrdup(replica);
   j->node = xstrdup(node);
   if (rep)
     j->rep = *rep;
-  pthread_mutex_lock(&a->lock);
   if (a->tail)
     a->tail->next = j;
   else
@@ -311,7 +327,8 @@ static int watch_line(json_t *ev, void *data)
 static void *watch_thread(void *arg)
 {
   struct agent *a = arg;
-  struct client *c = client_new(a->server, a->token, 10000);
+  /* a list of 10,000 replicas from a busy server can take a while */
+  struct client *c = client_new(a->server, a->token, 60000);
   cleanup_free char *filter
       = a->count == 1 ? xasprintf("node=%s", a->name) : xstrdup("kind=replicas");
   int down = 0;
@@ -407,6 +424,12 @@ static void *worker_thread(void *arg)
       if (j == NULL)
         break;
       run_job(a, c, j);
+      {
+        cleanup_free char *key = job_key(j->kind, j->replica, &j->rep);
+        pthread_mutex_lock(&a->lock);
+        json_object_del(a->queued, key);
+        pthread_mutex_unlock(&a->lock);
+      }
       free(j->replica);
       free(j->node);
       free(j);
@@ -639,6 +662,7 @@ int agent_main(int argc, char **argv)
   a.server = target.server;
   a.token = target.token;
   a.hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
+  a.queued = json_object();
   pthread_mutex_init(&a.lock, NULL);
   pthread_cond_init(&a.cond, NULL);
 

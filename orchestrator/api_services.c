@@ -7,6 +7,7 @@
 #include "api_internal.h"
 #include "model.h"
 #include "server.h"
+#include "service.h"
 
 /* ---- services ---- */
 
@@ -91,7 +92,7 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
           goto out;
         }
       bool ch, ng;
-      json_t *obj = controller_merge_service(old, desired, &ch, &ng);
+      json_t *obj = service_merge(old, desired, &ch, &ng);
       if (ch)
         {
           bufs[nb] = xasprintf("/services/%s", name);
@@ -297,7 +298,7 @@ enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connectio
     {
       if (strcmp(method, "GET") != 0)
         return api_send_405(srv, c, method, "GET");
-      return api_send_json(srv, c, 200, controller_rollout_status(srv, svc));
+      return api_send_json(srv, c, 200, service_rollout_status(svc));
     }
   if (strcmp(sub, "rollout") == 0 && strcmp(sub2, "undo") == 0)
     {
@@ -314,7 +315,7 @@ enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connectio
       if (!ok)
         return api_send_error(srv, c, 400, "undo.generation: expected a positive integer");
       cleanup_err struct skiff_err *err = NULL;
-      json_t *obj = controller_undo_service(svc, gen, &err);
+      json_t *obj = service_undo(svc, gen, &err);
       if (obj == NULL)
         return api_send_error(srv, c, 409, "%s", err->msg);
       int64_t from = model_int(svc, "generation", 1);

@@ -205,7 +205,7 @@ static int transport_error(struct client *c, CURLcode rc, const char *errbuf,
   long os_errno = 0;
   curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return skiff_error(err, ETIMEDOUT, "cannot reach server %s: no answer within %ld ms", c->server,
+    return skiff_error(err, 0, "cannot reach server %s: no answer within %ld ms", c->server,
                        c->timeout_ms);
   if (os_errno != 0
       && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
@@ -438,6 +438,10 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
   curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
   curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* The server sends a BOOKMARK line every 5 s of silence (API.md): 30 s without a byte
+   * means a dead (e.g. stopped) server, so give up and let the caller list again. */
+  curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 30L);
   rc = curl_easy_perform(c->curl);
   curl_slist_free_all(headers);
   if (s.code == 0)

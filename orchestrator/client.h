@@ -59,7 +59,8 @@ int client_call(struct client *c, const char *method, const char *path, json_t *
 
 /* Streaming GET of newline-delimited JSON (the watch API).  cb gets each parsed line and
  * returns 0 to go on, non-zero to stop (then client_stream returns 0).  The request has no
- * overall timeout; the stream ends when the server closes it (returns 0) or on a transport
+ * overall timeout, but 30 s without a byte (the server sends bookmarks every 5 s) is a
+ * transport error; the stream ends when the server closes it (returns 0) or on a transport
  * error (-1). */
 typedef int (*client_line_cb)(json_t *obj, void *data);
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,

@@ -104,6 +104,23 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
   }
   batch_commit(srv, b);
 
+  /* Full disruption (kube's node lifecycle controller does the same): when every node is
+   * NotReady the fault is most likely ours or the network's, and there is nowhere to move
+   * replicas to, so they are not marked Lost; they stay as they are until nodes return. */
+  size_t nready = 0;
+  json_object_foreach(srv->nodes, name, node)
+  {
+    nready += strcmp(model_str(node, "status", ""), "Ready") == 0;
+  }
+  bool full_disruption = nready == 0 && json_object_size(srv->nodes) > 1;
+  /* Replicas need a look only when a node is NotReady or a node changed (came back, was
+   * removed), and every 10 s as a safety net. */
+  if (nready == json_object_size(srv->nodes) && !srv->nodes_changed
+      && now - srv->last_replica_sweep < 10)
+    return;
+  srv->nodes_changed = false;
+  srv->last_replica_sweep = now;
+
   json_t *r;
   json_object_foreach(srv->replicas, name, r)
   {
@@ -122,7 +139,7 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
         batch_add(b, STORE_DELETE, "/replicas/", r);
         srv_event(srv, "Warning", "Replica", name, "Lost", "node %s was removed", nodename);
       }
-    else if (!ready && model_replica_state_live(st))
+    else if (!ready && model_replica_state_live(st) && !full_disruption)
       {
         json_t *c = json_deep_copy(r);
         cleanup_free char *why = xasprintf("node %s is NotReady", nodename);
@@ -320,11 +337,34 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
   free(reps);
 }
 
+/* A service needs reconciling when it or its replicas changed, when a node changed, or
+ * (each second) while its rollout is not Complete, for the progress deadline. */
+static bool needs_reconcile(struct orch_server *srv, const char *name, json_t *svc, bool all)
+{
+  if (all || json_object_get(srv->dirty_services, name))
+    return true;
+  json_t *ro = json_object_get(json_object_get(svc, "status"), "rollout");
+  return strcmp(model_str(ro, "state", ""), "Complete") != 0;
+}
+
 static void reconcile_services(struct orch_server *srv, double now, struct batch *b)
 {
-  json_t *by_svc = json_object();
   const char *name;
   json_t *r, *svc;
+  bool all = srv->all_dirty;
+  bool periodic = now - srv->last_full_reconcile >= 1.0;
+  bool any = json_object_size(srv->dirty_services) > 0 || all;
+  if (!any && periodic)
+    json_object_foreach(srv->services, name, svc)
+    {
+      any |= needs_reconcile(srv, name, svc, false);
+    }
+  if (periodic)
+    srv->last_full_reconcile = now;
+  if (!any)
+    return;
+  srv->all_dirty = false;
+  json_t *by_svc = json_object();
   json_object_foreach(srv->replicas, name, r)
   {
     const char *sname = model_str(r, "service", "");
@@ -354,11 +394,14 @@ static void reconcile_services(struct orch_server *srv, double now, struct batch
   }
   json_object_foreach(srv->services, name, svc)
   {
+    if (!needs_reconcile(srv, name, svc, all))
+      continue;
     json_t *list = json_object_get(by_svc, name);
     json_t *empty = list ? NULL : json_array();
     reconcile_service(srv, svc, list ? list : empty, now, b);
     json_decref(empty);
   }
+  json_object_clear(srv->dirty_services);
   /* Forget rollout progress of deleted services. */
   void *tmp;
   json_object_foreach_safe(srv->progress, tmp, name, svc)
@@ -420,15 +463,23 @@ static bool holds_resources(enum replica_state st)
          || st == REPLICA_BACKOFF || st == REPLICA_TERMINATING;
 }
 
-static void schedule_pending(struct orch_server *srv, struct batch *b)
+static void schedule_pending(struct orch_server *srv, double now, struct batch *b)
 {
   size_t npend = 0, cap = 0;
   json_t **pend = NULL;
   const char *name;
   json_t *r;
+  /* Replicas already found unschedulable wait (kube's unschedulable queue) until a node or a
+   * service changed or a replica went away, or 5 s passed. */
+  bool retry = srv->sched_retry || now - srv->sched_last_retry >= 5;
+  if (retry)
+    {
+      srv->sched_retry = false;
+      srv->sched_last_retry = now;
+    }
   json_object_foreach(srv->replicas, name, r)
   {
-    if (state_of(r) != REPLICA_PENDING)
+    if (state_of(r) != REPLICA_PENDING || (!retry && *model_str(r, "reason", "")))
       continue;
     if (npend == cap)
       pend = xrealloc(pend, (cap = cap ? cap * 2 : 64) * sizeof(json_t *));
@@ -483,7 +534,10 @@ static void schedule_pending(struct orch_server *srv, struct batch *b)
     sched_assume(&nodes[json_integer_value(ix)], &used);
   }
 
-  const char *cur_svc = NULL;
+  int bound = 0;
+  const char *cur_svc = NULL, *failed_svc = NULL;
+  int64_t failed_gen = 0;
+  char *failed_why = NULL;
   json_t *svc = NULL;
   for (size_t p = 0; p < npend; p++)
     {
@@ -524,8 +578,19 @@ static void schedule_pending(struct orch_server *srv, struct batch *b)
                                   .spread = model_bool(pl, "spread", true),
                                   .max_per_node = (int)model_int(pl, "maxPerNode", 0)};
       struct sched_why why;
-      long best = sched_pick_node(nodes, nn, &req, &why);
       const char *rname = model_str(r, "name", "");
+      int64_t gen = model_int(r, "generation", 0);
+      /* Replicas of one generation ask for the same: after one fails the rest fail too. */
+      long best = failed_svc && strcmp(failed_svc, sname) == 0 && failed_gen == gen
+                      ? -1
+                      : sched_pick_node(nodes, nn, &req, &why);
+      if (best < 0 && !(failed_svc && strcmp(failed_svc, sname) == 0 && failed_gen == gen))
+        {
+          free(failed_why);
+          failed_why = sched_why_string(&why);
+          failed_svc = sname;
+          failed_gen = gen;
+        }
       if (best >= 0)
         {
           sched_assume(&nodes[best], &req);
@@ -535,11 +600,14 @@ static void schedule_pending(struct orch_server *srv, struct batch *b)
           batch_add(b, STORE_PUT, "/replicas/", c);
           json_decref(c);
           srv->placements++;
-          srv_event(srv, "Normal", "Replica", rname, "Scheduled", "bound to node %s",
-                    nodes[best].name);
+          /* An event per binding for the first ones of a tick, then one summary: a burst of
+           * 10,000 placements must not cost 10,000 event writes. */
+          if (++bound <= 20)
+            srv_event(srv, "Normal", "Replica", rname, "Scheduled", "bound to node %s",
+                      nodes[best].name);
           continue;
         }
-      cleanup_free char *reason = sched_why_string(&why);
+      const char *reason = failed_why;
       if (strcmp(reason, model_str(r, "reason", "")) != 0)
         {
           json_t *c = json_deep_copy(r);
@@ -551,6 +619,10 @@ static void schedule_pending(struct orch_server *srv, struct batch *b)
         }
     }
   batch_commit(srv, b);
+  if (bound > 20)
+    srv_event(srv, "Normal", "Scheduler", "scheduler", "Scheduled",
+              "bound %d more replicas (one event each for the first 20)", bound - 20);
+  free(failed_why);
   for (size_t i = 0; i < nn; i++)
     {
       sched_node_release(&nodes[i]);
@@ -568,164 +640,7 @@ void controller_tick(struct orch_server *srv, double now)
   struct batch b = {0};
   reconcile_nodes(srv, now, &b);
   reconcile_services(srv, now, &b);
-  schedule_pending(srv, &b);
+  schedule_pending(srv, now, &b);
   batch_free(&b);
   srv_flush_events(srv);
-}
-
-/* ---- service apply / undo (used by the API) ---- */
-
-static json_t *history_template(json_t *entry)
-{
-  json_t *t = json_copy(entry);
-  json_object_del(t, "generation");
-  return t;
-}
-
-static void history_push(json_t *hist, json_t *tpl, int64_t gen)
-{
-  json_t *e = json_copy(tpl);
-  json_object_set_new(e, "generation", json_integer(gen));
-  json_array_append_new(hist, e);
-  while (json_array_size(hist) > MODEL_HISTORY_MAX)
-    json_array_remove(hist, 0);
-}
-
-json_t *controller_merge_service(json_t *old, json_t *desired, bool *changed, bool *new_gen)
-{
-  json_t *tpl = model_service_template(desired);
-  json_t *obj;
-  *new_gen = false;
-  if (old == NULL)
-    {
-      cleanup_free char *now = model_time_string(time(NULL));
-      obj = json_deep_copy(desired);
-      json_object_set_new(obj, "generation", json_integer(1));
-      json_object_set_new(obj, "created", json_string(now));
-      json_t *hist = json_array();
-      history_push(hist, tpl, 1);
-      json_object_set_new(obj, "history", hist);
-      *changed = *new_gen = true;
-      json_decref(tpl);
-      return obj;
-    }
-  obj = json_deep_copy(old);
-  const char *key;
-  json_t *v;
-  json_object_foreach(desired, key, v)
-  {
-    json_object_set(obj, key, v);
-  }
-  json_t *old_tpl = model_service_template(old);
-  if (!json_equal(old_tpl, tpl))
-    {
-      json_t *hist = json_object_get(obj, "history");
-      if (!json_is_array(hist))
-        {
-          hist = json_array();
-          json_object_set_new(obj, "history", hist);
-        }
-      int64_t gen = model_int(old, "generation", 1), maxgen = gen;
-      bool found = false;
-      size_t i;
-      json_t *e;
-      json_array_foreach(hist, i, e)
-      {
-        if (model_int(e, "generation", 0) > maxgen)
-          maxgen = model_int(e, "generation", 0);
-      }
-      json_array_foreach(hist, i, e)
-      {
-        json_t *t = history_template(e);
-        bool same = json_equal(t, tpl);
-        json_decref(t);
-        if (same)
-          {
-            /* Same template as an earlier generation: go back to it (kube reuses the
-             * ReplicaSet), so replicas of that generation count as updated. */
-            gen = model_int(e, "generation", 0);
-            json_array_remove(hist, i);
-            found = true;
-            break;
-          }
-      }
-      if (!found)
-        gen = maxgen + 1;
-      history_push(hist, tpl, gen);
-      json_object_set_new(obj, "generation", json_integer(gen));
-      *new_gen = true;
-    }
-  json_decref(old_tpl);
-  json_decref(tpl);
-  *changed = !json_equal(old, obj);
-  return obj;
-}
-
-json_t *controller_undo_service(json_t *old, int64_t gen, struct skiff_err **err)
-{
-  json_t *hist = json_object_get(old, "history");
-  int64_t cur = model_int(old, "generation", 1);
-  size_t n = json_array_size(hist);
-  json_t *target = NULL;
-  if (gen == 0)
-    {
-      for (size_t i = n; i-- > 0 && target == NULL;)
-        if (model_int(json_array_get(hist, i), "generation", 0) != cur)
-          target = json_array_get(hist, i);
-      if (target == NULL)
-        {
-          skiff_error(err, 0, "service `%s` has no previous generation to go back to",
-                      model_str(old, "name", ""));
-          return NULL;
-        }
-    }
-  else
-    {
-      for (size_t i = 0; i < n && target == NULL; i++)
-        if (model_int(json_array_get(hist, i), "generation", 0) == gen)
-          target = json_array_get(hist, i);
-      if (target == NULL || gen == cur)
-        {
-          skiff_error(err, 0, "service `%s`: generation %lld %s", model_str(old, "name", ""),
-                      (long long)gen, target ? "is already current" : "is not in its history");
-          return NULL;
-        }
-    }
-  json_t *desired = json_deep_copy(old);
-  json_t *tpl = history_template(target);
-  const char *key;
-  json_t *v;
-  json_object_foreach(tpl, key, v)
-  {
-    json_object_set(desired, key, v);
-  }
-  json_decref(tpl);
-  bool changed, new_gen;
-  json_t *obj = controller_merge_service(old, desired, &changed, &new_gen);
-  json_decref(desired);
-  return obj;
-}
-
-json_t *controller_rollout_status(struct orch_server *srv, json_t *svc)
-{
-  (void)srv;
-  json_t *st = json_object_get(svc, "status");
-  json_t *ro = json_object_get(st, "rollout");
-  int64_t gen = model_int(svc, "generation", 1);
-  json_t *hist = json_array();
-  size_t i;
-  json_t *e;
-  json_array_foreach(json_object_get(svc, "history"), i, e)
-  {
-    int64_t g = model_int(e, "generation", 0);
-    json_array_append_new(hist, json_pack("{s:I,s:s,s:b}", "generation", (json_int_t)g, "image",
-                                          model_str(e, "image", ""), "current", g == gen));
-  }
-  return json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "service", model_str(svc, "name", ""),
-                   "generation", (json_int_t)gen, "state", model_str(ro, "state", "Progressing"),
-                   "message", model_str(ro, "message", "waiting for the controller"), "desired",
-                   (json_int_t)model_int(svc, "replicas", 1), "updated",
-                   (json_int_t)model_int(st, "updated", 0), "ready",
-                   (json_int_t)model_int(st, "ready", 0), "available",
-                   (json_int_t)model_int(st, "available", 0), "history", hist);
 }

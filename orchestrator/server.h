@@ -48,9 +48,16 @@ struct orch_server
   json_t *event_queue; /* events recorded since the last srv_flush_events */
   /* Controller memory: service -> {"gen", "sig", "t"} last rollout progress. */
   json_t *progress;
-  bool dirty;       /* store changed since the last controller tick */
-  bool watch_dirty; /* new watch entries: wake suspended watchers */
-  bool stopping;    /* shutting down: watch streams end instead of waiting */
+  bool dirty;                 /* store changed since the last controller tick */
+  bool watch_dirty;           /* new watch entries: wake suspended watchers */
+  json_t *dirty_services;     /* name -> true: reconcile it at the next tick */
+  bool all_dirty;             /* a node changed: reconcile every service */
+  bool nodes_changed;         /* a node object changed since the last replica sweep */
+  double last_replica_sweep;  /* node controller's last pass over replicas */
+  double last_full_reconcile; /* every service is reconciled at least each second */
+  bool sched_retry;           /* a node, a service or a replica's resources changed */
+  double sched_last_retry;    /* when unschedulable replicas were last retried */
+  bool stopping;              /* shutting down: watch streams end instead of waiting */
 
   struct srv_watch_entry *ring; /* circular, SRV_WATCH_RING entries */
   size_t ring_head, ring_len;
@@ -96,12 +103,6 @@ void api_stop(struct orch_server *srv, struct MHD_Daemon *d);
 
 /* controller.c */
 void controller_tick(struct orch_server *srv, double now);
-/* Service apply logic shared by the API: merge desired into the stored object (new
- * generation when the template changed). *changed set when a write is needed. */
-json_t *controller_merge_service(json_t *old, json_t *desired, bool *changed, bool *new_gen);
-/* Undo to generation gen (0 = the one before the current); NULL + err when impossible. */
-json_t *controller_undo_service(json_t *old, int64_t gen, struct skiff_err **err);
-json_t *controller_rollout_status(struct orch_server *srv, json_t *svc);
 
 /* server main, called by skiffd.c */
 int server_main(int argc, char **argv);

@@ -17,6 +17,7 @@
 #include "state.h"
 #include "net.h"
 #include "proxy.h"
+#include "cgroup.h"
 
 struct container_opts
 {
@@ -66,6 +67,7 @@ struct container_exec_opts
   bool detach;
   const char *pid_file;
   int preserve_fds;
+  bool tty; /* a host pty as the process's terminal, proxied to our stdin/stdout */
 };
 int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
                    int *exit_code, struct skiff_err **err);
@@ -103,8 +105,10 @@ struct init_args
   int new_userns;          /* cloned into a new user namespace */
   const void *seccomp_bpf; /* compiled filter from the cache, or NULL: compile */
   size_t seccomp_bpf_len;
-  const char *overlay_data; /* "lowerdir=..,upperdir=..,workdir=.." or NULL */
-  int stdio_fd;             /* >= 0: stdout+stderr to it, stdin from /dev/null */
+  const char *overlay_data;    /* "lowerdir=..,upperdir=..,workdir=.." or NULL */
+  int stdio_fd;                /* >= 0: stdout+stderr to it, stdin from /dev/null */
+  struct skiff_cgroup *cgroup; /* v1: the init joins this cgroup itself, first thing */
+  bool born_in_cgroup2;
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));
@@ -112,6 +116,11 @@ void init_main(const struct init_args *a) __attribute__((noreturn));
 /* Resolve argv[0] against PATH from env, as execvp would, inside the current root.
  * Returns malloc'd path or NULL with *err. */
 char *init_find_executable(const char *file, char **env, struct skiff_err **err);
+
+/* chdir to cwd resolved inside the current root (openat2 RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS); a cwd leading outside is refused (CVE-2024-21626).  Used by
+ * the init and by the child of `skiff exec`. */
+int init_enter_cwd(const char *cwd, struct skiff_err **err);
 
 /* What the monitor watches besides the init. */
 struct monitor_io

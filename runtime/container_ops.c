@@ -7,6 +7,7 @@
 #include "managed.h"
 #include "ns.h"
 #include "seccomp.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -215,11 +216,10 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
   if (chdir("/") < 0)
     goto fail;
   const char *cwd = eo->cwd ? eo->cwd : proc->cwd ? proc->cwd : "/";
-  if (chdir(cwd) < 0)
-    {
-      skiff_error(&err, errno, "chdir `%s`", cwd);
-      goto fail;
-    }
+  /* CVE-2024-21626: `--cwd /proc/self/fd/N` (N an fd of the caller, e.g. the host's /)
+   * must not give the process a cwd outside the container: resolve inside the root. */
+  if (init_enter_cwd(cwd, &err) < 0)
+    goto fail;
   char *exe = init_find_executable(proc->args[0], proc->env, &err);
   if (exe == NULL)
     goto fail;
@@ -289,6 +289,14 @@ int container_exec(const char *root, const char *id, const struct container_exec
       cgroup_free(cg);
       return skiff_error(err, errno, "pipe");
     }
+  int master = -1, slave = -1;
+  if (eo->tty && tty_open_pair(&master, &slave, err) < 0)
+    {
+      cgroup_free(cg);
+      close(go[0]);
+      close(go[1]);
+      return -1;
+    }
   pid_t child = fork();
   if (child < 0)
     {
@@ -299,9 +307,17 @@ int container_exec(const char *root, const char *id, const struct container_exec
     {
       close(go[1]);
       prctl(PR_SET_PDEATHSIG, SIGKILL);
+      struct skiff_err *terr = NULL;
+      if (slave >= 0 && tty_make_controlling(slave, &terr) < 0)
+        {
+          fprintf(stderr, "skiff: exec: %s\n", terr->msg);
+          _exit(126);
+        }
       exec_child(spec, &proc, go[0], eo, st->pid);
     }
   close(go[0]);
+  if (slave >= 0)
+    close(slave);
   int r = cgroup_enter(cg, child, err);
   cgroup_free(cg);
   if (r < 0)
@@ -334,9 +350,24 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (eo->detach)
     {
       sigprocmask(SIG_SETMASK, &old, NULL);
+      if (master >= 0)
+        close(master);
       return 0;
     }
   int status = 0;
+  if (master >= 0)
+    {
+      /* interactive: the terminal carries ^C and friends; we only copy bytes */
+      int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+      tty_proxy(master, pidfd);
+      close(master);
+      if (pidfd >= 0)
+        close(pidfd);
+      waitpid(child, &status, 0);
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return 0;
+    }
   for (;;)
     {
       siginfo_t si;

@@ -100,7 +100,7 @@ static int find_key(json_t *names, const char *ref, const char **key, struct ski
         found_digest = d;
       }
       if (found == NULL)
-        return skiff_error(err, ENOENT, "no such image `%s`", ref);
+        return skiff_error(err, 0, "no such image `%s`", ref);
       *key = found;
       return 0;
     }
@@ -110,7 +110,7 @@ static int find_key(json_t *names, const char *ref, const char **key, struct ski
   cleanup_free char *k = xasprintf("%s:%s", name, tag);
   void *iter = json_object_iter_at(names, k);
   if (iter == NULL)
-    return skiff_error(err, ENOENT, "no such image `%s`", ref);
+    return skiff_error(err, 0, "no such image `%s`", ref);
   *key = json_object_iter_key(iter);
   return 0;
 }
@@ -170,9 +170,12 @@ static int build_config_object(const char *text, json_t **out, struct skiff_err 
       ok = json_is_object(v);
     if (!ok)
       {
+        if (i < n)
+          skiff_error(err, 0, "--config: `%s` has the wrong type", k);
+        else
+          skiff_error(err, 0, "--config: unknown key `%s`", k);
         json_decref(c);
-        return i < n ? skiff_error(err, 0, "--config: `%s` has the wrong type", k)
-                     : skiff_error(err, 0, "--config: unknown key `%s`", k);
+        return -1;
       }
   }
   *out = c;
@@ -417,8 +420,9 @@ int image_resolve(const char *store, const char *name_tag, struct image_info **o
   *out = NULL;
   cleanup_free char *real = realpath(store, NULL);
   if (real == NULL)
-    return skiff_error(err, errno == ENOENT ? ENOENT : errno, "no such image `%s` (store `%s`)",
-                       name_tag, store);
+    return errno == ENOENT
+               ? skiff_error(err, 0, "no such image `%s` (no image store at `%s`)", name_tag, store)
+               : skiff_error(err, errno, "image store `%s`", store);
   cleanup_close int lock = image_store_lock(real, false, err);
   json_t *names = NULL;
   if (lock < 0 || image_names_load(real, &names, err) < 0)

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int add_entry(struct archive *a, const char *path, mode_t type, const void *data,
-                     size_t len, struct skiff_err **err)
+static int add_entry(struct archive *a, const char *path, mode_t type, const void *data, size_t len,
+                     struct skiff_err **err)
 {
   struct archive_entry *e = archive_entry_new();
   archive_entry_set_pathname(e, path);
@@ -89,7 +89,7 @@ static int lookup(const char *store, const char *name_tag, char **key, char **di
       *key = xasprintf("%s:%s", name, tag);
       const char *d = json_string_value(json_object_get(json_object_get(names, *key), "digest"));
       if (d == NULL || !digest_valid(d))
-        skiff_error(err, ENOENT, "no such image `%s`", name_tag);
+        skiff_error(err, 0, "no such image `%s`", name_tag);
       else
         {
           *digest = xstrdup(d);
@@ -100,8 +100,8 @@ static int lookup(const char *store, const char *name_tag, char **key, char **di
   return ret;
 }
 
-static int write_layout(struct archive *a, const char *store, const char *key,
-                        const char *manifest, struct skiff_err **err)
+static int write_layout(struct archive *a, const char *store, const char *key, const char *manifest,
+                        struct skiff_err **err)
 {
   cleanup_free char *mtext = NULL;
   size_t mlen = 0;

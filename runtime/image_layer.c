@@ -454,7 +454,7 @@ int image_archive_extract(const char *archive_path, const char *dest, struct ski
   if (archive_read_open_filename(in, archive_path, 65536) != ARCHIVE_OK)
     skiff_error(err, 0, "read `%s`: %s", archive_path, archive_error_string(in));
   else if (extract_entries(in, root, rootfd, false, &opq, err) < 0)
-    skiff_err_prefix(err, "`%s`", archive_path);
+    ;
   else
     ret = 0;
   archive_read_free(in);

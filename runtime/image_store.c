@@ -332,6 +332,12 @@ static int sweep(const char *dir, json_t *keep, bool tmp, const char *mountinfo,
   return 0;
 }
 
+int image_store_sweep_tmp(const char *store, struct skiff_err **err)
+{
+  cleanup_free char *tdir = xasprintf("%s/tmp", store);
+  return sweep(tdir, NULL, true, NULL, err);
+}
+
 int image_store_gc(const char *store, json_t *names, struct skiff_err **err)
 {
   json_t *blobs = json_object(), *diffs = json_object();

@@ -2,8 +2,9 @@
  * its layers into tmp/<pid>-XXXXXX (outside the lock: that is the slow part), then
  * image_txn_commit takes the store lock, moves them in with rename(2) and points the
  * name at the manifest.  A failure before the name is written removes whatever was
- * moved, so a failed import leaves no blob, layer dir or name behind; a crash leaves
- * only the temp dir, which the next garbage collection removes (its pid is gone). */
+ * moved, so a failed import leaves no blob, layer dir or name behind.  A process killed
+ * mid-way leaves its temp dir (removed by the next transaction: its pid is gone) or, killed
+ * inside the commit, blobs no name references (collected by the next commit or remove). */
 #define _GNU_SOURCE
 #include "image_internal.h"
 
@@ -17,6 +18,7 @@ int image_txn_begin(struct image_txn *t, const char *store, struct skiff_err **e
   memset(t, 0, sizeof(*t));
   if (image_store_init(store, err) < 0)
     return -1;
+  image_store_sweep_tmp(store, NULL); /* best effort: leftovers of killed imports */
   t->store = xstrdup(store);
   t->tmpdir = xasprintf("%s/tmp/%d-XXXXXX", store, (int)getpid());
   if (mkdtemp(t->tmpdir) == NULL)
@@ -246,6 +248,8 @@ int image_txn_commit(struct image_txn *t, const char *ref, const char *manifest_
   json_t *names = NULL;
   if (image_names_load(t->store, &names, err) < 0)
     return -1;
+  /* collect what a killed commit may have moved in without naming it (best effort) */
+  image_store_gc(t->store, names, NULL);
   size_t n_moved = 0;
   char **moved = xzalloc((t->n_blobs + t->n_layers + 1) * sizeof(char *));
   int ret = -1;

@@ -68,7 +68,7 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
 /* chdir to process.cwd resolved inside the new root; a cwd that leads outside it
  * (`..` chains are clamped by RESOLVE_IN_ROOT, /proc/self/fd/N magic links refused
  * by RESOLVE_NO_MAGICLINKS) is rejected: CVE-2024-21626. */
-static int enter_cwd(const char *cwd, struct skiff_err **err)
+int init_enter_cwd(const char *cwd, struct skiff_err **err)
 {
   if (cwd == NULL || *cwd == '\0')
     cwd = "/";
@@ -187,6 +187,8 @@ void init_main(const struct init_args *a)
         _exit(1);
       close(null);
     }
+  if (a->cgroup && cgroup_enter_self(a->cgroup, a->born_in_cgroup2, &err) < 0)
+    fail(a->sync_fd, err);
   /* the parent dies -> we die; a half-created container must not linger */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
@@ -239,7 +241,7 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, err);
   if (apply_rlimits(proc, &err) < 0)
     fail(a->sync_fd, err);
-  if (enter_cwd(proc->cwd, &err) < 0)
+  if (init_enter_cwd(proc->cwd, &err) < 0)
     fail(a->sync_fd, err);
   cleanup_free char *exe = init_find_executable(proc->args[0], proc->env, &err);
   if (exe == NULL)

@@ -290,6 +290,15 @@ static void ctx_cleanup(struct run_ctx *r, bool remove_all)
     image_info_free(r->img);
 }
 
+/* The signals a foreground run forwards to the container. */
+static void forwarded_signals(sigset_t *set)
+{
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  sigemptyset(set);
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    sigaddset(set, sigs[i]);
+}
+
 /* Wait for a started container we are not the parent of: poll its pidfd, forward our
  * signals to it, then read the exit code the monitor recorded. */
 static int wait_foreground(const char *root, const char *id, int *exit_code, struct skiff_err **err)
@@ -299,10 +308,7 @@ static int wait_foreground(const char *root, const char *id, int *exit_code, str
     return -1;
   int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
   sigset_t fwd, old;
-  sigemptyset(&fwd);
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    sigaddset(&fwd, sigs[i]);
+  forwarded_signals(&fwd);
   sigprocmask(SIG_BLOCK, &fwd, &old);
   while (state_pid_alive(st->pid, st->start_time))
     {
@@ -337,7 +343,8 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, struct skiff_e
   int ret = -1;
   /* freed at out: (no cleanup attributes here, the gotos would jump over them) */
   char *etc = NULL, *cfg = NULL, *meta = NULL, *meta_path = NULL, *sd = NULL;
-  bool created = false;
+  bool created = false, masked = false;
+  sigset_t fwd, old_mask;
   *exit_code = 0;
   if (strcmp(o->net, "bridge") && strcmp(o->net, "none") && strcmp(o->net, "host"))
     return skiff_error(err, 0, "--net `%s`: expected bridge, none or host", o->net);
@@ -470,6 +477,15 @@ made:;
   if (rc < 0)
     goto out;
   created = true;
+  /* block the forwarded signals before the container can run: a SIGTERM that arrives
+     between start and the wait must reach the container, not kill us and orphan it
+     (the init resets its mask; the monitor was forked by create, before this) */
+  if (!o->detach)
+    {
+      forwarded_signals(&fwd);
+      sigprocmask(SIG_BLOCK, &fwd, &old_mask);
+      masked = true;
+    }
   if (container_start(o->state_root, r.name, err) < 0)
     goto out;
   if (o->detach)
@@ -486,6 +502,14 @@ made:;
 out:
   if (ret < 0 && created)
     container_delete(o->state_root, r.name, true, NULL);
+  if (masked)
+    {
+      /* what came after the container exited had no one to go to */
+      struct timespec zero = {0, 0};
+      while (sigtimedwait(&fwd, NULL, &zero) > 0)
+        ;
+      sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    }
   ctx_cleanup(&r, ret < 0 && r.dir != NULL);
   free(etc);
   free(cfg);

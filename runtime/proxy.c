@@ -274,6 +274,17 @@ static void accept_one(struct skiff_proxy *p, struct endpoint *l)
   update_events(p, c);
 }
 
+/* Free c, and forget the events of this batch that still point into it (both of its
+ * sides can be ready at once: the second would be a use after free). */
+static void conn_free_batch(struct skiff_proxy *p, struct conn *c, struct epoll_event *evs,
+                            int from, int n)
+{
+  for (int j = from; j < n; j++)
+    if (evs[j].data.ptr == &c->ep[0] || evs[j].data.ptr == &c->ep[1])
+      evs[j].data.ptr = NULL;
+  conn_free(p, c);
+}
+
 void proxy_dispatch(struct skiff_proxy *p)
 {
   struct epoll_event evs[64];
@@ -281,6 +292,8 @@ void proxy_dispatch(struct skiff_proxy *p)
   for (int i = 0; i < n; i++)
     {
       struct endpoint *e = evs[i].data.ptr;
+      if (e == NULL)
+        continue; /* its connection was freed earlier in this batch */
       if (e->kind == EP_LISTENER)
         {
           accept_one(p, e);
@@ -294,7 +307,7 @@ void proxy_dispatch(struct skiff_proxy *p)
           getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
           if (soerr != 0)
             {
-              conn_free(p, c);
+              conn_free_batch(p, c, evs, i + 1, n);
               continue;
             }
           c->connected = true;
@@ -303,7 +316,7 @@ void proxy_dispatch(struct skiff_proxy *p)
         continue;
       if (!pump(c))
         {
-          conn_free(p, c);
+          conn_free_batch(p, c, evs, i + 1, n);
           continue;
         }
       update_events(p, c);

@@ -14,12 +14,13 @@ int cmd_exec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
                                        {"pid-file", required_argument, 0, 'p'},
                                        {"preserve-fds", required_argument, 0, 'f'},
                                        {"tty", no_argument, 0, 't'},
+                                       {"interactive", no_argument, 0, 'i'},
                                        {0, 0, 0, 0}};
   struct container_exec_opts eo = {0};
   cleanup_free char **env = xzalloc((size_t)argc * sizeof(char *));
   size_t nenv = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+e:w:u:dt", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "+e:w:u:dti", opts, NULL)) != -1)
     switch (c)
       {
         case 'e':
@@ -44,7 +45,10 @@ int cmd_exec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
             return 2;
           break;
         case 't':
-          return skiff_error(err, 0, "--tty: exec with a terminal is not supported yet"), 2;
+          eo.tty = true;
+          break;
+        case 'i':
+          break; /* stdin is always passed through */
         default:
           return skiff_error(err, 0, "usage: skiff exec [--env K=V] [--cwd DIR] ID CMD..."), 2;
       }

@@ -51,9 +51,8 @@ static int list_images(const char *store, bool quiet, struct skiff_err **err)
     {
       char size[32];
       human_size(s[i].size, size, sizeof(size));
-      const char *hex = strncmp(s[i].manifest_digest, "sha256:", 7) == 0
-                            ? s[i].manifest_digest + 7
-                            : s[i].manifest_digest;
+      const char *hex = strncmp(s[i].manifest_digest, "sha256:", 7) == 0 ? s[i].manifest_digest + 7
+                                                                         : s[i].manifest_digest;
       if (quiet)
         printf("%s:%s\n", s[i].name, s[i].tag);
       else
@@ -86,8 +85,8 @@ static int inspect_image(const char *store, const char *ref, struct skiff_err **
                         info->name, "tag", info->tag, "manifest", info->manifest_digest, "config",
                         info->config_digest, "layers", strv_json(info->layer_dirs), "entrypoint",
                         strv_json(info->entrypoint), "cmd", strv_json(info->cmd), "env",
-                        strv_json(info->env), "workdir", info->workdir, "user", info->user,
-                        "ports", ports);
+                        strv_json(info->env), "workdir", info->workdir, "user", info->user, "ports",
+                        ports);
   char *text = json_dumps(o, JSON_INDENT(2));
   printf("%s\n", text);
   free(text);
@@ -119,12 +118,10 @@ int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **e
 int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                       {"name", required_argument, 0, 'n'},
-                                       {"rootfs", required_argument, 0, 'r'},
-                                       {"config", required_argument, 0, 'c'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[]
+      = {{"store", required_argument, 0, 's'},  {"name", required_argument, 0, 'n'},
+         {"rootfs", required_argument, 0, 'r'}, {"config", required_argument, 0, 'c'},
+         {"quiet", no_argument, 0, 'q'},        {0, 0, 0, 0}};
   const char *store = NULL, *name = NULL, *rootfs = NULL, *config = NULL;
   bool quiet = false;
   int c;
@@ -132,12 +129,23 @@ int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **er
   while ((c = getopt_long(argc, argv, "s:n:r:c:q", opts, NULL)) != -1)
     switch (c)
       {
-        case 's': store = optarg; break;
-        case 'n': name = optarg; break;
-        case 'r': rootfs = optarg; break;
-        case 'c': config = optarg; break;
-        case 'q': quiet = true; break;
-        default: return skiff_error(err, 0, IMAGE_USAGE), 2;
+        case 's':
+          store = optarg;
+          break;
+        case 'n':
+          name = optarg;
+          break;
+        case 'r':
+          rootfs = optarg;
+          break;
+        case 'c':
+          config = optarg;
+          break;
+        case 'q':
+          quiet = true;
+          break;
+        default:
+          return skiff_error(err, 0, IMAGE_USAGE), 2;
       }
   if (optind >= argc)
     return skiff_error(err, 0, IMAGE_USAGE), 2;

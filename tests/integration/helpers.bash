@@ -54,7 +54,7 @@ skiff_teardown() {
 	local id left=() p
 	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	for id in "${IDS[@]}"; do
-		"$SKIFF" --root "$STATE_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+		sk delete --force "$id" >/dev/null 2>&1 || true
 	done
 	for id in "${IDS[@]}"; do
 		mapfile -t -O "${#left[@]}" left < <(leftovers "$id")
@@ -162,9 +162,11 @@ add_mount() {
 
 # ---------------------------------------------------------------- driving skiff
 
-# sk ARG...: skiff with the test's state root.
+# sk ARG...: skiff with the test's state root, bounded in time (exit 124 when it hangs):
+# a hung verb fails its test instead of stalling the suite.
+SK_TIMEOUT=${SK_TIMEOUT:-30}
 sk() {
-	"$SKIFF" --root "$STATE_ROOT" "$@"
+	timeout --kill-after=5 "$SK_TIMEOUT" "$SKIFF" --root "$STATE_ROOT" "$@"
 }
 
 # state_field FIELD [ID]: one field of `skiff state` (empty if state fails).
@@ -249,6 +251,7 @@ assert_not_contains() {
 
 # assert_status WANT: after `run`, the exit status (prints the output on mismatch).
 assert_status() {
+	[ "$status" -ne 124 ] || [ "$1" -eq 124 ] || fail "timed out after ${SK_TIMEOUT}s; output: $output"
 	[ "$status" -eq "$1" ] || fail "exit status $status, want $1; output: $output"
 }
 
@@ -285,8 +288,7 @@ assert_nothing_left() {
 work_pids() {
 	local id
 	{
-		find /proc/[0-9]*/ -maxdepth 1 \( -name root -o -name cwd \) -lname "$WORK*" 2>/dev/null |
-			cut -d/ -f3
+		find /proc/[0-9]*/root /proc/[0-9]*/cwd -maxdepth 0 -lname "$WORK*" 2>/dev/null | cut -d/ -f3
 		for id in "${IDS[@]}"; do pgrep -f -- "$id"; done
 	} | sort -u | grep -vx -e "$$" -e "$BASHPID"
 }

@@ -139,6 +139,8 @@ static void test_cmdline_ok(void)
   CHECK(parse("scale web 0", &c, &err) == 0);
   CHECK(parse("delete svc web", &c, &err) == 0);
   CHECK(parse("rollout undo web", &c, &err) == 0);
+  CHECK(parse("rollout status web -w", &c, &err) == 0);
+  CHECK(c.watch == 1);
   CHECK(parse("events -w", &c, &err) == 0);
   CHECK(parse("drain n1", &c, &err) == 0);
   CHECK(parse("--help", &c, &err) == 0);

@@ -151,8 +151,8 @@ static void test_parse_ref(void)
       free(tag);
       skiff_err_free(&err);
     }
-  static const char *const bad[] = {"",     "Busybox", "a b",   "x:",     "x:-bad", "-x",
-                                    "a//b", "x/",      "x@sha", "x:a/b:", "ä",      "a:b:c"};
+  static const char *const bad[]
+      = {"", "Busybox", "a b", "x:", "x:-bad", "-x", "a//b", "x/", "x@sha", "x:a/b:", "ä", "a:b:c"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
       char *name = NULL, *tag = NULL;
@@ -244,6 +244,37 @@ static void test_unpack_whiteouts(void)
   struct stat a, b;
   CHECK(stat(path("wh/top"), &a) == 0 && stat(path("wh/a/link"), &b) == 0 && a.st_ino == b.st_ino);
   CHECK(stat(path("wh/d/new"), &st) == 0 && st.st_mtime == 1000000);
+}
+
+/* A layer may not steer overlayfs through trusted.overlay.* xattrs (redirect, metacopy);
+ * other xattrs (file capabilities, user.*) are kept. */
+static void test_overlay_xattrs_stripped(void)
+{
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  CHECK(archive_write_open_filename(a, path("xattr.tar")) == ARCHIVE_OK);
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_pathname(e, "dir");
+  archive_entry_set_filetype(e, AE_IFDIR);
+  archive_entry_set_perm(e, 0755);
+  archive_entry_xattr_add_entry(e, "trusted.overlay.redirect", "/etc", 4);
+  archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+  archive_entry_xattr_add_entry(e, "user.keep", "1", 1);
+  CHECK(archive_write_header(a, e) == ARCHIVE_OK);
+  archive_entry_free(e);
+  CHECK(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+  struct skiff_err *err = NULL;
+  skiff_rm_rf(path("xa"), NULL);
+  mkdir(path("xa"), 0755);
+  CHECK(image_layer_unpack(path("xattr.tar"), path("xa"), NULL, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  char v[16];
+  CHECK(exists(path("xa/dir")));
+  CHECK(getxattr(path("xa/dir"), "trusted.overlay.redirect", v, sizeof(v)) < 0);
+  CHECK(getxattr(path("xa/dir"), "trusted.overlay.opaque", v, sizeof(v)) < 0);
+  CHECK(getxattr(path("xa/dir"), "user.keep", v, sizeof(v)) == 1);
 }
 
 static void test_unpack_escapes(void)
@@ -596,6 +627,7 @@ int main(void)
   RUN_TEST(test_clean_path);
   RUN_TEST(test_whiteout_kind);
   RUN_TEST(test_unpack_whiteouts);
+  RUN_TEST(test_overlay_xattrs_stripped);
   RUN_TEST(test_unpack_escapes);
   RUN_TEST(test_diffid_check);
   RUN_TEST(test_store_roundtrip);

@@ -1,12 +1,13 @@
 /* test_orch_reconcile.c - replica controller, rolling update, node lifecycle, restart
  * back-off and rollout state decisions (reconcile.c), and the generation bookkeeping of
- * apply / undo (controller_merge_service, controller_undo_service). */
+ * apply / undo (service_merge, service_undo). */
 #include <math.h>
 #include <string.h>
 #include "check.h"
 #include "model.h"
 #include "reconcile.h"
 #include "server.h"
+#include "service.h"
 
 #define R(name_, node_, gen_, st_, ready_, created_)                                               \
   {                                                                                                \
@@ -195,35 +196,35 @@ static void test_generations_and_undo(void)
 {
   bool changed, new_gen;
   json_t *v1 = svc("webapp:v1"), *v2 = svc("webapp:v2");
-  json_t *s1 = controller_merge_service(NULL, v1, &changed, &new_gen);
+  json_t *s1 = service_merge(NULL, v1, &changed, &new_gen);
   CHECK(changed && new_gen && model_int(s1, "generation", 0) == 1);
-  json_t *same = controller_merge_service(s1, v1, &changed, &new_gen);
+  json_t *same = service_merge(s1, v1, &changed, &new_gen);
   CHECK(!changed && !new_gen);
-  json_t *s2 = controller_merge_service(s1, v2, &changed, &new_gen);
+  json_t *s2 = service_merge(s1, v2, &changed, &new_gen);
   CHECK(changed && new_gen && model_int(s2, "generation", 0) == 2);
   CHECK(json_array_size(json_object_get(s2, "history")) == 2);
   /* Scaling is not a new generation. */
   json_t *v2b = json_deep_copy(v2);
   json_object_set_new(v2b, "replicas", json_integer(5));
-  json_t *s2b = controller_merge_service(s2, v2b, &changed, &new_gen);
+  json_t *s2b = service_merge(s2, v2b, &changed, &new_gen);
   CHECK(changed && !new_gen && model_int(s2b, "generation", 0) == 2);
   /* Undo goes back to generation 1 (same number: its replicas count as updated). */
-  json_t *u = controller_undo_service(s2, 0, NULL);
+  json_t *u = service_undo(s2, 0, NULL);
   CHECK(u && model_int(u, "generation", 0) == 1);
   CHECK_STR_EQ(model_str(u, "image", ""), "webapp:v1");
   /* Undo again flips back to 2. */
-  json_t *u2 = controller_undo_service(u, 0, NULL);
+  json_t *u2 = service_undo(u, 0, NULL);
   CHECK(u2 && model_int(u2, "generation", 0) == 2);
   struct skiff_err *err = NULL;
-  CHECK(controller_undo_service(s1, 0, &err) == NULL);
+  CHECK(service_undo(s1, 0, &err) == NULL);
   CHECK(err && strstr(err->msg, "no previous generation"));
   skiff_err_free(&err);
-  CHECK(controller_undo_service(s2, 7, &err) == NULL);
+  CHECK(service_undo(s2, 7, &err) == NULL);
   CHECK(err && strstr(err->msg, "not in its history"));
   skiff_err_free(&err);
   /* A third, new template gets generation 3. */
   json_t *v3 = svc("webapp:v3");
-  json_t *s3 = controller_merge_service(u2, v3, &changed, &new_gen);
+  json_t *s3 = service_merge(u2, v3, &changed, &new_gen);
   CHECK(model_int(s3, "generation", 0) == 3);
   json_t *objs[] = {v1, v2, v2b, v3, s1, same, s2, s2b, u, u2, s3};
   for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)

@@ -4,8 +4,6 @@
 
 load ../helpers
 
-BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
-
 setup() { skiff_setup; }
 teardown() { skiff_teardown; }
 
