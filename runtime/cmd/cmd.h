@@ -28,6 +28,8 @@ int cmd_features(struct cmd_global *g, int argc, char **argv, struct skiff_err *
 int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 
+/* `skiff image ...` and `skiff images` run skiff-image, installed beside skiff. */
+int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_stop(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_rm(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);

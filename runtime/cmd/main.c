@@ -34,10 +34,10 @@ static const struct
     {"ps", cmd_ps, "ps [--format table|json] ID\n  skiff ps [-a] [-q]"},
     {"spec", cmd_spec, "spec [--bundle DIR]"},
     {"features", cmd_features, "features"},
-    {"image", cmd_image,
+    {"image", cmd_image_delegate,
      "image [--store DIR] import PATH [--name N[:T]] | build --rootfs DIR --name N[:T] "
      "[--config JSON|@F] | rm N[:T] | export N[:T] PATH | ls | inspect N[:T]"},
-    {"images", cmd_images, "images [--store DIR] [--quiet]"},
+    {"images", cmd_image_delegate, "images [--store DIR] [--quiet]"},
     {"stop", cmd_stop, "stop [-t SECS] NAME..."},
     {"rm", cmd_rm, "rm [-f] NAME..."},
     {"logs", cmd_logs, "logs [-f] NAME"},

@@ -66,9 +66,10 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
 {
   struct managed_run_opts o = {.state_root = g->root, .store = cmd_image_store(), .net = "bridge"};
   cleanup_free char **env = xzalloc((size_t)argc * sizeof(char *));
+  cleanup_free char **env_owned = xzalloc((size_t)argc * sizeof(char *)); /* -e KEY copies */
   cleanup_free char **vols = xzalloc((size_t)argc * sizeof(char *));
   cleanup_free struct container_publish *ports = xzalloc((size_t)argc * sizeof(*ports));
-  size_t ne = 0, nv = 0, np = 0;
+  size_t ne = 0, nv = 0, np = 0, no = 0;
   int c, rc = 2;
   optind = 0;
   while ((c = getopt_long(argc, argv, RUN_SHORT, run_opts, NULL)) != -1)
@@ -91,7 +92,7 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
                 const char *v = getenv(optarg);
                 if (v == NULL)
                   continue;
-                env[ne++] = xasprintf("%s=%s", optarg, v); /* leaks until exit: tiny */
+                env[ne++] = env_owned[no++] = xasprintf("%s=%s", optarg, v);
               }
             else
               env[ne++] = optarg;
@@ -186,5 +187,7 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
 out:
   for (size_t i = 0; i < np; i++)
     free(ports[i].host_ip);
+  for (size_t i = 0; i < no; i++)
+    free(env_owned[i]);
   return rc;
 }

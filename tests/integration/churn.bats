@@ -115,7 +115,8 @@ nothing_of() {
 	for n in $(seq 0 3 60); do
 		id=$PREFIX-k$n
 		CFG=$CFG cfg --arg cg "/skiff/$id" '.linux.cgroupsPath = $cg' || return 1
-		sk create --bundle "$BUNDLE" "$id" </dev/null >/dev/null 2>&1 &
+		# a simple command, so $! is skiff itself (not a subshell)
+		"$SKIFF" --root "$STATE_ROOT" create --bundle "$BUNDLE" "$id" </dev/null >/dev/null 2>&1 &
 		pid=$!
 		sleep "$(printf '0.%03d' "$n")"
 		kill -9 "$pid" 2>/dev/null || true
