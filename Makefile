@@ -14,7 +14,7 @@ BUILD ?= build
 SAN ?= 0
 CC ?= gcc
 
-RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcrypto
+RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive
 ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl
 WEBAPP_PKGS := libmicrohttpd
 ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
@@ -87,11 +87,9 @@ $(LIBWEBAPP): $(call obj,$(WEBAPP_LIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Only what a container start needs, libcrypto (sha256 of seccomp profiles) static:
-# measured, the dynamic loader's work for libarchive/libxml2/libicu/libcrypto cost
-# 20-40 ms and 4-7 MB per start.
-SKIFF_LIBS := -Wl,--as-needed $(call pc,--libs,jansson libseccomp libcap libnl-3.0 libnl-route-3.0) \
-	-Wl,-Bstatic -lcrypto -Wl,-Bdynamic -lm -ldl -lpthread
+# Only what a container start needs: measured, the dynamic loader's work for
+# libarchive/libxml2/libicu/libcrypto cost 20-40 ms and 4-7 MB per start.
+SKIFF_LIBS := -Wl,--as-needed $(call pc,--libs,jansson libseccomp libcap libnl-3.0 libnl-route-3.0) -lm
 
 $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_LIBS)

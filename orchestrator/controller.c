@@ -255,6 +255,32 @@ static void update_status(struct orch_server *srv, json_t *svc, const struct rc_
   json_decref(status);
 }
 
+/* Replacing exited replicas backs off like restarts do (reconcile.h): the first round of
+ * replacements is immediate, then 1 s, 2 s, ... 30 s between rounds, forgotten after 60 s
+ * without an exit, so an image that always exits does not churn the store. */
+static void replacement_backoff(struct orch_server *srv, const char *sname, struct rc_plan *plan,
+                                double now)
+{
+  json_t *st = json_object_get(srv->replace_backoff, sname);
+  unsigned rounds = (unsigned)model_int(st, "rounds", 0);
+  double last = st ? json_real_value(json_object_get(st, "last")) : 0;
+  double next = st ? json_real_value(json_object_get(st, "next")) : 0;
+  if (plan->ndrop == 0)
+    {
+      if (st && now - last >= rc_backoff_default.reset_after)
+        json_object_del(srv->replace_backoff, sname);
+      if (now < next)
+        plan->create = 0;
+      return;
+    }
+  rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
+  if (now < next)
+    plan->create = 0;
+  json_object_set_new(srv->replace_backoff, sname,
+                      json_pack("{s:i,s:f,s:f}", "rounds", (int)(rounds + 1), "last", now, "next",
+                                now + rc_backoff_delay(&rc_backoff_default, rounds + 1)));
+}
+
 static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list, double now,
                               struct batch *b)
 {
@@ -282,6 +308,7 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
   struct rc_plan plan;
   rc_plan_compute(&s, rr, n, &plan);
   const char *sname = model_str(svc, "name", "");
+  replacement_backoff(srv, sname, &plan, now);
 
   for (size_t i = 0; i < plan.ndrop; i++)
     {

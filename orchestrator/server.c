@@ -388,6 +388,7 @@ static void server_free(struct orch_server *srv)
   json_decref(srv->progress);
   json_decref(srv->event_queue);
   json_decref(srv->dirty_services);
+  json_decref(srv->replace_backoff);
   store_close(srv->store);
   free(srv->token);
   free(srv->data_dir);
@@ -524,6 +525,7 @@ int server_main(int argc, char **argv)
   srv.progress = json_object();
   srv.event_queue = json_array();
   srv.dirty_services = json_object();
+  srv.replace_backoff = json_object();
   srv.ring = xzalloc(SRV_WATCH_RING * sizeof(*srv.ring));
   srv.start_mono = srv_now();
   int ret = 1;

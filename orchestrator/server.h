@@ -50,6 +50,7 @@ struct orch_server
   json_t *progress;
   bool dirty;                 /* store changed since the last controller tick */
   bool watch_dirty;           /* new watch entries: wake suspended watchers */
+  json_t *replace_backoff;    /* service -> {rounds, last, next}: replacing exited replicas */
   json_t *dirty_services;     /* name -> true: reconcile it at the next tick */
   bool all_dirty;             /* a node changed: reconcile every service */
   bool nodes_changed;         /* a node object changed since the last replica sweep */

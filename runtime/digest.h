@@ -1,5 +1,5 @@
 /* digest.h - sha256 content digests in the OCI form "sha256:<64 lowercase hex>"
- * (OpenSSL EVP), for the image store's content addressing and verification. */
+ * (sha256.c), for the image store's content addressing and verification. */
 #ifndef SKIFF_DIGEST_H
 #define SKIFF_DIGEST_H
 

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include "digest.h"
 #include <libseccomp.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,18 +28,14 @@ char *seccomp_cache_key(const char *spec_text)
   uname(&u);
   cleanup_free char *salt = xasprintf("skiff-seccomp-1 %u.%u.%u %s %s\n", v->major, v->minor,
                                       v->micro, u.machine, u.release);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  EVP_DigestUpdate(ctx, salt, strlen(salt));
-  EVP_DigestUpdate(ctx, canon, strlen(canon));
-  EVP_DigestFinal_ex(ctx, md, &mdlen);
-  EVP_MD_CTX_free(ctx);
+  struct digest_ctx *ctx = digest_new();
+  digest_update(ctx, salt, strlen(salt));
+  digest_update(ctx, canon, strlen(canon));
   free(canon);
-  char *hex = xmalloc(2 * mdlen + 1);
-  for (unsigned i = 0; i < mdlen; i++)
-    sprintf(hex + 2 * i, "%02x", md[i]);
+  char *hex = xmalloc(DIGEST_STR_LEN);
+  digest_final(ctx, hex);
+  digest_free(ctx);
+  memmove(hex, hex + 7, strlen(hex + 7) + 1); /* the hex part names the file */
   return hex;
 }
 

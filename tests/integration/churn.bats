@@ -121,9 +121,53 @@ nothing_of() {
 		sleep "$(printf '0.%03d' "$n")"
 		kill -9 "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
+		# a create that got as far as "created" goes on without its caller: its monitor
+		# (which reaps the init and records the exit) must be alive
+		if wait_monitor_settled "$id"; then
+			local mon
+			mon=$(jq -r '.monitorPid // 0' "$STATE_ROOT/$id/state.json" 2>/dev/null || echo 0)
+			[ "$mon" -gt 0 ] && kill -0 "$mon" 2>/dev/null ||
+				left+=("killed after $n ms: container created but its monitor ($mon) is dead")
+		fi
 		sk delete --force "$id" >/dev/null 2>&1 || true
 		local why
 		why=$(nothing_of "$id") || left+=("killed after $n ms: $why")
+	done
+	after=$(counts)
+	echo "# before: $before" >&3
+	echo "# after:  $after" >&3
+	[ ${#left[@]} -eq 0 ] || fail "$(printf '%s\n' "${left[@]}")"
+	assert_eq "$after" "$before" "leak counts"
+}
+
+# wait_monitor_settled ID: wait (up to 3 s) until nothing of this test runs the create of
+# ID any more but its monitor; true if the container ended up created.
+wait_monitor_settled() {
+	local id=$1 i
+	for ((i = 0; i < 60; i++)); do
+		[ "$(state_field status "$id" 2>/dev/null)" = created ] && return 0
+		[ -e "$STATE_ROOT/$id" ] || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "faults: delete --force racing a running create (0..60 ms in) leaves nothing" {
+	local n id left=() pid before after
+	set_args sleep 100
+	before=$(counts)
+	for n in $(seq 0 3 60); do
+		id=$PREFIX-r$n
+		CFG=$CFG cfg --arg cg "/skiff/$id" '.linux.cgroupsPath = $cg' || return 1
+		"$SKIFF" --root "$STATE_ROOT" create --bundle "$BUNDLE" "$id" </dev/null >/dev/null 2>&1 &
+		pid=$!
+		sleep "$(printf '0.%03d' "$n")"
+		sk delete --force "$id" >/dev/null 2>&1 || true
+		wait "$pid" 2>/dev/null || true
+		# whoever won, one more delete --force must leave nothing
+		sk delete --force "$id" >/dev/null 2>&1 || true
+		local why
+		why=$(nothing_of "$id") || left+=("delete after $n ms: $why")
 	done
 	after=$(counts)
 	echo "# before: $before" >&3

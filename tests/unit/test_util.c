@@ -3,6 +3,8 @@
 #include "util.h"
 #include "state.h"
 #include "ns.h"
+#include "digest.h"
+#include "sha256.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -122,6 +124,33 @@ static void test_id_map_format(void)
   free(s);
 }
 
+/* FIPS 180-4 / NIST example vectors, and a multi-block streamed input */
+static void test_sha256_vectors(void)
+{
+  char d[DIGEST_STR_LEN];
+  digest_buffer("", 0, d);
+  CHECK_STR_EQ(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  digest_buffer("abc", 3, d);
+  CHECK_STR_EQ(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  digest_buffer(two, strlen(two), d);
+  CHECK_STR_EQ(d, "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  /* one million 'a', fed in odd-sized pieces */
+  struct digest_ctx *ctx = digest_new();
+  char chunk[997];
+  memset(chunk, 'a', sizeof(chunk));
+  size_t left = 1000000;
+  while (left)
+    {
+      size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+      digest_update(ctx, chunk, n);
+      left -= n;
+    }
+  digest_final(ctx, d);
+  digest_free(ctx);
+  CHECK_STR_EQ(d, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 int main(void)
 {
   RUN_TEST(test_signal_names_and_numbers);
@@ -131,5 +160,6 @@ int main(void)
   RUN_TEST(test_container_ids);
   RUN_TEST(test_files);
   RUN_TEST(test_id_map_format);
+  RUN_TEST(test_sha256_vectors);
   return CHECK_DONE();
 }

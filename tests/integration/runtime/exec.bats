@@ -34,12 +34,10 @@ teardown() { skiff_teardown; }
 	add_mount /scratch tmpfs tmpfs
 	sh_args 'echo init-was-here > /scratch/marker; exec sleep 100'
 	create_started
-	local i
-	for ((i = 0; i < 40; i++)); do
-		run sk exec "$ID" cat /scratch/marker
-		[ "$status" -eq 0 ] && break
-		sleep 0.05
-	done
+	# the tmpfs is in the container's mount namespace only: wait through its root
+	wait_file_contains "/proc/$(container_pid)/root/scratch/marker" init-was-here
+	[ ! -e "$ROOTFS/scratch/marker" ] || fail "the marker is on the rootfs, not on a tmpfs"
+	run sk exec "$ID" cat /scratch/marker
 	assert_status 0
 	assert_eq "$output" init-was-here "marker read by exec"
 }
