@@ -699,5 +699,4 @@ int agent_main(int argc, char **argv)
   stopping = 1;
   fflush(stderr);
   _exit(0);
-  (void)threads;
 }

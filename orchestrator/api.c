@@ -134,7 +134,7 @@ json_t *api_list_of(struct orch_server *srv, json_t *map, bool (*keep)(json_t *,
       o = json_object_get(map, names[i]);
       if (keep && !keep(o, arg))
         continue;
-      json_array_append_new(items, view ? view(srv, o, varg) : json_deep_copy(o));
+      json_array_append_new(items, view ? view(srv, o, varg) : json_incref(o));
     }
   free(names);
   return json_pack("{s:o,s:I}", "items", items, "revision", (json_int_t)store_revision(srv->store));
@@ -179,7 +179,7 @@ enum MHD_Result api_put_and_reply(struct orch_server *srv, struct MHD_Connection
   if (r < 0)
     return api_store_failure(srv, c, err);
   json_t *stored = json_object_get(map, name);
-  return api_send_json(srv, c, code, json_deep_copy(stored));
+  return api_send_json(srv, c, code, json_incref(stored));
 }
 
 /* ---- metrics ---- */

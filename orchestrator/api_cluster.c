@@ -46,7 +46,7 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
     }
   else
     {
-      json_t *obj = json_deep_copy(rep);
+      json_t *obj = json_copy(rep);
       const char *key;
       json_t *v;
       json_object_foreach(doc, key, v)
@@ -55,7 +55,7 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
           json_object_set(obj, key, v);
       }
       if (json_equal(obj, rep))
-        ret = api_send_json(srv, c, 200, json_deep_copy(rep));
+        ret = api_send_json(srv, c, 200, json_incref(rep));
       else
         {
           int nst = model_replica_state_parse(model_str(obj, "state", ""));
@@ -96,7 +96,7 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
   if (sub)
     return api_send_error(srv, c, 404, "no route for %s", sub);
   if (strcmp(method, "GET") == 0)
-    return api_send_json(srv, c, 200, json_deep_copy(rep));
+    return api_send_json(srv, c, 200, json_incref(rep));
   if (strcmp(method, "DELETE") != 0)
     return api_send_405(srv, c, method, "GET, DELETE");
   int st = model_replica_state_parse(model_str(rep, "state", ""));
@@ -106,7 +106,7 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
   if (*node && node_ready && model_replica_state_live(st) && st != REPLICA_PENDING)
     {
       /* Graceful: the agent stops it, then deletes it. */
-      json_t *obj = json_deep_copy(rep);
+      json_t *obj = json_copy(rep);
       json_object_set_new(obj, "state", json_string("Terminating"));
       json_object_set_new(obj, "ready", json_false());
       json_object_set_new(obj, "reason", json_string("deleted by request"));
@@ -165,7 +165,11 @@ static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connect
   json_object_set_new(obj, "status", json_string("Ready"));
   json_object_set_new(srv->heartbeats, name, json_real(srv_now()));
   if (old && json_equal(old, obj))
-    ret = api_send_json(srv, c, 200, srv_node_view(srv, old, NULL));
+    {
+      json_t *alloc = srv_node_allocations(srv);
+      ret = api_send_json(srv, c, 200, srv_node_view(srv, old, alloc));
+      json_decref(alloc);
+    }
   else
     {
       cleanup_free char *key = xasprintf("/nodes/%s", name);

@@ -145,7 +145,7 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
   if (single)
     {
       json_t *svc = json_object_get(srv->services, model_str(json_array_get(list, 0), "name", ""));
-      ret = api_send_json(srv, c, created ? 201 : 200, json_deep_copy(svc));
+      ret = api_send_json(srv, c, created ? 201 : 200, json_incref(svc));
     }
   else
     {
@@ -243,7 +243,7 @@ enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connectio
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return svc ? api_send_json(srv, c, 200, json_deep_copy(svc))
+        return svc ? api_send_json(srv, c, 200, json_incref(svc))
                    : api_send_error(srv, c, 404, "service `%s` not found", name);
       if (strcmp(method, "PUT") == 0)
         return route_service_write(srv, c, rq, name);

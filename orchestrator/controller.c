@@ -93,7 +93,7 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
       continue; /* NotReady before a restart and still silent */
     if (ready == was)
       continue;
-    json_t *n = json_deep_copy(node);
+    json_t *n = json_copy(node);
     json_object_set_new(n, "status", json_string(ready ? "Ready" : "NotReady"));
     batch_add(b, STORE_PUT, "/nodes/", n);
     json_decref(n);
@@ -141,7 +141,7 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
       }
     else if (!ready && model_replica_state_live(st) && !full_disruption)
       {
-        json_t *c = json_deep_copy(r);
+        json_t *c = json_copy(r);
         cleanup_free char *why = xasprintf("node %s is NotReady", nodename);
         set_state(c, REPLICA_LOST, why);
         batch_add(b, STORE_PUT, "/replicas/", c);
@@ -152,7 +152,7 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
       batch_add(b, STORE_DELETE, "/replicas/", r);
     else if (ready && st == REPLICA_LOST)
       {
-        json_t *c = json_deep_copy(r);
+        json_t *c = json_copy(r);
         set_state(c, REPLICA_TERMINATING, "node came back: replica was replaced");
         batch_add(b, STORE_PUT, "/replicas/", c);
         json_decref(c);
@@ -327,7 +327,7 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
       const char *why = rc_why_string(plan.stop[i].why);
       if (rr[plan.stop[i].index].node_ready)
         {
-          json_t *c = json_deep_copy(r);
+          json_t *c = json_copy(r);
           set_state(c, REPLICA_TERMINATING, why);
           batch_add(b, STORE_PUT, "/replicas/", c);
           json_decref(c);
@@ -402,7 +402,7 @@ static void reconcile_services(struct orch_server *srv, double now, struct batch
         const char *node = model_str(r, "node", "");
         if (model_replica_state_live(st) && *node && node_is_ready(srv, node))
           {
-            json_t *c = json_deep_copy(r);
+            json_t *c = json_copy(r);
             set_state(c, REPLICA_TERMINATING, "service deleted");
             batch_add(b, STORE_PUT, "/replicas/", c);
             json_decref(c);
@@ -621,7 +621,7 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
       if (best >= 0)
         {
           sched_assume(&nodes[best], &req);
-          json_t *c = json_deep_copy(r);
+          json_t *c = json_copy(r);
           json_object_set_new(c, "node", json_string(nodes[best].name));
           set_state(c, REPLICA_SCHEDULED, "");
           batch_add(b, STORE_PUT, "/replicas/", c);
@@ -637,7 +637,7 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
       const char *reason = failed_why;
       if (strcmp(reason, model_str(r, "reason", "")) != 0)
         {
-          json_t *c = json_deep_copy(r);
+          json_t *c = json_copy(r);
           json_object_set_new(c, "reason", json_string(reason));
           batch_add(b, STORE_PUT, "/replicas/", c);
           json_decref(c);

@@ -449,18 +449,27 @@ static void ctx_abort(struct create_ctx *c)
     skiff_rm_rf(c->dir, NULL);
 }
 
+/* ctx_init + the state dir; a failure removes what it made (not another container's dir). */
+static int ctx_setup(struct create_ctx *c, const struct container_opts *opts,
+                     struct skiff_err **err)
+{
+  if (ctx_init(c, opts, err) < 0)
+    return -1;
+  if (ctx_prepare_dir(c, err) < 0)
+    {
+      if (!(*err && strstr((*err)->msg, "already exists")))
+        ctx_abort(c);
+      return -1;
+    }
+  return 0;
+}
+
 int container_create(const struct container_opts *opts, struct skiff_err **err)
 {
   struct create_ctx c;
   int ret = -1, res[2] = {-1, -1};
-  if (ctx_init(&c, opts, err) < 0)
+  if (ctx_setup(&c, opts, err) < 0)
     goto out;
-  if (ctx_prepare_dir(&c, err) < 0)
-    {
-      if (!(*err && strstr((*err)->msg, "already exists")))
-        ctx_abort(&c);
-      goto out;
-    }
   if (pipe2(res, O_CLOEXEC) < 0)
     {
       skiff_error(err, errno, "pipe");
@@ -512,7 +521,19 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
           || save_created(&c, pid, getpid(), &merr) < 0)
         {
           if (pid > 0)
-            kill(pid, SIGKILL);
+            {
+              /* spawn_init succeeded: its cgroup is ours to remove (a delete may have
+                 taken the state dir from under us) */
+              struct skiff_cgroup *cg = NULL;
+              kill(pid, SIGKILL);
+              waitpid(pid, NULL, 0);
+              if (cgroup_new(c.cgroup_path, &cg, NULL) == 0)
+                {
+                  cgroup_kill(cg, SIGKILL, NULL);
+                  cgroup_destroy(cg, NULL);
+                  cgroup_free(cg);
+                }
+            }
           cleanup_free char *msg = xasprintf("E%s", merr->msg);
           skiff_write_all(res[1], msg, strlen(msg));
           _exit(1);
@@ -571,13 +592,6 @@ out:
   return ret;
 }
 
-static long long mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Release the init: read its byte from the exec fifo, then remove the fifo. */
 static int release_init(const char *root, const struct skiff_state *st, struct skiff_err **err)
 {
@@ -585,7 +599,7 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
   cleanup_close int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return skiff_error(err, errno, "open `%s`", fifo);
-  long long deadline = mono_ms() + 10000;
+  long long deadline = skiff_now_ms() + 10000;
   for (;;)
     {
       char b;
@@ -596,7 +610,7 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
         return skiff_error(err, errno, "read `%s`", fifo);
       if (!state_pid_alive(st->pid, st->start_time))
         return skiff_error(err, 0, "container `%s`: init process died before start", st->id);
-      if (mono_ms() > deadline)
+      if (skiff_now_ms() > deadline)
         return skiff_error(err, ETIMEDOUT, "start container `%s`", st->id);
       struct pollfd p = {.fd = fd, .events = POLLIN};
       poll(&p, 1, n == 0 ? 1 : 100);
@@ -605,20 +619,11 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
   return 0;
 }
 
-static int load_saved_spec(const char *root, const char *id, struct skiff_spec **spec,
-                           struct skiff_err **err)
-{
-  cleanup_free char *path = xasprintf("%s/%s/config.json", root, id);
-  cleanup_free char *text = NULL;
-  if (skiff_read_file(path, &text, NULL, err) < 0)
-    return -1;
-  return spec_parse(text, strlen(text), spec, err);
-}
-
 static void run_poststart(const char *root, const struct skiff_state *st)
 {
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (load_saved_spec(root, st->id, &spec, NULL) < 0 || spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
+  if (container_load_saved_spec(root, st->id, &spec, NULL) < 0
+      || spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
     return;
   cleanup_free char *json = state_oci_json(root, st);
   struct skiff_err *err = NULL;
@@ -666,19 +671,9 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   struct create_ctx c;
   int ret = -1;
   pid_t pid = 0;
-  if (ctx_init(&c, opts, err) < 0)
+  if (ctx_setup(&c, opts, err) < 0)
     goto out;
-  if (ctx_prepare_dir(&c, err) < 0)
-    {
-      if (!(*err && strstr((*err)->msg, "already exists")))
-        ctx_abort(&c);
-      goto out;
-    }
   sigset_t fwd, old;
-  sigemptyset(&fwd);
-  int fwd_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
-  for (size_t i = 0; i < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); i++)
-    sigaddset(&fwd, fwd_sigs[i]);
   if (spawn_init(&c, &pid, err) < 0 || save_created(&c, pid, getpid(), err) < 0
       || write_pid_file(opts->pid_file, pid, err) < 0)
     {
@@ -694,7 +689,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
     }
   /* block before release so no signal is lost; the init was cloned earlier with the
      old mask, so it is not affected */
-  sigprocmask(SIG_BLOCK, &fwd, &old);
+  container_block_forwarded(&fwd, &old);
   {
     cleanup_state struct skiff_state *st = NULL;
     if (state_load(opts->root, opts->id, &st, err) < 0 || release_init(opts->root, st, err) < 0)
@@ -706,29 +701,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
     run_poststart(opts->root, st);
   }
   ctx_cache_seccomp(&c);
-  int status = 0;
-  for (;;)
-    {
-      siginfo_t si;
-      int sig = sigwaitinfo(&fwd, &si);
-      if (sig < 0)
-        continue;
-      if (sig != SIGCHLD)
-        {
-          kill(pid, sig);
-          continue;
-        }
-      pid_t r;
-      bool done = false;
-      while ((r = waitpid(-1, &status, WNOHANG)) > 0)
-        if (r == pid)
-          {
-            done = true;
-            break;
-          }
-      if (done)
-        break;
-    }
+  int status = container_wait_forwarding(pid, &fwd);
   sigprocmask(SIG_SETMASK, &old, NULL);
   state_record_exit(opts->root, opts->id, status, NULL);
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -11,6 +11,7 @@
 #ifndef SKIFF_CONTAINER_H
 #define SKIFF_CONTAINER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include "spec.h"
@@ -75,6 +76,16 @@ int container_exec(const char *root, const char *id, const struct container_exec
 /* pids of every process of the container (host pid namespace). */
 int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
                    struct skiff_err **err);
+
+/* The config.json copy kept in the state dir (what create used). */
+int container_load_saved_spec(const char *root, const char *id, struct skiff_spec **spec,
+                              struct skiff_err **err);
+
+/* Signals a foreground skiff passes on to its container: block them (and SIGCHLD) and
+ * return the set; then container_wait_forwarding() relays them until pid exits and
+ * returns its wait status.  Other children are reaped on the way. */
+void container_block_forwarded(sigset_t *fwd, sigset_t *old);
+int container_wait_forwarding(pid_t pid, const sigset_t *fwd);
 
 /* ---- internal, shared by container.c, init.c, monitor.c, exec.c ---- */
 

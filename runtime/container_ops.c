@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static int load_saved_spec(const char *root, const char *id, struct skiff_spec **spec,
-                           struct skiff_err **err)
+int container_load_saved_spec(const char *root, const char *id, struct skiff_spec **spec,
+                              struct skiff_err **err)
 {
   cleanup_free char *path = xasprintf("%s/%s/config.json", root, id);
   cleanup_free char *text = NULL;
@@ -63,17 +63,10 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct s
   return 0;
 }
 
-static long long mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 {
-  long long deadline = mono_ms() + timeout_ms;
-  while (state_pid_alive(pid, start) && mono_ms() < deadline)
+  long long deadline = skiff_now_ms() + timeout_ms;
+  while (state_pid_alive(pid, start) && skiff_now_ms() < deadline)
     {
       /* our own child (foreground run)? reap it */
       if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -108,7 +101,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
     wait_gone(st->pid, st->start_time, 5000);
 
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+  if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
       cleanup_free char *json = state_oci_json(root, st);
       struct skiff_err *herr = NULL;
@@ -129,10 +122,10 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
      process of ours outlives the delete */
   if (st->monitor_pid > 0 && st->monitor_pid != getpid())
     {
-      long long deadline = mono_ms() + 2000;
+      long long deadline = skiff_now_ms() + 2000;
       char path[64];
       snprintf(path, sizeof(path), "/proc/%d/comm", (int)st->monitor_pid);
-      while (mono_ms() < deadline)
+      while (skiff_now_ms() < deadline)
         {
           cleanup_free char *comm = NULL;
           if (skiff_read_file(path, &comm, NULL, NULL) < 0 || strncmp(comm, "skiff-monitor", 13))
@@ -259,7 +252,7 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (eo->args == NULL || eo->args[0] == NULL)
     return skiff_error(err, 0, "exec: a command is required");
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (load_saved_spec(root, id, &spec, err) < 0)
+  if (container_load_saved_spec(root, id, &spec, err) < 0)
     return -1;
   struct skiff_process proc = spec->process;
   proc.args = eo->args;
@@ -334,12 +327,7 @@ int container_exec(const char *root, const char *id, const struct container_exec
       skiff_write_file_atomic(eo->pid_file, buf, n, 0644, NULL);
     }
   sigset_t fwd, old;
-  sigemptyset(&fwd);
-  int fwd_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  for (size_t i = 0; i < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); i++)
-    sigaddset(&fwd, fwd_sigs[i]);
-  sigaddset(&fwd, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &fwd, &old);
+  container_block_forwarded(&fwd, &old);
   if (write(go[1], "g", 1) != 1)
     {
       close(go[1]);
@@ -368,21 +356,40 @@ int container_exec(const char *root, const char *id, const struct container_exec
       *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return 0;
     }
+  status = container_wait_forwarding(child, &fwd);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return 0;
+}
+
+void container_block_forwarded(sigset_t *fwd, sigset_t *old)
+{
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+  sigemptyset(fwd);
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    sigaddset(fwd, sigs[i]);
+  sigprocmask(SIG_BLOCK, fwd, old);
+}
+
+int container_wait_forwarding(pid_t pid, const sigset_t *fwd)
+{
+  int status = 0;
   for (;;)
     {
       siginfo_t si;
-      int sig = sigwaitinfo(&fwd, &si);
+      int sig = sigwaitinfo(fwd, &si);
       if (sig < 0)
         continue;
       if (sig != SIGCHLD)
         {
-          kill(child, sig);
+          kill(pid, sig);
           continue;
         }
-      if (waitpid(child, &status, WNOHANG) == child)
-        break;
+      pid_t r;
+      int st;
+      while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+        if (r == pid)
+          return st;
     }
-  sigprocmask(SIG_SETMASK, &old, NULL);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return 0;
+  return status;
 }

@@ -12,13 +12,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static long long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int run_one(const struct skiff_hook *h, const char *kind, const char *state_json,
                    struct skiff_err **err)
 {
@@ -51,7 +44,7 @@ static int run_one(const struct skiff_hook *h, const char *kind, const char *sta
   close(in[1]);
   sigaction(SIGPIPE, &old, NULL);
 
-  long long deadline = h->has_timeout && h->timeout > 0 ? now_ms() + h->timeout * 1000LL : 0;
+  long long deadline = h->has_timeout && h->timeout > 0 ? skiff_now_ms() + h->timeout * 1000LL : 0;
   int status = 0;
   for (;;)
     {
@@ -60,7 +53,7 @@ static int run_one(const struct skiff_hook *h, const char *kind, const char *sta
         break;
       if (r < 0 && errno != EINTR)
         return skiff_error(err, errno, "%s hook `%s`: waitpid", kind, h->path);
-      if (deadline && now_ms() > deadline)
+      if (deadline && skiff_now_ms() > deadline)
         {
           kill(pid, SIGKILL);
           waitpid(pid, &status, 0);

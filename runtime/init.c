@@ -8,6 +8,7 @@
 #include "mount.h"
 #include "ns.h"
 #include "seccomp.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,14 +123,7 @@ static int setup_console(int console_fd, struct skiff_err **err)
   memcpy(CMSG_DATA(c), &master, sizeof(int));
   if (sendmsg(console_fd, &msg, MSG_NOSIGNAL) < 0)
     return skiff_error(err, errno, "send the pty master over the console socket");
-  if (setsid() < 0 && errno != EPERM)
-    return skiff_error(err, errno, "setsid");
-  if (ioctl(slave, TIOCSCTTY, 0) < 0)
-    return skiff_error(err, errno, "ioctl TIOCSCTTY");
-  for (int i = 0; i < 3; i++)
-    if (dup2(slave, i) < 0)
-      return skiff_error(err, errno, "dup2 the pty slave");
-  return 0;
+  return tty_make_controlling(steal_fd(&slave), err) < 0 ? -1 : 0;
 }
 
 static int apply_rlimits(const struct skiff_process *p, struct skiff_err **err)

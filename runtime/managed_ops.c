@@ -35,13 +35,6 @@ void managed_release_network(char **annotations)
   net_ipam_release(&cfg, id, NULL);
 }
 
-static long long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int managed_stop(const char *state_root, const char *name, int timeout, struct skiff_err **err)
 {
   cleanup_state struct skiff_state *st = NULL;
@@ -52,15 +45,15 @@ int managed_stop(const char *state_root, const char *name, int timeout, struct s
     return 0;
   if (s == SKIFF_STATUS_CREATED || container_kill(state_root, name, SIGTERM, false, NULL) < 0)
     timeout = 0;
-  long long deadline = now_ms() + timeout * 1000LL;
-  while (state_pid_alive(st->pid, st->start_time) && now_ms() < deadline)
+  long long deadline = skiff_now_ms() + timeout * 1000LL;
+  while (state_pid_alive(st->pid, st->start_time) && skiff_now_ms() < deadline)
     poll(NULL, 0, 20);
   if (state_pid_alive(st->pid, st->start_time))
     {
       container_kill(state_root, name, SIGKILL, true, NULL);
       kill(st->pid, SIGKILL);
-      deadline = now_ms() + 5000;
-      while (state_pid_alive(st->pid, st->start_time) && now_ms() < deadline)
+      deadline = skiff_now_ms() + 5000;
+      while (state_pid_alive(st->pid, st->start_time) && skiff_now_ms() < deadline)
         poll(NULL, 0, 5);
     }
   /* wait for the monitor to record the exit, so `ps -a` shows it right away */

@@ -280,6 +280,13 @@ int state_lock(const char *root, const char *id, struct skiff_err **err)
       close(fd);
       return skiff_error(err, saved, "lock `%s`", dir);
     }
+  /* a delete that held the lock before us removed the dir: nothing left to lock */
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && sb.st_nlink == 0)
+    {
+      close(fd);
+      return skiff_error(err, 0, "container `%s` does not exist", id);
+    }
   return fd;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <ctype.h>
+#include <time.h>
 #include <math.h>
 
 static int verror(struct skiff_err **err, int status, const char *fmt, va_list ap)
@@ -420,4 +421,11 @@ int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err)
     return skiff_error(err, 0, "invalid size `%s`: too large", s);
   *bytes = (long long)r;
   return 0;
+}
+
+long long skiff_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }

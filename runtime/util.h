@@ -99,6 +99,9 @@ int skiff_rm_rf(const char *path, struct skiff_err **err);
 ssize_t skiff_write_all(int fd, const void *buf, size_t len);
 ssize_t skiff_read_all(int fd, void *buf, size_t len);
 
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+long long skiff_now_ms(void);
+
 /* Parsing helpers for outside input.  Return 0 or -1 with *err naming the value. */
 int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err);
 const char *skiff_signal_name(int sig); /* "TERM" or NULL */

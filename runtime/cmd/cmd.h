@@ -41,6 +41,11 @@ int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_
 /* The image store: $SKIFF_IMAGE_ROOT or /var/lib/skiff. */
 const char *cmd_image_store(void);
 
+/* create's and run's runc options into *o, and the ID; -1 with *err on a bad flag. */
+struct container_opts;
+int cmd_parse_container_opts(const char *verb, int argc, char **argv, struct container_opts *o,
+                             struct skiff_err **err);
+
 /* Parse a non-negative int option value; error names the flag. */
 int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err);
 /* Exactly one positional ID left after options. */

@@ -70,7 +70,7 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
   cleanup_free char **vols = xzalloc((size_t)argc * sizeof(char *));
   cleanup_free struct container_publish *ports = xzalloc((size_t)argc * sizeof(*ports));
   size_t ne = 0, nv = 0, np = 0, no = 0;
-  int c, rc = 2;
+  int c, rc = 125; /* docker: a run that fails before the container runs, bad flags included */
   optind = 0;
   while ((c = getopt_long(argc, argv, RUN_SHORT, run_opts, NULL)) != -1)
     {

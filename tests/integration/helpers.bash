@@ -12,7 +12,7 @@
 # overrides the binary, e.g. SKIFF_BIN=runc checks the tests themselves against runc
 # (tests of skiff's own defaults - seccomp profile, Docker's capability set - then fail).
 
-SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build}
+SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 SKIFF=${SKIFF_BIN:-$SKIFF_BUILD/skiff}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 

@@ -176,9 +176,11 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	assert_eq "$(lease_count)" "$leases" "leases"
 	# bad -p values are refused before anything is made
 	run sk run --rm -p 8080:80/udp busybox true
-	[ "$status" -ne 0 ] && assert_contains "$output" tcp
+	assert_status 125
+	assert_contains "$output" tcp
 	run sk run --rm -p 99999:80 busybox true
-	[ "$status" -ne 0 ] && assert_contains "$output" 99999
+	assert_status 125
+	assert_contains "$output" 99999
 }
 
 @test "run -v mounts a host dir; :ro makes it read-only" {
@@ -205,7 +207,8 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	assert_contains "$output" "$MWORK/does-not-exist"
 	assert_nothing_left "$NAME"
 	run sk run --rm -v relative:/data busybox true
-	[ "$status" -ne 0 ] && assert_contains "$output" absolute
+	assert_status 125
+	assert_contains "$output" absolute
 }
 
 @test "run -m 16m: a memory hog is killed (137); bad values are refused" {
@@ -218,12 +221,13 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	assert_eq "$output" fits
 	new_name
 	run sk run --name "$NAME" -m lots busybox true
-	[ "$status" -ne 0 ] || fail "-m lots accepted"
+	assert_status 125
 	assert_one_line_error
 	assert_contains "$output" lots
 	assert_nothing_left "$NAME"
 	run sk run --rm -m 1k busybox true
-	[ "$status" -ne 0 ] || fail "-m 1k accepted"
+	assert_status 125
+	assert_contains "$output" 1k
 }
 
 @test "run -m, --cpus 0.5, --pids-limit land in the container's cgroup" {
@@ -242,9 +246,11 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	f=$(cgroup_file "$NAME" pids pids.max pids.max)
 	assert_eq "$(cat "$f")" 20 pids.max
 	run sk run --rm --cpus 0 busybox true
-	[ "$status" -ne 0 ] && assert_contains "$output" cpus
+	assert_status 125
+	assert_contains "$output" cpus
 	run sk run --rm --pids-limit x busybox true
-	[ "$status" -ne 0 ] && assert_contains "$output" pids-limit
+	assert_status 125
+	assert_contains "$output" pids-limit
 }
 
 @test "run --pids-limit stops a fork bomb" {
@@ -276,7 +282,8 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	run sk run --rm -w /new/dir busybox pwd
 	assert_eq "$output" /new/dir
 	run sk run --rm -w relative busybox pwd
-	[ "$status" -ne 0 ] && assert_contains "$output" absolute
+	assert_status 125
+	assert_contains "$output" absolute
 	run sk run --rm --entrypoint echo busybox hello world
 	assert_eq "$output" "hello world"
 }
@@ -364,7 +371,8 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	assert_status 0
 	assert_eq "$(printf '%s\n' "${lines[@]}" | tr '\n' ' ')" "line1 line2 line3 oops "
 	run sk logs does-not-exist
-	[ "$status" -ne 0 ] && assert_contains "$output" does-not-exist
+	[ "$status" -ne 0 ] || fail "want a failure: $output"
+	assert_contains "$output" does-not-exist
 }
 
 @test "logs -f follows a running container as it writes" {
@@ -408,7 +416,8 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	run sk stop "$NAME"
 	assert_status 0
 	run sk stop no-such-container
-	[ "$status" -ne 0 ] && assert_contains "$output" no-such-container
+	[ "$status" -ne 0 ] || fail "want a failure: $output"
+	assert_contains "$output" no-such-container
 }
 
 @test "rm of a running container is refused without -f" {
@@ -423,7 +432,8 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	assert_status 0
 	assert_nothing_left "$NAME"
 	run sk rm "$NAME"
-	[ "$status" -ne 0 ] && assert_contains "$output" "$NAME"
+	[ "$status" -ne 0 ] || fail "want a failure: $output"
+	assert_contains "$output" "$NAME"
 	# a stopped one goes without -f
 	new_name
 	sk run --name "$NAME" busybox true
@@ -459,9 +469,11 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	[[ "$ip" == "$SUBNET_PREFIX".* ]] || fail "ip $ip not in $SKIFF_SUBNET"
 	assert_eq "$(lease_of "$NAME")" "$ip" "lease"
 	pid=$(jq -r .state.pid <<<"$output")
-	[ "$pid" -gt 1 ] && [ -d "/proc/$pid" ]
+	[ "$pid" -gt 1 ]
+	[ -d "/proc/$pid" ]
 	run sk inspect no-such-container
-	[ "$status" -ne 0 ] && assert_contains "$output" no-such-container
+	[ "$status" -ne 0 ] || fail "want a failure: $output"
+	assert_contains "$output" no-such-container
 }
 
 @test "run of an unknown image: one-line error, exit 125, nothing left" {
