@@ -125,7 +125,7 @@ static void split_key(const char *key, char **name, char **tag)
 
 /* ---------------------------------------------------------------- build */
 
-static bool strings_array(json_t *v)
+bool image_json_is_string_array(json_t *v)
 {
   size_t i;
   json_t *s;
@@ -240,7 +240,7 @@ int image_remove(const char *store, const char *name_tag, struct skiff_err **err
 
 static char **strings_dup(json_t *arr)
 {
-  if (!strings_array(arr))
+  if (!image_json_is_string_array(arr))
     return NULL;
   size_t n = json_array_size(arr);
   char **res = xzalloc((n + 1) * sizeof(char *));

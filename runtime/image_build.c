@@ -14,16 +14,6 @@
 static const char *const config_keys[] = {"User",    "ExposedPorts", "Env",    "Entrypoint", "Cmd",
                                           "Volumes", "WorkingDir",   "Labels", "StopSignal"};
 
-static bool strings_array(json_t *v)
-{
-  size_t i;
-  json_t *s;
-  if (!json_is_array(v))
-    return false;
-  json_array_foreach(v, i, s) if (!json_is_string(s)) return false;
-  return true;
-}
-
 /* The "config" object of an image config from --config, validated. */
 static int build_config_object(const char *text, json_t **out, struct skiff_err **err)
 {
@@ -48,7 +38,7 @@ static int build_config_object(const char *text, json_t **out, struct skiff_err 
       i++;
     bool ok = i < n;
     if (ok && (!strcmp(k, "Env") || !strcmp(k, "Entrypoint") || !strcmp(k, "Cmd")))
-      ok = strings_array(v);
+      ok = image_json_is_string_array(v);
     else if (ok && (!strcmp(k, "User") || !strcmp(k, "WorkingDir") || !strcmp(k, "StopSignal")))
       ok = json_is_string(v);
     else if (ok)

@@ -133,4 +133,7 @@ int image_archive_extract(const char *archive_path, const char *dest, struct ski
 int image_layer_create(const char *rootfs, int out_fd, char diffid[DIGEST_STR_LEN],
                        char digest[DIGEST_STR_LEN], long long *size, struct skiff_err **err);
 
+/* A JSON array holding only strings (config Entrypoint, Cmd, Env). */
+bool image_json_is_string_array(json_t *v);
+
 #endif

@@ -4,9 +4,9 @@
 # traverse it) holding a busybox rootfs built from Debian's busybox-static, a bundle
 # whose config.json comes from `skiff spec` and is edited with jq, and a private state
 # root passed with --root.  Container ids are unique per test.  teardown deletes every
-# container the test made, then checks that nothing is left (state dir, cgroup dirs,
-# mounts, processes, network namespaces), cleans up whatever was left and fails the
-# test if anything was.
+# container the test made, then checks that nothing of them is left (state dir, cgroup
+# dirs, mounts, processes), cleans up whatever was left, removes the network namespaces
+# the test made, and fails the test if anything was left.
 #
 # SKIFF_BUILD picks the build (default: build/ at the top of the repo).  SKIFF_BIN
 # overrides the binary, e.g. SKIFF_BIN=runc checks the tests themselves against runc
@@ -255,7 +255,7 @@ assert_status() {
 	[ "$status" -eq "$1" ] || fail "exit status $status, want $1; output: $output"
 }
 
-# assert_failed: after `run`, a non-zero exit with a one-line message.
+# assert_one_line_error: after `run`, a non-zero exit with a one-line message.
 assert_one_line_error() {
 	[ "$status" -ne 0 ] || fail "succeeded, want failure; output: $output"
 	[ "${#lines[@]}" -eq 1 ] || fail "want a one-line error, got ${#lines[@]} lines: $output"
