@@ -262,13 +262,16 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (eo->user && parse_user(eo->user, &proc.user, err) < 0)
     return -1;
 
-  /* join the pid namespace for our children only; the rest is joined by the child */
+  /* join the pid namespace for our next child only, and step back right after the fork:
+     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
+     namespace */
   char nspath[64];
   snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
+  cleanup_close int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
   {
     cleanup_close int pidns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (pidns < 0)
-      return skiff_error(err, errno, "open `%s`", nspath);
+    if (pidns < 0 || own_pidns < 0)
+      return skiff_error(err, errno, "open `%s`", pidns < 0 ? nspath : "/proc/self/ns/pid");
     if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
       return skiff_error(err, errno, "setns `%s`", nspath);
   }
@@ -296,6 +299,8 @@ int container_exec(const char *root, const char *id, const struct container_exec
       cgroup_free(cg);
       return skiff_error(err, errno, "fork");
     }
+  if (child > 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+    abort(); /* cannot happen: our own pid namespace is always joinable */
   if (child == 0)
     {
       close(go[1]);

@@ -293,7 +293,22 @@ int state_lock(const char *root, const char *id, struct skiff_err **err)
 int state_remove(const char *root, const char *id, struct skiff_err **err)
 {
   cleanup_free char *dir = state_dir(root, id);
-  return skiff_rm_rf(dir, err);
+  /* a monitor that is just recording the exit may add exit.json while we remove the
+     dir: try again briefly rather than leave a half-removed container */
+  for (int attempt = 0; attempt < 50; attempt++)
+    {
+      struct skiff_err *tmp = NULL;
+      if (skiff_rm_rf(dir, &tmp) == 0)
+        return 0;
+      if (tmp->status != ENOTEMPTY || attempt == 49)
+        {
+          *err = tmp;
+          return -1;
+        }
+      skiff_err_free(&tmp);
+      usleep(10000);
+    }
+  return 0;
 }
 
 static int cmp_str(const void *a, const void *b)

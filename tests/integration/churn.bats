@@ -37,7 +37,8 @@ counts() {
 	cg=$(find /sys/fs/cgroup/*/skiff /sys/fs/cgroup/skiff -mindepth 1 -maxdepth 1 -type d \
 		-name "$PREFIX-*" 2>/dev/null | wc -l)
 	mounts=$(wc -l </proc/mounts)
-	states=$(find "$STATE_ROOT" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	# container dirs only: .seccomp (the compiled filter cache) is meant to stay
+	states=$(find "$STATE_ROOT" -mindepth 1 -maxdepth 1 ! -name '.*' 2>/dev/null | wc -l)
 	for p in $(skiff_pids); do
 		procs=$((procs + 1))
 		fds=$((fds + $(ls /proc/"$p"/fd 2>/dev/null | wc -l)))
