@@ -21,8 +21,8 @@ ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
 
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libarchive-dev \
-	libssl-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
-	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time
+	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
+	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 
