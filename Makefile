@@ -153,6 +153,9 @@ install: all
 clean:
 	rm -rf build
 
+# keep the objects of unit tests and fuzzers (they are intermediate files to make)
+.SECONDARY:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
@@ -165,7 +168,7 @@ FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC := clang
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Wno-unused-command-line-argument \
-	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-Iruntime -Iorchestrator $(call pc,--cflags,$(ALL_PKGS))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))

@@ -361,6 +361,10 @@ int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err)
           off = strtol(rest, &end, 10);
           if (*end || (base == SIGRTMIN && off < 0) || (base == SIGRTMAX && off > 0))
             return skiff_error(err, 0, "invalid signal `%s`: unknown name", s);
+          /* found by tests/fuzz/fuzz_parse: "SIGRTMIN+9223372036854775807" overflowed
+             base + off */
+          if (off < -SIGRTMAX || off > SIGRTMAX)
+            return skiff_error(err, 0, "invalid signal `%s`: out of range", s);
         }
       long v = base + off;
       if (v < SIGRTMIN || v > SIGRTMAX)

@@ -118,6 +118,12 @@ ping_host() {
 	new_name
 	sk run --name "$NAME" busybox true
 	local gone=$NAME
+	# (the kernel removes an exited container's veth with its netns, asynchronously)
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(bridge_ports | wc -l)" -eq 2 ] && break
+		sleep 0.05
+	done
 	assert_eq "$(bridge_ports | wc -l)" 2 "veths of running containers"
 	sk rm "$gone"
 	[ -z "$(lease_of "$gone")" ] || fail "lease of $gone kept after rm"

@@ -14,7 +14,7 @@ static int check_total, check_failures;
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          printf ("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);                    \
+          printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);                      \
           check_current_failed = 1;                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -24,10 +24,10 @@ static int check_total, check_failures;
   do                                                                                               \
     {                                                                                              \
       const char *_a = (a), *_b = (b);                                                             \
-      if (_a == NULL || _b == NULL || strcmp (_a, _b) != 0)                                        \
+      if (_a == NULL || _b == NULL || strcmp(_a, _b) != 0)                                         \
         {                                                                                          \
-          printf ("#   %s:%d: `%s` != `%s`\n", __FILE__, __LINE__, _a ? _a : "(null)",             \
-                  _b ? _b : "(null)");                                                             \
+          printf("#   %s:%d: `%s` != `%s`\n", __FILE__, __LINE__, _a ? _a : "(null)",              \
+                 _b ? _b : "(null)");                                                              \
           check_current_failed = 1;                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -38,10 +38,10 @@ static int check_total, check_failures;
   do                                                                                               \
     {                                                                                              \
       const char *_h = (hay), *_n = (needle);                                                      \
-      if (_h == NULL || strstr (_h, _n) == NULL)                                                   \
+      if (_h == NULL || strstr(_h, _n) == NULL)                                                    \
         {                                                                                          \
-          printf ("#   %s:%d: `%s` does not contain `%s`\n", __FILE__, __LINE__,                  \
-                  _h ? _h : "(null)", _n);                                                         \
+          printf("#   %s:%d: `%s` does not contain `%s`\n", __FILE__, __LINE__,                    \
+                 _h ? _h : "(null)", _n);                                                          \
           check_current_failed = 1;                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -51,16 +51,15 @@ static int check_total, check_failures;
   do                                                                                               \
     {                                                                                              \
       check_current_failed = 0;                                                                    \
-      fn ();                                                                                       \
+      fn();                                                                                        \
       check_total++;                                                                               \
       if (check_current_failed)                                                                    \
         check_failures++;                                                                          \
-      printf ("%sok %d - %s\n", check_current_failed ? "not " : "", check_total, #fn);             \
-      fflush (stdout);                                                                             \
+      printf("%sok %d - %s\n", check_current_failed ? "not " : "", check_total, #fn);              \
+      fflush(stdout);                                                                              \
     }                                                                                              \
   while (0)
 
-#define CHECK_DONE()                                                                               \
-  (printf ("1..%d\n", check_total), check_failures ? 1 : 0)
+#define CHECK_DONE() (printf("1..%d\n", check_total), check_failures ? 1 : 0)
 
 #endif
