@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 int net_ipam_pick(uint32_t network, int prefix, const uint32_t *used, size_t n_used, uint32_t *out)
 {
@@ -52,9 +53,19 @@ static int ipam_open(const struct net_bridge_config *cfg, json_t **leases, struc
       return skiff_error(err, errno, "lock `%s`", path);
     }
   json_error_t jerr;
-  json_t *doc = json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &jerr);
-  if (doc == NULL)
-    doc = json_object(); /* new (empty) file */
+  struct stat st;
+  json_t *doc = NULL;
+  if (fstat(fd, &st) == 0 && st.st_size == 0)
+    doc = json_object(); /* a new file */
+  else if ((doc = json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &jerr)) == NULL || !json_is_object(doc))
+    {
+      /* forgetting the leases would hand out addresses twice: refuse instead */
+      json_decref(doc);
+      close(fd);
+      cleanup_free char *path = ipam_path(cfg);
+      return skiff_error(err, 0, "lease file `%s` is corrupt (%s): fix or remove it", path,
+                         doc ? "not an object" : jerr.text);
+    }
   *leases = json_object_get(doc, "leases");
   if (!json_is_object(*leases))
     json_object_set_new(doc, "leases", json_object());

@@ -337,7 +337,8 @@ static int wait_foreground(const char *root, const char *id, int *exit_code, str
   return 0;
 }
 
-int managed_run(const struct managed_run_opts *o, int *exit_code, struct skiff_err **err)
+int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_out,
+                struct skiff_err **err)
 {
   struct run_ctx r = {.o = o};
   int ret = -1;
@@ -488,9 +489,10 @@ made:;
     }
   if (container_start(o->state_root, r.name, err) < 0)
     goto out;
+  if (name_out)
+    *name_out = xstrdup(r.name);
   if (o->detach)
     {
-      printf("%s\n", r.name);
       ret = 0;
       goto out;
     }

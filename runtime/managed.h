@@ -40,9 +40,11 @@ struct managed_run_opts
  * 10.88.0.0/16), state in <store>/net. */
 void managed_net_config(const char *store, struct net_bridge_config *cfg);
 
-/* Foreground: waits, forwards signals, *exit_code = the container's.  Detached: prints
- * nothing, returns when started.  Any failure leaves nothing behind. */
-int managed_run(const struct managed_run_opts *o, int *exit_code, struct skiff_err **err);
+/* Foreground: waits, forwards signals, *exit_code = the container's.  Detached: returns
+ * when started.  *name_out (may be NULL) gets the container's name (malloc'd).  Any
+ * failure leaves nothing behind. */
+int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_out,
+                struct skiff_err **err);
 /* SIGTERM, wait up to timeout seconds, then SIGKILL. */
 int managed_stop(const char *state_root, const char *name, int timeout, struct skiff_err **err);
 /* Remove container (running only with force) and its data dir. */

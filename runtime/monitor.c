@@ -135,9 +135,12 @@ void monitor_main(const char *root, const char *id, pid_t init_pid, const struct
         }
     }
   state_record_exit(root, id, status, NULL);
-  /* `skiff run -d --rm`: nobody waits for this container, remove it ourselves */
+  /* `skiff run -d --rm`: nobody waits for this container, remove it ourselves; and a
+     stopped container needs neither its veth nor its address (docker frees them too) */
   cleanup_state struct skiff_state *st = NULL;
   if (state_load(root, id, &st, NULL) == 0)
+    managed_release_network(st->annotations);
+  if (st)
     for (size_t i = 0; st->annotations && st->annotations[i] && st->annotations[i + 1]; i += 2)
       if (strcmp(st->annotations[i], "org.skiff.autoremove") == 0)
         {

@@ -3,7 +3,7 @@
  * No shelling out to `ip`.
  *
  * Defaults: bridge "skiff0", subnet 10.88.0.0/16, gateway .1 on the bridge.  The IPAM
- * keeps leases in <state>/ipam/<bridge>.json under flock: an address is never handed
+ * keeps leases in <state_dir>/ipam-<bridge>.json under flock: an address is never handed
  * out twice while leased, and is released on delete. */
 #ifndef SKIFF_NET_H
 #define SKIFF_NET_H

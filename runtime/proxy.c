@@ -73,9 +73,15 @@ int proxy_parse_publish(const char *spec, char **host_ip, int *host_port, int *c
   int n = 0;
   char *save = NULL;
   /* split on ':' keeping empty fields out */
-  for (char *t = strtok_r(s, ":", &save); t; t = strtok_r(NULL, ":", &save))
+  (void)save;
+  for (char *t = s, *next; t; t = next)
     {
       if (n == 3)
+        return skiff_error(err, 0, "-p `%s`: expected [IP:]HOSTPORT:CONTAINERPORT[/tcp]", spec);
+      next = strchr(t, ':');
+      if (next)
+        *next++ = '\0';
+      if (*t == '\0') /* "8080::80": an empty field is a mistake, not a separator */
         return skiff_error(err, 0, "-p `%s`: expected [IP:]HOSTPORT:CONTAINERPORT[/tcp]", spec);
       parts[n++] = t;
     }

@@ -180,10 +180,14 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
   o.ports = ports;
   o.n_ports = np;
   int code = 0;
-  if (managed_run(&o, &code, err) < 0)
+  char *name = NULL;
+  if (managed_run(&o, &code, &name, err) < 0)
     rc = 125; /* docker's code for "the run itself failed" */
   else
     rc = code;
+  if (name && o.detach && rc == 0)
+    printf("%s\n", name);
+  free(name);
 out:
   for (size_t i = 0; i < np; i++)
     free(ports[i].host_ip);
