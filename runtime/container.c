@@ -145,7 +145,7 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
                                 o->overlay_upper, o->overlay_work);
   if (c->spec->linux.has_seccomp)
     {
-      c->seccomp_key = seccomp_cache_key(c->spec_text);
+      c->seccomp_key = seccomp_cache_key(&c->spec->linux.seccomp);
       if (c->seccomp_key)
         seccomp_cache_load(o->root, c->seccomp_key, &c->bpf, &c->bpf_len);
     }

@@ -37,8 +37,9 @@ static char *ipam_path(const struct net_bridge_config *cfg)
   return xasprintf("%s/ipam-%s.json", dir, cfg && cfg->bridge ? cfg->bridge : SKIFF_DEFAULT_BRIDGE);
 }
 
-/* Open + lock the lease file and load it (an empty object when new). */
-static int ipam_open(const struct net_bridge_config *cfg, json_t **leases, struct skiff_err **err)
+/* Open + lock the lease file and load it into *doc (an empty one when new); returns the
+ * locked fd. */
+static int ipam_open(const struct net_bridge_config *cfg, json_t **doc_out, struct skiff_err **err)
 {
   const char *dir = cfg && cfg->state_dir ? cfg->state_dir : "/var/lib/skiff/net";
   if (skiff_mkdir_p(dir, 0700, err) < 0)
@@ -52,24 +53,22 @@ static int ipam_open(const struct net_bridge_config *cfg, json_t **leases, struc
       close(fd);
       return skiff_error(err, errno, "lock `%s`", path);
     }
-  json_error_t jerr;
+  json_error_t jerr = {.text = "not a JSON object"};
   struct stat st;
-  json_t *doc = NULL;
-  if (fstat(fd, &st) == 0 && st.st_size == 0)
-    doc = json_object(); /* a new file */
-  else if ((doc = json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &jerr)) == NULL || !json_is_object(doc))
+  json_t *doc = fstat(fd, &st) == 0 && st.st_size == 0
+                    ? json_object() /* a new file */
+                    : json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &jerr);
+  if (!json_is_object(doc))
     {
       /* forgetting the leases would hand out addresses twice: refuse instead */
+      skiff_error(err, 0, "lease file `%s` is corrupt (%s): fix or remove it", path, jerr.text);
       json_decref(doc);
       close(fd);
-      cleanup_free char *path = ipam_path(cfg);
-      return skiff_error(err, 0, "lease file `%s` is corrupt (%s): fix or remove it", path,
-                         doc ? "not an object" : jerr.text);
+      return -1;
     }
-  *leases = json_object_get(doc, "leases");
-  if (!json_is_object(*leases))
+  if (!json_is_object(json_object_get(doc, "leases")))
     json_object_set_new(doc, "leases", json_object());
-  *leases = doc;
+  *doc_out = doc;
   return fd;
 }
 

@@ -82,16 +82,14 @@ int managed_parse_cpus(const char *s, double *cpus, struct skiff_err **err)
   return 0;
 }
 
-void managed_net_config(const char *store, struct net_bridge_config *cfg)
+void managed_net_config(const char *store, struct net_bridge_config *cfg, char **state_dir)
 {
-  static char *state_dir;
-  free(state_dir);
-  state_dir = xasprintf("%s/net", store);
+  *state_dir = xasprintf("%s/net", store);
   cfg->bridge = getenv("SKIFF_BRIDGE") && *getenv("SKIFF_BRIDGE") ? getenv("SKIFF_BRIDGE")
                                                                   : SKIFF_DEFAULT_BRIDGE;
   cfg->subnet = getenv("SKIFF_SUBNET") && *getenv("SKIFF_SUBNET") ? getenv("SKIFF_SUBNET")
                                                                   : SKIFF_DEFAULT_SUBNET;
-  cfg->state_dir = state_dir;
+  cfg->state_dir = *state_dir;
 }
 
 /* env entries: image first, then -e; a later KEY= replaces an earlier one */
@@ -138,6 +136,7 @@ struct run_ctx
   char *name, *dir, *ip, *lower, *upper, *work, *spec_text, *log_path;
   struct image_info *img;
   struct net_bridge_config net;
+  char *net_state; /* owns net.state_dir */
   bool leased;
 };
 
@@ -286,6 +285,7 @@ static void ctx_cleanup(struct run_ctx *r, bool remove_all)
   free(r->work);
   free(r->spec_text);
   free(r->log_path);
+  free(r->net_state);
   if (r->img)
     image_info_free(r->img);
 }
@@ -396,7 +396,7 @@ made:;
       if (rc < 0)
         goto out;
     }
-  managed_net_config(o->store, &r.net);
+  managed_net_config(o->store, &r.net, &r.net_state);
   if (strcmp(o->net, "bridge") == 0)
     {
       if (net_ipam_allocate(&r.net, r.name, &r.ip, err) < 0)

@@ -37,8 +37,8 @@ struct managed_run_opts
 };
 
 /* Net settings from the environment: SKIFF_BRIDGE, SKIFF_SUBNET (defaults skiff0,
- * 10.88.0.0/16), state in <store>/net. */
-void managed_net_config(const char *store, struct net_bridge_config *cfg);
+ * 10.88.0.0/16), state in <store>/net (*state_dir, malloc'd, owns cfg->state_dir). */
+void managed_net_config(const char *store, struct net_bridge_config *cfg, char **state_dir);
 
 /* Foreground: waits, forwards signals, *exit_code = the container's.  Detached: returns
  * when started.  *name_out (may be NULL) gets the container's name (malloc'd).  Any

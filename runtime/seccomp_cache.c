@@ -5,24 +5,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include "digest.h"
 #include <libseccomp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-char *seccomp_cache_key(const char *spec_text)
+char *seccomp_cache_key(const struct skiff_seccomp *profile)
 {
-  json_t *root = json_loads(spec_text, 0, NULL);
-  json_t *sec = json_object_get(json_object_get(root, "linux"), "seccomp");
-  if (!json_is_object(sec))
-    {
-      json_decref(root);
-      return NULL;
-    }
-  char *canon = json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(root);
+  if (profile->canonical == NULL)
+    return NULL;
   const struct scmp_version *v = seccomp_version();
   struct utsname u;
   uname(&u);
@@ -30,8 +22,7 @@ char *seccomp_cache_key(const char *spec_text)
                                       v->micro, u.machine, u.release);
   struct digest_ctx *ctx = digest_new();
   digest_update(ctx, salt, strlen(salt));
-  digest_update(ctx, canon, strlen(canon));
-  free(canon);
+  digest_update(ctx, profile->canonical, strlen(profile->canonical));
   char *hex = xmalloc(DIGEST_STR_LEN);
   digest_final(ctx, hex);
   digest_free(ctx);

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include "spec.h"
 
-/* Hex key for the linux.seccomp section of a config.json text, or NULL when the
- * config has no seccomp section (or is not JSON). */
-char *seccomp_cache_key(const char *spec_text);
+/* Hex key for a parsed profile (its canonical JSON, the libseccomp version, the arch and
+ * the kernel), or NULL when the profile has no canonical text. */
+char *seccomp_cache_key(const struct skiff_seccomp *profile);
 /* Read a cached filter; 0 and *bpf malloc'd, or -1 when absent or unreadable. */
 int seccomp_cache_load(const char *root, const char *key, void **bpf, size_t *len);
 /* Compile and store (best effort, atomic rename). */

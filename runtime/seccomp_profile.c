@@ -330,6 +330,7 @@ void seccomp_profile_free(struct skiff_seccomp *p)
       free(p->syscalls[i].args);
     }
   free(p->syscalls);
+  free(p->canonical);
   free(p);
 }
 

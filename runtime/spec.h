@@ -187,6 +187,9 @@ struct skiff_seccomp
   char **flags;         /* "SECCOMP_FILTER_FLAG_LOG" ... */
   struct skiff_seccomp_rule *syscalls;
   size_t n_syscalls;
+  /* linux.seccomp as compact JSON with sorted keys, kept by spec_parse so the filter
+     cache (seccomp_cache.c) keys on it without parsing config.json again; may be NULL */
+  char *canonical;
 };
 
 struct skiff_hook

@@ -329,6 +329,7 @@ static int parse_seccomp(json_t *lx, struct skiff_linux *l, struct skiff_err **e
   if ((r = spec_json_object(lx, "linux", "seccomp", false, &obj, err)) <= 0)
     return r;
   l->has_seccomp = true;
+  sc->canonical = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
   if (seccomp_action(obj, sp, "defaultAction", &sc->default_action, err) < 0)
     return -1;
   if ((r = spec_json_int(obj, sp, "defaultErrnoRet", false, 0, UINT32_MAX, &v, err)) < 0)
@@ -443,4 +444,5 @@ void spec_linux_free(struct skiff_linux *l)
       free(l->seccomp.syscalls[i].args);
     }
   free(l->seccomp.syscalls);
+  free(l->seccomp.canonical);
 }

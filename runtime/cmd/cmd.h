@@ -38,13 +38,17 @@ int cmd_inspect(struct cmd_global *g, int argc, char **argv, struct skiff_err **
 /* `run` and `ps` serve both runc (bundle, ID) and docker (IMAGE, no ID) users */
 bool cmd_run_is_image(int argc, char **argv);
 int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-/* The image store: $SKIFF_IMAGE_ROOT or /var/lib/skiff. */
-const char *cmd_image_store(void);
 
 /* create's and run's runc options into *o, and the ID; -1 with *err on a bad flag. */
 struct container_opts;
 int cmd_parse_container_opts(const char *verb, int argc, char **argv, struct container_opts *o,
                              struct skiff_err **err);
+
+/* Verbs whose only option is one switch (delete --force, rm -f, logs -f): parse it into
+ * *set; min_args..max_args positional arguments must follow (max 0: no limit).  -1 with
+ * *err = usage on a mistake. */
+int cmd_switch_only(int argc, char **argv, const char *name, char letter, bool *set, int min_args,
+                    int max_args, const char *usage, struct skiff_err **err);
 
 /* Parse a non-negative int option value; error names the flag. */
 int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err);

@@ -9,13 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* one line, as every error of skiff; `skiff --help` lists the full forms */
 #define IMAGE_USAGE                                                                                \
-  "usage: skiff image [--store DIR] import PATH [--name NAME[:TAG]]\n"                             \
-  "       skiff image build --rootfs DIR --name NAME[:TAG] [--config JSON|@FILE]\n"                \
-  "       skiff image rm NAME[:TAG]...\n"                                                          \
-  "       skiff image export NAME[:TAG] PATH\n"                                                    \
-  "       skiff image ls | skiff images\n"                                                         \
-  "       skiff image inspect NAME[:TAG]"
+  "usage: skiff image [--store DIR] import|build|rm|export|ls|inspect ... (see skiff --help)"
 
 /* "1.4MiB" */
 static void human_size(long long n, char *buf, size_t len)
@@ -205,5 +201,5 @@ int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **er
         return skiff_error(err, 0, "usage: skiff image inspect NAME[:TAG]"), 2;
       return inspect_image(store, args[0], err);
     }
-  return skiff_error(err, 0, "unknown sub-command `%s`\n%s", sub, IMAGE_USAGE), 2;
+  return skiff_error(err, 0, "unknown sub-command `%s`; %s", sub, IMAGE_USAGE), 2;
 }

@@ -15,6 +15,7 @@ int main(int argc, char **argv)
     }
   struct skiff_err *err = NULL;
   optind = 0;
+  opterr = 0; /* bad flags are reported in the verb's one line */
   int rc = strcmp(argv[1], "images") == 0 ? cmd_images(&g, argc - 1, argv + 1, &err)
                                           : cmd_image(&g, argc - 1, argv + 1, &err);
   if (err)

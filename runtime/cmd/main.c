@@ -64,6 +64,25 @@ int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **
   return 0;
 }
 
+int cmd_switch_only(int argc, char **argv, const char *name, char letter, bool *set, int min_args,
+                    int max_args, const char *usage, struct skiff_err **err)
+{
+  const struct option opts[] = {{name, no_argument, 0, letter}, {0, 0, 0, 0}};
+  const char shortopts[] = {'+', letter, '\0'};
+  int c, n;
+  *set = false;
+  while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+    {
+      if (c != letter)
+        return skiff_error(err, 0, "unknown option `%s`; usage: skiff %s", argv[optind - 1], usage);
+      *set = true;
+    }
+  n = argc - optind;
+  if (n < min_args || (max_args > 0 && n > max_args))
+    return skiff_error(err, 0, "usage: skiff %s", usage);
+  return 0;
+}
+
 int cmd_one_id(const char *verb, int argc, char **argv, const char **id, struct skiff_err **err)
 {
   if (argc - optind != 1)
@@ -131,6 +150,7 @@ int main(int argc, char **argv)
             return 1;
           }
         optind = 0; /* GNU getopt: reinitialise for the verb's own argv */
+        opterr = 0; /* bad flags are reported by the verb, in its one line */
         int rc = verbs[v].fn(&g, argc - i, argv + i, &err);
         if (err)
           {

@@ -1,6 +1,7 @@
 /* ps_containers.c - `skiff ps [-a] [-q]`: containers run from images, like `docker ps`. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "image.h"
 #include "managed.h"
 
 int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
@@ -17,5 +18,5 @@ int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_
       quiet = true;
     else
       return skiff_error(err, 0, "usage: skiff ps [-a] [-q]  |  skiff ps ID"), 2;
-  return managed_ps(g->root, cmd_image_store(), all, quiet, err) < 0 ? 1 : 0;
+  return managed_ps(g->root, image_store_root(NULL), all, quiet, err) < 0 ? 1 : 0;
 }

@@ -8,12 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const char *cmd_image_store(void)
-{
-  const char *s = getenv("SKIFF_IMAGE_ROOT");
-  return s && *s ? s : SKIFF_DEFAULT_IMAGE_ROOT;
-}
-
 static const struct option run_opts[] = {{"name", required_argument, 0, 'N'},
                                          {"detach", no_argument, 0, 'd'},
                                          {"rm", no_argument, 0, 'R'},
@@ -44,16 +38,17 @@ bool cmd_run_is_image(int argc, char **argv)
         || strncmp(argv[i], "--bundle=", 9) == 0)
       return false;
   optind = 0;
+  int saved_opterr = opterr;
   opterr = 0;
   while (getopt_long(argc, argv, RUN_SHORT, run_opts, NULL) != -1)
     ;
-  opterr = 1;
+  opterr = saved_opterr;
   int first = optind;
   optind = 0;
   if (first >= argc)
     return false;
   struct image_info *info = NULL;
-  if (image_resolve(cmd_image_store(), argv[first], &info, NULL) == 0)
+  if (image_resolve(image_store_root(NULL), argv[first], &info, NULL) == 0)
     {
       image_info_free(info);
       return true;
@@ -64,7 +59,8 @@ bool cmd_run_is_image(int argc, char **argv)
 
 int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  struct managed_run_opts o = {.state_root = g->root, .store = cmd_image_store(), .net = "bridge"};
+  struct managed_run_opts o
+      = {.state_root = g->root, .store = image_store_root(NULL), .net = "bridge"};
   cleanup_free char **env = xzalloc((size_t)argc * sizeof(char *));
   cleanup_free char **env_owned = xzalloc((size_t)argc * sizeof(char *)); /* -e KEY copies */
   cleanup_free char **vols = xzalloc((size_t)argc * sizeof(char *));

@@ -12,6 +12,9 @@
 # overrides the binary, e.g. SKIFF_BIN=runc checks the tests themselves against runc
 # (tests of skiff's own defaults - seccomp profile, Docker's capability set - then fail).
 
+# shellcheck source=common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
 SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 SKIFF=${SKIFF_BIN:-$SKIFF_BUILD/skiff}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -228,39 +231,6 @@ run_container() {
 
 # ---------------------------------------------------------------- assertions
 
-# fail MESSAGE: print to stderr and fail.
-fail() {
-	echo "$*" >&2
-	return 1
-}
-
-# assert_eq GOT WANT [WHAT]
-assert_eq() {
-	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', want '$2'"
-}
-
-# assert_contains HAYSTACK NEEDLE
-assert_contains() {
-	[[ "$1" == *"$2"* ]] || fail "expected to find '$2' in: $1"
-}
-
-# assert_not_contains HAYSTACK NEEDLE
-assert_not_contains() {
-	[[ "$1" != *"$2"* ]] || fail "did not expect '$2' in: $1"
-}
-
-# assert_status WANT: after `run`, the exit status (prints the output on mismatch).
-assert_status() {
-	[ "$status" -ne 124 ] || [ "$1" -eq 124 ] || fail "timed out after ${SK_TIMEOUT}s; output: $output"
-	[ "$status" -eq "$1" ] || fail "exit status $status, want $1; output: $output"
-}
-
-# assert_one_line_error: after `run`, a non-zero exit with a one-line message.
-assert_one_line_error() {
-	[ "$status" -ne 0 ] || fail "succeeded, want failure; output: $output"
-	[ "${#lines[@]}" -eq 1 ] || fail "want a one-line error, got ${#lines[@]} lines: $output"
-}
-
 # leftovers ID: print one line for each thing of container ID still present.
 leftovers() {
 	local id=$1 d line p
@@ -311,17 +281,6 @@ cleanup_leftovers() {
 }
 
 # ---------------------------------------------------------------- host facts
-
-# cgroup_file ID CONTROLLER V1FILE V2FILE: the path of a cgroup file of the container,
-# on a v1/hybrid host (controller hierarchy) or a v2 host (unified).
-cgroup_file() {
-	local id=$1 ctrl=$2 v1=$3 v2=$4
-	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-		echo "/sys/fs/cgroup/skiff/$id/$v2"
-	else
-		echo "/sys/fs/cgroup/$ctrl/skiff/$id/$v1"
-	fi
-}
 
 # cap_mask CAP...: the 16-hex-digit mask /proc/PID/status shows for these caps.
 cap_mask() {
@@ -386,12 +345,3 @@ PY
 	fail "console receiver did not listen on $1"
 }
 
-# wait_file_contains FILE TEXT [SECONDS]
-wait_file_contains() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		[[ -f "$1" && "$(tr -d '\r' <"$1")" == *"$2"* ]] && return 0
-		sleep 0.05
-	done
-	fail "'$2' not in $1 after ${3:-10}s: $(cat "$1" 2>/dev/null)"
-}

@@ -23,10 +23,7 @@ teardown() {
 	[ -z "${WORK:-}" ] || rm -rf "$WORK"
 }
 
-fail() {
-	echo "$*" >&2
-	return 1
-}
+load common
 
 # build_busybox [NAME]: the recipe into the test's store
 build_busybox() {

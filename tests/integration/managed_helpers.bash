@@ -10,6 +10,9 @@
 # containers with `rm -f` and fails the test if anything of them is left; teardown_file
 # removes the bridge and the temp dir.
 
+# shellcheck source=common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
 SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build}
 SKIFF=${SKIFF_BIN:-$SKIFF_BUILD/skiff}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -169,16 +172,6 @@ wait_status() {
 	fail "container $1: status '$st' after ${3:-10}s, want '$2'"
 }
 
-# wait_file_contains FILE TEXT [SECONDS]
-wait_file_contains() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		[[ -f "$1" && "$(cat "$1")" == *"$2"* ]] && return 0
-		sleep 0.05
-	done
-	fail "'$2' not in $1 after ${3:-10}s: $(cat "$1" 2>/dev/null)"
-}
-
 # free_port: a TCP port nothing listens on.
 free_port() {
 	local p
@@ -187,37 +180,6 @@ free_port() {
 		ss -Htln "sport = :$p" | grep -q . || break
 	done
 	echo "$p"
-}
-
-# cgroup_file NAME CONTROLLER V1FILE V2FILE
-cgroup_file() {
-	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-		echo "/sys/fs/cgroup/skiff/$1/$4"
-	else
-		echo "/sys/fs/cgroup/$2/skiff/$1/$3"
-	fi
-}
-
-fail() {
-	echo "$*" >&2
-	return 1
-}
-
-assert_eq() {
-	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', want '$2'"
-}
-
-assert_contains() {
-	[[ "$1" == *"$2"* ]] || fail "expected to find '$2' in: $1"
-}
-
-assert_status() {
-	[ "$status" -eq "$1" ] || fail "exit status $status, want $1; output: $output"
-}
-
-assert_one_line_error() {
-	[ "$status" -ne 0 ] || fail "succeeded, want failure; output: $output"
-	[ "${#lines[@]}" -eq 1 ] || fail "want a one-line error, got ${#lines[@]} lines: $output"
 }
 
 # assert_nothing_left NAME: no state dir, data dir, cgroup, lease, mount, process, veth.

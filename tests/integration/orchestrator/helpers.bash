@@ -4,6 +4,9 @@
 # test starts is remembered and killed (SIGCONT first, then SIGKILL) in orch_teardown, which
 # also removes the temp dir.
 
+# shellcheck source=../common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../common.bash"
+
 SKIFF_BUILD=${SKIFF_BUILD:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build}
 SKIFFD=$SKIFF_BUILD/skiffd
 SKIFFCTL=$SKIFF_BUILD/skiffctl
@@ -160,15 +163,6 @@ nodes_ready() {
 # rollout_state SERVICE STATE
 rollout_state() {
 	[ "$(api GET "/v1/services/$1/rollout" | jq -r .state)" = "$2" ]
-}
-
-fail() {
-	echo "$*" >&2
-	return 1
-}
-
-assert_contains() {
-	[[ "$1" == *"$2"* ]] || fail "expected to find '$2' in: $1"
 }
 
 # service FILE NAME REPLICAS [JQ-EXPR]: write a service file (no ports, small resources).
