@@ -302,7 +302,14 @@ static void test_host_backend_for_real(void)
     printf("# %s\n", err->msg);
   skiff_err_free(&err);
   for (size_t i = 0; dirs[i]; i++)
-    CHECK(!dir_exists(dirs[i]));
+    {
+      CHECK(!dir_exists(dirs[i]));
+      /* nor the parent it made (/skiff-test-<pid>): delete leaves nothing in cgroupfs */
+      char *parent = xstrdup(dirs[i]);
+      *strrchr(parent, '/') = '\0';
+      CHECK(!dir_exists(parent));
+      free(parent);
+    }
   /* destroy of a missing cgroup succeeds */
   CHECK(cgroup_destroy(cg, &err) == 0);
   skiff_err_free(&err);
