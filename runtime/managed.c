@@ -286,7 +286,7 @@ static void ctx_cleanup(struct run_ctx *r, bool remove_all)
   free(r->spec_text);
   free(r->log_path);
   free(r->net_state);
-  if (r->img)
+  if (r->img && r->img != r->o->resolved)
     image_info_free(r->img);
 }
 
@@ -349,7 +349,8 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
   *exit_code = 0;
   if (strcmp(o->net, "bridge") && strcmp(o->net, "none") && strcmp(o->net, "host"))
     return skiff_error(err, 0, "--net `%s`: expected bridge, none or host", o->net);
-  if (image_resolve(o->store, o->image, &r.img, err) < 0)
+  r.img = o->resolved;
+  if (r.img == NULL && image_resolve(o->store, o->image, &r.img, err) < 0)
     return -1;
   if (o->name)
     r.name = xstrdup(o->name);

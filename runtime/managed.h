@@ -22,7 +22,8 @@ struct managed_run_opts
   const char *state_root, *store;
   const char *name; /* NULL: <image>-<6 hex> */
   const char *image;
-  char **cmd; /* NULL: the image's Cmd */
+  struct image_info *resolved; /* the image already looked up, or NULL (borrowed) */
+  char **cmd;                  /* NULL: the image's Cmd */
   const char *entrypoint;
   char **env;     /* K=V, override the image's */
   char **volumes; /* HOST:CTR[:ro] */

@@ -30,13 +30,15 @@ int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **e
 
 /* `skiff image ...` and `skiff images` run skiff-image, installed beside skiff. */
 int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+struct image_info;
+int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
+                  struct skiff_err **err);
 int cmd_stop(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_rm(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_logs(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_inspect(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 /* `run` and `ps` serve both runc (bundle, ID) and docker (IMAGE, no ID) users */
-bool cmd_run_is_image(int argc, char **argv);
+bool cmd_run_is_image(int argc, char **argv, struct image_info **image);
 int cmd_ps_containers(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 
 /* create's and run's runc options into *o, and the ID; -1 with *err on a bad flag. */

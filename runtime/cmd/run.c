@@ -7,8 +7,9 @@
 
 int cmd_run(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  if (cmd_run_is_image(argc, argv))
-    return cmd_run_image(g, argc, argv, err);
+  struct image_info *image = NULL;
+  if (cmd_run_is_image(argc, argv, &image))
+    return cmd_run_image(g, argc, argv, image, err);
   struct container_opts o = {.root = g->root, .bundle = "."};
   optind = 0;
   if (cmd_parse_container_opts("run", argc, argv, &o, err) < 0)

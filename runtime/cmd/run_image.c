@@ -30,9 +30,11 @@ static const struct option run_opts[] = {{"name", required_argument, 0, 'N'},
 #define RUN_SHORT "+de:p:v:m:h:u:w:it"
 
 /* Is this argv a docker-style run?  True unless --bundle/-b is given, or the first
- * positional argument is not an image while ./config.json exists (runc's `run ID`). */
-bool cmd_run_is_image(int argc, char **argv)
+ * positional argument is not an image while ./config.json exists (runc's `run ID`).
+ * *image gets the image when it was found (handed on to the run: resolved once). */
+bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
 {
+  *image = NULL;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--bundle") == 0 || strcmp(argv[i], "-b") == 0
         || strncmp(argv[i], "--bundle=", 9) == 0)
@@ -47,20 +49,17 @@ bool cmd_run_is_image(int argc, char **argv)
   optind = 0;
   if (first >= argc)
     return false;
-  struct image_info *info = NULL;
-  if (image_resolve(image_store_root(NULL), argv[first], &info, NULL) == 0)
-    {
-      image_info_free(info);
-      return true;
-    }
+  if (image_resolve(image_store_root(NULL), argv[first], image, NULL) == 0)
+    return true;
   struct stat st;
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
 }
 
-int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
+                  struct skiff_err **err)
 {
-  struct managed_run_opts o
-      = {.state_root = g->root, .store = image_store_root(NULL), .net = "bridge"};
+  struct managed_run_opts o = {
+      .state_root = g->root, .store = image_store_root(NULL), .net = "bridge", .resolved = image};
   cleanup_free char **env = xzalloc((size_t)argc * sizeof(char *));
   cleanup_free char **env_owned = xzalloc((size_t)argc * sizeof(char *)); /* -e KEY copies */
   cleanup_free char **vols = xzalloc((size_t)argc * sizeof(char *));
@@ -185,6 +184,7 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct skiff_err 
     printf("%s\n", name);
   free(name);
 out:
+  image_info_free(image);
   for (size_t i = 0; i < np; i++)
     free(ports[i].host_ip);
   for (size_t i = 0; i < no; i++)
