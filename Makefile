@@ -156,7 +156,7 @@ clean:
 # keep the objects of unit tests and fuzzers (they are intermediate files to make)
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
 #   make fuzz          build every harness and fuzz each for FUZZ_SECONDS (default 60)
@@ -167,7 +167,7 @@ clean:
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC := clang
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Wno-unused-command-line-argument \
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Wno-unused-command-line-argument -MMD -MP \
 	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-Iruntime -Iorchestrator $(call pc,--cflags,$(ALL_PKGS))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

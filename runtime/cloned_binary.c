@@ -101,7 +101,18 @@ int cloned_binary_ensure(int argc, char **argv, struct skiff_err **err)
     return -1;
   if (copy_all(self, mfd, st.st_size, err) < 0)
     return -1;
-  if (fcntl(mfd, F_ADD_SEALS, CLONED_BINARY_SEALS) < 0)
+  /* F_SEAL_WRITE fails with EBUSY while the kernel still holds a page of our writes
+     (seen once in 336 churn cycles): let it settle and try again */
+  int sealed = -1;
+  for (int attempt = 0; attempt < 50 && sealed < 0; attempt++)
+    {
+      sealed = fcntl(mfd, F_ADD_SEALS, CLONED_BINARY_SEALS);
+      if (sealed < 0 && errno != EBUSY)
+        break;
+      if (sealed < 0)
+        usleep(1000);
+    }
+  if (sealed < 0)
     return skiff_error(err, errno, "fcntl F_ADD_SEALS on the memfd copy of skiff");
   /* Check what we built before trusting it: the re-exec'd skiff only looks at seals. */
   if ((seals_of(mfd) & CLONED_BINARY_SEALS) != CLONED_BINARY_SEALS)
