@@ -7,8 +7,11 @@
 #   make images   build the busybox and webapp images into the store
 #   make fmt      reformat; make fmt-check fails on unformatted files
 #
-# Sources are picked up by wildcard: a new runtime/foo.c joins libskiff, a new
-# orchestrator/foo.c joins liborch, a new tests/unit/test_foo.c becomes a unit test.
+# Sources are picked up by wildcard: a new runtime/foo.c (or runtime/image|net|managed/foo.c)
+# joins libskiff, a new orchestrator/{core,store,server,agent,client}/foo.c joins liborch, a
+# new orchestrator/ctl/foo.c joins skiffctl, a new tests/unit/test_foo.c becomes a unit test.
+# runtime/util/ is the base library (libskiffutil) every binary links: the orchestrator and
+# the web app link only that part of runtime/.
 
 BUILD ?= build
 SAN ?= 0
@@ -16,20 +19,27 @@ CC ?= gcc
 
 RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive
 ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl
-WEBAPP_PKGS := libmicrohttpd
+WEBAPP_PKGS := libmicrohttpd jansson
 ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
 
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
-	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev
+	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev \
+	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
+
+# Every source folder is on the include path: headers are included by their bare name.
+SRC_DIRS := runtime runtime/util runtime/image runtime/net runtime/managed \
+	orchestrator/core orchestrator/store orchestrator/server orchestrator/agent \
+	orchestrator/client orchestrator/ctl examples/webapp
+INCLUDES := $(addprefix -I,$(SRC_DIRS))
 
 OPT ?= -O2 -g
 CFLAGS ?=
 CFLAGS += $(OPT) -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
-	-Iruntime -Iorchestrator -Iexamples/webapp $(call pc,--cflags,$(ALL_PKGS))
+	$(INCLUDES) $(call pc,--cflags,$(ALL_PKGS))
 LDFLAGS ?=
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -40,19 +50,21 @@ RUNTIME_LIBS := $(call pc,--libs,$(RUNTIME_PKGS)) -lm
 ORCH_LIBS := $(call pc,--libs,$(ORCH_PKGS)) -lm -lpthread
 WEBAPP_LIBS := $(call pc,--libs,$(WEBAPP_PKGS)) -lm
 
-RUNTIME_SRC := $(wildcard runtime/*.c)
+UTIL_SRC := $(wildcard runtime/util/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c runtime/image/*.c runtime/net/*.c runtime/managed/*.c)
 # skiff-image holds the image verbs (libarchive); skiff execs it for `skiff image(s)`, so
 # the runtime binary does not pay libarchive's loader cost on every container start.
 SKIFF_IMAGE_SRC := runtime/cmd/image.c runtime/cmd/image_main.c
 SKIFF_SRC := $(filter-out $(SKIFF_IMAGE_SRC),$(wildcard runtime/cmd/*.c))
-ORCH_SRC := $(wildcard orchestrator/*.c)
+ORCH_SRC := $(wildcard $(addsuffix /*.c,$(addprefix orchestrator/,core store server agent client)))
 SKIFFD_SRC := $(wildcard orchestrator/cmd/skiffd*.c)
-SKIFFCTL_SRC := $(wildcard orchestrator/cmd/skiffctl*.c)
+SKIFFCTL_SRC := $(wildcard orchestrator/ctl/*.c)
 WEBAPP_LIB_SRC := $(filter-out examples/webapp/main.c,$(wildcard examples/webapp/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+LIBUTIL := $(BUILD)/libskiffutil.a
 LIBSKIFF := $(BUILD)/libskiff.a
 LIBORCH := $(BUILD)/liborch.a
 LIBWEBAPP := $(BUILD)/libwebapp.a
@@ -75,6 +87,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+$(LIBUTIL): $(call obj,$(UTIL_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(LIBSKIFF): $(call obj,$(RUNTIME_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -91,22 +107,23 @@ $(LIBWEBAPP): $(call obj,$(WEBAPP_LIB_SRC))
 # libarchive/libxml2/libicu/libcrypto cost 20-40 ms and 4-7 MB per start.
 SKIFF_LIBS := -Wl,--as-needed $(call pc,--libs,jansson libseccomp libcap libnl-3.0 libnl-route-3.0) -lm
 
-$(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF)
+$(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_LIBS)
 
-$(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC)) $(LIBSKIFF)
+$(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
 
-$(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF)
+$(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
 
-$(BUILD)/skiffctl: $(call obj,$(SKIFFCTL_SRC)) $(LIBORCH) $(LIBSKIFF)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+$(BUILD)/skiffctl: $(call obj,$(SKIFFCTL_SRC)) $(LIBORCH) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS)
 
-$(BUILD)/webapp: $(call obj,examples/webapp/main.c) $(LIBWEBAPP) $(LIBSKIFF)
-	$(CC) $(LDFLAGS) -o $@ $^ $(WEBAPP_LIBS) $(RUNTIME_LIBS)
+$(BUILD)/webapp: $(call obj,examples/webapp/main.c) $(LIBWEBAPP) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(WEBAPP_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBORCH) $(LIBWEBAPP) $(LIBSKIFF)
+CTL_OBJS = $(call obj,$(filter-out orchestrator/ctl/skiffctl.c,$(SKIFFCTL_SRC)))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CTL_OBJS) $(LIBORCH) $(LIBWEBAPP) $(LIBSKIFF) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(WEBAPP_LIBS) $(RUNTIME_LIBS)
 
@@ -119,7 +136,8 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  (apt-get -o DPkg::Lock::Timeout=600 update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; \
 	fi
 
 # The sanitizer build lives in build/san so it never mixes with the optimised one.
@@ -169,7 +187,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC := clang
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE= -Wall -Wextra -Wno-unused-command-line-argument -MMD -MP \
 	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-Iruntime -Iorchestrator $(call pc,--cflags,$(ALL_PKGS))
+	$(INCLUDES) $(call pc,--cflags,$(ALL_PKGS))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
@@ -178,7 +196,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
-$(FUZZ_BUILD)/libskiff.a: $(call fuzzobj,$(RUNTIME_SRC))
+$(FUZZ_BUILD)/libskiff.a: $(call fuzzobj,$(RUNTIME_SRC) $(UTIL_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_BUILD)/liborch.a: $(call fuzzobj,$(ORCH_SRC))

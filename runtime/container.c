@@ -630,7 +630,7 @@ static void run_poststart(const char *root, const struct skiff_state *st)
   /* the spec says a failing poststart hook is logged, not fatal */
   if (hooks_run(spec, SKIFF_HOOK_POSTSTART, json, &err) < 0)
     {
-      fprintf(stderr, "skiff: warning: %s\n", err->msg);
+      skiff_report("warning: %s", err->msg);
       skiff_err_free(&err);
     }
 }

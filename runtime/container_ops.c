@@ -108,7 +108,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
       /* the spec: a failing poststop hook is logged and delete goes on */
       if (hooks_run(spec, SKIFF_HOOK_POSTSTOP, json, &herr) < 0)
         {
-          fprintf(stderr, "skiff: warning: %s\n", herr->msg);
+          skiff_report("warning: %s", herr->msg);
           skiff_err_free(&herr);
         }
     }
@@ -235,7 +235,7 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
   execve(exe, proc->args, proc->env);
   skiff_error(&err, errno, "exec `%s`", exe);
 fail:
-  fprintf(stderr, "skiff: exec: %s\n", err ? err->msg : strerror(errno));
+  skiff_report("exec: %s", err ? err->msg : strerror(errno));
   _exit(126);
 }
 
@@ -308,7 +308,7 @@ int container_exec(const char *root, const char *id, const struct container_exec
       struct skiff_err *terr = NULL;
       if (slave >= 0 && tty_make_controlling(slave, &terr) < 0)
         {
-          fprintf(stderr, "skiff: exec: %s\n", terr->msg);
+          skiff_report("exec: %s", terr->msg);
           _exit(126);
         }
       exec_child(spec, &proc, go[0], eo, st->pid);

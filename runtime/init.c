@@ -276,7 +276,7 @@ void init_main(const struct init_args *a)
     {
       if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, state_json, &err) < 0)
         {
-          fprintf(stderr, "skiff: %s\n", err->msg);
+          skiff_report("%s", err->msg);
           _exit(1);
         }
     }
@@ -285,6 +285,6 @@ void init_main(const struct init_args *a)
   syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, 0);
   signal(SIGPIPE, SIG_DFL);
   execve(exe, proc->args, proc->env);
-  fprintf(stderr, "skiff: exec `%s`: %s\n", exe, strerror(errno));
+  skiff_report("exec `%s`: %s", exe, strerror(errno));
   _exit(127);
 }

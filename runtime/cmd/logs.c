@@ -9,5 +9,7 @@ int cmd_logs(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
   bool follow;
   if (cmd_switch_only(argc, argv, "follow", 'f', &follow, 1, 1, "logs [-f] NAME", err) < 0)
     return 2;
-  return managed_logs(g->root, image_store_root(NULL), argv[optind], follow, err) < 0 ? 1 : 0;
+  return managed_logs(g->root, image_store_root(NULL), argv[optind], follow, STDOUT_FILENO, err) < 0
+             ? 1
+             : 0;
 }

@@ -92,8 +92,15 @@ int cmd_one_id(const char *verb, int argc, char **argv, const char **id, struct 
   return 0;
 }
 
+/* The library's warnings and a child's last words (util.h: skiff_report). */
+static void report_to_stderr(const char *line)
+{
+  fprintf(stderr, "skiff: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
+  skiff_set_reporter(report_to_stderr);
   struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
   if (g.root == NULL || *g.root == '\0')
     g.root = "/run/skiff";

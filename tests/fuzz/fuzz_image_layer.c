@@ -5,7 +5,7 @@
  * are device nodes).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE= -Iruntime \
- *     tests/fuzz/fuzz_image_layer.c runtime/image*.c runtime/digest.c runtime/util.c \
+ *     tests/fuzz/fuzz_image_layer.c runtime/image/*.c runtime/util/util.c \
  *     -ljansson -larchive -lcrypto -o build/fuzz_image_layer
  *   build/fuzz_image_layer tests/fuzz/corpus/image_layer */
 #include <dirent.h>

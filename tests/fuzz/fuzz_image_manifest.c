@@ -2,7 +2,7 @@
  * archive: manifests, image configs' rootfs.diff_ids, image references.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE= -Iruntime \
- *     tests/fuzz/fuzz_image_manifest.c runtime/image*.c runtime/digest.c runtime/util.c \
+ *     tests/fuzz/fuzz_image_manifest.c runtime/image/*.c runtime/util/util.c \
  *     -ljansson -larchive -lcrypto -o build/fuzz_image_manifest
  *   build/fuzz_image_manifest tests/fuzz/corpus/image_manifest
  *

@@ -1,5 +1,5 @@
 /* fuzz_model.c - libFuzzer harness for the orchestrator's desired-state parser and API
- * request bodies (orchestrator/model.h): `skiffctl apply` documents (one Service or an
+ * request bodies (orchestrator/core/model.h): `skiffctl apply` documents (one Service or an
  * array), PUT /services/NAME bodies, node registration and agent status reports.
  *
  * The first byte picks the parser, the rest is the JSON body.  Each parser must accept

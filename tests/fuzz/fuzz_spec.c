@@ -1,7 +1,7 @@
 /* fuzz_spec.c - libFuzzer harness for the config.json parser (outside input).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iruntime \
- *     tests/fuzz/fuzz_spec.c runtime/spec*.c runtime/util.c runtime/caps.c \
+ *     tests/fuzz/fuzz_spec.c runtime/spec*.c runtime/util/util.c runtime/caps.c \
  *     runtime/seccomp*.c -ljansson -lcap -lseccomp -o build/fuzz_spec
  *   build/fuzz_spec tests/fuzz/corpus/spec
  *

@@ -2,6 +2,7 @@
  * aligned tables, ages, NDJSON line splitting and error messages. */
 #include "check.h"
 #include "client.h"
+#include "ctl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ static void test_load_target_data_dir(void)
   rmdir(dir);
 }
 
-static int parse(const char *line, struct client_cmdline *c, struct skiff_err **err)
+static int parse(const char *line, struct ctl_cmdline *c, struct skiff_err **err)
 {
   static char buf[512];
   static char *argv[32];
@@ -106,12 +107,12 @@ static int parse(const char *line, struct client_cmdline *c, struct skiff_err **
   for (tok = strtok_r(buf, " ", &save); tok && argc < 31; tok = strtok_r(NULL, " ", &save))
     argv[argc++] = tok;
   argv[argc] = NULL;
-  return client_parse_cmdline(argc, argv, c, err);
+  return ctl_parse_cmdline(argc, argv, c, err);
 }
 
 static void test_cmdline_ok(void)
 {
-  struct client_cmdline c;
+  struct ctl_cmdline c;
   cleanup_err struct skiff_err *err = NULL;
 
   CHECK(parse("--server http://h:1 --token=t apply -f web.json", &c, &err) == 0);
@@ -122,12 +123,12 @@ static void test_cmdline_ok(void)
 
   CHECK(parse("get svc -o wide -w", &c, &err) == 0);
   CHECK_STR_EQ(c.args[0], "services");
-  CHECK(c.output == CLIENT_OUT_WIDE);
+  CHECK(c.output == CTL_OUT_WIDE);
   CHECK(c.watch == 1);
 
   CHECK(parse("get no -ojson --data /tmp/d", &c, &err) == 0);
   CHECK_STR_EQ(c.args[0], "nodes");
-  CHECK(c.output == CLIENT_OUT_JSON);
+  CHECK(c.output == CTL_OUT_JSON);
   CHECK_STR_EQ(c.data_dir, "/tmp/d");
 
   CHECK(parse("get replicas web-1", &c, &err) == 0);
@@ -174,7 +175,7 @@ static void test_cmdline_errors(void)
 
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     {
-      struct client_cmdline c;
+      struct ctl_cmdline c;
       cleanup_err struct skiff_err *err = NULL;
       CHECK(parse(cases[i].line, &c, &err) < 0);
       CHECK_CONTAINS(err ? err->msg : NULL, cases[i].msg);
@@ -186,33 +187,33 @@ static void test_table_alignment(void)
   static const char *const hdr[] = {"NAME", "READY", "NODE"};
   static const char *const r1[] = {"web-7f2a", "1/1", "node-1"};
   static const char *const r2[] = {"w", "0/1", NULL};
-  struct client_table *t = client_table_new(3, hdr);
+  struct ctl_table *t = ctl_table_new(3, hdr);
   cleanup_free char *all = NULL, *nohdr = NULL, *tail = NULL;
 
-  client_table_add(t, r1);
-  client_table_add(t, r2);
-  all = client_table_format(t, 0);
+  ctl_table_add(t, r1);
+  ctl_table_add(t, r2);
+  all = ctl_table_format(t, 0);
   CHECK_STR_EQ(all, "NAME       READY   NODE\n"
                     "web-7f2a   1/1     node-1\n"
                     "w          0/1     <none>\n");
-  nohdr = client_table_format(t, 1);
+  nohdr = ctl_table_format(t, 1);
   CHECK_STR_EQ(nohdr, "web-7f2a   1/1     node-1\n"
                       "w          0/1     <none>\n");
-  tail = client_table_format_rows(t, 2);
+  tail = ctl_table_format_rows(t, 2);
   CHECK_STR_EQ(tail, "w          0/1     <none>\n");
-  client_table_free(t);
+  ctl_table_free(t);
 }
 
 static void test_table_no_trailing_blanks(void)
 {
   static const char *const hdr[] = {"A", "LONGHEADER"};
   static const char *const r1[] = {"x", ""};
-  struct client_table *t = client_table_new(2, hdr);
+  struct ctl_table *t = ctl_table_new(2, hdr);
   cleanup_free char *s = NULL;
-  client_table_add(t, r1);
-  s = client_table_format(t, 0);
+  ctl_table_add(t, r1);
+  s = ctl_table_format(t, 0);
   CHECK_STR_EQ(s, "A   LONGHEADER\nx\n");
-  client_table_free(t);
+  ctl_table_free(t);
 }
 
 static void test_age(void)
@@ -234,7 +235,7 @@ static void test_age(void)
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     {
       char buf[32];
-      client_format_age(cases[i].s, buf, sizeof buf);
+      ctl_format_age(cases[i].s, buf, sizeof buf);
       CHECK_STR_EQ(buf, cases[i].want);
     }
 }
@@ -321,31 +322,31 @@ static void test_rows_from_api_objects(void)
                             "\"allocated\":{\"cpu\":0.25,\"memory\":\"64Mi\",\"replicas\":3},"
                             "\"labels\":{\"zone\":\"a\"},\"created\":\"2026-11-27T23:00:00Z\"}",
                             0, NULL);
-  long long now = client_parse_time("2026-11-28T00:00:30Z");
-  struct client_table *t = client_table_for("replicas", 0);
-  struct client_table *w = client_table_for("replicas", 1);
-  struct client_table *n = client_table_for("nodes", 1);
+  long long now = ctl_parse_time("2026-11-28T00:00:30Z");
+  struct ctl_table *t = ctl_table_for("replicas", 0);
+  struct ctl_table *w = ctl_table_for("replicas", 1);
+  struct ctl_table *n = ctl_table_for("nodes", 1);
   cleanup_free char *ts = NULL, *ws = NULL, *ns = NULL;
 
   CHECK(now > 0);
-  CHECK(client_parse_time("yesterday") == -1);
-  CHECK(client_parse_time("2026-11-27T23:59:00.123Z") == client_parse_time("2026-11-27T23:59:00Z"));
-  client_table_add_object(t, "replicas", 0, rep, now);
-  client_table_add_object(t, "replicas", 0, pend, now);
-  ts = client_table_format(t, 0);
+  CHECK(ctl_parse_time("yesterday") == -1);
+  CHECK(ctl_parse_time("2026-11-27T23:59:00.123Z") == ctl_parse_time("2026-11-27T23:59:00Z"));
+  ctl_table_add_object(t, "replicas", 0, rep, now);
+  ctl_table_add_object(t, "replicas", 0, pend, now);
+  ts = ctl_table_format(t, 0);
   CHECK_STR_EQ(ts, "NAME          READY   STATE     RESTARTS   NODE     AGE\n"
                    "web-2-k3x9q   1/1     Running   0          n1       90s\n"
                    "big-1-aaaaa   0/1     Pending   0          <none>   2m30s\n");
-  client_table_add_object(w, "replicas", 1, pend, now);
-  ws = client_table_format(w, 1);
+  ctl_table_add_object(w, "replicas", 1, pend, now);
+  ws = ctl_table_format(w, 1);
   CHECK_CONTAINS(ws, "big       1            <none>    3      0/2 nodes fit");
-  client_table_add_object(n, "nodes", 1, node, now);
-  ns = client_table_format(n, 1);
+  ctl_table_add_object(n, "nodes", 1, node, now);
+  ns = ctl_table_format(n, 1);
   CHECK_CONTAINS(ns, "n1     Ready,SchedulingDisabled   3          4     8Gi      60m");
   CHECK_CONTAINS(ns, "0.25            64Mi               zone=a");
-  client_table_free(t);
-  client_table_free(w);
-  client_table_free(n);
+  ctl_table_free(t);
+  ctl_table_free(w);
+  ctl_table_free(n);
   json_decref(rep);
   json_decref(pend);
   json_decref(node);
@@ -376,8 +377,8 @@ static void test_describe_service(void)
                          "state", "Stalled", "message", "web-3-ab12c: readiness probe failing",
                          "desired", 3, "updated", 1, "ready", 2, "available", 2);
   cleanup_free char *d
-      = client_describe_service(svc, reps, evs, client_parse_time("2026-11-28T00:00:10Z"));
-  cleanup_free char *line = client_rollout_line(ro);
+      = ctl_describe_service(svc, reps, evs, ctl_parse_time("2026-11-28T00:00:10Z"));
+  cleanup_free char *line = ctl_rollout_line(ro);
 
   CHECK_CONTAINS(d, "Name:          big\n");
   CHECK_CONTAINS(d, "Resources:     cpu 64, memory 1Gi\n");

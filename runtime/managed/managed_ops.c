@@ -120,7 +120,7 @@ static int data_dir(const char *state_root, const char *store, const char *name,
   return 0;
 }
 
-int managed_logs(const char *state_root, const char *store, const char *name, bool follow,
+int managed_logs(const char *state_root, const char *store, const char *name, bool follow, int out,
                  struct skiff_err **err)
 {
   cleanup_free char *dir = NULL;
@@ -132,7 +132,7 @@ int managed_logs(const char *state_root, const char *store, const char *name, bo
   char buf[65536];
   ssize_t n;
   while (ofd >= 0 && (n = read(ofd, buf, sizeof(buf))) > 0)
-    skiff_write_all(1, buf, (size_t)n);
+    skiff_write_all(out, buf, (size_t)n);
   cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
@@ -143,7 +143,7 @@ int managed_logs(const char *state_root, const char *store, const char *name, bo
   for (;;)
     {
       while ((n = read(fd, buf, sizeof(buf))) > 0)
-        if (skiff_write_all(1, buf, (size_t)n) < 0)
+        if (skiff_write_all(out, buf, (size_t)n) < 0)
           return 0; /* reader went away */
       if (!follow)
         return 0;
@@ -153,7 +153,7 @@ int managed_logs(const char *state_root, const char *store, const char *name, bo
         {
           /* drain what the monitor wrote last */
           while ((n = read(fd, buf, sizeof(buf))) > 0)
-            skiff_write_all(1, buf, (size_t)n);
+            skiff_write_all(out, buf, (size_t)n);
           return 0;
         }
       struct stat a, b;
@@ -227,15 +227,15 @@ static void format_ports(json_t *ports, char *buf, size_t n)
   }
 }
 
-int managed_ps(const char *state_root, const char *store, bool all, bool quiet,
-               struct skiff_err **err)
+/* The containers of the store's containers/ dir, as `skiff ps` lists them. */
+int managed_list(const char *state_root, const char *store, bool all,
+                 struct managed_ps_row **rows_out, size_t *n_out, struct skiff_err **err)
 {
   (void)err;
   cleanup_free char *base = xasprintf("%s/containers", store);
   cleanup_dir DIR *d = opendir(base);
-  if (!quiet)
-    printf("%-24s %-16s %-28s %-10s %-16s %s\n", "NAME", "IMAGE", "COMMAND", "STATUS", "IP",
-           "PORTS");
+  struct managed_ps_row *rows = NULL;
+  size_t n = 0;
   struct dirent *de;
   while (d && (de = readdir(d)) != NULL)
     {
@@ -258,11 +258,6 @@ int managed_ps(const char *state_root, const char *store, bool all, bool quiet,
         }
       else if (!all)
         continue;
-      if (quiet)
-        {
-          printf("%s\n", de->d_name);
-          continue;
-        }
       cleanup_free char *dir = xasprintf("%s/%s", base, de->d_name);
       json_t *m = load_meta(dir);
       char cmd[256] = "", ports[256] = "";
@@ -273,14 +268,35 @@ int managed_ps(const char *state_root, const char *store, bool all, bool quiet,
         size_t used = strlen(cmd);
         snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", json_string_value(a));
       }
-      if (strlen(cmd) > 26)
-        strcpy(cmd + 23, "...");
       format_ports(json_object_get(m, "ports"), ports, sizeof(ports));
       const char *ip = json_string_value(json_object_get(m, "ip"));
-      printf("%-24s %-16s %-28s %-10s %-16s %s\n", de->d_name,
-             json_string_value(json_object_get(m, "image")) ?: "?", cmd, status, ip ? ip : "-",
-             ports);
+      const char *image = json_string_value(json_object_get(m, "image"));
+      rows = xrealloc(rows, (n + 1) * sizeof(*rows));
+      rows[n++] = (struct managed_ps_row){
+          .name = xstrdup(de->d_name),
+          .image = xstrdup(image ? image : "?"),
+          .command = xstrdup(cmd),
+          .status = xstrdup(status),
+          .ip = xstrdup(ip ? ip : "-"),
+          .ports = xstrdup(ports),
+      };
       json_decref(m);
     }
+  *rows_out = rows;
+  *n_out = n;
   return 0;
+}
+
+void managed_ps_rows_free(struct managed_ps_row *rows, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      free(rows[i].name);
+      free(rows[i].image);
+      free(rows[i].command);
+      free(rows[i].status);
+      free(rows[i].ip);
+      free(rows[i].ports);
+    }
+  free(rows);
 }

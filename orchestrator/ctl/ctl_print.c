@@ -1,7 +1,7 @@
 /* client_print.c - API objects as skiffctl prints them: table columns and rows for services,
  * replicas, nodes and events, `describe` pages and the rollout status line.  Pure: JSON in,
  * new strings out; the field names are those of orchestrator/API.md. */
-#include "client.h"
+#include "ctl.h"
 
 #include <string.h>
 #include <time.h>
@@ -36,7 +36,7 @@ static char *quantity(json_t *v)
   return xstrdup("0");
 }
 
-long long client_parse_time(const char *s)
+long long ctl_parse_time(const char *s)
 {
   struct tm tm;
   const char *end;
@@ -57,11 +57,11 @@ long long client_parse_time(const char *s)
 
 static void age_of(json_t *o, const char *key, long long now, char *buf, size_t len)
 {
-  long long t = client_parse_time(str(o, key));
+  long long t = ctl_parse_time(str(o, key));
   if (t < 0)
     snprintf(buf, len, "<unknown>");
   else
-    client_format_age(now - t, buf, len);
+    ctl_format_age(now - t, buf, len);
 }
 
 /* "k=v,k2=v2" of a JSON object of strings, "<none>" when empty. */
@@ -162,10 +162,10 @@ static const struct columns *columns_for(const char *resource)
   return &column_sets[0];
 }
 
-struct client_table *client_table_for(const char *resource, int wide)
+struct ctl_table *ctl_table_for(const char *resource, int wide)
 {
   const struct columns *c = columns_for(resource);
-  return client_table_new(wide ? c->nwide : c->n, c->names);
+  return ctl_table_new(wide ? c->nwide : c->n, c->names);
 }
 
 static void service_cells(json_t *s, long long now, char **cells)
@@ -242,8 +242,8 @@ static void event_cells(json_t *e, long long now, char **cells)
   cells[5] = xasprintf("%lld", num(e, "revision"));
 }
 
-void client_table_add_object(struct client_table *t, const char *resource, int wide, json_t *obj,
-                             long long now)
+void ctl_table_add_object(struct ctl_table *t, const char *resource, int wide, json_t *obj,
+                          long long now)
 {
   char *cells[12] = {NULL};
   size_t i;
@@ -256,7 +256,7 @@ void client_table_add_object(struct client_table *t, const char *resource, int w
     event_cells(obj, now, cells);
   else
     service_cells(obj, now, cells);
-  client_table_add(t, (const char *const *)cells);
+  ctl_table_add(t, (const char *const *)cells);
   for (i = 0; i < 12; i++)
     free(cells[i]);
 }
@@ -283,9 +283,9 @@ static void __attribute__((format(printf, 2, 3))) add(struct text *t, const char
 }
 
 /* A nested table, indented by two spaces. */
-static void add_table(struct text *t, struct client_table *tab)
+static void add_table(struct text *t, struct ctl_table *tab)
 {
-  cleanup_free char *body = client_table_format(tab, 0);
+  cleanup_free char *body = ctl_table_format(tab, 0);
   char *save = NULL, *line;
   if (tab->nrows <= 1)
     {
@@ -331,7 +331,7 @@ static int event_matches(json_t *e, const char *name, json_t *replica_names)
 static void add_events(struct text *t, json_t *events, const char *name, json_t *replica_names,
                        long long now)
 {
-  struct client_table *tab = client_table_for("events", 0);
+  struct ctl_table *tab = ctl_table_for("events", 0);
   json_t *items = json_object_get(events, "items"), *e;
   size_t i, total = json_array_size(items), shown = 0, first;
   cleanup_free size_t *idx = xzalloc((total + 1) * sizeof(size_t));
@@ -344,13 +344,13 @@ static void add_events(struct text *t, json_t *events, const char *name, json_t 
   /* the newest 20 */
   first = shown > 20 ? shown - 20 : 0;
   for (i = first; i < shown; i++)
-    client_table_add_object(tab, "events", 0, json_array_get(items, idx[i]), now);
+    ctl_table_add_object(tab, "events", 0, json_array_get(items, idx[i]), now);
   add(t, "Events:\n");
   add_table(t, tab);
-  client_table_free(tab);
+  ctl_table_free(tab);
 }
 
-char *client_describe_service(json_t *s, json_t *replicas, json_t *events, long long now)
+char *ctl_describe_service(json_t *s, json_t *replicas, json_t *events, long long now)
 {
   struct text t = {NULL};
   json_t *st = json_object_get(s, "status"), *ro = json_object_get(st, "rollout");
@@ -365,7 +365,7 @@ char *client_describe_service(json_t *s, json_t *replicas, json_t *events, long 
   cleanup_free char *sel = pairs(json_object_get(pl, "selector"), ",");
   cleanup_free char *live = probe_text(json_object_get(health, "liveness"));
   cleanup_free char *ready = probe_text(json_object_get(health, "readiness"));
-  struct client_table *tab = client_table_for("replicas", 1);
+  struct ctl_table *tab = ctl_table_for("replicas", 1);
   size_t i;
 
   add(&t, "Name:          %s\n", str(s, "name"));
@@ -390,16 +390,16 @@ char *client_describe_service(json_t *s, json_t *replicas, json_t *events, long 
   add(&t, "Created:       %s\n", str(s, "created"));
   add(&t, "Revision:      %lld\n", num(s, "revision"));
 
-  json_array_foreach(items, i, r) client_table_add_object(tab, "replicas", 1, r, now);
+  json_array_foreach(items, i, r) ctl_table_add_object(tab, "replicas", 1, r, now);
   add(&t, "Replica list:\n");
   add_table(&t, tab);
-  client_table_free(tab);
+  ctl_table_free(tab);
   /* replica names we do not list any more (replaced ones) still match by prefix */
   add_events(&t, events, str(s, "name"), NULL, now);
   return t.s;
 }
 
-char *client_describe_node(json_t *n, json_t *replicas, json_t *events, long long now)
+char *ctl_describe_node(json_t *n, json_t *replicas, json_t *events, long long now)
 {
   struct text t = {NULL};
   json_t *cap = json_object_get(n, "capacity"), *al = json_object_get(n, "allocated");
@@ -412,7 +412,7 @@ char *client_describe_node(json_t *n, json_t *replicas, json_t *events, long lon
   cleanup_free char *amem = quantity(json_object_get(al, "memory"));
   cleanup_free char *fcpu = quantity(json_object_get(able, "cpu"));
   cleanup_free char *fmem = quantity(json_object_get(able, "memory"));
-  struct client_table *tab = client_table_for("replicas", 0);
+  struct ctl_table *tab = ctl_table_for("replicas", 0);
   size_t i;
 
   add(&t, "Name:            %s\n", str(n, "name"));
@@ -428,18 +428,18 @@ char *client_describe_node(json_t *n, json_t *replicas, json_t *events, long lon
   add(&t, "Created:         %s\n", str(n, "created"));
   json_array_foreach(items, i, r)
   {
-    client_table_add_object(tab, "replicas", 0, r, now);
+    ctl_table_add_object(tab, "replicas", 0, r, now);
     json_object_set_new(names, str(r, "name"), json_true());
   }
   add(&t, "Replica list:\n");
   add_table(&t, tab);
-  client_table_free(tab);
+  ctl_table_free(tab);
   add_events(&t, events, str(n, "name"), names, now);
   json_decref(names);
   return t.s;
 }
 
-char *client_rollout_line(json_t *ro)
+char *ctl_rollout_line(json_t *ro)
 {
   return xasprintf("service %s: generation %lld %s%s%s (desired %lld, updated %lld, ready %lld, "
                    "available %lld)",

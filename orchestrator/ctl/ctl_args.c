@@ -1,6 +1,6 @@
 /* client_args.c - skiffctl's command line as data: the verb table (positional counts, which
  * flags each verb takes) and a pure parser over argv.  No I/O. */
-#include "client.h"
+#include "ctl.h"
 
 #include <string.h>
 
@@ -95,18 +95,18 @@ static int take_opt(int argc, char **argv, int *i, const char *shrt, const char 
   return 1;
 }
 
-static int parse_output(const char *v, enum client_output *out, struct skiff_err **err)
+static int parse_output(const char *v, enum ctl_output *out, struct skiff_err **err)
 {
   if (strcmp(v, "json") == 0)
-    *out = CLIENT_OUT_JSON;
+    *out = CTL_OUT_JSON;
   else if (strcmp(v, "wide") == 0)
-    *out = CLIENT_OUT_WIDE;
+    *out = CTL_OUT_WIDE;
   else
     return skiff_error(err, 0, "-o `%s`: expected json or wide", v);
   return 0;
 }
 
-static int check_verb_args(const struct verb_spec *v, struct client_cmdline *out, int saw_file,
+static int check_verb_args(const struct verb_spec *v, struct ctl_cmdline *out, int saw_file,
                            int saw_output, int saw_watch, struct skiff_err **err)
 {
   if (out->nargs < v->min_args || out->nargs > v->max_args)
@@ -164,7 +164,7 @@ static int check_verb_args(const struct verb_spec *v, struct client_cmdline *out
   return 0;
 }
 
-int client_parse_cmdline(int argc, char **argv, struct client_cmdline *out, struct skiff_err **err)
+int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct skiff_err **err)
 {
   const struct verb_spec *v = NULL;
   int saw_file = 0, saw_output = 0, saw_watch = 0, only_args = 0;
@@ -186,7 +186,7 @@ int client_parse_cmdline(int argc, char **argv, struct client_cmdline *out, stru
               out->verb = v->name;
               continue;
             }
-          if (out->nargs == CLIENT_MAX_ARGS)
+          if (out->nargs == CTL_MAX_ARGS)
             return skiff_error(err, 0, "%s: unexpected argument `%s`", v->name, a);
           out->args[out->nargs++] = a;
           continue;

@@ -52,14 +52,20 @@ int managed_stop(const char *state_root, const char *name, int timeout, struct s
 int managed_remove(const char *state_root, const char *store, const char *name, bool force,
                    struct skiff_err **err);
 /* Print the log (follow: keep printing until the container stops). */
-int managed_logs(const char *state_root, const char *store, const char *name, bool follow,
+int managed_logs(const char *state_root, const char *store, const char *name, bool follow, int out,
                  struct skiff_err **err);
 /* JSON text describing the container (malloc'd). */
 char *managed_inspect(const char *state_root, const char *store, const char *name,
                       struct skiff_err **err);
-/* Print the docker-ps table; all: stopped ones too. */
-int managed_ps(const char *state_root, const char *store, bool all, bool quiet,
-               struct skiff_err **err);
+/* One row of `skiff ps` (every field malloc'd). */
+struct managed_ps_row
+{
+  char *name, *image, *command, *status, *ip, *ports;
+};
+/* The image containers of the store; all: stopped ones too. */
+int managed_list(const char *state_root, const char *store, bool all, struct managed_ps_row **rows,
+                 size_t *n, struct skiff_err **err);
+void managed_ps_rows_free(struct managed_ps_row *rows, size_t n);
 
 /* Called by container_delete: release what the annotations say the container holds
  * (veth, address lease).  Best effort, idempotent. */

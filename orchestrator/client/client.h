@@ -1,5 +1,6 @@
-/* client.h - the HTTP client of skiffctl and the agent (libcurl + jansson), the rules that pick
- * the server URL and token, and the pure printing helpers of skiffctl (aligned tables, ages).
+/* client.h - the HTTP client of skiffctl and the agent (libcurl + jansson) and the rules that
+ * pick the server URL and token: skiff's client-go.  skiffctl's own printing and argument
+ * parsing live in orchestrator/ctl/.
  *
  * Errors follow runtime/util.h: functions return -1 and fill struct skiff_err.  A server that
  * cannot be reached gives exactly one line: "cannot reach server URL: reason". */
@@ -81,72 +82,5 @@ struct client_lines
 int client_lines_feed(struct client_lines *l, const char *data, size_t len, client_line_cb cb,
                       void *cbdata);
 void client_lines_clear(struct client_lines *l);
-
-/* ---- printing (pure) -------------------------------------------------------------------- */
-
-/* A table of strings printed like kubectl: columns left-aligned, separated by 3 spaces,
- * no trailing blanks. */
-struct client_table
-{
-  size_t ncols, nrows, cap;
-  char **cells; /* row-major, row 0 is the header */
-};
-struct client_table *client_table_new(size_t ncols, const char *const *headers);
-/* Copies the cells; NULL cells print as "<none>". */
-void client_table_add(struct client_table *t, const char *const *cells);
-/* Whole table, header first (header omitted when no_header). */
-char *client_table_format(const struct client_table *t, int no_header);
-/* Rows [first, nrows) only, widths computed over every row so far (watch mode). */
-char *client_table_format_rows(const struct client_table *t, size_t first);
-void client_table_free(struct client_table *t);
-
-/* kubectl-like short age: "42s", "3m10s", "25m", "4h12m", "20h", "3d4h", "45d", "2y". */
-void client_format_age(long long seconds, char *buf, size_t len);
-
-/* ---- skiffctl command line (pure) ------------------------------------------------------- */
-
-enum client_output
-{
-  CLIENT_OUT_TABLE,
-  CLIENT_OUT_WIDE,
-  CLIENT_OUT_JSON,
-};
-
-#define CLIENT_MAX_ARGS 3
-
-struct client_cmdline
-{
-  const char *server, *token, *data_dir; /* global flags, NULL when absent */
-  const char *verb;                      /* "apply", "get", ..., NULL with --help */
-  const char *args[CLIENT_MAX_ARGS];     /* positionals after the verb, resources normalised
-                                            ("svc" -> "services", "node" -> "nodes") */
-  size_t nargs;
-  const char *file; /* apply -f FILE ("-" is stdin) */
-  enum client_output output;
-  int watch; /* -w */
-  int help;
-};
-
-/* Parse skiffctl's argv (flags may come before or after the verb).  Checks the verb, its
- * positional count and which flags it takes; the message names the offending word. */
-int client_parse_cmdline(int argc, char **argv, struct client_cmdline *out, struct skiff_err **err);
-
-/* ---- objects as text (pure; client_print.c) -------------------------------------------- */
-
-/* The empty table for "services", "replicas", "nodes" or "events" (wide adds columns). */
-struct client_table *client_table_for(const char *resource, int wide);
-/* One row for obj (a Service, Replica, Node or Event of the API) in a table made by
- * client_table_for with the same resource and wide; now gives ages. */
-void client_table_add_object(struct client_table *t, const char *resource, int wide, json_t *obj,
-                             long long now);
-/* "2026-11-27T23:59:00Z" -> seconds since the epoch, -1 when not such a time. */
-long long client_parse_time(const char *s);
-/* `skiffctl describe`: the object, then its replicas and the events about it and them
- * (replicas and events are API list answers or NULL). */
-char *client_describe_service(json_t *svc, json_t *replicas, json_t *events, long long now);
-char *client_describe_node(json_t *node, json_t *replicas, json_t *events, long long now);
-/* `skiffctl rollout status`: one line, e.g.
- * "service web: generation 3 Stalled: 0 of 3 ready after 60s (desired 3, updated 1, ready 2)" */
-char *client_rollout_line(json_t *rollout);
 
 #endif

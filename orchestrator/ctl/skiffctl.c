@@ -1,7 +1,8 @@
 /* skiffctl.c - the cluster CLI (kubectl's counterpart): parses the command line
- * (client_parse_cmdline), talks to `skiffd server` over its JSON API (orchestrator/API.md) and
+ * (ctl_parse_cmdline), talks to `skiffd server` over its JSON API (orchestrator/API.md) and
  * prints tables.  The only place of the client that prints or exits. */
 #include "client.h"
+#include "ctl.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,7 +11,7 @@
 
 static struct client *cli;
 static struct client_target target;
-static const struct client_cmdline *cmd;
+static const struct ctl_cmdline *cmd;
 
 static const char usage_text[]
     = "usage: skiffctl [--server URL] [--token T] [--data DIR] COMMAND ...\n"
@@ -70,7 +71,7 @@ static const char *singular(const char *resource)
 struct watch_print
 {
   const char *resource, *name;
-  struct client_table *table;
+  struct ctl_table *table;
   struct client *lookup; /* second connection: re-read derived fields of services/nodes */
 };
 
@@ -88,7 +89,7 @@ static int print_watch_event(json_t *ev, void *data)
     return 0;
   if (w->name && (name == NULL || strcmp(name, w->name) != 0))
     return 0;
-  if (cmd->output == CLIENT_OUT_JSON)
+  if (cmd->output == CTL_OUT_JSON)
     {
       char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
       printf("%s\n", s ? s : "{}");
@@ -106,11 +107,11 @@ static int print_watch_event(json_t *ev, void *data)
       if (client_call(w->lookup, "GET", path, NULL, NULL, &fresh, &err) < 0)
         skiff_err_free(&err);
     }
-  client_table_add_object(w->table, w->resource, cmd->output == CLIENT_OUT_WIDE,
-                          fresh ? fresh : obj, now_epoch());
+  ctl_table_add_object(w->table, w->resource, cmd->output == CTL_OUT_WIDE, fresh ? fresh : obj,
+                       now_epoch());
   json_decref(fresh);
   {
-    cleanup_free char *row = client_table_format_rows(w->table, w->table->nrows - 1);
+    cleanup_free char *row = ctl_table_format_rows(w->table, w->table->nrows - 1);
     fputs(row, stdout);
     fflush(stdout);
   }
@@ -118,7 +119,7 @@ static int print_watch_event(json_t *ev, void *data)
 }
 
 /* List then watch from the list's revision: nothing is missed between the two. */
-static int watch_from(const char *resource, const char *name, struct client_table *table,
+static int watch_from(const char *resource, const char *name, struct ctl_table *table,
                       json_int_t revision)
 {
   struct watch_print w = {resource, name, table, NULL};
@@ -140,42 +141,41 @@ static int cmd_get(const char *resource, const char *name)
   struct skiff_err *err = NULL;
   cleanup_free char *path = NULL;
   json_t *resp = NULL, *items;
-  struct client_table *table;
+  struct ctl_table *table;
   json_int_t revision;
-  int wide = cmd->output == CLIENT_OUT_WIDE;
+  int wide = cmd->output == CTL_OUT_WIDE;
   size_t i;
   json_t *o;
 
   path = name ? xasprintf("/v1/%s/%s", resource, name) : xasprintf("/v1/%s", resource);
   if (client_call(cli, "GET", path, NULL, NULL, &resp, &err) < 0)
     return fail(NULL, err);
-  if (cmd->output == CLIENT_OUT_JSON && !cmd->watch)
+  if (cmd->output == CTL_OUT_JSON && !cmd->watch)
     {
       print_json(resp);
       json_decref(resp);
       return 0;
     }
-  table = client_table_for(resource, wide);
+  table = ctl_table_for(resource, wide);
   if (name)
     {
       revision = json_integer_value(json_object_get(resp, "revision"));
-      client_table_add_object(table, resource, wide, resp, now_epoch());
+      ctl_table_add_object(table, resource, wide, resp, now_epoch());
     }
   else
     {
       revision = json_integer_value(json_object_get(resp, "revision"));
       items = json_object_get(resp, "items");
-      json_array_foreach(items, i, o)
-          client_table_add_object(table, resource, wide, o, now_epoch());
+      json_array_foreach(items, i, o) ctl_table_add_object(table, resource, wide, o, now_epoch());
     }
   json_decref(resp);
-  if (cmd->output != CLIENT_OUT_JSON)
+  if (cmd->output != CTL_OUT_JSON)
     {
       if (table->nrows == 1 && !cmd->watch)
         fprintf(stderr, "No %s found.\n", resource);
       else
         {
-          cleanup_free char *text = client_table_format(table, 0);
+          cleanup_free char *text = ctl_table_format(table, 0);
           fputs(text, stdout);
           fflush(stdout);
         }
@@ -183,10 +183,10 @@ static int cmd_get(const char *resource, const char *name)
   if (cmd->watch)
     {
       int ret = watch_from(resource, name, table, revision);
-      client_table_free(table);
+      ctl_table_free(table);
       return ret;
     }
-  client_table_free(table);
+  ctl_table_free(table);
   return 0;
 }
 
@@ -194,27 +194,27 @@ static int cmd_events(void)
 {
   struct skiff_err *err = NULL;
   json_t *resp = NULL, *o;
-  struct client_table *table;
+  struct ctl_table *table;
   json_int_t revision;
   size_t i;
   int ret = 0;
 
   if (client_call(cli, "GET", "/v1/events", NULL, NULL, &resp, &err) < 0)
     return fail(NULL, err);
-  if (cmd->output == CLIENT_OUT_JSON && !cmd->watch)
+  if (cmd->output == CTL_OUT_JSON && !cmd->watch)
     {
       print_json(resp);
       json_decref(resp);
       return 0;
     }
-  table = client_table_for("events", 0);
+  table = ctl_table_for("events", 0);
   revision = json_integer_value(json_object_get(resp, "revision"));
   json_array_foreach(json_object_get(resp, "items"), i, o)
-      client_table_add_object(table, "events", 0, o, now_epoch());
+      ctl_table_add_object(table, "events", 0, o, now_epoch());
   json_decref(resp);
-  if (cmd->output != CLIENT_OUT_JSON)
+  if (cmd->output != CTL_OUT_JSON)
     {
-      cleanup_free char *text = client_table_format(table, 0);
+      cleanup_free char *text = ctl_table_format(table, 0);
       if (table->nrows == 1 && !cmd->watch)
         fprintf(stderr, "No events found.\n");
       else
@@ -223,7 +223,7 @@ static int cmd_events(void)
     }
   if (cmd->watch)
     ret = watch_from("events", NULL, table, revision);
-  client_table_free(table);
+  ctl_table_free(table);
   return ret;
 }
 
@@ -308,8 +308,8 @@ static int cmd_describe(const char *resource, const char *name)
       json_decref(replicas);
       return fail(NULL, err);
     }
-  text = is_service ? client_describe_service(obj, replicas, events, now_epoch())
-                    : client_describe_node(obj, replicas, events, now_epoch());
+  text = is_service ? ctl_describe_service(obj, replicas, events, now_epoch())
+                    : ctl_describe_node(obj, replicas, events, now_epoch());
   fputs(text, stdout);
   json_decref(obj);
   json_decref(replicas);
@@ -388,7 +388,7 @@ static int cmd_rollout(const char *action, const char *name)
       int done;
       if (client_call(cli, "GET", path, NULL, NULL, &resp, &err) < 0)
         return fail(NULL, err);
-      line = client_rollout_line(resp);
+      line = ctl_rollout_line(resp);
       if (last == NULL || strcmp(last, line) != 0)
         {
           printf("%s\n", line);
@@ -452,11 +452,11 @@ static int cmd_logs(const char *replica)
 
 int main(int argc, char **argv)
 {
-  struct client_cmdline c;
+  struct ctl_cmdline c;
   struct skiff_err *err = NULL;
   int ret = 1;
 
-  if (client_parse_cmdline(argc, argv, &c, &err) < 0)
+  if (ctl_parse_cmdline(argc, argv, &c, &err) < 0)
     return fail(NULL, err) + 1; /* usage errors: 2 */
   if (c.help)
     {

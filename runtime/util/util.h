@@ -28,6 +28,14 @@ int skiff_err_prefix(struct skiff_err **err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void skiff_err_free(struct skiff_err **err);
 
+/* What the library cannot return as an error: a warning about a lifecycle that goes on (a
+ * failing poststart hook), or the last words of a child after fork (exec failed).  The
+ * library hands such a line to the reporter the program installed (main() prints it); with
+ * none installed the line is dropped.  The library itself never writes to stdout/stderr. */
+typedef void (*skiff_reporter)(const char *line);
+void skiff_set_reporter(skiff_reporter fn);
+void skiff_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Allocation never returns NULL: abort on OOM (small allocations). */
 void *xmalloc(size_t size);
 void *xzalloc(size_t size);

@@ -69,6 +69,25 @@ void skiff_err_free(struct skiff_err **err)
   *err = NULL;
 }
 
+static skiff_reporter reporter;
+
+void skiff_set_reporter(skiff_reporter fn)
+{
+  reporter = fn;
+}
+
+void skiff_report(const char *fmt, ...)
+{
+  if (reporter == NULL)
+    return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  reporter(line);
+}
+
 void *xmalloc(size_t size)
 {
   void *p = malloc(size ? size : 1);

@@ -1,20 +1,20 @@
-/* client_table.c - pure text formatting for skiffctl: kubectl-style aligned tables and short
+/* ctl_table.c - pure text formatting for skiffctl: kubectl-style aligned tables and short
  * ages.  No I/O: every function returns a new string the caller prints. */
-#include "client.h"
+#include "ctl.h"
 
 #include <string.h>
 
 #define COL_GAP 3
 
-struct client_table *client_table_new(size_t ncols, const char *const *headers)
+struct ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
 {
-  struct client_table *t = xzalloc(sizeof(*t));
+  struct ctl_table *t = xzalloc(sizeof(*t));
   t->ncols = ncols;
-  client_table_add(t, headers);
+  ctl_table_add(t, headers);
   return t;
 }
 
-void client_table_add(struct client_table *t, const char *const *cells)
+void ctl_table_add(struct ctl_table *t, const char *const *cells)
 {
   size_t i;
   if (t->nrows == t->cap)
@@ -27,7 +27,7 @@ void client_table_add(struct client_table *t, const char *const *cells)
   t->nrows++;
 }
 
-void client_table_free(struct client_table *t)
+void ctl_table_free(struct ctl_table *t)
 {
   size_t i;
   if (t == NULL)
@@ -62,7 +62,7 @@ static void sb_pad(struct strbuf *b, size_t n)
     sb_add(b, " ", 1);
 }
 
-static void format_range(const struct client_table *t, size_t first, struct strbuf *b)
+static void format_range(const struct ctl_table *t, size_t first, struct strbuf *b)
 {
   cleanup_free size_t *width = xzalloc(t->ncols * sizeof(size_t));
   size_t r, c;
@@ -91,7 +91,7 @@ static void format_range(const struct client_table *t, size_t first, struct strb
     }
 }
 
-char *client_table_format(const struct client_table *t, int no_header)
+char *ctl_table_format(const struct ctl_table *t, int no_header)
 {
   struct strbuf b = {NULL, 0, 0};
   sb_add(&b, "", 0);
@@ -99,7 +99,7 @@ char *client_table_format(const struct client_table *t, int no_header)
   return b.s;
 }
 
-char *client_table_format_rows(const struct client_table *t, size_t first)
+char *ctl_table_format_rows(const struct ctl_table *t, size_t first)
 {
   struct strbuf b = {NULL, 0, 0};
   sb_add(&b, "", 0);
@@ -108,7 +108,7 @@ char *client_table_format_rows(const struct client_table *t, size_t first)
 }
 
 /* Thresholds after k8s.io/apimachinery duration.HumanDuration. */
-void client_format_age(long long s, char *buf, size_t len)
+void ctl_format_age(long long s, char *buf, size_t len)
 {
   long long m = s / 60, h = s / 3600, d = s / 86400;
 
