@@ -44,8 +44,8 @@ struct ctl_cmdline
 {
   const char *server, *token, *data_dir; /* global flags, NULL when absent */
   const char *verb;                      /* "apply", "get", ..., NULL with --help */
-  const char *args[CTL_MAX_ARGS];     /* positionals after the verb, resources normalised
-                                            ("svc" -> "services", "node" -> "nodes") */
+  const char *args[CTL_MAX_ARGS];        /* positionals after the verb, resources normalised
+                                               ("svc" -> "services", "node" -> "nodes") */
   size_t nargs;
   const char *file; /* apply -f FILE ("-" is stdin) */
   enum ctl_output output;
@@ -57,14 +57,14 @@ struct ctl_cmdline
  * positional count and which flags it takes; the message names the offending word. */
 int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct skiff_err **err);
 
-/* ---- objects as text (pure; client_print.c) -------------------------------------------- */
+/* ---- objects as text (pure; ctl_print.c) -------------------------------------------- */
 
 /* The empty table for "services", "replicas", "nodes" or "events" (wide adds columns). */
 struct ctl_table *ctl_table_for(const char *resource, int wide);
 /* One row for obj (a Service, Replica, Node or Event of the API) in a table made by
  * ctl_table_for with the same resource and wide; now gives ages. */
 void ctl_table_add_object(struct ctl_table *t, const char *resource, int wide, json_t *obj,
-                             long long now);
+                          long long now);
 /* "2026-11-27T23:59:00Z" -> seconds since the epoch, -1 when not such a time. */
 long long ctl_parse_time(const char *s);
 /* `skiffctl describe`: the object, then its replicas and the events about it and them

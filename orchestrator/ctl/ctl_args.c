@@ -1,4 +1,4 @@
-/* client_args.c - skiffctl's command line as data: the verb table (positional counts, which
+/* ctl_args.c - skiffctl's command line as data: the verb table (positional counts, which
  * flags each verb takes) and a pure parser over argv.  No I/O. */
 #include "ctl.h"
 

@@ -1,4 +1,4 @@
-/* client_print.c - API objects as skiffctl prints them: table columns and rows for services,
+/* ctl_print.c - API objects as skiffctl prints them: table columns and rows for services,
  * replicas, nodes and events, `describe` pages and the rollout status line.  Pure: JSON in,
  * new strings out; the field names are those of orchestrator/API.md. */
 #include "ctl.h"
