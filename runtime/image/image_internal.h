@@ -26,6 +26,25 @@
 /* Largest manifest, index or config we read into memory. */
 #define IMAGE_JSON_MAX (8 << 20)
 
+/* ---- image_ref.c: registry references (pure) */
+
+/* `[HOST[:PORT]/]REPO[:TAG|@sha256:DIGEST]` taken apart. */
+struct image_ref
+{
+  char *domain; /* "127.0.0.1:5000"; "docker.io" when the reference names no host */
+  char *repo;   /* path on the registry: "webapp", "library/busybox" */
+  char *tag;    /* NULL when only a digest was given; "latest" when neither */
+  char *digest; /* "sha256:..." or NULL */
+  char *name;   /* the store's name: "127.0.0.1:5000/webapp"; docker.io's "busybox", "org/x" */
+  char *key;    /* the store's key (images.json): name:tag, or name@digest when pinned */
+};
+int image_ref_parse(const char *ref, struct image_ref *r, struct skiff_err **err);
+void image_ref_clear(struct image_ref *r);
+/* Host the API is served from: registry-1.docker.io for docker.io, else the domain. */
+const char *image_ref_api_host(const struct image_ref *r);
+/* localhost, 127.0.0.0/8 or [::1], with or without a port. */
+bool image_ref_domain_is_loopback(const char *domain);
+
 /* ---- image_store.c: store directories, blobs, names, garbage collection */
 
 /* mkdir -p blobs/sha256, layers, tmp under the store. */
