@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #define PULL_USAGE                                                                                 \
-  "usage: skiff pull [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] "              \
+  "usage: skiff pull [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] "               \
   "[--platform OS/ARCH[/VARIANT]] [-q] REF"
 #define PUSH_USAGE                                                                                 \
-  "usage: skiff push [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] [-q] "        \
+  "usage: skiff push [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] [-q] "          \
   "NAME [REF]"
 
 struct row
@@ -264,8 +264,8 @@ int cmd_push(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
       f.ro.progress_arg = &d;
     }
   const char *ref = argv[optind + n - 1];
-  struct image_push_opts o = {
-      .store = image_store_root(f.store), .name = argv[optind], .ref = ref, .registry = f.ro};
+  struct image_push_opts o
+      = {.store = image_store_root(f.store), .name = argv[optind], .ref = ref, .registry = f.ro};
   char *digest = NULL;
   int ret = image_push(&o, &digest, err);
   if (ret == 0 && !f.quiet)

@@ -38,15 +38,15 @@ int registry_base64_decode(const char *s, char **out, size_t *len);
 int registry_creds_split(const char *creds, char **user, char **pass, struct skiff_err **err);
 /* docker config.json text: the credentials `auths` holds for domain (keys may be URLs;
  * docker.io, index.docker.io and registry-1.docker.io are one).  1 found, 0 none, -1 bad. */
-int registry_auth_lookup(const char *text, size_t len, const char *domain, char **user,
-                         char **pass, struct skiff_err **err);
+int registry_auth_lookup(const char *text, size_t len, const char *domain, char **user, char **pass,
+                         struct skiff_err **err);
 /* $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json. */
 char *registry_auth_default_path(const char *registry_auth_file, const char *docker_config,
                                  const char *home);
 /* creds ("USER:PASS") if given, else the auth file (authfile, or the default path, which may
  * be missing): *user and *pass NULL when neither has any for domain. */
-int registry_creds_resolve(const char *creds, const char *authfile, const char *domain,
-                           char **user, char **pass, struct skiff_err **err);
+int registry_creds_resolve(const char *creds, const char *authfile, const char *domain, char **user,
+                           char **pass, struct skiff_err **err);
 
 /* ---- registry_manifest.c (pure) */
 
@@ -80,7 +80,7 @@ struct registry_client
   char *user, *pass;
   char *authz;  /* "Authorization: ..." or NULL */
   char *scopes; /* the token scopes this session asks for, space separated */
-  CURL *curl; /* requests in sequence reuse its connection */
+  CURL *curl;   /* requests in sequence reuse its connection */
 };
 
 struct registry_response

@@ -246,8 +246,8 @@ static bool auth_key_matches(const char *key, const char *domain)
   return key_hub && dom_hub;
 }
 
-int registry_auth_lookup(const char *text, size_t len, const char *domain, char **user,
-                         char **pass, struct skiff_err **err)
+int registry_auth_lookup(const char *text, size_t len, const char *domain, char **user, char **pass,
+                         struct skiff_err **err)
 {
   json_error_t je;
   json_t *root = json_loadb(text, len, 0, &je);
@@ -298,16 +298,16 @@ char *registry_auth_default_path(const char *registry_auth_file, const char *doc
   return NULL;
 }
 
-int registry_creds_resolve(const char *creds, const char *authfile, const char *domain,
-                           char **user, char **pass, struct skiff_err **err)
+int registry_creds_resolve(const char *creds, const char *authfile, const char *domain, char **user,
+                           char **pass, struct skiff_err **err)
 {
   *user = *pass = NULL;
   if (creds)
     return registry_creds_split(creds, user, pass, err);
   cleanup_free char *path
       = authfile ? xstrdup(authfile)
-                 : registry_auth_default_path(getenv("REGISTRY_AUTH_FILE"),
-                                              getenv("DOCKER_CONFIG"), getenv("HOME"));
+                 : registry_auth_default_path(getenv("REGISTRY_AUTH_FILE"), getenv("DOCKER_CONFIG"),
+                                              getenv("HOME"));
   if (path == NULL)
     return 0;
   cleanup_free char *text = NULL;

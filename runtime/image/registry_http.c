@@ -407,8 +407,7 @@ static void set_basic(struct registry_client *c)
   explicit_bzero(up, strlen(up));
 }
 
-int registry_reauth(struct registry_client *c, const char *www_authenticate,
-                    struct skiff_err **err)
+int registry_reauth(struct registry_client *c, const char *www_authenticate, struct skiff_err **err)
 {
   struct registry_challenge ch;
   if (www_authenticate == NULL || registry_challenge_parse(www_authenticate, &ch, err) < 0)
@@ -438,8 +437,8 @@ int registry_request(struct registry_client *c, const char *method, const char *
     {
       if (upload_fd >= 0 && lseek(upload_fd, 0, SEEK_SET) < 0)
         return skiff_error(err, errno, "lseek");
-      int ret = perform(c, method, url, headers, true, body, body_len, &upload_fd, upload_len,
-                        max, r, err);
+      int ret = perform(c, method, url, headers, true, body, body_len, &upload_fd, upload_len, max,
+                        r, err);
       if (ret < 0)
         return -1;
       if (r->status != 401 || attempt > 0 || r->www_authenticate == NULL)

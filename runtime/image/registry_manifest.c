@@ -12,10 +12,17 @@ static const struct
 {
   const char *machine, *arch, *variant;
 } machines[] = {
-    {"x86_64", "amd64", ""},   {"aarch64", "arm64", ""},  {"armv7l", "arm", "v7"},
-    {"armv6l", "arm", "v6"},   {"i686", "386", ""},       {"i386", "386", ""},
-    {"ppc64le", "ppc64le", ""}, {"s390x", "s390x", ""},   {"riscv64", "riscv64", ""},
-    {"mips64", "mips64le", ""}, {"loongarch64", "loong64", ""},
+    {"x86_64", "amd64", ""},
+    {"aarch64", "arm64", ""},
+    {"armv7l", "arm", "v7"},
+    {"armv6l", "arm", "v6"},
+    {"i686", "386", ""},
+    {"i386", "386", ""},
+    {"ppc64le", "ppc64le", ""},
+    {"s390x", "s390x", ""},
+    {"riscv64", "riscv64", ""},
+    {"mips64", "mips64le", ""},
+    {"loongarch64", "loong64", ""},
 };
 
 static bool field_ok(const char *s, size_t n, size_t max)
@@ -68,7 +75,8 @@ bool registry_is_index(const char *content_type, const char *body, size_t len)
     {
       size_t n = strcspn(content_type, "; ");
       if ((n == strlen(IMAGE_MT_INDEX) && strncmp(content_type, IMAGE_MT_INDEX, n) == 0)
-          || (n == strlen(IMAGE_MT_DOCKER_LIST) && strncmp(content_type, IMAGE_MT_DOCKER_LIST, n) == 0))
+          || (n == strlen(IMAGE_MT_DOCKER_LIST)
+              && strncmp(content_type, IMAGE_MT_DOCKER_LIST, n) == 0))
         return true;
       if ((n == strlen(IMAGE_MT_MANIFEST) && strncmp(content_type, IMAGE_MT_MANIFEST, n) == 0)
           || (n == strlen(IMAGE_MT_DOCKER_MANIFEST)
@@ -136,8 +144,8 @@ int registry_index_pick(const char *body, size_t len, const struct registry_plat
   if (found)
     *digest = xstrdup(found);
   else
-    ret = skiff_error(err, 0, "no manifest for %s/%s%s%s in the index (it has: %s)", p->os,
-                      p->arch, p->variant[0] ? "/" : "", p->variant, seen_len ? seen : "none");
+    ret = skiff_error(err, 0, "no manifest for %s/%s%s%s in the index (it has: %s)", p->os, p->arch,
+                      p->variant[0] ? "/" : "", p->variant, seen_len ? seen : "none");
   json_decref(o);
   return ret;
 }

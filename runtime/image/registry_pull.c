@@ -46,8 +46,7 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
   if (r->status != 200)
     return registry_status_error(c, r, "GET manifest", err);
   if (r->too_large)
-    return skiff_error(err, EFBIG, "manifest %s: larger than %d bytes", reference,
-                       IMAGE_JSON_MAX);
+    return skiff_error(err, EFBIG, "manifest %s: larger than %d bytes", reference, IMAGE_JSON_MAX);
   digest_buffer(r->body, r->len, digest);
   /* by digest the bytes must hash to it; by tag to what the registry says they hash to */
   const char *want = digest_valid(reference) ? reference : r->docker_digest;

@@ -104,10 +104,10 @@ static int report(struct push *p, const char *digest, size_t index, long long si
 /* Location of an upload session: absolute, or relative to the registry. */
 static char *upload_url(struct push *p, const char *location, const char *digest)
 {
-  cleanup_free char *base = strncmp(location, "http://", 7) == 0
-                                    || strncmp(location, "https://", 8) == 0
-                                ? xstrdup(location)
-                                : registry_url(&p->c, "%s", location);
+  cleanup_free char *base
+      = strncmp(location, "http://", 7) == 0 || strncmp(location, "https://", 8) == 0
+            ? xstrdup(location)
+            : registry_url(&p->c, "%s", location);
   char *esc = curl_easy_escape(p->c.curl, digest, 0);
   char *url = xasprintf("%s%cdigest=%s", base, strchr(base, '?') ? '&' : '?', esc);
   curl_free(esc);
@@ -125,6 +125,13 @@ static int push_blob(struct push *p, const char *digest, long long size, size_t 
     {
       registry_response_clear(&r);
       return report(p, digest, index, size, IMAGE_PROGRESS_EXISTS, size, t0, err);
+    }
+  if (ret == 0 && (r.status == 401 || r.status == 403))
+    {
+      /* the credentials, not this blob: the error names the push only */
+      registry_status_error(&p->c, &r, "HEAD blob", err);
+      registry_response_clear(&r);
+      return -1;
     }
   const char *from = json_string_value(json_object_get(p->sources, digest));
   cleanup_free char *post = NULL;
