@@ -152,6 +152,17 @@ int image_archive_extract(const char *archive_path, const char *dest, struct ski
 int image_layer_create(const char *rootfs, int out_fd, char diffid[DIGEST_STR_LEN],
                        char digest[DIGEST_STR_LEN], long long *size, struct skiff_err **err);
 
+/* ---- image_gunzip.c: gzip streams with ISA-L */
+
+struct image_gunzip;
+/* Does the file start with the gzip magic (read with pread: the offset stays)? */
+bool image_gunzip_is_gzip(int fd);
+/* Decompress what fd holds from its offset (fd stays the caller's). */
+struct image_gunzip *image_gunzip_open(int fd);
+/* Up to len decompressed bytes: >0, 0 at the end, -1 with *why (errno set for "read"). */
+ssize_t image_gunzip_read(struct image_gunzip *g, void *buf, size_t len, const char **why);
+void image_gunzip_close(struct image_gunzip *g);
+
 /* A JSON array holding only strings (config Entrypoint, Cmd, Env). */
 bool image_json_is_string_array(json_t *v);
 

@@ -149,9 +149,10 @@ static void test_challenge(void)
   CHECK_STR_EQ(c.realm, "Registry Realm");
   registry_challenge_clear(&c);
   /* quoted-pair, unknown params, spaces, token values */
-  CHECK(registry_challenge_parse("Bearer  realm = \"http://a/t?x=\\\"1\\\"\" , error=insufficient_scope,"
-                                 "service=reg",
-                                 &c, &err)
+  CHECK(registry_challenge_parse(
+            "Bearer  realm = \"http://a/t?x=\\\"1\\\"\" , error=insufficient_scope,"
+            "service=reg",
+            &c, &err)
         == 0);
   report(err);
   CHECK_STR_EQ(c.realm, "http://a/t?x=\"1\"");
@@ -159,8 +160,12 @@ static void test_challenge(void)
   CHECK(c.scope == NULL);
   registry_challenge_clear(&c);
   static const char *const bad[] = {
-      "Negotiate abc",           "Bearer service=\"x\"", "Bearer realm=\"ftp://x\"",
-      "Bearer realm=\"https://x", "Basic realm",          "Bearer realm=\"https://x\" junk",
+      "Negotiate abc",
+      "Bearer service=\"x\"",
+      "Bearer realm=\"ftp://x\"",
+      "Bearer realm=\"https://x",
+      "Basic realm",
+      "Bearer realm=\"https://x\" junk",
       "",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -302,8 +307,8 @@ static void test_platform(void)
   CHECK(registry_platform_parse(NULL, &p, &err) == 0);
   CHECK_STR_EQ(p.os, "linux");
   CHECK(p.arch[0] != '\0');
-  static const char *const bad[] = {"linux", "linux/", "/amd64", "Linux/amd64", "linux/amd64/",
-                                    "linux/a/b/c"};
+  static const char *const bad[]
+      = {"linux", "linux/", "/amd64", "Linux/amd64", "linux/amd64/", "linux/a/b/c"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
       CHECK(registry_platform_parse(bad[i], &p, &err) < 0);
@@ -337,7 +342,7 @@ static void test_index_pick(void)
   {
     const char *plat, *want;
   } cases[] = {
-      {"linux/amd64", DC},  {"linux/arm64", DB},  {"linux/arm64/v8", DB},
+      {"linux/amd64", DC},  {"linux/arm64", DB}, {"linux/arm64/v8", DB},
       {"linux/arm/v7", DA}, {"linux/arm", DA},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

@@ -35,7 +35,8 @@ token_server_start() {
 }
 
 # registry_start NAME [none|htpasswd|token] [USER PASS]: a registry with storage under
-# $WORK/NAME.  Sets REG (127.0.0.1:PORT), REG_DIR, REG_LOG (its access log is there).
+# $WORK/NAME.  Sets REG (127.0.0.1:PORT), REG_DIR, REG_LOG (its access log is there unless
+# REG_ACCESS_LOG=off).
 registry_start() {
 	local name=$1 auth=${2:-none} user=${3:-} pass=${4:-} port pid i try
 	REG_DIR=$WORK/$name
@@ -67,7 +68,7 @@ registry_start() {
 			log:
 			  level: warn
 			  accesslog:
-			    disabled: false
+			    disabled: $([ "${REG_ACCESS_LOG:-on}" = off ] && echo true || echo false)
 			storage:
 			  filesystem:
 			    rootdirectory: $REG_DIR/data
