@@ -1,6 +1,6 @@
 /* test_fds.c - the fd hygiene helpers of runtime/util: skiff_close_fds_from on a kernel
  * without close_range (a seccomp filter in a forked child makes it ENOSYS) and with neither
- * close_range nor /proc. */
+ * close_range nor /proc, and skiff_write_file_atomic against a planted symlink. */
 #include "check.h"
 #include "util.h"
 
@@ -77,10 +77,43 @@ static void test_close_fds_neither_works(void)
   CHECK(child_close(true, true) == 0);
 }
 
+/* The old writer used "<path>.tmp.<pid>": a symlink planted there made root truncate and
+ * write the file it points to. */
+static void test_atomic_write_ignores_planted_symlink(void)
+{
+  char dir[] = "/tmp/skiff-fds-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  cleanup_free char *victim = xasprintf("%s/victim", dir);
+  cleanup_free char *target = xasprintf("%s/pid", dir);
+  cleanup_free char *planted = xasprintf("%s.tmp.%d", target, (int)getpid());
+  struct skiff_err *err = NULL;
+  CHECK(skiff_write_file(victim, "precious", 8, 0600, &err) == 0);
+  CHECK(symlink(victim, planted) == 0);
+  CHECK(skiff_write_file_atomic(target, "1234", 4, 0644, &err) == 0);
+  cleanup_free char *v = NULL, *t = NULL;
+  CHECK(skiff_read_file(victim, &v, NULL, &err) == 0);
+  CHECK_STR_EQ(v, "precious");
+  CHECK(skiff_read_file(target, &t, NULL, &err) == 0);
+  CHECK_STR_EQ(t, "1234");
+  struct stat st;
+  CHECK(lstat(target, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0644);
+  /* a symlink at the target itself is replaced, not followed */
+  CHECK(unlink(target) == 0 && symlink(victim, target) == 0);
+  CHECK(skiff_write_file_atomic(target, "5678", 4, 0644, &err) == 0);
+  free(v);
+  v = NULL;
+  CHECK(skiff_read_file(victim, &v, NULL, &err) == 0);
+  CHECK_STR_EQ(v, "precious");
+  CHECK(err == NULL);
+  skiff_err_free(&err);
+  CHECK(skiff_rm_rf(dir, NULL) == 0);
+}
+
 int main(void)
 {
   RUN_TEST(test_close_fds_close_range);
   RUN_TEST(test_close_fds_without_close_range);
   RUN_TEST(test_close_fds_neither_works);
+  RUN_TEST(test_atomic_write_ignores_planted_symlink);
   return CHECK_DONE();
 }
