@@ -109,6 +109,7 @@ int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
     {
       /* stdout belongs to the container (or to -d's name): progress goes to stderr */
       dup2(STDERR_FILENO, STDOUT_FILENO);
+      skiff_close_fds_from(3, NULL, 0, NULL); /* nothing of the caller's but stdio */
       execl(tool, tool, "pull", ref, (char *)NULL);
       fprintf(stderr, "skiff run: exec `%s`: %s\n", tool, strerror(errno));
       _exit(127);

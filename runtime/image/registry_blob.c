@@ -7,8 +7,11 @@
  * same time downloads into its own staging dir instead.  After taking the lock the file is
  * checked to still be the one at the path (the previous holder may have moved it into its
  * transaction).  A transfer cut by the network is resumed in the same pull up to twice more;
- * after that the part stays for the next pull.  A blob that fails verification, or a write
- * that fails (disk full), removes the part: nothing unverified is ever kept as good. */
+ * after that (or when the registry cannot be reached again) the pull fails and every part
+ * stays for the next pull.  A pull that fails for
+ * any other reason (a blob that fails verification, disk full, an HTTP error, cancel) removes
+ * the parts of its unfinished transfers: nothing unverified is kept as good, nothing is left
+ * filling a disk. */
 #define _GNU_SOURCE
 #include "registry.h"
 
@@ -51,6 +54,7 @@ struct fetch
   const struct image_registry_opts *ro;
   CURLM *multi;
   bool cancelled;
+  bool keep_parts; /* failed on a cut transfer: the parts are there to be resumed */
 };
 
 static int report(struct xfer *x, enum image_progress_state st)
@@ -347,6 +351,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct skiff_err **err)
     {
       if (transient(rc) && x->attempts < XFER_ATTEMPTS)
         return xfer_start(x, err);
+      f->keep_parts = true; /* cut, or the registry went away: resumable */
       cleanup_free char *url = registry_url(f->c, "/v2/%s/blobs/%s", f->repo, d);
       registry_curl_error(f->c, rc, x->errbuf, "GET", url, err);
       return skiff_err_prefix(err, "blob %s (%lld of %lld bytes kept for the next pull)", d,
@@ -382,6 +387,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct skiff_err **err)
     {
       if (x->attempts < XFER_ATTEMPTS)
         return xfer_start(x, err); /* cut short without an error: ask for the rest */
+      f->keep_parts = true;
       return skiff_error(err, 0, "blob %s: transfer ended at %lld of %lld bytes", d, x->have,
                          x->b->size);
     }
@@ -453,7 +459,11 @@ int registry_fetch_blobs(struct registry_client *c, const char *repo, struct ima
         curl_multi_poll(f.multi, NULL, 0, 100, NULL);
     }
   for (size_t i = 0; i < n; i++)
-    xfer_free(&xs[i]);
+    {
+      if (ret < 0 && !f.keep_parts && xs[i].shared && !xs[i].done && xs[i].path)
+        unlink(xs[i].path); /* still under our lock */
+      xfer_free(&xs[i]);
+    }
   free(xs);
   curl_multi_cleanup(f.multi);
   return ret;

@@ -285,6 +285,38 @@ build_file_image() {
 	assert_eq "$(find "$SKIFF_IMAGE_ROOT/downloads" -type f | wc -l)" 0 "parts left"
 }
 
+@test "the registry goes away in the middle of a layer: one line, the part kept, resumed later" {
+	build_file_image gone:1 16
+	SKIFF_IMAGE_ROOT=$WORK/src "$SKIFF" push -q gone:1 "$SREG/gone:1"
+	layer=$(skopeo inspect --raw --tls-verify=false "docker://$SREG/gone:1" | jq -r '.layers[0].digest')
+	part=$SKIFF_IMAGE_ROOT/downloads/${layer#sha256:}
+	slow_proxy_start "${SREG##*:}" $((4 * 1024 * 1024))
+	proxy_pid=${REG_PIDS[-1]}
+	sk pull "$PROXY/gone:1" >"$WORK/out" 2>&1 &
+	pid=$!
+	BG+=("$pid")
+	for _ in $(seq 200); do
+		[ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -gt $((2 * 1024 * 1024)) ] && break
+		sleep 0.05
+	done
+	kill "$proxy_pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -ne 0 ] || fail "pull succeeded: $(cat "$WORK/out")"
+	assert_eq "$(wc -l <"$WORK/out")" 1 "lines of: $(cat "$WORK/out")"
+	assert_contains "$(cat "$WORK/out")" "skiff: pull $PROXY/gone:1: "
+	assert_contains "$(cat "$WORK/out")" "kept for the next pull"
+	have=$(stat -c %s "$part")
+	[ "$have" -gt 0 ] || fail "no part kept"
+	slow_proxy_start "${SREG##*:}" $((64 * 1024 * 1024))
+	run sk pull -q "$PROXY/gone:1"
+	assert_status 0
+	grep -Eq "GET /v2/gone/blobs/$layer range=bytes=[1-9][0-9]*-" "$PROXY_LOG" ||
+		fail "no Range request: $(cat "$PROXY_LOG")"
+	dir=$(sk image inspect "$PROXY/gone:1" | jq -r '.layers[0]')
+	assert_eq "$(sha256sum <"$dir/blob.bin" | cut -d' ' -f1)" "$BLOB_SUM" "layer content"
+}
+
 @test "an index of several platforms: this machine's manifest, --platform another, a missing one named" {
 	local arch
 	case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) skip "machine $(uname -m)" ;; esac

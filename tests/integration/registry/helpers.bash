@@ -107,6 +107,7 @@ slow_proxy_start() {
 	mkdir -p "$dir"
 	PROXY_LOG=$dir/requests.log
 	: >"$PROXY_LOG"
+	rm -f "$dir/port"
 	python3 "$REGISTRY_TOOLS/slow_proxy.py" "$dir/port" "$PROXY_LOG" "$1" "$2" >"$dir/out" 2>&1 &
 	REG_PIDS+=($!)
 	PROXY=127.0.0.1:$(wait_port "$dir/port") || return 1
