@@ -101,6 +101,37 @@ build_file_image() {
 		--config '{"Cmd":["/blob.bin"]}' >/dev/null
 }
 
+# oci_layout_layers DIR N SIZE_KIB: an OCI layout of an image with N layers, layer i holding
+# /file-i of SIZE_KIB random KiB (gzip'd tars built with tar and gzip), named x:1
+oci_layout_layers() {
+	local dir=$1 n=$2 kib=$3 i d diffs=() layers=()
+	mkdir -p "$dir/blobs/sha256"
+	for ((i = 0; i < n; i++)); do
+		mkdir -p "$dir/src-$i"
+		head -c "$((kib * 1024))" /dev/urandom >"$dir/src-$i/file-$i"
+		tar -C "$dir/src-$i" --owner=0 --group=0 -cf "$dir/l$i.tar" "file-$i"
+		diffs+=("sha256:$(sha256sum <"$dir/l$i.tar" | cut -d' ' -f1)")
+		gzip -n <"$dir/l$i.tar" >"$dir/l$i.tgz"
+		d=$(sha256sum <"$dir/l$i.tgz" | cut -d' ' -f1)
+		mv "$dir/l$i.tgz" "$dir/blobs/sha256/$d"
+		layers+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$(stat -c %s "$dir/blobs/sha256/$d")}")
+	done
+	jq -n --args '{architecture: "amd64", os: "linux", config: {Cmd: ["/file-0"]},
+		rootfs: {type: "layers", diff_ids: $ARGS.positional}}' "${diffs[@]}" >"$dir/config.json"
+	local c
+	c=$(sha256sum <"$dir/config.json" | cut -d' ' -f1)
+	cp "$dir/config.json" "$dir/blobs/sha256/$c"
+	(IFS=,; echo "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$c\",\"size\":$(stat -c %s "$dir/config.json")},\"layers\":[${layers[*]}]}") >"$dir/manifest.json"
+	local m
+	m=$(sha256sum <"$dir/manifest.json" | cut -d' ' -f1)
+	cp "$dir/manifest.json" "$dir/blobs/sha256/$m"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+	jq -n --arg d "sha256:$m" --argjson s "$(stat -c %s "$dir/manifest.json")" \
+		'{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json",
+		  digest: $d, size: $s, annotations: {"org.opencontainers.image.ref.name": "1"}}]}' \
+		>"$dir/index.json"
+}
+
 @test "skopeo copies a skiff image into the registry; skiff pulls and runs it, digest the registry's" {
 	want=$(registry_digest "$SREG/busybox:1")
 	run sk pull "$SREG/busybox:1"
@@ -285,6 +316,26 @@ build_file_image() {
 	assert_eq "$(find "$SKIFF_IMAGE_ROOT/downloads" -type f | wc -l)" 0 "parts left"
 }
 
+@test "the layers of one image are fetched at once" {
+	oci_layout_layers "$WORK/layout" 3 2048
+	skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:1" "docker://$SREG/three:1"
+	slow_proxy_start "${SREG##*:}" $((2 * 1024 * 1024))
+	run sk pull "$PROXY/three:1"
+	assert_status 0
+	assert_eq "$(grep -c pulled <<<"$output")" 3 "layers pulled"
+	# every layer's GET started before the first layer's ended
+	skopeo inspect --raw --tls-verify=false "docker://$SREG/three:1" | jq -r '.layers[].digest' >"$WORK/layers"
+	started=$(awk 'NR == FNR { layer[$1] = 1; next }
+		$1 == "GET" { split($2, p, "/"); if (p[5] in layer) n++ }
+		$1 == "done" { split($3, p, "/"); if (p[5] in layer) exit }
+		END { print n + 0 }' "$WORK/layers" "$PROXY_LOG")
+	[ "$started" -eq 3 ] || fail "layer GETs started before the first ended: $started; $(cat "$PROXY_LOG")"
+	for i in 0 1 2; do
+		cmp "$WORK/layout/src-$i/file-$i" "$(sk image inspect "$PROXY/three:1" | jq -r ".layers[$i]")/file-$i" ||
+			fail "layer $i"
+	done
+}
+
 @test "the registry goes away in the middle of a layer: one line, the part kept, resumed later" {
 	build_file_image gone:1 16
 	SKIFF_IMAGE_ROOT=$WORK/src "$SKIFF" push -q gone:1 "$SREG/gone:1"
@@ -315,6 +366,33 @@ build_file_image() {
 		fail "no Range request: $(cat "$PROXY_LOG")"
 	dir=$(sk image inspect "$PROXY/gone:1" | jq -r '.layers[0]')
 	assert_eq "$(sha256sum <"$dir/blob.bin" | cut -d' ' -f1)" "$BLOB_SUM" "layer content"
+}
+
+@test "a registry that ignores Range: the interrupted layer starts over and completes verified" {
+	build_file_image whole:1 16
+	SKIFF_IMAGE_ROOT=$WORK/src "$SKIFF" push -q whole:1 "$SREG/whole:1"
+	layer=$(skopeo inspect --raw --tls-verify=false "docker://$SREG/whole:1" | jq -r '.layers[0].digest')
+	part=$SKIFF_IMAGE_ROOT/downloads/${layer#sha256:}
+	slow_proxy_start "${SREG##*:}" $((4 * 1024 * 1024))
+	"$SKIFF" pull -q "$PROXY/whole:1" &
+	pid=$!
+	BG+=("$pid")
+	for _ in $(seq 200); do
+		[ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -gt $((2 * 1024 * 1024)) ] && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	[ "$(stat -c %s "$part")" -gt 0 ] || fail "no part"
+	# the part now holds bytes the registry will not continue: it sends the whole blob
+	slow_proxy_start "${SREG##*:}" $((64 * 1024 * 1024)) no-range
+	run sk pull "$PROXY/whole:1"
+	assert_status 0
+	assert_not_contains "$output" "(resumed)"
+	grep -q "GET /v2/whole/blobs/$layer range=bytes=" "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+	dir=$(sk image inspect "$PROXY/whole:1" | jq -r '.layers[0]')
+	assert_eq "$(sha256sum <"$dir/blob.bin" | cut -d' ' -f1)" "$BLOB_SUM" "layer content"
+	assert_eq "$(find "$SKIFF_IMAGE_ROOT/downloads" -type f | wc -l)" 0 "parts left"
 }
 
 @test "an index of several platforms: this machine's manifest, --platform another, a missing one named" {
@@ -349,6 +427,17 @@ build_file_image() {
 	run sk pull --platform linux/s390x "$SREG/multi:1"
 	one_line_error
 	assert_contains "$output" "no manifest for linux/s390x in the index (it has: linux/$other, linux/$arch)"
+	# the same as a docker manifest list
+	jq '.mediaType = "application/vnd.docker.distribution.manifest.list.v2+json"' \
+		"$WORK/index.json" >"$WORK/list.json"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+		-H 'Content-Type: application/vnd.docker.distribution.manifest.list.v2+json' \
+		--data-binary "@$WORK/list.json" "http://$SREG/v2/multi/manifests/2")
+	assert_eq "$code" 201 "PUT manifest list"
+	export SKIFF_IMAGE_ROOT=$WORK/store-list
+	run sk pull -q "$SREG/multi:2"
+	assert_status 0
+	assert_eq "$(cat "$(sk image inspect "$SREG/multi:2" | jq -r '.layers[0]')/platform")" "$arch"
 }
 
 @test "docker schema 2 manifests (skopeo --format v2s2) pull and run" {

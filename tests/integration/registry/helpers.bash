@@ -101,14 +101,15 @@ registry_start() {
 	return 1
 }
 
-# slow_proxy_start UPSTREAM_PORT BYTES_PER_SECOND: sets PROXY (127.0.0.1:PORT), PROXY_LOG
+# slow_proxy_start UPSTREAM_PORT BYTES_PER_SECOND [no-range]: sets PROXY (127.0.0.1:PORT),
+# PROXY_LOG
 slow_proxy_start() {
 	local dir=$WORK/proxy
 	mkdir -p "$dir"
 	PROXY_LOG=$dir/requests.log
 	: >"$PROXY_LOG"
 	rm -f "$dir/port"
-	python3 "$REGISTRY_TOOLS/slow_proxy.py" "$dir/port" "$PROXY_LOG" "$1" "$2" >"$dir/out" 2>&1 &
+	python3 "$REGISTRY_TOOLS/slow_proxy.py" "$dir/port" "$PROXY_LOG" "$1" "$2" ${3:-} >"$dir/out" 2>&1 &
 	REG_PIDS+=($!)
 	PROXY=127.0.0.1:$(wait_port "$dir/port") || return 1
 }

@@ -3,9 +3,11 @@
 so that a test can kill a pull in the middle of a layer, and logs every request with its
 Range header, so that it can see the next pull resume.
 
-usage: slow_proxy.py PORTFILE LOG UPSTREAM_PORT BYTES_PER_SECOND
+usage: slow_proxy.py PORTFILE LOG UPSTREAM_PORT BYTES_PER_SECOND [no-range]
 (binds 127.0.0.1 on a free port, writes it to PORTFILE; each request adds a line
-"METHOD PATH range=<Range or ->" to LOG)"""
+"METHOD PATH range=<Range or ->" to LOG when it starts and "done METHOD PATH" when it ends;
+with no-range the Range header is not passed on,
+as from a registry that always sends whole blobs)"""
 import http.client
 import http.server
 import os
@@ -13,7 +15,10 @@ import sys
 import time
 
 PORTFILE, LOG, UPSTREAM, RATE = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+NO_RANGE = len(sys.argv) > 5 and sys.argv[5] == "no-range"
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
+if NO_RANGE:
+    HOP.add("range")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -51,6 +56,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if slow:
                 time.sleep(len(data) / RATE)
         up.close()
+        with open(LOG, "a") as f:
+            f.write("done %s %s\n" % (self.command, self.path))
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = relay
 
