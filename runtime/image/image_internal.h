@@ -66,8 +66,11 @@ int image_names_save(const char *store, json_t *names, struct skiff_err **err);
 /* Remove blobs and layer dirs no name in `names` references, and temp dirs of dead
  * processes.  Call with the exclusive lock held. */
 int image_store_gc(const char *store, json_t *names, struct skiff_err **err);
-/* Remove temp dirs left by killed imports (tmp/<pid>-* whose pid is gone); no lock
- * needed: a live process's dir is never touched. */
+/* How long a part of an interrupted pull (downloads/<hex>) is kept to be resumed. */
+#define IMAGE_DOWNLOAD_KEEP_SECONDS (24 * 3600)
+/* Remove temp dirs left by killed imports (tmp/<pid>-* whose pid is gone) and parts of
+ * interrupted pulls older than IMAGE_DOWNLOAD_KEEP_SECONDS that no pull holds; no lock
+ * needed: a live process's dir or part is never touched. */
 int image_store_sweep_tmp(const char *store, struct skiff_err **err);
 
 /* A manifest read and checked: its config digest and its layers (digest, media type,

@@ -106,13 +106,16 @@ static int resolve_manifest(struct pull *p, struct skiff_err **err)
   return ret;
 }
 
-/* The name already points at this manifest and the image is whole: nothing to do. */
+/* The name itself (not another name of the image) already points at this manifest and
+ * the image is whole: nothing to do. */
 static bool up_to_date(struct pull *p)
 {
   struct image_info *info = NULL;
   if (image_resolve(p->o->store, p->ref.key, &info, NULL) < 0)
     return false;
-  bool same = strcmp(info->manifest_digest, p->manifest_digest) == 0;
+  const char *tag = p->ref.digest ? "<none>" : p->ref.tag;
+  bool same = strcmp(info->manifest_digest, p->manifest_digest) == 0
+              && strcmp(info->name, p->ref.name) == 0 && strcmp(info->tag, tag) == 0;
   image_info_free(info);
   return same;
 }

@@ -165,8 +165,10 @@ oci_layout_layers() {
 
 @test "pull by digest: filed as NAME@DIGEST, runs, listed with tag <none>" {
 	d=$(registry_digest "$SREG/busybox:1")
+	sk pull -q "$SREG/busybox:1" # the tag's name does not stand for the digest's
 	run sk pull "$SREG/busybox@$d"
 	assert_status 0
+	assert_contains "$output" "already exists"
 	assert_eq "$(store_digest "$SREG/busybox@$d")" "$d"
 	run sk run --rm --net none "$SREG/busybox@$d" echo by-digest
 	assert_status 0

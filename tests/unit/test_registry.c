@@ -5,8 +5,13 @@
 #include "check.h"
 #include "registry.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static void report(struct skiff_err *err)
 {
@@ -376,6 +381,43 @@ static void test_index_pick(void)
   CHECK(d == NULL);
 }
 
+/* parts of interrupted pulls: kept a day for the next pull, never while a pull holds one */
+static void test_downloads_sweep(void)
+{
+  char dir[] = "/tmp/skiff-test-registry.XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char p[512];
+  snprintf(p, sizeof(p), "%s/downloads", dir);
+  CHECK(skiff_mkdir_p(p, 0700, NULL) == 0);
+  const char *names[] = {"old", "fresh", "held"};
+  int held = -1;
+  for (size_t i = 0; i < 3; i++)
+    {
+      snprintf(p, sizeof(p), "%s/downloads/%s", dir, names[i]);
+      CHECK(skiff_write_file(p, "part", 4, 0600, NULL) == 0);
+      if (i != 1)
+        {
+          struct timespec ts[2] = {{time(NULL) - IMAGE_DOWNLOAD_KEEP_SECONDS - 60, 0},
+                                   {time(NULL) - IMAGE_DOWNLOAD_KEEP_SECONDS - 60, 0}};
+          CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+        }
+      if (i == 2)
+        {
+          held = open(p, O_RDONLY | O_CLOEXEC);
+          CHECK(held >= 0 && flock(held, LOCK_EX) == 0);
+        }
+    }
+  CHECK(image_store_sweep_tmp(dir, NULL) == 0);
+  snprintf(p, sizeof(p), "%s/downloads/old", dir);
+  CHECK(access(p, F_OK) < 0);
+  snprintf(p, sizeof(p), "%s/downloads/fresh", dir);
+  CHECK(access(p, F_OK) == 0);
+  snprintf(p, sizeof(p), "%s/downloads/held", dir);
+  CHECK(access(p, F_OK) == 0);
+  close(held);
+  skiff_rm_rf(dir, NULL);
+}
+
 int main(void)
 {
   RUN_TEST(test_ref_parse);
@@ -386,5 +428,6 @@ int main(void)
   RUN_TEST(test_auth_file);
   RUN_TEST(test_platform);
   RUN_TEST(test_index_pick);
+  RUN_TEST(test_downloads_sweep);
   return CHECK_DONE();
 }
