@@ -164,11 +164,18 @@ static int on_progress(const struct image_progress *p, void *arg)
 
 struct reg_flags
 {
+  char *creds; /* --creds, copied: the argv copy is blanked */
   const char *store;
   bool quiet;
   const char *platform;
   struct image_registry_opts ro;
 };
+
+static void reg_flags_clear(struct reg_flags *f)
+{
+  free(f->creds);
+}
+#define cleanup_reg_flags __attribute__((cleanup(reg_flags_clear)))
 
 static int parse_flags(int argc, char **argv, bool pull, struct reg_flags *f, const char *usage,
                        struct skiff_err **err)
@@ -195,7 +202,11 @@ static int parse_flags(int argc, char **argv, bool pull, struct reg_flags *f, co
         case 'c':
           if (strchr(optarg, ':') == NULL || optarg[0] == ':')
             return skiff_error(err, 0, "--creds: expected USER:PASS"), 2;
-          f->ro.creds = optarg;
+          free(f->creds);
+          f->ro.creds = f->creds = xstrdup(optarg);
+          /* out of /proc/PID/cmdline from now on (ps shows "USER:***") */
+          for (char *p = strchr(optarg, ':') + 1; *p; p++)
+            *p = '*';
           break;
         case 'k':
           f->ro.insecure = true;
@@ -217,7 +228,7 @@ static int parse_flags(int argc, char **argv, bool pull, struct reg_flags *f, co
 int cmd_pull(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  struct reg_flags f;
+  cleanup_reg_flags struct reg_flags f;
   int rc = parse_flags(argc, argv, true, &f, PULL_USAGE, err);
   if (rc)
     return rc;
@@ -250,7 +261,7 @@ int cmd_pull(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
 int cmd_push(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  struct reg_flags f;
+  cleanup_reg_flags struct reg_flags f;
   int rc = parse_flags(argc, argv, false, &f, PUSH_USAGE, err);
   if (rc)
     return rc;

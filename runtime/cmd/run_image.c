@@ -60,12 +60,21 @@ bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
 }
 
+/* Options only runc's `run ID` takes: their values (a pid file `run.d/pid`) must never be
+ * taken for an image to pull. */
+static const char *const runc_only[]
+    = {"--bundle",       "-b",     "--pid-file", "--console-socket",
+       "--preserve-fds", "--keep", "--no-pivot", "--no-new-keyring"};
+
 int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
 {
   for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--bundle") == 0 || strcmp(argv[i], "-b") == 0
-        || strncmp(argv[i], "--bundle=", 9) == 0)
-      return 0;
+    for (size_t k = 0; k < sizeof(runc_only) / sizeof(runc_only[0]); k++)
+      {
+        size_t n = strlen(runc_only[k]);
+        if (strncmp(argv[i], runc_only[k], n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+          return 0;
+      }
   const char *policy = "missing";
   optind = 0;
   int c, saved_opterr = opterr;

@@ -428,6 +428,15 @@ int registry_reauth(struct registry_client *c, const char *www_authenticate, str
   return ret;
 }
 
+/* Hand an error over to the caller's err (which may be NULL); returns -1. */
+static int pass_error(struct skiff_err **err, struct skiff_err **mine)
+{
+  if (err && *err == NULL)
+    *err = steal_pointer(mine);
+  skiff_err_free(mine);
+  return -1;
+}
+
 int registry_request(struct registry_client *c, const char *method, const char *url,
                      struct curl_slist *headers, const void *body, size_t body_len, int upload_fd,
                      long long upload_len, size_t max, struct registry_response *r,
@@ -448,10 +457,7 @@ int registry_request(struct registry_client *c, const char *method, const char *
         {
           /* the token server's own refusal says more than the registry's 401 */
           if (aerr && strncmp(aerr->msg, "unauthorized", 12) != 0)
-            {
-              *err = aerr;
-              return -1;
-            }
+            return pass_error(err, &aerr);
           skiff_err_free(&aerr);
           return 0;
         }
@@ -493,12 +499,12 @@ int registry_client_open(struct registry_client *c, const struct image_ref *ref,
       struct skiff_err *herr = NULL;
       ret = ping(c, "http", &r, &herr);
       if (ret < 0 && strncmp(herr->msg, "unknown host", 12) == 0)
-        *err = steal_pointer(&herr);
+        pass_error(err, &herr);
       else if (ret < 0 || r.status == 400)
         {
           ret = ping(c, "https", &r, herr ? NULL : err);
           if (ret < 0 && herr)
-            *err = steal_pointer(&herr); /* neither spoke: report plain HTTP's failure */
+            pass_error(err, &herr); /* neither spoke: report plain HTTP's failure */
         }
       skiff_err_free(&herr);
     }

@@ -157,7 +157,7 @@ oci_layout_layers() {
 }
 
 @test "on a terminal the progress is redrawn in place" {
-	run script -qec "$SKIFF --root $STATE pull $SREG/busybox:1" /dev/null
+	run script -qec "$SKIFF --root $STATE pull $SREG/busybox:1" /dev/null </dev/null
 	assert_status 0
 	assert_contains "$output" $'\033[2K'
 	assert_contains "$output" "pulled"
@@ -252,6 +252,25 @@ oci_layout_layers() {
 	run sk pull --authfile "$WORK/missing.json" "$REG/bb:1"
 	one_line_error
 	assert_contains "$output" "missing.json"
+}
+
+@test "the password of --creds is blanked from the command line while the pull runs" {
+	registry_start basic2 htpasswd alice 'Pw-in-argv'
+	build_file_image cl:1 8
+	SKIFF_IMAGE_ROOT=$WORK/src "$SKIFF" push -q --creds alice:Pw-in-argv cl:1 "$REG/cl:1"
+	slow_proxy_start "${REG##*:}" $((2 * 1024 * 1024))
+	"$SKIFF" pull -q --creds alice:Pw-in-argv "$PROXY/cl:1" &
+	pid=$!
+	BG+=("$pid")
+	part=$SKIFF_IMAGE_ROOT/downloads
+	for _ in $(seq 200); do
+		[ -n "$(ls "$part" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	assert_contains "$cmdline" "alice:*"
+	assert_not_contains "$cmdline" "Pw-in-argv"
+	wait "$pid"
 }
 
 @test "token auth: the registry's Bearer challenge answered by a token server on loopback" {

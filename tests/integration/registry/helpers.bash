@@ -29,7 +29,7 @@ token_server_start() {
 	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=skiff-test-token -days 2 \
 		-keyout "$dir/token.key" -out "$dir/token.crt" >/dev/null 2>&1 || return 1
 	python3 "$REGISTRY_TOOLS/token_server.py" "$dir/token.port" "$dir/token.key" "$dir/token.crt" \
-		"$2" "$3" skiff-test-issuer >"$dir/token.log" 2>&1 &
+		"$2" "$3" skiff-test-issuer </dev/null >"$dir/token.log" 2>&1 &
 	REG_PIDS+=($!)
 	TOKEN_PORT=$(wait_port "$dir/token.port") || return 1
 }
@@ -82,7 +82,7 @@ registry_start() {
 			  secret: skiff-test-secret
 			$auth_conf
 		EOF
-		docker-registry serve "$REG_DIR/config.yml" >"$REG_LOG" 2>&1 &
+		docker-registry serve "$REG_DIR/config.yml" </dev/null >"$REG_LOG" 2>&1 &
 		pid=$!
 		for i in $(seq 100); do
 			curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
@@ -109,7 +109,7 @@ slow_proxy_start() {
 	PROXY_LOG=$dir/requests.log
 	: >"$PROXY_LOG"
 	rm -f "$dir/port"
-	python3 "$REGISTRY_TOOLS/slow_proxy.py" "$dir/port" "$PROXY_LOG" "$1" "$2" ${3:-} >"$dir/out" 2>&1 &
+	python3 "$REGISTRY_TOOLS/slow_proxy.py" "$dir/port" "$PROXY_LOG" "$1" "$2" ${3:-} </dev/null >"$dir/out" 2>&1 &
 	REG_PIDS+=($!)
 	PROXY=127.0.0.1:$(wait_port "$dir/port") || return 1
 }
