@@ -225,6 +225,9 @@ static int get_resources(json_t *v, const char *path, json_t **out, struct skiff
     }
   else if (m)
     return bad(err, pm, "expected a size like \"64Mi\" or a number of bytes");
+  /* Beyond this a size stops reading back as itself (and a reservation would become 0). */
+  if (mem > MODEL_MEMORY_MAX)
+    return bad(err, pm, "out of range: at most 1Pi (1125899906842624 bytes)");
   cleanup_free char *ms = model_format_memory(mem);
   *out = json_pack("{s:f,s:s}", "cpu", round(cpu * 1000.0) / 1000.0, "memory", ms);
   return 0;

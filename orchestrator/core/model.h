@@ -37,6 +37,8 @@ extern const char *const model_template_fields[];
 
 #define MODEL_NAME_MAX 40
 #define MODEL_HISTORY_MAX 10
+/* Largest resources.memory / capacity.memory accepted: 1 PiB. */
+#define MODEL_MEMORY_MAX (1LL << 50)
 
 /* DNS-label-like name: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max characters. */
 bool model_name_valid(const char *name, size_t max);
