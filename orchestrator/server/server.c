@@ -100,6 +100,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
         }
       double busy_start = cluster_now();
       api_run(api);
+      api_flush(api);
       now = cluster_now();
       /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
        * of the time: the gap is at least three times its last run), and at least every 0.5 s for
@@ -110,6 +111,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           controller_tick(ctl, now);
           last_tick = now;
           tick_cost = cluster_now() - now;
+          api_flush(api);
         }
       /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
        * streams send their bookmarks. */
@@ -124,14 +126,9 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
        * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
       double stall = cluster_now() - busy_start;
       if (stall > 1.0)
-        {
-          const char *name;
-          json_t *hb;
-          json_object_foreach(cl->view.heartbeats, name, hb)
-          {
-            json_real_set(hb, json_real_value(hb) + stall);
-          }
-        }
+        for (size_t i = 0; i < cl->view.nnodes; i++)
+          if (cl->view.node_list[i]->heartbeat > 0)
+            cl->view.node_list[i]->heartbeat += stall;
       if (now - last_compact >= 60)
         {
           int64_t rev = store_revision(cl->store) - 100000;
