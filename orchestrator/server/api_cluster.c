@@ -92,9 +92,7 @@ static struct view_replica *apply_report(const struct view_replica *r, json_t *d
         json_object_set(c->extra, key, v);
       }
   }
-  cleanup_free char *before = view_replica_encode(r, false, NULL);
-  cleanup_free char *after = view_replica_encode(c, false, NULL);
-  if (strcmp(before, after) == 0)
+  if (view_replica_same(r, c))
     {
       view_replica_free(c);
       return NULL;

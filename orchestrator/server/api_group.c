@@ -50,8 +50,7 @@ void api_group_put_replica(struct api *api, struct request *rq, struct view_repl
   track(api, rq);
 }
 
-void api_group_delete_replica(struct api *api, struct request *rq, const char *name,
-                              int64_t expect)
+void api_group_delete_replica(struct api *api, struct request *rq, const char *name, int64_t expect)
 {
   api_result(rq, name, 0, NULL);
   writes_delete(&api->group, VIEW_REPLICA, name, expect);

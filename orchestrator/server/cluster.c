@@ -126,7 +126,10 @@ static int txn(struct cluster *c, const struct store_op *ops, void **objs, size_
   c->pending_objs = NULL;
   c->npending = 0;
   if (r == 0)
-    c->txns++;
+    {
+      c->txns++;
+      c->writes += n;
+    }
   return r;
 }
 

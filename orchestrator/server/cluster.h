@@ -41,7 +41,7 @@ struct cluster
   struct recorder events;
   cluster_observer_fn observe;
   void *observe_data;
-  uint64_t txns, conflicts; /* store txns committed; ops dropped for a failed compare */
+  uint64_t txns, writes, conflicts; /* txns and ops committed; ops dropped for a conflict */
   /* During a txn of ours: the objects of its ops, in op order. */
   const struct store_op *pending_ops;
   void **pending_objs;

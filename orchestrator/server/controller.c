@@ -483,6 +483,11 @@ void controller_tick(struct controller *ctl, double now)
   ctl->last_phase[3] = t4 - t3;
   ctl->ticks++;
   ctl->tick_sum += took;
+  if (took >= 0.5)
+    fprintf(stderr,
+            "skiffd: controller: slow tick %.0f ms (nodes %.0f, services and scheduling %.0f, "
+            "commit %.0f, events %.0f)\n",
+            took * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3);
   for (int i = 0; i < CONTROLLER_TICK_BUCKETS; i++)
     ctl->tick_le[i] += took <= tick_bounds[i];
 }

@@ -187,8 +187,8 @@ static void place_run(struct controller *ctl, struct snapshot *s, struct pending
     }
   /* One event per service generation and tick, on its first replica that did not fit. */
   if (nfailed == 1)
-    recorder_event(&ctl->cl->events, "Warning", "Replica", first_failed, "FailedScheduling",
-                   "%s", why_text);
+    recorder_event(&ctl->cl->events, "Warning", "Replica", first_failed, "FailedScheduling", "%s",
+                   why_text);
   else if (nfailed > 1)
     recorder_event(&ctl->cl->events, "Warning", "Replica", first_failed, "FailedScheduling",
                    "%s (and %zu more replicas of generation %lld)", why_text, nfailed - 1,

@@ -9,7 +9,7 @@ static void reserve(struct jtext *t, size_t more)
 {
   if (t->len + more + 1 <= t->cap)
     return;
-  size_t cap = t->cap ? t->cap : 256;
+  size_t cap = t->cap ? t->cap : 1024; /* a replica fits: no realloc on the hot path */
   while (cap < t->len + more + 1)
     cap *= 2;
   t->s = xrealloc(t->s, cap);
@@ -96,6 +96,17 @@ char *jtext_take(struct jtext *t, size_t *len)
   if (len)
     *len = t->len;
   memset(t, 0, sizeof(*t));
+  return s;
+}
+
+char *jtext_copy(struct jtext *t, size_t *len)
+{
+  char *s = xmalloc(t->len + 1);
+  memcpy(s, t->s ? t->s : "", t->len);
+  s[t->len] = '\0';
+  if (len)
+    *len = t->len;
+  t->len = 0;
   return s;
 }
 

@@ -20,6 +20,8 @@ void jtext_int(struct jtext *t, int64_t v);
 void jtext_quote(struct jtext *t, const char *s);
 /* The buffer as a NUL-terminated string the caller owns (*len when not NULL); t is reset. */
 char *jtext_take(struct jtext *t, size_t *len);
+/* A copy of exactly the text (caller frees); t is emptied but keeps its buffer for reuse. */
+char *jtext_copy(struct jtext *t, size_t *len);
 void jtext_free(struct jtext *t);
 
 #endif

@@ -3,6 +3,7 @@
  * wake-ups and store compaction.  The parts it wires together: cluster.h (store, view, watch
  * cache, events), api.h and controller.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -83,6 +84,8 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
 {
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
+  double last_trim = cluster_now();
+  uint64_t trimmed_at = 0;
   for (;;)
     {
       double now = cluster_now();
@@ -136,6 +139,14 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
           last_compact = now;
+        }
+      /* A burst of writes leaves freed memory between the objects the view keeps: hand the
+       * free pages back to the kernel once things settle. */
+      if (cl->writes - trimmed_at >= 1000 && now - last_trim >= 5)
+        {
+          malloc_trim(0);
+          trimmed_at = cl->writes;
+          last_trim = now;
         }
     }
 }

@@ -231,11 +231,6 @@ static void replica_delete(struct view *v, const char *name)
 
 /* ---- nodes ---- */
 
-static int node_cmp(const void *a, const void *b)
-{
-  return strcmp((*(struct view_node *const *)a)->name, (*(struct view_node *const *)b)->name);
-}
-
 static void node_parse(struct view_node *n)
 {
   json_t *cap = json_object_get(n->obj, "capacity");
@@ -265,9 +260,19 @@ static void node_put(struct view *v, const char *name, json_t *obj)
       v->node_cap = v->node_cap ? v->node_cap * 2 : 64;
       v->node_list = xrealloc(v->node_list, v->node_cap * sizeof(*v->node_list));
     }
-  v->node_list[v->nnodes++] = n;
-  if (v->nnodes > 1 && strcmp(v->node_list[v->nnodes - 2]->name, n->name) > 0)
-    qsort(v->node_list, v->nnodes, sizeof(*v->node_list), node_cmp);
+  /* keep name order: binary search for the place, shift the rest */
+  size_t lo = 0, hi = v->nnodes;
+  while (lo < hi)
+    {
+      size_t mid = (lo + hi) / 2;
+      if (strcmp(v->node_list[mid]->name, n->name) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  memmove(&v->node_list[lo + 1], &v->node_list[lo], (v->nnodes - lo) * sizeof(*v->node_list));
+  v->node_list[lo] = n;
+  v->nnodes++;
   /* Replicas bound to this name before it existed (it was deleted and came back) count now. */
   size_t pos = 0;
   void *val;
@@ -359,7 +364,8 @@ size_t view_service_replicas(struct view *v, const char *service, struct rc_repl
                                   .generation = r->generation,
                                   .state = r->state,
                                   .ready = r->ready,
-                                  .node_ready = *r->node && view_node_ready(v, r->node),
+                                  .node_ready = r->holds ? r->holds->ready
+                                                         : *r->node && view_node_ready(v, r->node),
                                   .created = r->create_rev};
     }
   *out = rr;

@@ -164,10 +164,14 @@ struct view_replica *view_replica_new(const char *name, const char *service, int
                                       struct view_spec *spec);
 struct view_replica *view_replica_clone(const struct view_replica *r);
 void view_replica_free(struct view_replica *r);
+/* Equal stored contents (revisions aside). */
+bool view_replica_same(const struct view_replica *a, const struct view_replica *b);
 void view_replica_set(char **field, const char *value);
 /* The stored JSON text (no revision fields); caller frees.  with_revs: the API's form, with
  * "revision" and "createdRevision". */
 char *view_replica_encode(const struct view_replica *r, bool with_revs, size_t *len);
+/* The same text in a buffer reused by the next call (no allocation). */
+const char *view_replica_text(const struct view_replica *r, bool with_revs, size_t *len);
 json_t *view_replica_json(const struct view_replica *r);
 /* Parse stored text into a detached replica; NULL when it is not a replica object. */
 struct view_replica *view_replica_decode(struct view *v, const char *name, const char *text);

@@ -4,10 +4,10 @@
 #include "jtext.h"
 #include "view.h"
 
-static const char *const modeled[] = {"name",     "service", "generation",   "node",
-                                      "state",    "ready",   "restarts",     "address",
-                                      "lastExitCode", "reason", "created",   "spec",
-                                      "revision", "createdRevision", NULL};
+static const char *const modeled[]
+    = {"name",    "service",      "generation", "node",    "state", "ready",    "restarts",
+       "address", "lastExitCode", "reason",     "created", "spec",  "revision", "createdRevision",
+       NULL};
 
 bool view_holds_resources(enum replica_state st)
 {
@@ -135,6 +135,17 @@ void view_replica_free(struct view_replica *r)
   free(r);
 }
 
+bool view_replica_same(const struct view_replica *a, const struct view_replica *b)
+{
+  return strcmp(a->name, b->name) == 0 && strcmp(a->service, b->service) == 0
+         && a->generation == b->generation && strcmp(a->node, b->node) == 0 && a->state == b->state
+         && a->ready == b->ready && a->has_exit == b->has_exit
+         && (!a->has_exit || a->exit_code == b->exit_code) && a->restarts == b->restarts
+         && strcmp(a->address, b->address) == 0 && strcmp(a->reason, b->reason) == 0
+         && strcmp(a->created, b->created) == 0 && a->spec == b->spec
+         && (a->extra == b->extra || json_equal(a->extra, b->extra));
+}
+
 /* ---- JSON text ---- */
 
 static void field(struct jtext *t, const char *key)
@@ -144,9 +155,13 @@ static void field(struct jtext *t, const char *key)
   jtext_str(t, "\":");
 }
 
-char *view_replica_encode(const struct view_replica *r, bool with_revs, size_t *len)
+const char *view_replica_text(const struct view_replica *r, bool with_revs, size_t *len)
 {
-  struct jtext t = {0};
+  /* One buffer reused for every replica: encoding 10,000 new replicas must not touch 10 MB
+   * of fresh memory. */
+  static _Thread_local struct jtext scratch;
+  struct jtext t = scratch;
+  t.len = 0;
   jtext_str(&t, "{");
   if (with_revs)
     {
@@ -198,7 +213,21 @@ char *view_replica_encode(const struct view_replica *r, bool with_revs, size_t *
     free(s);
   }
   jtext_str(&t, "}");
-  return jtext_take(&t, len);
+  scratch = t;
+  if (len)
+    *len = t.len;
+  return t.s;
+}
+
+char *view_replica_encode(const struct view_replica *r, bool with_revs, size_t *len)
+{
+  size_t n;
+  const char *s = view_replica_text(r, with_revs, &n);
+  char *out = xmalloc(n + 1);
+  memcpy(out, s, n + 1);
+  if (len)
+    *len = n;
+  return out;
 }
 
 json_t *view_replica_json(const struct view_replica *r)
@@ -225,8 +254,8 @@ struct view_replica *view_replica_decode(struct view *v, const char *name, const
     }
   json_t *spec = json_object_get(o, "spec");
   struct view_spec *s = view_spec_get(v, spec);
-  struct view_replica *r = view_replica_new(name, model_str(o, "service", ""),
-                                            model_int(o, "generation", 0), s);
+  struct view_replica *r
+      = view_replica_new(name, model_str(o, "service", ""), model_int(o, "generation", 0), s);
   view_spec_unref(s);
   view_replica_set(&r->node, model_str(o, "node", ""));
   int st = model_replica_state_parse(model_str(o, "state", ""));

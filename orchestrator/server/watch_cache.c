@@ -13,9 +13,6 @@ void watch_cache_init(struct watch_cache *w, int64_t floor)
 
 void watch_entry_clear(struct watch_entry *e)
 {
-  free(e->name);
-  free(e->node);
-  free(e->service);
   free(e->line);
   memset(e, 0, sizeof(*e));
 }
@@ -59,7 +56,9 @@ void watch_entry_render(const struct store_event *ev, char kind, const char *nam
   const char *type = ev->type == STORE_DELETE              ? "DELETED"
                      : ev->kv.create_rev == ev->kv.mod_rev ? "ADDED"
                                                            : "MODIFIED";
-  struct jtext t = {0};
+  static _Thread_local struct jtext scratch; /* reused: the line is copied at its size */
+  struct jtext t = scratch;
+  t.len = 0;
   jtext_str(&t, "{\"type\":\"");
   jtext_str(&t, type);
   jtext_str(&t, "\",\"kind\":\"");
@@ -94,12 +93,20 @@ void watch_entry_render(const struct store_event *ev, char kind, const char *nam
       jtext_str(&t, "}");
     }
   jtext_str(&t, "}\n");
-  *e = (struct watch_entry){.rev = ev->rev,
-                            .kind = kind,
-                            .name = xstrdup(name),
-                            .node = xstrdup(node ? node : ""),
-                            .service = xstrdup(service ? service : "")};
-  e->line = jtext_take(&t, &e->len);
+  size_t len = t.len;
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, name);
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, node ? node : "");
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, service ? service : "");
+  *e = (struct watch_entry){.rev = ev->rev, .kind = kind, .len = len};
+  e->line = xmalloc(t.len + 1);
+  memcpy(e->line, t.s, t.len + 1);
+  e->name = e->line + len + 1;
+  e->node = e->name + strlen(e->name) + 1;
+  e->service = e->node + strlen(e->node) + 1;
+  scratch = t;
 }
 
 void watch_cache_set_active(struct watch_cache *w, bool active)

@@ -13,18 +13,18 @@
 #include "store.h"
 
 #define WATCH_CACHE_SIZE 65536
-#define WATCH_CACHE_BYTES (4 << 20)
+#define WATCH_CACHE_BYTES (2 << 20)
 
-/* One change as the watch stream sends it. */
+/* One change as the watch stream sends it (one allocation: the line, then the three names). */
 struct watch_entry
 {
   int64_t rev;
-  char kind; /* view_kind */
-  char *name;
-  char *node;    /* replicas: the node it is bound to */
-  char *service; /* replicas: its service */
-  char *line;    /* NDJSON line with trailing newline */
+  char kind;  /* view_kind */
+  char *line; /* NDJSON line with trailing newline */
   size_t len;
+  const char *name;
+  const char *node;    /* replicas: the node it is bound to */
+  const char *service; /* replicas: its service */
 };
 
 struct watch_cache

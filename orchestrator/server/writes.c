@@ -3,6 +3,44 @@
 #include "cluster.h"
 #include "writes.h"
 
+#define BLOCK_SIZE (64 * 1024 - 64)
+
+struct writes_block
+{
+  struct writes_block *next;
+  size_t used, cap;
+  char data[];
+};
+
+/* Copy a, then b (may be NULL), NUL-terminated, into the list's blocks. */
+static char *arena(struct writes *w, const char *a, size_t la, const char *b, size_t lb)
+{
+  size_t need = la + lb + 1;
+  struct writes_block *blk = w->blocks;
+  if (blk == NULL || blk->cap - blk->used < need)
+    {
+      size_t cap = need > BLOCK_SIZE ? need : BLOCK_SIZE;
+      blk = xmalloc(sizeof(*blk) + cap);
+      blk->used = 0;
+      blk->cap = cap;
+      blk->next = w->blocks;
+      w->blocks = blk;
+    }
+  char *s = blk->data + blk->used;
+  memcpy(s, a, la);
+  if (lb)
+    memcpy(s + la, b, lb);
+  s[la + lb] = '\0';
+  blk->used += need;
+  return s;
+}
+
+static char *key_of(struct writes *w, char kind, const char *name)
+{
+  const char *prefix = view_kind_prefix(kind);
+  return arena(w, prefix, strlen(prefix), name, strlen(name));
+}
+
 static size_t grow(struct writes *w)
 {
   if (w->n == w->cap)
@@ -22,10 +60,10 @@ static size_t grow(struct writes *w)
 void writes_put_replica(struct writes *w, struct view_replica *r, int64_t expect_rev)
 {
   size_t i = grow(w), len = 0;
-  char *val = view_replica_encode(r, false, &len);
+  const char *text = view_replica_text(r, false, &len);
   w->ops[i] = (struct store_op){.type = STORE_PUT,
-                                .key = xasprintf("/replicas/%s", r->name),
-                                .value = val,
+                                .key = key_of(w, VIEW_REPLICA, r->name),
+                                .value = arena(w, text, len, NULL, 0),
                                 .len = len,
                                 .expect_rev = expect_rev};
   w->objs[i] = r;
@@ -35,11 +73,12 @@ void writes_put_replica(struct writes *w, struct view_replica *r, int64_t expect
 void writes_put_json(struct writes *w, char kind, const char *name, json_t *obj, int64_t expect_rev)
 {
   size_t i = grow(w);
-  char *val = cluster_encode(obj);
+  cleanup_free char *text = cluster_encode(obj);
+  size_t len = strlen(text);
   w->ops[i] = (struct store_op){.type = STORE_PUT,
-                                .key = xasprintf("%s%s", view_kind_prefix(kind), name),
-                                .value = val,
-                                .len = strlen(val),
+                                .key = key_of(w, kind, name),
+                                .value = arena(w, text, len, NULL, 0),
+                                .len = len,
                                 .expect_rev = expect_rev};
   w->objs[i] = obj;
   w->kinds[i] = kind;
@@ -48,19 +87,10 @@ void writes_put_json(struct writes *w, char kind, const char *name, json_t *obj,
 void writes_delete(struct writes *w, char kind, const char *name, int64_t expect_rev)
 {
   size_t i = grow(w);
-  w->ops[i] = (struct store_op){.type = STORE_DELETE,
-                                .key = xasprintf("%s%s", view_kind_prefix(kind), name),
-                                .expect_rev = expect_rev};
+  w->ops[i] = (struct store_op){
+      .type = STORE_DELETE, .key = key_of(w, kind, name), .expect_rev = expect_rev};
   w->objs[i] = NULL;
   w->kinds[i] = kind;
-}
-
-long writes_find(const struct writes *w, const char *key)
-{
-  for (size_t i = 0; i < w->n; i++)
-    if (strcmp(w->ops[i].key, key) == 0)
-      return (long)i;
-  return -1;
 }
 
 void writes_free_obj(char kind, void *obj)
@@ -76,12 +106,14 @@ void writes_free_obj(char kind, void *obj)
 void writes_clear(struct writes *w)
 {
   for (size_t i = 0; i < w->n; i++)
-    {
-      free((char *)w->ops[i].key);
-      free((char *)w->ops[i].value);
-      writes_free_obj(w->kinds[i], w->objs[i]);
-    }
+    writes_free_obj(w->kinds[i], w->objs[i]);
   w->n = 0;
+  while (w->blocks)
+    {
+      struct writes_block *next = w->blocks->next;
+      free(w->blocks);
+      w->blocks = next;
+    }
 }
 
 void writes_free(struct writes *w)
