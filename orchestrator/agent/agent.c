@@ -151,10 +151,9 @@ void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out
       out->reason = "fake runtime: SKIFF_FAKE_EXIT";
       if (rc_should_restart(policy, out->exit_code))
         {
-          /* Restarted in place, as a kubelet does: same replica, one more restart, the next
-           * start after the back-off (first immediate, then 1 s, 2 s, ... 30 s). */
+          /* Restarted in place, as a kubelet does: same replica, waiting for its next start
+           * (first immediate, then 1 s, 2 s, ... 30 s), where the count goes up. */
           out->state = "BackOff";
-          out->restarts = restarts + 1;
           out->restart_in = rc_backoff_delay(&rc_backoff_default, (unsigned)restarts);
         }
       else
@@ -394,8 +393,7 @@ static void handle_replica(struct agent *a, json_t *r)
       int restarts = (int)json_integer_value(json_object_get(r, "restarts"));
       agent_fake_decide(json_object_get(r, "spec"), restarts, &rep);
       if (rep.restart_in >= 0)
-        crash_track(a, name, idx, restarts, rep.exit_code,
-                    now_s() + rc_backoff_delay(&rc_backoff_default, (unsigned)restarts));
+        crash_track(a, name, idx, restarts, rep.exit_code, now_s() + rep.restart_in);
     }
   else if (strcmp(state, "Terminating") == 0 || strcmp(state, "Lost") == 0)
     {

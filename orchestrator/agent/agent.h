@@ -25,8 +25,9 @@ long agent_node_index(const char *base, long count, const char *name);
  * decided from its spec:
  *   SKIFF_FAKE_EXIT=N     the "container" exits at once with code N; when the restart policy
  *                         (spec.restart) restarts on it, the replica is restarted in place:
- *                         BackOff with one more restart, the next start after restart_in
- *                         seconds (the restart back-off); otherwise Failed (Succeeded for 0)
+ *                         BackOff, its next start (which counts one more restart) after
+ *                         restart_in seconds (the restart back-off); otherwise Failed
+ *                         (Succeeded for 0)
  *   SKIFF_FAKE_READY=never  Running but never ready (a rollout of it stalls)
  * otherwise Running + ready. */
 struct agent_fake_report
@@ -36,7 +37,7 @@ struct agent_fake_report
   int has_exit_code;
   int exit_code;
   const char *reason;
-  int restarts;      /* to report */
+  int restarts;      /* restarts so far, to report */
   double restart_in; /* BackOff: seconds until the next start; -1 when none */
 };
 void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out);

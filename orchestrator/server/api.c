@@ -244,9 +244,11 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           "# TYPE skiff_store_txns_total counter\nskiff_store_txns_total %llu\n"
           "# TYPE skiff_store_conflicts_total counter\nskiff_store_conflicts_total %llu\n"
           "# TYPE skiff_api_group_commits_total counter\nskiff_api_group_commits_total %llu\n"
-          "# TYPE skiff_api_group_writes_total counter\nskiff_api_group_writes_total %llu\n",
+          "# TYPE skiff_api_group_writes_total counter\nskiff_api_group_writes_total %llu\n"
+          "# TYPE skiff_events_dropped_total counter\nskiff_events_dropped_total %llu\n",
           (unsigned long long)api->cl->txns, (unsigned long long)api->cl->conflicts,
-          (unsigned long long)api->group_commits, (unsigned long long)api->group_writes);
+          (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
+          (unsigned long long)api->cl->events.dropped);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,

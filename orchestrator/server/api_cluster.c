@@ -242,7 +242,7 @@ enum MHD_Result api_route_replicas(struct api *api, struct MHD_Connection *c, co
 static json_t *node_json(struct api *api, const char *name)
 {
   struct view_node *n = view_node(api->view, name);
-  return n ? view_node_render(n, cluster_now()) : json_null();
+  return n ? view_node_render(n, cluster_clock(api->cl)) : json_null();
 }
 
 static json_t *render_node(struct api *api, json_t *obj)
@@ -288,7 +288,7 @@ static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, 
   if (old && json_equal(old, obj))
     {
       json_decref(obj);
-      cluster_heartbeat(api->cl, name, cluster_now());
+      cluster_heartbeat(api->cl, name, cluster_clock(api->cl));
       return api_send_json(api, c, 200, node_json(api, name));
     }
   if (!old)
@@ -298,7 +298,7 @@ static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, 
                                           old ? model_int(old, "revision", 0) : STORE_ABSENT,
                                           old ? 200 : 201, render_node);
   /* Registering counts as a heartbeat. */
-  cluster_heartbeat(api->cl, name, cluster_now());
+  cluster_heartbeat(api->cl, name, cluster_clock(api->cl));
   return ret;
 }
 
@@ -316,7 +316,7 @@ static enum MHD_Result node_status(struct api *api, struct MHD_Connection *c, st
       json_decref(doc);
       return api_send_error(api, c, 400, "%s", err->msg);
     }
-  cluster_heartbeat(api->cl, node, cluster_now());
+  cluster_heartbeat(api->cl, node, cluster_clock(api->cl));
   json_t *items = json_object_get(doc, "replicas");
   size_t i;
   json_t *item;
@@ -391,7 +391,7 @@ static enum MHD_Result node_set_cordon(struct api *api, struct MHD_Connection *c
 static enum MHD_Result list_nodes(struct api *api, struct MHD_Connection *c)
 {
   json_t *items = json_array();
-  double now = cluster_now();
+  double now = cluster_clock(api->cl);
   for (size_t i = 0; i < api->view->nnodes; i++)
     json_array_append_new(items, view_node_render(api->view->node_list[i], now));
   return api_send_json(
@@ -403,7 +403,7 @@ static enum MHD_Result list_nodes(struct api *api, struct MHD_Connection *c)
 static enum MHD_Result node_heartbeat(struct api *api, struct MHD_Connection *c,
                                       struct view_node *node)
 {
-  cluster_heartbeat(api->cl, node->name, cluster_now());
+  cluster_heartbeat(api->cl, node->name, cluster_clock(api->cl));
   struct jtext t = {0};
   jtext_str(&t, "{\"name\":");
   jtext_quote(&t, node->name);
@@ -431,7 +431,7 @@ enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return api_send_json(api, c, 200, view_node_render(node, cluster_now()));
+        return api_send_json(api, c, 200, view_node_render(node, cluster_clock(api->cl)));
       if (strcmp(method, "DELETE") == 0)
         {
           json_t *last = json_deep_copy(node->obj);

@@ -14,6 +14,11 @@ double cluster_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double cluster_clock(const struct cluster *c)
+{
+  return cluster_now() - c->stalled;
+}
+
 char *cluster_encode(json_t *obj)
 {
   json_t *copy = json_copy(obj);

@@ -108,6 +108,9 @@ static void reconcile_nodes(struct controller *ctl, double now, struct writes *w
   ctl->nodes_changed = false;
   ctl->last_replica_sweep = now;
 
+  /* An event per replica for the first ones, then one summary: a node of 300 replicas that
+   * dies must not cost 300 event writes. */
+  int lost = 0, back = 0;
   size_t pos = 0;
   void *val;
   while (strmap_next(&v->replicas, &pos, NULL, &val))
@@ -124,25 +127,35 @@ static void reconcile_nodes(struct controller *ctl, double now, struct writes *w
       if (node == NULL)
         {
           delete_replica(ctl, w, r);
-          recorder_event(&ctl->cl->events, "Warning", "Replica", r->name, "Lost",
-                         "node %s was removed", r->node);
+          if (++lost <= 20)
+            recorder_event(&ctl->cl->events, "Warning", "Replica", r->name, "Lost",
+                           "node %s was removed", r->node);
         }
       else if (!ready && model_replica_state_live(r->state) && !full_disruption)
         {
           cleanup_free char *why = xasprintf("node %s is NotReady", r->node);
           put_state(ctl, w, r, REPLICA_LOST, why);
-          recorder_event(&ctl->cl->events, "Warning", "Replica", r->name, "Lost",
-                         "%s; replacing it", why);
+          if (++lost <= 20)
+            recorder_event(&ctl->cl->events, "Warning", "Replica", r->name, "Lost",
+                           "%s; replacing it", why);
         }
       else if (!ready && r->state == REPLICA_TERMINATING)
         delete_replica(ctl, w, r);
       else if (ready && r->state == REPLICA_LOST)
         {
           put_state(ctl, w, r, REPLICA_TERMINATING, "node came back: replica was replaced");
-          recorder_event(&ctl->cl->events, "Normal", "Replica", r->name, "Terminating",
-                         "node %s is back; stopping the stale replica", r->node);
+          if (++back <= 20)
+            recorder_event(&ctl->cl->events, "Normal", "Replica", r->name, "Terminating",
+                           "node %s is back; stopping the stale replica", r->node);
         }
     }
+  if (lost > 20)
+    recorder_event(&ctl->cl->events, "Warning", "Scheduler", "node-lifecycle", "Lost",
+                   "%d more replicas lost with their nodes (one event each for the first 20)",
+                   lost - 20);
+  if (back > 20)
+    recorder_event(&ctl->cl->events, "Normal", "Scheduler", "node-lifecycle", "Terminating",
+                   "%d more stale replicas stopping on returned nodes", back - 20);
   controller_commit(ctl, w);
 }
 

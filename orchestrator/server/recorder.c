@@ -27,6 +27,12 @@ void recorder_event(struct recorder *r, const char *type, const char *kind, cons
   if (vasprintf(&msg, fmt, ap) < 0)
     msg = NULL;
   va_end(ap);
+  /* Only the newest RECORDER_KEEP are kept: a burst beyond that is not worth writing. */
+  if (json_array_size(r->queue) >= RECORDER_KEEP)
+    {
+      json_array_remove(r->queue, 0);
+      r->dropped++;
+    }
   int64_t seq = ++r->seq;
   cleanup_free char *now = model_time_string(time(NULL));
   json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "time", now,

@@ -111,7 +111,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
       double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
       if ((controller_dirty(ctl) && now - last_tick >= gap) || now - last_tick >= 0.5)
         {
-          controller_tick(ctl, now);
+          controller_tick(ctl, cluster_clock(cl));
           last_tick = now;
           tick_cost = cluster_now() - now;
           api_flush(api);
@@ -126,12 +126,11 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           api_run(api);
         }
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
-       * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
-      double stall = cluster_now() - busy_start;
-      if (stall > 1.0)
-        for (size_t i = 0; i < cl->view.nnodes; i++)
-          if (cl->view.node_list[i]->heartbeat > 0)
-            cl->view.node_list[i]->heartbeat += stall;
+       * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
+       * node's grace (cluster_clock). */
+      double busy = cluster_now() - busy_start;
+      if (busy > CLUSTER_PASS_FORGIVEN)
+        cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
       if (now - last_compact >= 60)
         {
           int64_t rev = store_revision(cl->store) - 100000;
@@ -226,7 +225,7 @@ int server_main(int argc, char **argv)
   if (cluster_open(&cl, store, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
-  ctl = controller_new(&cl, o.node_grace, cluster_now());
+  ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
   struct api_config acfg = {.listen = o.listen,
                             .token = token,
                             .heartbeat_interval = o.heartbeat_interval,

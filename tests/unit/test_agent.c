@@ -58,13 +58,13 @@ static void test_fake_decide(void)
   agent_fake_decide(plain, 0, &r);
   CHECK_STR_EQ(r.state, "Running");
   CHECK(r.ready == 1);
-  /* restart: always: restarted in place with a rising count and a growing back-off */
+  /* restart: always: restarted in place, the back-off growing with the restarts so far */
   agent_fake_decide(crash, 0, &r);
   CHECK_STR_EQ(r.state, "BackOff");
-  CHECK(r.ready == 0 && r.has_exit_code && r.exit_code == 3 && r.restarts == 1);
+  CHECK(r.ready == 0 && r.has_exit_code && r.exit_code == 3 && r.restarts == 0);
   CHECK(r.restart_in == 0);
   agent_fake_decide(crash, 3, &r);
-  CHECK(r.restarts == 4 && r.restart_in == 4);
+  CHECK(r.restarts == 3 && r.restart_in == 4);
   agent_fake_decide(crash, 40, &r);
   CHECK(r.restart_in == 30);
   /* no restart: terminal, the server replaces it */

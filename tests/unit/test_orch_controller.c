@@ -2,7 +2,7 @@
  * SQLite store: scale up and down, replacement of Failed and Lost replicas, node lifecycle,
  * the steps of a rolling update.  Each test builds a cluster (store + view), registers
  * nodes, applies services as the API would, plays the agent by writing replica states, and
- * checks what one tick wrote. */
+ * checks what one tick wrote; a tick that meets a conflict commits the rest. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -413,6 +413,66 @@ static void test_unschedulable_stays_pending_with_reason(void)
   teardown();
 }
 
+/* A tick whose writes meet a conflict: the conflicting write is dropped alone, counted and
+ * logged; the rest of the tick commits. */
+static void test_conflict_drops_one_write_only(void)
+{
+  setup();
+  apply("{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":3}");
+  tick(0.1);
+  CHECK(count("web", "Pending", 0) == 3); /* no node yet */
+  add_node("a");
+  /* Someone else (another server, say) rewrites one replica behind the view's back: the
+   * revision the controller holds for it is stale now. */
+  const char *victim = first_replica("web", "Pending");
+  struct view_replica *r = view_replica(&cl.view, victim);
+  cleanup_free char *key = xasprintf("/replicas/%s", victim);
+  cleanup_free char *val = view_replica_encode(r, false, NULL);
+  store_notify_fn fn = cl.store->notify;
+  void *data = cl.store->notify_data;
+  store_set_notify(cl.store, NULL, NULL);
+  CHECK(store_put(cl.store, key, val, STORE_ANY_REV, NULL, NULL) == 0);
+  store_set_notify(cl.store, fn, data);
+  tick(0.1);
+  /* the other two were bound and committed */
+  CHECK(count("web", "Scheduled", 0) == 2);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  controller_write_metrics(ctl, f);
+  fclose(f);
+  CHECK_CONTAINS(text, "skiff_controller_conflicts_total 1\n");
+  CHECK_CONTAINS(text, "skiff_scheduler_placements_total 3\n");
+  free(text);
+  teardown();
+}
+
+/* Crash looping in place (BackOff, restarts rising) is not replaced and keeps its name. */
+static void test_backoff_replica_is_kept(void)
+{
+  setup();
+  add_node("a");
+  apply("{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":1}");
+  tick(0.1);
+  const char *name = first_replica("web", "Scheduled");
+  CHECK(name != NULL);
+  cleanup_free char *kept = xstrdup(name ? name : "");
+  for (int i = 1; i <= 3; i++)
+    {
+      struct view_replica *c = view_replica_clone(view_replica(&cl.view, kept));
+      c->state = REPLICA_BACKOFF;
+      c->restarts = i;
+      c->has_exit = true;
+      c->exit_code = 2;
+      put_replica(c);
+      tick(0.5);
+      CHECK(count("web", NULL, 0) == 1);
+      CHECK(view_replica(&cl.view, kept) != NULL);
+    }
+  CHECK(view_replica(&cl.view, kept)->restarts == 3);
+  teardown();
+}
+
 int main(void)
 {
   RUN_TEST(test_scale_up_binds_and_spreads);
@@ -423,5 +483,7 @@ int main(void)
   RUN_TEST(test_rolling_update_steps);
   RUN_TEST(test_rollout_stalls_after_deadline);
   RUN_TEST(test_unschedulable_stays_pending_with_reason);
+  RUN_TEST(test_conflict_drops_one_write_only);
+  RUN_TEST(test_backoff_replica_is_kept);
   return CHECK_DONE();
 }
