@@ -152,20 +152,31 @@ static bool results_waiting(struct request *rq)
   return false;
 }
 
+/* The request's body, checked by check; NULL after answering 400 (in *sent). */
+static json_t *checked_body(struct api *api, struct MHD_Connection *c, struct request *rq,
+                            int (*check)(json_t *, struct skiff_err **), enum MHD_Result *sent)
+{
+  json_t *doc = api_parse_body(api, c, rq, false, sent);
+  if (doc == NULL)
+    return NULL;
+  cleanup_err struct skiff_err *err = NULL;
+  if (check(doc, &err) < 0)
+    {
+      json_decref(doc);
+      *sent = api_send_error(api, c, 400, "%s", err->msg);
+      return NULL;
+    }
+  return doc;
+}
+
 /* POST /v1/replicas/NAME/status */
 static enum MHD_Result replica_status(struct api *api, struct MHD_Connection *c, struct request *rq,
                                       const char *name)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(api, c, rq, false, &sent);
+  json_t *doc = checked_body(api, c, rq, model_status_parse, &sent);
   if (doc == NULL)
     return sent;
-  cleanup_err struct skiff_err *err = NULL;
-  if (model_status_parse(doc, &err) < 0)
-    {
-      json_decref(doc);
-      return api_send_error(api, c, 400, "%s", err->msg);
-    }
   cleanup_free char *key = xasprintf("/replicas/%s", name);
   if (api_group_has(api, key))
     api_group_commit(api); /* read what the earlier report of this pass wrote */
@@ -307,15 +318,9 @@ static enum MHD_Result node_status(struct api *api, struct MHD_Connection *c, st
                                    const char *node)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(api, c, rq, false, &sent);
+  json_t *doc = checked_body(api, c, rq, model_node_status_parse, &sent);
   if (doc == NULL)
     return sent;
-  cleanup_err struct skiff_err *err = NULL;
-  if (model_node_status_parse(doc, &err) < 0)
-    {
-      json_decref(doc);
-      return api_send_error(api, c, 400, "%s", err->msg);
-    }
   cluster_heartbeat(api->cl, node, cluster_clock(api->cl));
   json_t *items = json_object_get(doc, "replicas");
   size_t i;
