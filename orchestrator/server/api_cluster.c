@@ -133,10 +133,15 @@ static void report_one(struct api *api, struct request *rq, const char *name, co
     }
   if (next->state != rep->state
       && (next->state == REPLICA_FAILED || next->state == REPLICA_BACKOFF))
-    recorder_event(&api->cl->events, "Warning", "Replica", name,
-                   next->state == REPLICA_FAILED ? "Failed" : "BackOff",
-                   "exit code %d%s%s (restarts %d)", next->has_exit ? next->exit_code : -1,
-                   *next->reason ? ": " : "", next->reason, next->restarts);
+    {
+      /* a replica that never started has no exit code: say only why */
+      cleanup_free char *exit
+          = next->has_exit ? xasprintf("exit code %d%s", next->exit_code, *next->reason ? ": " : "")
+                           : xstrdup("");
+      recorder_event(&api->cl->events, "Warning", "Replica", name,
+                     next->state == REPLICA_FAILED ? "Failed" : "BackOff", "%s%s (restarts %d)",
+                     exit, next->reason, next->restarts);
+    }
   api_group_put_replica(api, rq, next, rep->rev);
 }
 

@@ -205,7 +205,9 @@ static void update_status(struct controller *ctl, json_t *svc, const struct rc_c
 
 /* Replacing exited replicas backs off like restarts do (reconcile.h): the first round of
  * replacements is immediate, then 1 s, 2 s, ... 30 s between rounds, forgotten after 60 s
- * without an exit, so an image that always exits does not churn the store. */
+ * without an exit, so an image that always exits does not churn the store.  While a round
+ * waits, the Failed replicas it will replace stay (with the agent's reason, e.g. `image "x"
+ * not found on node n1`), so `skiffctl get replicas` shows why nothing runs. */
 static void replacement_backoff(struct controller *ctl, const char *sname, struct rc_plan *plan,
                                 double now)
 {
@@ -221,9 +223,14 @@ static void replacement_backoff(struct controller *ctl, const char *sname, struc
         plan->create = 0;
       return;
     }
-  rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
   if (now < next)
-    plan->create = 0;
+    {
+      if (plan->create > 0)
+        plan->ndrop = 0; /* replaced at the next round, visible until then */
+      plan->create = 0;
+      return;
+    }
+  rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
   json_object_set_new(ctl->replace_backoff, sname,
                       json_pack("{s:i,s:f,s:f}", "rounds", (int)(rounds + 1), "last", now, "next",
                                 now + rc_backoff_delay(&rc_backoff_default, rounds + 1)));
@@ -249,7 +256,7 @@ static char *replaced_why(json_t *svc, const struct view_replica *r)
 {
   const char *policy = model_str(svc, "restart", "always");
   cleanup_free char *code
-      = r->has_exit ? xasprintf("exit code %d", r->exit_code) : xstrdup("no exit code");
+      = r->has_exit ? xasprintf("exit code %d", r->exit_code) : xstrdup("never started");
   bool would_restart = rc_should_restart(policy, r->has_exit ? r->exit_code : 1);
   return xasprintf("%s (%s%s%s): %s; replaced", model_replica_state_name(r->state), code,
                    *r->reason ? ", " : "", r->reason,
