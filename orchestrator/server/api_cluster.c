@@ -162,6 +162,14 @@ static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connect
       json_object_set_new(obj, "cordoned", json_false());
       json_object_set_new(obj, "created", json_string(now));
     }
+  int code = srv_node_pod_cidr(srv, name, reg, old, obj, &err);
+  if (code != 0)
+    {
+      ret = api_send_error(srv, c, (unsigned)code, "node `%s`: %s", name, err->msg);
+      json_decref(obj);
+      json_decref(reg);
+      return ret;
+    }
   json_object_set_new(obj, "status", json_string("Ready"));
   json_object_set_new(srv->heartbeats, name, json_real(srv_now()));
   if (old && json_equal(old, obj))

@@ -360,13 +360,17 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S]\n"
+             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+             "                     [--node-cidr-mask-size N]\n"
              "  --listen              API address (default 127.0.0.1:7070)\n"
              "  --data                data directory: store.db and token (default "
              "/var/lib/skiffd)\n"
              "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
              "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n");
+             "(default 5)\n"
+             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+             "(default " CIDR_DEFAULT_CLUSTER ")\n"
+             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
 }
 
 static void server_free(struct orch_server *srv)
@@ -469,10 +473,15 @@ int server_main(int argc, char **argv)
                                        {"data", required_argument, NULL, 'd'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
+                                       {"cluster-cidr", required_argument, NULL, 'C'},
+                                       {"node-cidr-mask-size", required_argument, NULL, 'M'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   const char *listen = "127.0.0.1:7070", *data = "/var/lib/skiffd";
   struct orch_server srv = {.heartbeat_interval = 1, .node_grace = 5};
+  const char *cluster_cidr = CIDR_DEFAULT_CLUSTER;
+  long node_prefix = CIDR_DEFAULT_NODE_PREFIX;
+  char *end = NULL;
   cleanup_err struct skiff_err *err = NULL;
   int c;
   optind = 1;
@@ -495,6 +504,18 @@ int server_main(int argc, char **argv)
               return 2;
             }
           break;
+        case 'C':
+          cluster_cidr = optarg;
+          break;
+        case 'M':
+          node_prefix = strtol(optarg, &end, 10);
+          if (end == optarg || *end || node_prefix < 1 || node_prefix > 32)
+            {
+              fprintf(stderr, "skiffd server: --node-cidr-mask-size `%s`: expected 1..32\n",
+                      optarg);
+              return 2;
+            }
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -506,6 +527,16 @@ int server_main(int argc, char **argv)
     {
       fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
       usage(stderr);
+      return 2;
+    }
+
+  srv.pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
+  srv.pod_pool.node_prefix = (int)node_prefix;
+  if (srv.pod_pool.enabled
+      && (cidr_parse(cluster_cidr, &srv.pod_pool.cluster, &err) < 0
+          || cidr_check_cluster(&srv.pod_pool.cluster, (int)node_prefix, &err) < 0))
+    {
+      fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "cidr.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,6 +39,7 @@ struct orch_server
   double heartbeat_interval;
   double node_grace;
   double start_mono;
+  struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size: node podCIDRs */
 
   /* The in-memory view of the store: name -> object (with "revision"), updated by the
    * store's commit callback, so it always equals the store after a write returns. */
@@ -95,6 +97,11 @@ json_t *srv_event_object(const struct store_event *ev, char *kind, const char **
 void srv_render_event(const struct store_event *ev, json_t *obj, char kind, const char *name,
                       struct srv_watch_entry *e);
 void srv_watch_entry_clear(struct srv_watch_entry *e);
+
+/* nodeipam.c: set obj's "podCIDR" for node `name` registering with body reg (old: the
+ * stored node or NULL).  0, or the HTTP status to answer (400, 409) with *err. */
+int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, json_t *old,
+                      json_t *obj, struct skiff_err **err);
 
 /* api.c */
 struct MHD_Daemon;

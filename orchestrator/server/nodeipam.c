@@ -1,0 +1,62 @@
+/* nodeipam.c - the podCIDR of a registering node: Kubernetes' node IPAM controller (range
+ * allocator), done inside the registration request so the node's answer carries its subnet.
+ * The decision is cidr_assign() (../core/cidr.c); this file feeds it the other nodes and
+ * writes the result into the node object, which the store keeps across restarts. */
+#include <string.h>
+#include "model.h"
+#include "server.h"
+
+static bool pod_of(json_t *node, struct cidr *out)
+{
+  const char *s = model_str(node, "podCIDR", "");
+  return *s && cidr_parse(s, out, NULL) == 0;
+}
+
+int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, json_t *old,
+                      json_t *obj, struct skiff_err **err)
+{
+  size_t n = 0, cap = json_object_size(srv->nodes);
+  cleanup_free struct cidr_node *others = xzalloc((cap + 1) * sizeof(*others));
+  struct cidr req, stored, out;
+  bool has_req = pod_of(reg, &req), has_stored = old && pod_of(old, &stored);
+  uint32_t self = 0;
+  bool has_self = cidr_parse_addr(model_str(obj, "address", ""), &self) == 0;
+  const char *key;
+  json_t *node;
+
+  json_object_foreach(srv->nodes, key, node)
+  {
+    if (strcmp(key, name) == 0)
+      continue;
+    others[n].name = key;
+    others[n].has_pod = pod_of(node, &others[n].pod);
+    others[n].has_addr = cidr_parse_addr(model_str(node, "address", ""), &others[n].addr) == 0;
+    n++;
+  }
+  switch (cidr_assign(&srv->pod_pool, has_req ? &req : NULL, has_stored ? &stored : NULL,
+                      has_self, self, others, n, &out, err))
+    {
+      case CIDR_ASSIGNED:
+        {
+          char s[CIDR_STRLEN];
+          cidr_format(&out, s);
+          json_object_set_new(obj, "podCIDR", json_string(s));
+          return 0;
+        }
+      case CIDR_NONE:
+        /* Registered without a subnet, as Kubernetes does when the range is exhausted: the
+         * node works, its replicas cannot get addresses until a subnet frees up. */
+        json_object_set_new(obj, "podCIDR", json_string(""));
+        if (*err)
+          {
+            srv_event(srv, "Warning", "Node", name, "CIDRNotAvailable", "%s", (*err)->msg);
+            skiff_err_free(err);
+          }
+        return 0;
+      case CIDR_INVALID:
+        return 400;
+      case CIDR_CONFLICT:
+      default:
+        return 409;
+    }
+}
