@@ -100,8 +100,8 @@ int cidr_check_pod(const struct cidr *c, struct skiff_err **err)
   char s[CIDR_STRLEN];
   cidr_format(c, s);
   if (c->prefix < 8 || c->prefix > 30)
-    return skiff_error(err, 0, "`%s`: prefix must be between 8 and 30 (room for a gateway and pods)",
-                       s);
+    return skiff_error(err, 0,
+                       "`%s`: prefix must be between 8 and 30 (room for a gateway and pods)", s);
   for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
     {
       struct cidr r = {reserved[i].net, reserved[i].prefix};
@@ -118,7 +118,8 @@ int cidr_check_cluster(const struct cidr *cluster, int node_prefix, struct skiff
     return -1;
   cidr_format(cluster, s);
   if (node_prefix <= cluster->prefix || node_prefix > 30)
-    return skiff_error(err, 0, "node subnet /%d: must be longer than the cluster CIDR %s and at most /30",
+    return skiff_error(err, 0,
+                       "node subnet /%d: must be longer than the cluster CIDR %s and at most /30",
                        node_prefix, s);
   if (node_prefix - cluster->prefix > CIDR_MAX_NODE_BITS)
     return skiff_error(err, 0, "node subnet /%d: %s would hold more than %d node subnets",
@@ -189,8 +190,7 @@ enum cidr_verdict cidr_assign(const struct cidr_pool *pool, const struct cidr *r
         {
           cidr_format_addr(self_addr, a);
           cidr_format(&others[i].pod, o);
-          skiff_error(err, 0, "address %s is inside podCIDR %s of node `%s`", a, o,
-                      others[i].name);
+          skiff_error(err, 0, "address %s is inside podCIDR %s of node `%s`", a, o, others[i].name);
           return CIDR_CONFLICT;
         }
   if (requested == NULL)

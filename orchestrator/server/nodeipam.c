@@ -33,8 +33,8 @@ int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, js
     others[n].has_addr = cidr_parse_addr(model_str(node, "address", ""), &others[n].addr) == 0;
     n++;
   }
-  switch (cidr_assign(&srv->pod_pool, has_req ? &req : NULL, has_stored ? &stored : NULL,
-                      has_self, self, others, n, &out, err))
+  switch (cidr_assign(&srv->pod_pool, has_req ? &req : NULL, has_stored ? &stored : NULL, has_self,
+                      self, others, n, &out, err))
     {
       case CIDR_ASSIGNED:
         {

@@ -14,7 +14,8 @@ static struct cidr C(const char *s)
   return c;
 }
 
-static uint32_t A(const char *s)
+static uint32_t
+A(const char *s)
 {
   uint32_t a = 0;
   cidr_parse_addr(s, &a);
@@ -41,8 +42,8 @@ static void test_parse_format(void)
   cidr_format(&c, buf);
   CHECK_STR_EQ(buf, "10.244.3.0/24");
   CHECK(cidr_parse("0.0.0.0/0", &c, NULL) == 0 && c.prefix == 0);
-  const char *bad[] = {"10.244.3.0", "10.244.3.0/", "10.244.3.0/33", "10.244.3.0/-1", "/24",
-                       "10.244.3/24", "10.244.3.0/24x", "x/24", "10.244.3.0/ 24", NULL};
+  const char *bad[] = {"10.244.3.0",  "10.244.3.0/",    "10.244.3.0/33", "10.244.3.0/-1",  "/24",
+                       "10.244.3/24", "10.244.3.0/24x", "x/24",          "10.244.3.0/ 24", NULL};
   for (int i = 0; bad[i]; i++)
     CHECK(cidr_parse(bad[i], &c, NULL) < 0);
   char *msg = parse_error("10.244.3.7/24");
