@@ -33,7 +33,8 @@ size_t hostnet_desired(json_t *nodes, const char *self, uint32_t self_addr,
 {
   size_t n = 0, nn = 0;
   struct cidr own;
-  bool has_own = cidr_parse(model_str(json_object_get(nodes, self), "podCIDR", ""), &own, NULL) == 0;
+  bool has_own
+      = cidr_parse(model_str(json_object_get(nodes, self), "podCIDR", ""), &own, NULL) == 0;
   cleanup_free const char **names = xzalloc((json_object_size(nodes) + 1) * sizeof(*names));
   const char *k;
   json_t *v;
@@ -55,7 +56,8 @@ size_t hostnet_desired(json_t *nodes, const char *self, uint32_t self_addr,
         continue;
       if (r.gw == 0 || r.gw == self_addr || (r.gw >> 24) == 127)
         continue;
-      if ((has_own && cidr_overlap(&r.dst, &own)) || (self_addr && cidr_contains(&r.dst, self_addr)))
+      if ((has_own && cidr_overlap(&r.dst, &own))
+          || (self_addr && cidr_contains(&r.dst, self_addr)))
         continue;
       for (size_t j = 0; j < n; j++)
         clash |= cidr_overlap(&r.dst, &(*out)[j].dst);

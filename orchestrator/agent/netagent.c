@@ -38,7 +38,7 @@ struct netagent
   pthread_t watcher, applier;
 
   pthread_mutex_t lock;
-  pthread_cond_t changed; /* maps changed, or stopping */
+  pthread_cond_t changed;              /* maps changed, or stopping */
   json_t *nodes, *services, *replicas; /* name -> object, as the server last sent them */
   bool dirty, synced, stopping;
   volatile int cancel; /* makes the watcher's blocked HTTP calls give up */
@@ -151,8 +151,8 @@ static void *watcher_main(void *arg)
           pthread_cond_broadcast(&na->changed);
           pthread_mutex_unlock(&na->lock);
           json_int_t from = r1 < r2 ? r1 : r2;
-          cleanup_free char *path = xasprintf("/v1/watch?from=%lld",
-                                              (long long)(from < r3 ? from : r3));
+          cleanup_free char *path
+              = xasprintf("/v1/watch?from=%lld", (long long)(from < r3 ? from : r3));
           /* Ends on a server restart, a 410 after compaction, or a dead connection: list
            * again. */
           if (client_stream(c, path, on_watch_line, na, &err) == 0)
@@ -260,14 +260,12 @@ int netagent_start(const struct netagent_config *cfg, struct skiff_err **err)
   if (cfg->server == NULL || *cfg->server == '\0')
     return skiff_error(err, 0, "network: no server URL");
   if (cfg->node == NULL || !model_name_valid(cfg->node, 63))
-    return skiff_error(err, 0, "network: node name `%s` is not valid",
-                       cfg->node ? cfg->node : "");
+    return skiff_error(err, 0, "network: node name `%s` is not valid", cfg->node ? cfg->node : "");
   na = xzalloc(sizeof(*na));
   if (cfg->address && *cfg->address && cidr_parse_addr(cfg->address, &na->self_addr) < 0)
     {
       free(na);
-      return skiff_error(err, 0, "network: node address `%s` is not an IPv4 address",
-                         cfg->address);
+      return skiff_error(err, 0, "network: node address `%s` is not an IPv4 address", cfg->address);
     }
   if (svcproxy_start(cfg->address, cfg->proxy_workers, cfg->max_conns, &na->proxy, err) < 0)
     {

@@ -27,10 +27,14 @@ static void usage(FILE *f)
 int netagent_main(int argc, char **argv)
 {
   static const struct option opts[] = {
-      {"server", required_argument, NULL, 's'},  {"token", required_argument, NULL, 't'},
-      {"token-file", required_argument, NULL, 'T'}, {"data", required_argument, NULL, 'd'},
-      {"name", required_argument, NULL, 'n'},    {"address", required_argument, NULL, 'a'},
-      {"workers", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+      {"server", required_argument, NULL, 's'},
+      {"token", required_argument, NULL, 't'},
+      {"token-file", required_argument, NULL, 'T'},
+      {"data", required_argument, NULL, 'd'},
+      {"name", required_argument, NULL, 'n'},
+      {"address", required_argument, NULL, 'a'},
+      {"workers", required_argument, NULL, 'w'},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *server = NULL, *token = NULL, *token_file = NULL, *data = NULL;

@@ -234,8 +234,7 @@ static int sync_listeners(struct svcproxy *sp, const struct svc_table *t)
         }
       failed++;
       if (!l->logged)
-        skiff_report("service proxy: listen on %s:%d: %s (retrying)", a, l->port,
-                     strerror(errno));
+        skiff_report("service proxy: listen on %s:%d: %s (retrying)", a, l->port, strerror(errno));
       l->logged = true;
     }
   return failed;
@@ -299,7 +298,7 @@ int svcproxy_start(const char *address, int workers, int max_conns, struct svcpr
       w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       w->px = proxy_new();
       proxy_set_max_conns(w->px, max_conns > 0 ? max_conns : 4096);
-          int rc = w->evfd < 0 || proxy_add_hook(w->px, w->evfd, worker_sync, w) < 0
+      int rc = w->evfd < 0 || proxy_add_hook(w->px, w->evfd, worker_sync, w) < 0
                    ? errno
                    : pthread_create(&w->thread, NULL, worker_main, w);
       if (rc != 0)
