@@ -68,13 +68,15 @@ net_add_host() {
 	start_netagent "$1"
 }
 
-# report REPLICA STATE READY [ADDRESS]: a status report as the node's agent would send it.
+# report REPLICA STATE READY [ADDRESS]: a status report as the node's agent would send it;
+# REPORT_T0 is the time just before it is sent.
 report() {
-	local node
+	local node body
 	node=$(api GET "/v1/replicas/$1" | jq -r .node)
-	api POST "/v1/replicas/$1/status" \
-		"$(jq -nc --arg n "$node" --arg s "$2" --argjson r "$3" --arg a "${4:-}" \
-			'{node: $n, state: $s, ready: $r} + (if $a == "" then {} else {address: $a} end)')" >/dev/null
+	body=$(jq -nc --arg n "$node" --arg s "$2" --argjson r "$3" --arg a "${4:-}" \
+		'{node: $n, state: $s, ready: $r} + (if $a == "" then {} else {address: $a} end)')
+	REPORT_T0=$(now)
+	api POST "/v1/replicas/$1/status" "$body" >/dev/null
 }
 
 # pod_ip HOST INDEX: address number 10+INDEX of HOST's pod subnet.
