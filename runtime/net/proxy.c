@@ -22,6 +22,7 @@
 #define PROXY_DEFAULT_MAX_CONNS 1024
 #define PROXY_ACCEPT_BATCH 32
 #define PROXY_EVENTS 64
+#define PROXY_BUF (64 * 1024)
 
 enum ep_kind
 {
@@ -48,8 +49,8 @@ struct endpoint
 
 struct half
 {
-  int pipe[2];
-  size_t buffered;
+  char *spill; /* bytes read but not yet taken by the destination (NULL: none) */
+  size_t spill_len, spill_off;
   bool eof, shut;
 };
 
@@ -68,6 +69,7 @@ struct skiff_proxy
   struct endpoint *listeners; /* and hooks */
   struct conn *conns;
   int n_conns, max_conns;
+  char *buf; /* PROXY_BUF bytes: every read of the loop goes through it */
 };
 
 int proxy_parse_publish(const char *spec, char **host_ip, int *host_port, int *container_port,
@@ -127,6 +129,7 @@ struct skiff_proxy *proxy_new(void)
   struct skiff_proxy *p = xzalloc(sizeof(*p));
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   p->max_conns = PROXY_DEFAULT_MAX_CONNS;
+  p->buf = xmalloc(PROXY_BUF);
   return p;
 }
 
@@ -247,9 +250,7 @@ static void conn_free(struct skiff_proxy *p, struct conn *c)
     {
       if (c->ep[i].fd >= 0)
         close(c->ep[i].fd); /* closing drops it from the epoll set */
-      for (int j = 0; j < 2; j++)
-        if (c->dir[i].pipe[j] >= 0)
-          close(c->dir[i].pipe[j]);
+      free(c->dir[i].spill);
     }
   if (c->prev)
     c->prev->next = c->next;
@@ -269,45 +270,73 @@ static void reset_fd(int fd)
   close(fd);
 }
 
-/* Move what can move in the directions of dirs (bit d: direction d), each until EAGAIN;
- * returns false when the connection is finished or broken. */
-static bool pump(struct conn *c, int dirs)
+/* Write what direction h holds back to dst: true when nothing is left. */
+static bool flush_spill(struct half *h, int dst, bool *broken)
+{
+  while (h->spill_off < h->spill_len)
+    {
+      ssize_t n = send(dst, h->spill + h->spill_off, h->spill_len - h->spill_off,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0)
+        {
+          *broken = errno != EAGAIN && errno != EINTR;
+          return false;
+        }
+      h->spill_off += (size_t)n;
+    }
+  free(h->spill);
+  h->spill = NULL;
+  h->spill_len = h->spill_off = 0;
+  return true;
+}
+
+/* Move what can move in the directions of dirs (bit d: direction d); returns false when the
+ * connection is finished or broken.  A direction reads into the loop's buffer and writes
+ * straight on; what the destination cannot take is kept (spill) until its EPOLLOUT.  A read
+ * shorter than the buffer emptied the socket, so the next bytes are a new EPOLLIN edge and
+ * reading on would only meet EAGAIN - unless the peer's FIN may sit behind them (drain). */
+static bool pump(struct skiff_proxy *p, struct conn *c, int dirs, bool drain)
 {
   for (int d = 0; d < 2; d++)
     {
       struct half *h = &c->dir[d];
       int src = c->ep[d].fd, dst = c->ep[1 - d].fd;
+      bool broken = false;
       if (!(dirs & (1 << d)))
         continue;
-      for (;;)
+      if (h->spill && !flush_spill(h, dst, &broken))
         {
-          ssize_t n;
-          if (h->buffered > 0)
-            {
-              n = splice(h->pipe[0], NULL, dst, NULL, h->buffered,
-                         SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-              if (n > 0)
-                {
-                  h->buffered -= (size_t)n;
-                  continue;
-                }
-              if (n < 0 && errno == EAGAIN)
-                break; /* dst is full: its EPOLLOUT edge brings us back */
-              return false;
-            }
-          if (h->eof)
-            break;
-          n = splice(src, NULL, h->pipe[1], NULL, 1 << 16, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-          if (n > 0)
-            h->buffered += (size_t)n;
-          else if (n == 0)
-            h->eof = true;
-          else if (errno == EAGAIN)
-            break; /* src is empty: its next data is a new EPOLLIN edge */
-          else
+          if (broken)
             return false;
+          continue; /* dst is full: its EPOLLOUT edge brings us back */
         }
-      if (h->eof && h->buffered == 0 && !h->shut)
+      while (!h->eof)
+        {
+          ssize_t n = recv(src, p->buf, PROXY_BUF, MSG_DONTWAIT);
+          if (n == 0)
+            h->eof = true;
+          if (n <= 0)
+            {
+              if (n < 0 && errno != EAGAIN && errno != EINTR)
+                return false;
+              break; /* EOF, or src is empty: its next data is a new EPOLLIN edge */
+            }
+          ssize_t w = send(dst, p->buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (w < 0 && errno != EAGAIN && errno != EINTR)
+            return false;
+          if (w < 0)
+            w = 0;
+          if (w < n)
+            {
+              h->spill_len = (size_t)(n - w);
+              h->spill = xmalloc(h->spill_len);
+              memcpy(h->spill, p->buf + w, h->spill_len);
+              break;
+            }
+          if (n < PROXY_BUF && !drain)
+            break;
+        }
+      if (h->eof && h->spill == NULL && !h->shut)
         {
           shutdown(dst, SHUT_WR);
           h->shut = true;
@@ -332,12 +361,10 @@ static void conn_start(struct skiff_proxy *p, int cfd, const struct sockaddr_in 
       c->ep[i].kind = EP_SIDE;
       c->ep[i].conn = c;
       c->ep[i].side = i;
-      c->dir[i].pipe[0] = c->dir[i].pipe[1] = -1;
     }
   c->ep[0].fd = cfd;
   c->ep[1].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->ep[1].fd < 0 || pipe2(c->dir[0].pipe, O_NONBLOCK | O_CLOEXEC) < 0
-      || pipe2(c->dir[1].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+  if (c->ep[1].fd < 0)
     {
       conn_free(p, c);
       return;
@@ -395,6 +422,7 @@ static void side_event(struct skiff_proxy *p, struct endpoint *e, uint32_t event
 {
   struct conn *c = e->conn;
   int dirs = 0;
+  bool drain = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   if (!c->connected)
     {
       if (e->side == 0)
@@ -409,15 +437,18 @@ static void side_event(struct skiff_proxy *p, struct endpoint *e, uint32_t event
         }
       c->connected = true;
       dirs = 3; /* edges seen before the connect are not repeated: pump everything */
+      drain = true;
     }
   else
     {
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         dirs |= 1 << e->side; /* input of side s feeds direction s */
-      if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-        dirs |= 1 << (1 - e->side); /* side s drains direction 1-s */
+      /* side s drains direction 1-s, which waits only when it holds bytes: EPOLLOUT is in
+       * almost every event and would cost a read that finds nothing */
+      if ((events & (EPOLLHUP | EPOLLERR)) || ((events & EPOLLOUT) && c->dir[1 - e->side].spill))
+        dirs |= 1 << (1 - e->side);
     }
-  if (!pump(c, dirs))
+  if (!pump(p, c, dirs, drain))
     conn_free_batch(p, c, evs, i + 1, n);
 }
 
@@ -489,5 +520,6 @@ void proxy_free(struct skiff_proxy *p)
       l = next;
     }
   close(p->epfd);
+  free(p->buf);
   free(p);
 }

@@ -106,9 +106,18 @@ nh_addr() {
 	cat "$NH_DIR/host-$1.addr"
 }
 
+# nh_name_ok NAME: a name that fits in namespace and file names.
+nh_name_ok() {
+	[[ "$1" =~ ^[a-z0-9][-a-z0-9]{0,62}$ ]] || {
+		echo "nethosts: bad name '$1'" >&2
+		return 1
+	}
+}
+
 # nh_host_create NAME: hosts get .2, .3, ... of the LAN.
 nh_host_create() {
 	local name=$1 ns n root
+	nh_name_ok "$name" || return 1
 	ns=skiff-nh-$NH_ID-$name
 	n=$(($(nh_count '^host-.*\.addr$') + 2))
 	root=nh${NH_ID}h$n
@@ -156,6 +165,7 @@ nh_podnet_create() {
 # nh_pod_create HOST POD IP: the pod's eth0 gets IP in HOST's pod subnet.
 nh_pod_create() {
 	local host=$1 pod=$2 ip=$3 hns pns br gw prefix n
+	nh_name_ok "$pod" && [ -f "$NH_DIR/podnet-$host" ] || return 1
 	hns=$(nh_ns "$host")
 	pns=skiff-nh-$NH_ID-p-$pod
 	read -r br gw prefix <"$NH_DIR/podnet-$host"
@@ -172,20 +182,25 @@ nh_pod_create() {
 	ip -n "$pns" route add default via "$gw"
 }
 
+# Best effort and idempotent, also under `set -e` (a trap or a bats teardown).
 nh_teardown() {
 	[ -n "${NH_DIR:-}" ] && [ -f "$NH_DIR/pids" ] || return 0
 	local p ns l
 	while read -r p; do
-		kill -CONT "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
+		kill -CONT "$p" 2>/dev/null || true
+		kill -KILL "$p" 2>/dev/null || true
 	done <"$NH_DIR/pids"
 	# whatever else runs inside our namespaces is ours too
-	while read -r ns; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	while IFS= read -r ns; do
+		for p in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
 	done <"$NH_DIR/netns"
-	while read -r p; do wait "$p" 2>/dev/null; done <"$NH_DIR/pids"
-	tac "$NH_DIR/netns" | while read -r ns; do ip netns del "$ns" 2>/dev/null; done
-	tac "$NH_DIR/links" | while read -r l; do ip link del "$l" 2>/dev/null; done
+	while read -r p; do wait "$p" 2>/dev/null || true; done <"$NH_DIR/pids"
+	while IFS= read -r ns; do
+		ip netns del "$ns" 2>/dev/null || true
+	done < <(tac "$NH_DIR/netns")
+	while IFS= read -r l; do
+		ip link del "$l" 2>/dev/null || true
+	done < <(tac "$NH_DIR/links")
 	if [ -n "${NH_OWN_DIR:-}" ]; then rm -rf "$NH_DIR"; else rm -f "$NH_DIR"/{netns,links,pids}; fi
 	true
 }

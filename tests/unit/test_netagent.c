@@ -16,8 +16,8 @@ static json_t *rep(const char *service, const char *state, int ready, const char
                    int nport)
 {
   return json_pack("{s:s,s:s,s:b,s:s,s:{s:[{s:i,s:i}]}}", "service", service, "state", state,
-                   "ready", ready, "address", addr, "spec", "ports", "container", cport,
-                   "nodePort", nport);
+                   "ready", ready, "address", addr, "spec", "ports", "container", cport, "nodePort",
+                   nport);
 }
 
 static json_t *cluster(void)
@@ -156,16 +156,16 @@ static void test_desired_routes(void)
   char buf[64];
   uint32_t self = 0;
   cidr_parse_addr("192.168.1.1", &self);
-  json_object_set_new(nodes, "a", node("192.168.1.1", "10.244.0.0/24"));     /* self */
+  json_object_set_new(nodes, "a", node("192.168.1.1", "10.244.0.0/24")); /* self */
   json_object_set_new(nodes, "c", node("192.168.1.3", "10.244.2.0/24"));
   json_object_set_new(nodes, "b", node("192.168.1.2", "10.244.1.0/24"));
-  json_object_set_new(nodes, "d", node("", "10.244.3.0/24"));                /* no address */
-  json_object_set_new(nodes, "e", node("192.168.1.5", ""));                  /* no subnet */
-  json_object_set_new(nodes, "f", node("127.0.0.1", "10.244.5.0/24"));       /* fake node */
-  json_object_set_new(nodes, "g", node("192.168.1.7", "10.244.0.0/23"));     /* has ours */
-  json_object_set_new(nodes, "h", node("192.168.1.8", "10.244.2.128/25"));   /* c has it */
-  json_object_set_new(nodes, "i", node("192.168.1.1", "10.244.9.0/24"));     /* our address */
-  json_object_set_new(nodes, "j", node("192.168.1.10", "192.168.1.0/24"));   /* holds us */
+  json_object_set_new(nodes, "d", node("", "10.244.3.0/24"));              /* no address */
+  json_object_set_new(nodes, "e", node("192.168.1.5", ""));                /* no subnet */
+  json_object_set_new(nodes, "f", node("127.0.0.1", "10.244.5.0/24"));     /* fake node */
+  json_object_set_new(nodes, "g", node("192.168.1.7", "10.244.0.0/23"));   /* has ours */
+  json_object_set_new(nodes, "h", node("192.168.1.8", "10.244.2.128/25")); /* c has it */
+  json_object_set_new(nodes, "i", node("192.168.1.1", "10.244.9.0/24"));   /* our address */
+  json_object_set_new(nodes, "j", node("192.168.1.10", "192.168.1.0/24")); /* holds us */
   size_t n = hostnet_desired(nodes, "a", self, &r);
   CHECK(n == 2);
   route_str(&r[0], buf);
