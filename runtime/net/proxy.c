@@ -294,8 +294,10 @@ static bool flush_spill(struct half *h, int dst, bool *broken)
  * connection is finished or broken.  A direction reads into the loop's buffer and writes
  * straight on; what the destination cannot take is kept (spill) until its EPOLLOUT.  A read
  * shorter than the buffer emptied the socket, so the next bytes are a new EPOLLIN edge and
- * reading on would only meet EAGAIN - unless the peer's FIN may sit behind them (drain). */
-static bool pump(struct skiff_proxy *p, struct conn *c, int dirs, bool drain)
+ * reading on would only meet EAGAIN - unless an edge was spent without reading (the FIN may
+ * sit behind the bytes, or the direction was blocked): the directions in drain read until
+ * EAGAIN or EOF. */
+static bool pump(struct skiff_proxy *p, struct conn *c, int dirs, int drain)
 {
   for (int d = 0; d < 2; d++)
     {
@@ -333,7 +335,7 @@ static bool pump(struct skiff_proxy *p, struct conn *c, int dirs, bool drain)
               memcpy(h->spill, p->buf + w, h->spill_len);
               break;
             }
-          if (n < PROXY_BUF && !drain)
+          if (n < PROXY_BUF && !(drain & (1 << d)))
             break;
         }
       if (h->eof && h->spill == NULL && !h->shut)
@@ -421,8 +423,7 @@ static void side_event(struct skiff_proxy *p, struct endpoint *e, uint32_t event
                        struct epoll_event *evs, int i, int n)
 {
   struct conn *c = e->conn;
-  int dirs = 0;
-  bool drain = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  int dirs = 0, drain = 0;
   if (!c->connected)
     {
       if (e->side == 0)
@@ -436,17 +437,21 @@ static void side_event(struct skiff_proxy *p, struct endpoint *e, uint32_t event
           return;
         }
       c->connected = true;
-      dirs = 3; /* edges seen before the connect are not repeated: pump everything */
-      drain = true;
+      dirs = drain = 3; /* edges seen before the connect are not repeated: pump everything */
     }
   else
     {
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         dirs |= 1 << e->side; /* input of side s feeds direction s */
+      if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        drain |= 1 << e->side;
       /* side s drains direction 1-s, which waits only when it holds bytes: EPOLLOUT is in
        * almost every event and would cost a read that finds nothing */
       if ((events & (EPOLLHUP | EPOLLERR)) || ((events & EPOLLOUT) && c->dir[1 - e->side].spill))
-        dirs |= 1 << (1 - e->side);
+        {
+          dirs |= 1 << (1 - e->side);
+          drain |= 1 << (1 - e->side); /* its input edges went unread while it was blocked */
+        }
     }
   if (!pump(p, c, dirs, drain))
     conn_free_batch(p, c, evs, i + 1, n);
