@@ -1,10 +1,8 @@
-/* nodeipam.c - the podCIDR of a registering node: Kubernetes' node IPAM controller (range
- * allocator), done inside the registration request so the node's answer carries its subnet.
- * The decision is cidr_assign() (../core/cidr.c); this file feeds it the other nodes and
- * writes the result into the node object, which the store keeps across restarts. */
+/* nodeipam.c - the podCIDR of a registering node (see nodeipam.h). */
+#include "nodeipam.h"
+
 #include <string.h>
 #include "model.h"
-#include "server.h"
 
 static bool pod_of(json_t *node, struct cidr *out)
 {
@@ -12,10 +10,10 @@ static bool pod_of(json_t *node, struct cidr *out)
   return *s && cidr_parse(s, out, NULL) == 0;
 }
 
-int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, json_t *old,
-                      json_t *obj, struct skiff_err **err)
+int nodeipam_assign(const struct cidr_pool *pool, struct view *v, struct recorder *events,
+                    const char *name, json_t *reg, json_t *old, json_t *obj, struct skiff_err **err)
 {
-  size_t n = 0, cap = json_object_size(srv->nodes);
+  size_t n = 0, cap = json_object_size(v->nodes);
   cleanup_free struct cidr_node *others = xzalloc((cap + 1) * sizeof(*others));
   struct cidr req, stored, out;
   bool has_req = pod_of(reg, &req), has_stored = old && pod_of(old, &stored);
@@ -24,7 +22,7 @@ int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, js
   const char *key;
   json_t *node;
 
-  json_object_foreach(srv->nodes, key, node)
+  json_object_foreach(v->nodes, key, node)
   {
     if (strcmp(key, name) == 0)
       continue;
@@ -33,8 +31,8 @@ int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, js
     others[n].has_addr = cidr_parse_addr(model_str(node, "address", ""), &others[n].addr) == 0;
     n++;
   }
-  switch (cidr_assign(&srv->pod_pool, has_req ? &req : NULL, has_stored ? &stored : NULL, has_self,
-                      self, others, n, &out, err))
+  switch (cidr_assign(pool, has_req ? &req : NULL, has_stored ? &stored : NULL, has_self, self,
+                      others, n, &out, err))
     {
       case CIDR_ASSIGNED:
         {
@@ -49,7 +47,7 @@ int srv_node_pod_cidr(struct orch_server *srv, const char *name, json_t *reg, js
         json_object_set_new(obj, "podCIDR", json_string(""));
         if (*err)
           {
-            srv_event(srv, "Warning", "Node", name, "CIDRNotAvailable", "%s", (*err)->msg);
+            recorder_event(events, "Warning", "Node", name, "CIDRNotAvailable", "%s", (*err)->msg);
             skiff_err_free(err);
           }
         return 0;
