@@ -1,6 +1,6 @@
 /* proxy.h - a userspace TCP proxy, like docker-proxy and kube-proxy's userspace mode: one
- * epoll loop per struct skiff_proxy, splice() through a pipe per direction (no copies through
- * user memory).  Two users:
+ * edge-triggered epoll loop per struct skiff_proxy, bytes moved with recv/send through one
+ * buffer per loop (see proxy.c for why not splice).  Two users:
  *   - published ports (`-p HOST:CONTAINER`), run inside the container's monitor: listeners
  *     with a fixed target (proxy_add);
  *   - the agent's service proxy (orchestrator/agent/svcproxy.c): listeners whose upstream is
