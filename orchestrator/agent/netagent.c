@@ -157,6 +157,11 @@ static void *watcher_main(void *arg)
            * again. */
           if (client_stream(c, path, on_watch_line, na, &err) == 0)
             continue;
+          if (na->cancel)
+            {
+              skiff_err_free(&err); /* stopping: the abort is ours */
+              break;
+            }
           report_outage("watch", &down, &err);
         }
       else
