@@ -1,13 +1,18 @@
 /* container.h - the container lifecycle: create, start, run, kill, delete, exec.
  *
- *   skiff create ──fork──> monitor ──clone3(CLONE_NEW*)──> init
- *        │                    │  sync socket: maps/cgroup ready, hooks, ready|error
- *        │<── pid or error ───┘                           │ waits on exec.fifo
+ * The OCI verbs, as runc:
+ *   skiff create ──clone3(CLONE_NEW*)──> init
+ *        │  sync socket: maps/cgroup ready, hooks, ready|error │ waits on exec.fifo
+ *        └─ writes state.json once, exits: the init's parent is now the caller's
+ *           subreaper (conmon, containerd's shim), which reaps it
  *   skiff start: opens exec.fifo ──────────────────────────> execve(process.args)
  *
+ * skiff's docker-style verbs and the agent (opts->monitor):
+ *   skiff run IMAGE ──fork──> monitor ──clone3──> init   (same handshake)
  * The monitor (monitor.c) is a fork of skiff, not a re-exec: one exec less per
- * container start.  It outlives the skiff that forked it, reaps the init and records
- * its exit in the state dir.  `run` without --detach is its own monitor. */
+ * container start.  It outlives the skiff that forked it, reaps the init, records its
+ * exit in the state dir, restarts it by its policy.  `run` without --detach is its own
+ * monitor. */
 #ifndef SKIFF_CONTAINER_H
 #define SKIFF_CONTAINER_H
 
@@ -19,6 +24,26 @@
 #include "net.h"
 #include "proxy.h"
 #include "cgroup.h"
+
+/* docker's --restart: what the monitor does when the init exits (restart.c). */
+enum container_restart_policy
+{
+  CONTAINER_RESTART_NO,
+  CONTAINER_RESTART_ALWAYS,
+  CONTAINER_RESTART_ON_FAILURE,
+  CONTAINER_RESTART_UNLESS_STOPPED,
+};
+struct container_restart
+{
+  enum container_restart_policy policy;
+  int max_retries; /* on-failure:N; 0 = no limit */
+};
+
+struct container_publish
+{
+  char *host_ip; /* NULL: every address */
+  int host_port, container_port;
+};
 
 struct container_opts
 {
@@ -44,12 +69,13 @@ struct container_opts
   const struct container_publish *ports;
   size_t n_ports;
   const char *log_path; /* detached: stdout+stderr go through the monitor into this file */
-};
 
-struct container_publish
-{
-  char *host_ip; /* NULL: every address */
-  int host_port, container_port;
+  /* A monitor (monitor.c) between the caller and the init: skiff's docker-style verbs and
+   * the agent, where skiff is the engine.  Without one (the OCI verbs) the init's parent
+   * is the caller, or its subreaper once create returns, as with runc: engines reap it.
+   * A log, published ports or a restart policy imply a monitor. */
+  bool monitor;
+  struct container_restart restart; /* the monitor restarts the init by this policy */
 };
 
 int container_create(const struct container_opts *opts, struct skiff_err **err);
@@ -120,6 +146,7 @@ struct init_args
   int stdio_fd;                /* >= 0: stdout+stderr to it, stdin from /dev/null */
   struct skiff_cgroup *cgroup; /* v1: the init joins this cgroup itself, first thing */
   bool born_in_cgroup2;
+  int lock_fd; /* the creator's state lock: closed first thing (never held by the init) */
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));
@@ -133,22 +160,9 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
  * the init and by the child of `skiff exec`. */
 int init_enter_cwd(const char *cwd, struct skiff_err **err);
 
-/* What the monitor watches besides the init. */
-struct monitor_io
-{
-  int log_fd;                /* read end of the container's stdout/stderr, or -1 */
-  const char *log_path;      /* file the output goes to (rotated at SKIFF_LOG_MAX) */
-  struct skiff_proxy *proxy; /* published ports, or NULL */
-};
-#define SKIFF_LOG_MAX (10 * 1024 * 1024)
-
-/* The monitor: wait for the init, copy its output to the log, serve its published ports,
- * record its exit, exit.  Never returns. */
-void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_io *io)
-    __attribute__((noreturn));
-
 /* Append to a log file, rotating it to <path>.1 when it would pass max bytes.  Pure
  * arithmetic lives in monitor_log_should_rotate (unit tested). */
 int monitor_log_should_rotate(long long current_size, size_t incoming, long long max);
+#define SKIFF_LOG_MAX (10 * 1024 * 1024)
 
 #endif

@@ -103,7 +103,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
-      cleanup_free char *json = state_oci_json(root, st);
+      cleanup_free char *json = state_hook_json(st, SKIFF_HOOK_POSTSTOP);
       struct skiff_err *herr = NULL;
       /* the spec: a failing poststop hook is logged and delete goes on */
       if (hooks_run(spec, SKIFF_HOOK_POSTSTOP, json, &herr) < 0)

@@ -174,6 +174,12 @@ void init_main(const struct init_args *a)
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* the creator's state lock: our copy would keep it held (a delete waiting forever) */
+  if (a->lock_fd >= 0)
+    close(a->lock_fd);
+  /* Our own session: the caller's process group and terminal signals (^C, a hangup, a
+   * kill of the group) miss the container, which outlives `skiff create` and `run -d`. */
+  setsid();
   if (a->stdio_fd >= 0)
     {
       int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -229,9 +235,10 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, err);
   if (a->console_fd >= 0)
     close(a->console_fd);
-  if (mount_finalize_rootfs(spec, &err) < 0)
-    fail(a->sync_fd, err);
+  /* before readonlyPaths make /proc/sys read-only (podman's configs list it), as runc */
   if (apply_sysctl(spec->linux.sysctl, &err) < 0)
+    fail(a->sync_fd, err);
+  if (mount_finalize_rootfs(spec, &err) < 0)
     fail(a->sync_fd, err);
   if (apply_rlimits(proc, &err) < 0)
     fail(a->sync_fd, err);
@@ -255,10 +262,12 @@ void init_main(const struct init_args *a)
   if (spec->linux.has_seccomp && seccomp_late && apply_seccomp(a, &err) < 0)
     fail(a->sync_fd, err);
 
+  /* From here the container lives on its own: it must survive its creator, which exits
+   * as soon as it reads READY (`skiff create`), so the death signal goes first.  A
+   * creator that died meanwhile closed its end: the send fails and we give up. */
+  prctl(PR_SET_PDEATHSIG, 0);
   if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
     _exit(1);
-  /* from here the container lives on its own: it must survive its monitor */
-  prctl(PR_SET_PDEATHSIG, 0);
   close(a->sync_fd);
 
   if (a->fifo_fd >= 0)
@@ -274,7 +283,8 @@ void init_main(const struct init_args *a)
     }
   if (spec->n_hooks[SKIFF_HOOK_START_CONTAINER])
     {
-      if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, state_json, &err) < 0)
+      cleanup_free char *created = state_json_with_status(state_json, "created");
+      if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, created ? created : state_json, &err) < 0)
         {
           skiff_report("%s", err->msg);
           _exit(1);

@@ -473,7 +473,8 @@ made:;
                               .ports = o->ports,
                               .n_ports = o->n_ports,
                               .log_path = r.log_path,
-                              .detach = true};
+                              .detach = true,
+                              .monitor = true};
   int rc = container_create(&co, err);
   spec_free(spec);
   if (rc < 0)
