@@ -127,6 +127,9 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
     }
   if (!c->spec->has_process)
     return skiff_error(err, 0, "process: required to create a container");
+  if (c->spec->oci_version_unknown)
+    skiff_report("warning: ociVersion \"%s\": not a 1.x version, read as 1.x",
+                 c->spec->oci_version);
   if (spec_find_namespace(c->spec, SKIFF_NS_MOUNT) == NULL)
     return skiff_error(err, 0, "linux.namespaces: a mount namespace is required");
   cleanup_free char *root = c->spec->root_path[0] == '/'
@@ -233,7 +236,7 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
   char type;
   char *payload = NULL;
 
-  if (spec->process.terminal && c->opts->console_socket == NULL)
+  if (spec->process.terminal && c->opts->console_socket == NULL && c->opts->console_fd == NULL)
     return skiff_error(err, 0, "process.terminal is true: --console-socket is required");
   if (cgroup_new(c->cgroup_path, &cg, err) < 0 || cgroup_create(cg, err) < 0)
     goto out;
@@ -244,6 +247,15 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
       console_fd = connect_console(c->opts->console_socket, err);
       if (console_fd < 0)
         goto out;
+    }
+  else if (c->opts->console_fd && spec->process.terminal)
+    {
+      console_fd = fcntl(*c->opts->console_fd, F_DUPFD_CLOEXEC, 3);
+      if (console_fd < 0)
+        {
+          skiff_error(err, errno, "console socket");
+          goto out;
+        }
     }
   warn_unraisable_ambient(&spec->process);
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -52,6 +52,7 @@ struct container_opts
   const char *bundle;         /* directory holding config.json (made absolute inside) */
   const char *pid_file;       /* create/run: write the init pid here */
   const char *console_socket; /* AF_UNIX socket path receiving the pty master */
+  const int *console_fd;      /* or a connected AF_UNIX socket for it (run -t IMAGE) */
   int preserve_fds;           /* fds 3 .. 3+n-1 pass into the container */
   bool detach;                /* run: return once started */
   bool keep;                  /* run: keep the state after exit */
@@ -87,17 +88,34 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
 
 struct container_exec_opts
 {
-  char **args;      /* command and arguments */
-  char **env;       /* extra K=V, appended to the spec's */
-  const char *cwd;  /* overrides process.cwd */
-  const char *user; /* "uid[:gid]" overrides process.user */
+  /* runc's `exec --process FILE`: the whole process (args, env, cwd, user, caps,
+     terminal...) instead of the saved spec's with the overrides below.  Borrowed. */
+  const struct skiff_process *process;
+  const char *console_socket; /* process.terminal: the pty master goes there */
+  char **args;                /* command and arguments */
+  char **env;                 /* extra K=V, appended to the spec's */
+  const char *cwd;            /* overrides process.cwd */
+  const char *user;           /* "uid[:gid]" overrides process.user */
   bool detach;
   const char *pid_file;
   int preserve_fds;
   bool tty; /* a host pty as the process's terminal, proxied to our stdin/stdout */
 };
+/* A failure to start the process (not found, not executable, a bad cwd) is an error
+ * with status ENOENT/EACCES...: `skiff exec` exits 127 or 126 for it, as docker. */
 int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
                    int *exit_code, struct skiff_err **err);
+
+/* runc's pause/resume: freeze or thaw every process of a running (paused) container;
+ * `state` then says "paused". */
+int container_set_paused(const char *root, const char *id, bool pause, struct skiff_err **err);
+/* runc's update: apply new cgroup limits (memory, cpu, pids, unified; not devices) to a
+ * live container. */
+int container_update(const char *root, const char *id, const struct skiff_resources *r,
+                     struct skiff_err **err);
+/* The container's cgroup accounting, and its status. */
+int container_stats(const char *root, const char *id, struct cgroup_stats *s,
+                    enum skiff_status *status, struct skiff_err **err);
 
 /* pids of every process of the container (host pid namespace). */
 int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,

@@ -14,11 +14,11 @@ struct create_ctx
   const struct skiff_spec *spec;
   char *spec_text;
   char *bundle, *rootfs, *dir, *cgroup_path;
-  int fifo_fd; /* O_PATH fd of exec.fifo; -1 on a restart (the init execs at once) */
-  int lock_fd; /* the state lock held while creating (the init closes its copy) */
+  int fifo_fd;       /* O_PATH fd of exec.fifo; -1 on a restart (the init execs at once) */
+  int lock_fd;       /* the state lock held while creating (the init closes its copy) */
   char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
   char *overlay_data;
-  int stdio_fd;   /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
+  int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
   void *bpf;
   size_t bpf_len;
   char *created; /* RFC 3339 time of the create, kept across restarts */

@@ -39,11 +39,13 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
       skiff_error(err, 0, "process.args[0]: empty");
       return NULL;
     }
+  /* runc's wording: engines map "executable file not found" and "no such file or
+     directory" to exit 127, "permission denied" to 126 */
   if (strchr(file, '/'))
     {
       if (access(file, X_OK) < 0)
         {
-          skiff_error(err, errno, "exec `%s`", file);
+          skiff_error(err, errno, "exec: \"%s\"", file);
           return NULL;
         }
       return xstrdup(file);
@@ -62,7 +64,9 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
         return cand;
       free(cand);
     }
-  skiff_error(err, ENOENT, "exec `%s`: not found in PATH", file);
+  skiff_error(err, 0, "exec: \"%s\": executable file not found in $PATH", file);
+  if (err && *err)
+    (*err)->status = ENOENT;
   return NULL;
 }
 
@@ -110,19 +114,8 @@ static int setup_console(int console_fd, struct skiff_err **err)
   if (mount_setup_console(name, err) < 0)
     return -1;
   /* hand the master to whoever listens on the console socket, as runc does */
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof(cbuf));
-  char data[] = "/dev/ptmx";
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-  struct msghdr msg
-      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(console_fd, &msg, MSG_NOSIGNAL) < 0)
-    return skiff_error(err, errno, "send the pty master over the console socket");
+  if (tty_send_fd(console_fd, master, err) < 0)
+    return -1;
   return tty_make_controlling(steal_fd(&slave), err) < 0 ? -1 : 0;
 }
 

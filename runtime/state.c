@@ -1,6 +1,7 @@
 /* state.c - container state on disk (see state.h): state.json, exit.json, the lock. */
 #define _GNU_SOURCE
 #include "state.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,12 +229,16 @@ enum skiff_status state_status(const char *root, const struct skiff_state *st)
   cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", root, st->id);
   if (access(fifo, F_OK) == 0)
     return SKIFF_STATUS_CREATED;
-  return SKIFF_STATUS_RUNNING;
+  struct skiff_cgroup *cg = NULL;
+  bool frozen
+      = st->cgroup_path && cgroup_new(st->cgroup_path, &cg, NULL) == 0 && cgroup_is_frozen(cg);
+  cgroup_free(cg);
+  return frozen ? SKIFF_STATUS_PAUSED : SKIFF_STATUS_RUNNING;
 }
 
 const char *state_status_name(enum skiff_status s)
 {
-  static const char *const names[] = {"creating", "created", "running", "stopped"};
+  static const char *const names[] = {"creating", "created", "running", "stopped", "paused"};
   return names[s];
 }
 
@@ -263,8 +268,8 @@ int state_record_exit(const char *root, const char *id, int wait_status, struct 
 char *state_oci_json(const char *root, const struct skiff_state *st)
 {
   enum skiff_status s = state_status(root, st);
-  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "ociVersion", "1.2.0", "id", st->id, "status",
-                        state_status_name(s), "pid",
+  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "ociVersion", SKIFF_OCI_VERSION, "id", st->id,
+                        "status", state_status_name(s), "pid",
                         (json_int_t)(s == SKIFF_STATUS_STOPPED ? 0 : st->pid), "bundle",
                         st->bundle ? st->bundle : "");
   json_object_set_new(o, "rootfs", json_string(st->rootfs ? st->rootfs : ""));
@@ -297,7 +302,7 @@ char *state_hook_json(const struct skiff_state *st, enum skiff_hook_kind kind)
 {
   /* one field at a time: a bundle path that is not UTF-8 is left out, not fatal */
   json_t *o = json_object();
-  json_object_set_new(o, "ociVersion", json_string("1.2.0"));
+  json_object_set_new(o, "ociVersion", json_string(SKIFF_OCI_VERSION));
   json_object_set_new(o, "id", json_string(st->id));
   json_object_set_new(o, "status", json_string(state_hook_status(kind)));
   if (kind != SKIFF_HOOK_POSTSTOP && st->pid > 0)

@@ -21,6 +21,7 @@ enum skiff_status
   SKIFF_STATUS_CREATED,
   SKIFF_STATUS_RUNNING,
   SKIFF_STATUS_STOPPED,
+  SKIFF_STATUS_PAUSED, /* running, every process frozen by `skiff pause` */
 };
 
 struct skiff_state
@@ -62,7 +63,7 @@ static inline void cleanup_statep(struct skiff_state **s)
 }
 #define cleanup_state __attribute__((cleanup(cleanup_statep)))
 
-/* Derived status (see the top of this file). */
+/* Derived status (see the top of this file); paused is read from the cgroup's freezer. */
 enum skiff_status state_status(const char *root, const struct skiff_state *st);
 const char *state_status_name(enum skiff_status s);
 /* Is pid alive and still the process that started at start_time? */

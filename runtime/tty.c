@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 
@@ -36,6 +37,47 @@ int tty_open_pair(int *master, int *slave, struct skiff_err **err)
     ioctl(m, TIOCSWINSZ, &ws);
   *master = m;
   *slave = s;
+  return 0;
+}
+
+int tty_send_fd(int sock, int fd, struct skiff_err **err)
+{
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof(cbuf));
+  char data[] = "/dev/ptmx";
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  struct msghdr msg
+      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return skiff_error(err, errno, "send the pty master over the console socket");
+  return 0;
+}
+
+int tty_recv_fd(int sock, int *fd, struct skiff_err **err)
+{
+  char cbuf[CMSG_SPACE(sizeof(int))], data[64];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  struct msghdr msg
+      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  ssize_t n;
+  do
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return skiff_error(err, errno, "receive the pty master from the console socket");
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    return skiff_error(err, 0, "console socket: no pty master received");
+  memcpy(fd, CMSG_DATA(c), sizeof(int));
   return 0;
 }
 

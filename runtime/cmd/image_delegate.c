@@ -24,3 +24,22 @@ int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff
   execv(tool, args);
   return skiff_error(err, errno, "exec `%s`", tool), 1;
 }
+
+const struct cmd_verb cmd_verb_image
+    = {.name = "image",
+       .fn = cmd_image_delegate,
+       .usage
+       = "image [--store DIR] SUB-COMMAND ...\n"
+         "  skiff image import PATH [--name NAME[:TAG]]   an OCI layout (dir or tar) or `docker "
+         "save` tar\n"
+         "  skiff image build --rootfs DIR --name NAME[:TAG] [--config JSON|@FILE]\n"
+         "  skiff image export NAME[:TAG] PATH            an OCI layout tar\n"
+         "  skiff image rm NAME[:TAG]...   skiff image ls [-q]   skiff image inspect NAME[:TAG]",
+       .summary = "Manage the image store.",
+       .flags = cmd_image_flags,
+       .permute = true};
+const struct cmd_verb cmd_verb_images = {.name = "images",
+                                         .fn = cmd_image_delegate,
+                                         .usage = "images [--store DIR] [--quiet]",
+                                         .summary = "List the images of the store.",
+                                         .flags = cmd_images_flags};
