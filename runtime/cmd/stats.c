@@ -25,7 +25,7 @@ static void human(unsigned long long v, char *buf, size_t n)
 
 static void print_row(const struct managed_stats *s)
 {
-  char mem[16], lim[16], rx[16], tx[16], memcol[40], netcol[40];
+  char mem[16], lim[16], rx[16], tx[16], memcol[40], netcol[40], cpu[16], mempct[16];
   human(s->cgroup.memory_usage, mem, sizeof(mem));
   if (s->cgroup.memory_limit)
     human(s->cgroup.memory_limit, lim, sizeof(lim));
@@ -38,8 +38,10 @@ static void print_row(const struct managed_stats *s)
   double mem_pct = s->cgroup.memory_limit
                        ? 100.0 * (double)s->cgroup.memory_usage / (double)s->cgroup.memory_limit
                        : 0;
-  printf("%-24s %-9s %-9.2f%% %-22s %-7.2f%% %-22s %llu\n", s->name, s->status, s->cpu_percent,
-         memcol, mem_pct, netcol, (unsigned long long)s->cgroup.pids_current);
+  snprintf(cpu, sizeof(cpu), "%.2f%%", s->cpu_percent);
+  snprintf(mempct, sizeof(mempct), "%.2f%%", mem_pct);
+  printf("%-24s %-9s %-10s %-22s %-8s %-22s %llu\n", s->name, s->status, cpu, memcol, mempct,
+         netcol, (unsigned long long)s->cgroup.pids_current);
 }
 
 static int stats_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
