@@ -25,5 +25,14 @@ static int restore_main(struct cmd_global *g, int argc, char **argv, struct skif
   return refuse("restore", err);
 }
 
-const struct cmd_verb cmd_verb_checkpoint = {.name = "checkpoint", .fn = checkpoint_main, .usage = "checkpoint [OPTIONS] ID", .summary = "Not supported (runc's CRIU checkpoint): refused with the reason, whatever the flags."};
-const struct cmd_verb cmd_verb_restore = {.name = "restore", .fn = restore_main, .usage = "restore [OPTIONS] ID", .summary = "Not supported (runc's CRIU restore): refused with the reason, whatever the flags."};
+const struct cmd_verb cmd_verb_checkpoint
+    = {.name = "checkpoint",
+       .fn = checkpoint_main,
+       .usage = "checkpoint [OPTIONS] ID",
+       .summary
+       = "Not supported (runc's CRIU checkpoint): refused with the reason, whatever the flags."};
+const struct cmd_verb cmd_verb_restore = {
+    .name = "restore",
+    .fn = restore_main,
+    .usage = "restore [OPTIONS] ID",
+    .summary = "Not supported (runc's CRIU restore): refused with the reason, whatever the flags."};

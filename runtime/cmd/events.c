@@ -9,10 +9,10 @@
 #include <jansson.h>
 #include <poll.h>
 
-static const struct cmd_flag events_flags[] = {
-    {"stats", 's', NULL, "print the statistics once and exit"},
-    {"interval", 'i', "DURATION", "time between two stats events (default 5s; 500ms, 1m)"},
-    {0}};
+static const struct cmd_flag events_flags[]
+    = {{"stats", 's', NULL, "print the statistics once and exit"},
+       {"interval", 'i', "DURATION", "time between two stats events (default 5s; 500ms, 1m)"},
+       {0}};
 
 /* runc's stats event: the fields it reads from the same cgroup files. */
 static json_t *stats_json(const struct cgroup_stats *s)
@@ -85,4 +85,10 @@ static int events_main(struct cmd_global *g, int argc, char **argv, struct skiff
     }
 }
 
-const struct cmd_verb cmd_verb_events = {.name = "events", .fn = events_main, .usage = "events [--stats] [--interval DURATION] ID", .summary = "Stream the container's resource usage (and OOM kills) as JSON lines, as runc's events.", .flags = events_flags};
+const struct cmd_verb cmd_verb_events
+    = {.name = "events",
+       .fn = events_main,
+       .usage = "events [--stats] [--interval DURATION] ID",
+       .summary
+       = "Stream the container's resource usage (and OOM kills) as JSON lines, as runc's events.",
+       .flags = events_flags};

@@ -18,5 +18,12 @@ static int resume_main(struct cmd_global *g, int argc, char **argv, struct skiff
   return container_set_paused(g->root, argv[optind], false, err) < 0 ? 1 : 0;
 }
 
-const struct cmd_verb cmd_verb_pause = {.name = "pause", .fn = pause_main, .usage = "pause ID", .summary = "Freeze every process of a running container (state says paused)."};
-const struct cmd_verb cmd_verb_resume = {.name = "resume", .fn = resume_main, .usage = "resume ID", .summary = "Thaw a paused container."};
+const struct cmd_verb cmd_verb_pause
+    = {.name = "pause",
+       .fn = pause_main,
+       .usage = "pause ID",
+       .summary = "Freeze every process of a running container (state says paused)."};
+const struct cmd_verb cmd_verb_resume = {.name = "resume",
+                                         .fn = resume_main,
+                                         .usage = "resume ID",
+                                         .summary = "Thaw a paused container."};

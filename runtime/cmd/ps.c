@@ -46,7 +46,18 @@ static int ps_main(struct cmd_global *g, int argc, char **argv, struct skiff_err
     if (c == 'f')
       format = optarg;
     else
-      return cmd_bad_flag(&cmd_verb_ps, argc, argv, err);
+      {
+        const char *a = argv[optind - 1];
+        for (size_t i = 0; cmd_ps_containers_flags[i].help; i++)
+          if (cmd_ps_containers_flags[i].name && a[0] == '-' && a[1] == '-'
+              && strcmp(a + 2, cmd_ps_containers_flags[i].name) == 0)
+            return skiff_error(err, 0,
+                               "`%s` belongs to the container list, which takes no ID (skiff ps "
+                               "[-a] [-q] [--filter F]); with an ID: skiff ps [--format F] ID",
+                               a),
+                   2;
+        return cmd_bad_flag(&cmd_verb_ps, argc, argv, err);
+      }
   if (strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
     return skiff_error(err, 0, "--format `%s`: expected table or json", format), 2;
   const char *id;

@@ -46,18 +46,30 @@ bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
         || strncmp(argv[i], "--bundle=", 9) == 0)
       return false;
   optind = 0;
-  int saved_opterr = opterr;
+  int saved_opterr = opterr, c;
+  bool bundle_flag = false; /* one only runc's form has (--pid-file, --keep ...) */
   opterr = 0;
-  while (cmd_getopt(argc, argv, cmd_run_image_flags, false) != -1)
-    ;
+  while ((c = cmd_getopt(argc, argv, cmd_run_image_flags, false)) != -1)
+    if (c == '?' && strncmp(argv[optind - 1], "--", 2) == 0)
+      for (size_t i = 0; cmd_run_bundle_flags[i].help; i++)
+        if (cmd_run_bundle_flags[i].name
+            && strncmp(argv[optind - 1] + 2, cmd_run_bundle_flags[i].name,
+                       strcspn(argv[optind - 1] + 2, "="))
+                   == 0)
+          bundle_flag = true;
   opterr = saved_opterr;
+  if (bundle_flag)
+    {
+      optind = 0;
+      return false;
+    }
   int first = optind;
   optind = 0;
-  if (first >= argc)
-    return false;
+  struct stat st;
+  if (first >= argc) /* no operand: the usage error of docker's form, unless a bundle is here */
+    return stat("config.json", &st) < 0;
   if (image_resolve(image_store_root(NULL), argv[first], image, NULL) == 0)
     return true;
-  struct stat st;
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
 }
 

@@ -8,10 +8,10 @@
 #include <poll.h>
 #include <string.h>
 
-static const struct cmd_flag stats_flags[] = {
-    {"no-stream", CMD_LONG(1), NULL, "print one table and exit (default: refresh every second)"},
-    {"all", 'a', NULL, "stopped containers too (without a NAME)"},
-    {0}};
+static const struct cmd_flag stats_flags[]
+    = {{"no-stream", CMD_LONG(1), NULL, "print one table and exit (default: refresh every second)"},
+       {"all", 'a', NULL, "stopped containers too (without a NAME)"},
+       {0}};
 
 static void human(unsigned long long v, char *buf, size_t n)
 {
@@ -77,4 +77,9 @@ static int stats_main(struct cmd_global *g, int argc, char **argv, struct skiff_
     }
 }
 
-const struct cmd_verb cmd_verb_stats = {.name = "stats", .fn = stats_main, .usage = "stats [--no-stream] [-a] [NAME...]", .summary = "Resource usage of containers run from images: cpu, memory, network, pids.", .flags = stats_flags};
+const struct cmd_verb cmd_verb_stats
+    = {.name = "stats",
+       .fn = stats_main,
+       .usage = "stats [--no-stream] [-a] [NAME...]",
+       .summary = "Resource usage of containers run from images: cpu, memory, network, pids.",
+       .flags = stats_flags};

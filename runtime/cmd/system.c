@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-static const struct cmd_flag system_flags[] = {
-    {"force", 'f', NULL, "accepted (docker asks for confirmation without it; skiff never asks)"},
-    {0}};
+static const struct cmd_flag system_flags[]
+    = {{"force", 'f', NULL, "accepted (docker asks for confirmation without it; skiff never asks)"},
+       {0}};
 
 static int system_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
@@ -35,4 +35,11 @@ static int system_main(struct cmd_global *g, int argc, char **argv, struct skiff
   return 0;
 }
 
-const struct cmd_verb cmd_verb_system = {.name = "system", .fn = system_main, .usage = "system prune [-f]", .summary = "Remove stopped containers run from images, their data, and leftovers of removed ones.", .flags = system_flags, .permute = true};
+const struct cmd_verb cmd_verb_system
+    = {.name = "system",
+       .fn = system_main,
+       .usage = "system prune [-f]",
+       .summary
+       = "Remove stopped containers run from images, their data, and leftovers of removed ones.",
+       .flags = system_flags,
+       .permute = true};

@@ -29,8 +29,7 @@ static void print_process(pid_t pid)
       if (cmdline[i] == '\0')
         cmdline[i] = ' ';
   printf("%-8ld %-8d %-8ld %02llu:%02llu:%02llu %s\n", uid ? strtol(uid + 5, NULL, 10) : -1L,
-         (int)pid, ppid, secs / 3600, secs / 60 % 60, secs % 60,
-         cmdline && len ? cmdline : "?");
+         (int)pid, ppid, secs / 3600, secs / 60 % 60, secs % 60, cmdline && len ? cmdline : "?");
 }
 
 static int top_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
@@ -47,4 +46,8 @@ static int top_main(struct cmd_global *g, int argc, char **argv, struct skiff_er
   return 0;
 }
 
-const struct cmd_verb cmd_verb_top = {.name = "top", .fn = top_main, .usage = "top NAME", .summary = "The processes of a container: uid, host pid, parent, cpu time, command."};
+const struct cmd_verb cmd_verb_top
+    = {.name = "top",
+       .fn = top_main,
+       .usage = "top NAME",
+       .summary = "The processes of a container: uid, host pid, parent, cpu time, command."};

@@ -8,18 +8,18 @@
 #include <errno.h>
 #include <string.h>
 
-static const struct cmd_flag update_flags[] = {
-    {"resources", 'r', "FILE", "a linux.resources JSON object (- for stdin); other flags win"},
-    {"memory", 'm', "SIZE", "memory limit (64m, 1g; -1 for none)"},
-    {"memory-swap", CMD_LONG(1), "SIZE", "memory + swap limit (-1 for none)"},
-    {"memory-reservation", CMD_LONG(2), "SIZE", "memory soft limit"},
-    {"cpu-shares", CMD_LONG(3), "N", "cpu shares (v2: converted to a weight)"},
-    {"cpu-quota", CMD_LONG(4), "USEC", "cpu time per period (-1 for none)"},
-    {"cpu-period", CMD_LONG(5), "USEC", "cpu period"},
-    {"cpuset-cpus", CMD_LONG(6), "LIST", "cpus the container may use (0-1)"},
-    {"cpuset-mems", CMD_LONG(7), "LIST", "memory nodes the container may use"},
-    {"pids-limit", CMD_LONG(8), "N", "maximum number of processes (-1 for none)"},
-    {0}};
+static const struct cmd_flag update_flags[]
+    = {{"resources", 'r', "FILE", "a linux.resources JSON object (- for stdin); other flags win"},
+       {"memory", 'm', "SIZE", "memory limit (64m, 1g; -1 for none)"},
+       {"memory-swap", CMD_LONG(1), "SIZE", "memory + swap limit (-1 for none)"},
+       {"memory-reservation", CMD_LONG(2), "SIZE", "memory soft limit"},
+       {"cpu-shares", CMD_LONG(3), "N", "cpu shares (v2: converted to a weight)"},
+       {"cpu-quota", CMD_LONG(4), "USEC", "cpu time per period (-1 for none)"},
+       {"cpu-period", CMD_LONG(5), "USEC", "cpu period"},
+       {"cpuset-cpus", CMD_LONG(6), "LIST", "cpus the container may use (0-1)"},
+       {"cpuset-mems", CMD_LONG(7), "LIST", "memory nodes the container may use"},
+       {"pids-limit", CMD_LONG(8), "N", "maximum number of processes (-1 for none)"},
+       {0}};
 
 /* "-1" is "no limit" for the flags that allow it; else a size with a unit. */
 static int parse_limit(const char *flag, const char *v, bool size, int64_t *out,
@@ -149,4 +149,9 @@ out:
   return rc;
 }
 
-const struct cmd_verb cmd_verb_update = {.name = "update", .fn = update_main, .usage = "update [OPTIONS] ID", .summary = "Change the cgroup limits of a running (or paused, created) container.", .flags = update_flags};
+const struct cmd_verb cmd_verb_update
+    = {.name = "update",
+       .fn = update_main,
+       .usage = "update [OPTIONS] ID",
+       .summary = "Change the cgroup limits of a running (or paused, created) container.",
+       .flags = update_flags};

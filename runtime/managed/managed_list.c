@@ -170,9 +170,8 @@ int managed_ps_match(const struct managed_ps_row *row, const char *filter, bool 
         }
     }
   else
-    return skiff_error(err, 0,
-                       "--filter `%s`: expected name=, label=KEY[=VALUE], status= or ancestor=",
-                       filter);
+    return skiff_error(
+        err, 0, "--filter `%s`: expected name=, label=KEY[=VALUE], status= or ancestor=", filter);
   return 0;
 }
 

@@ -54,20 +54,22 @@ static void restart_free(struct restart_plan *p, const char *name)
   json_decref(p->meta);
 }
 
-static int plan(const char *state_root, const char *store, const char *name,
-                struct restart_plan *p, struct skiff_err **err)
+static int plan(const char *state_root, const char *store, const char *name, struct restart_plan *p,
+                struct skiff_err **err)
 {
   if (managed_data_dir(state_root, store, name, &p->dir, err) < 0)
     return -1;
   p->meta = managed_load_meta(p->dir);
   const char *lower = json_string_value(json_object_get(p->meta, "lower"));
   if (lower == NULL)
-    return skiff_error(err, 0, "container `%s`: %s/meta.json has no layers (made by an older "
-                               "skiff): remove it and run it again",
+    return skiff_error(err, 0,
+                       "container `%s`: %s/meta.json has no layers (made by an older "
+                       "skiff): remove it and run it again",
                        name, p->dir);
   if (json_is_true(json_object_get(p->meta, "autoremove")))
-    return skiff_error(err, 0, "container `%s` was run with --rm: it is removed when it stops, "
-                               "so it cannot be restarted",
+    return skiff_error(err, 0,
+                       "container `%s` was run with --rm: it is removed when it stops, "
+                       "so it cannot be restarted",
                        name);
   cleanup_free char *cfg = xasprintf("%s/config.json", p->dir);
   if (skiff_read_file(cfg, &p->spec_text, NULL, err) < 0)

@@ -30,9 +30,8 @@ static int sample(const char *state_root, const char *name, struct managed_stats
   return 0;
 }
 
-int managed_stats(const char *state_root, const char *store, char **names, bool all,
-                  int sample_ms, struct managed_stats **rows_out, size_t *n_out,
-                  struct skiff_err **err)
+int managed_stats(const char *state_root, const char *store, char **names, bool all, int sample_ms,
+                  struct managed_stats **rows_out, size_t *n_out, struct skiff_err **err)
 {
   struct managed_ps_row *ps = NULL;
   size_t nps = 0, n = 0;

@@ -118,8 +118,7 @@ int managed_resolve_user(const char *spec, const char *passwd, const char *group
     {
       if (!field(line, end, 2, &f, &n) || !parse_id(f, n, &u->uid) || !field(line, end, 3, &f, &n)
           || !parse_id(f, n, &u->gid))
-        return skiff_error(err, 0, "--user `%s`: the image's /etc/passwd entry is malformed",
-                           spec);
+        return skiff_error(err, 0, "--user `%s`: the image's /etc/passwd entry is malformed", spec);
       uname = spec;
       uname_len = ulen;
     }
