@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>

@@ -10,7 +10,6 @@
 #include "tty.h"
 
 #include <errno.h>
-#include <linux/close_range.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -268,9 +267,10 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
   if (spec->linux.has_seccomp && proc->no_new_privileges
       && seccomp_apply(&spec->linux.seccomp, &err) < 0)
     exec_fail(err_fd, err);
-  /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) reaches the process:
-     marked close-on-exec, so the error pipe still reports a failing execve */
-  syscall(SYS_close_range, 3 + eo->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) reaches the process;
+     the error pipe (close-on-exec) stays to report a failing execve */
+  if (skiff_close_fds_from(3 + eo->preserve_fds, &err_fd, 1, &err) < 0)
+    exec_fail(err_fd, err);
   execve(exe, proc->args, proc->env);
   exec_fail(err_fd, (skiff_error(&err, errno, "exec: \"%s\"", exe), err));
 }

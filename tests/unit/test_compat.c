@@ -24,8 +24,14 @@ static void test_restart_parse(void)
         && r.policy == CONTAINER_RESTART_ON_FAILURE && r.max_retries == 0);
   CHECK(restart_parse_policy("on-failure:5", &r, &err) == 0 && r.max_retries == 5);
   CHECK(err == NULL);
-  const char *bad[] = {"", "yes", "on-failure:", "on-failure:0", "on-failure:-1", "on-failure:x",
-                       "on-failure:99999999999", "always:3"};
+  const char *bad[] = {"",
+                       "yes",
+                       "on-failure:",
+                       "on-failure:0",
+                       "on-failure:-1",
+                       "on-failure:x",
+                       "on-failure:99999999999",
+                       "always:3"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
       CHECK(restart_parse_policy(bad[i], &r, &err) < 0);
@@ -88,8 +94,8 @@ static void test_resolve_user(void)
   CHECK(managed_resolve_user("root", NULL, NULL, &u, &err) < 0); /* a name needs passwd */
   skiff_err_free(&err);
   CHECK(err == NULL);
-  const char *bad[] = {"mallory", "alice:nogroup", ":1", "alice:", "1:2:3", "broken",
-                       "4294967295", "alicex"};
+  const char *bad[]
+      = {"mallory", "alice:nogroup", ":1", "alice:", "1:2:3", "broken", "4294967295", "alicex"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
       CHECK(managed_resolve_user(bad[i], passwd, group, &u, &err) < 0);
@@ -155,9 +161,9 @@ static void test_ps_filters(void)
   {
     const char *filter;
     bool want;
-  } cases[] = {{"name=web", true},        {"name=db", false},       {"label=tier", true},
-               {"label=tier=web", true},  {"label=tier=db", false}, {"label=team", true},
-               {"label=team=", true},     {"label=tie", false},     {"status=exited", true},
+  } cases[] = {{"name=web", true},        {"name=db", false},         {"label=tier", true},
+               {"label=tier=web", true},  {"label=tier=db", false},   {"label=team", true},
+               {"label=team=", true},     {"label=tie", false},       {"status=exited", true},
                {"status=running", false}, {"ancestor=shop:v2", true}, {"ancestor=shop", false}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     {
@@ -205,7 +211,7 @@ static void test_hook_state(void)
   {
     enum skiff_hook_kind kind;
     const char *status;
-  } want[] = {{SKIFF_HOOK_PRESTART, "creating"},        {SKIFF_HOOK_CREATE_RUNTIME, "creating"},
+  } want[] = {{SKIFF_HOOK_PRESTART, "creating"},         {SKIFF_HOOK_CREATE_RUNTIME, "creating"},
               {SKIFF_HOOK_CREATE_CONTAINER, "creating"}, {SKIFF_HOOK_START_CONTAINER, "created"},
               {SKIFF_HOOK_POSTSTART, "running"},         {SKIFF_HOOK_POSTSTOP, "stopped"}};
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -215,8 +221,9 @@ static void test_hook_state(void)
       CHECK(o != NULL);
       CHECK_STR_EQ(json_string_value(json_object_get(o, "status")), want[i].status);
       CHECK_STR_EQ(json_string_value(json_object_get(o, "bundle")), "/b\"x");
-      CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(o, "annotations"), "org.example/k")),
-                   "v \"quoted\"");
+      CHECK_STR_EQ(
+          json_string_value(json_object_get(json_object_get(o, "annotations"), "org.example/k")),
+          "v \"quoted\"");
       CHECK((json_object_get(o, "pid") != NULL) == (want[i].kind != SKIFF_HOOK_POSTSTOP));
       json_decref(o);
       free(text);
@@ -251,8 +258,9 @@ static void test_process_and_resources(void)
       skiff_err_free(&err);
     }
   struct skiff_resources r;
-  const char *res = "{\"memory\": {\"limit\": 104857600, \"swappiness\": 0}, \"pids\": {\"limit\": 9},"
-                    " \"cpu\": {\"quota\": 5000, \"period\": 10000, \"cpus\": \"0\"}, \"blockIO\": {}}";
+  const char *res
+      = "{\"memory\": {\"limit\": 104857600, \"swappiness\": 0}, \"pids\": {\"limit\": 9},"
+        " \"cpu\": {\"quota\": 5000, \"period\": 10000, \"cpus\": \"0\"}, \"blockIO\": {}}";
   CHECK(spec_parse_resources(res, strlen(res), &r, &err) == 0);
   CHECK(r.has_memory_limit && r.memory_limit == 104857600 && r.has_pids_limit && r.pids_limit == 9);
   CHECK(r.has_cpu_quota && r.cpu_quota == 5000 && r.cpuset_cpus && strcmp(r.cpuset_cpus, "0") == 0);
