@@ -321,7 +321,10 @@ static void test_features(void)
   json_error_t jerr;
   json_t *doc = json_loads(text, 0, &jerr);
   CHECK(doc != NULL);
-  CHECK_STR_EQ(json_string_value(json_object_get(doc, "ociVersionMax")), "1.1.0");
+  CHECK_STR_EQ(json_string_value(json_object_get(doc, "ociVersionMax")), SKIFF_OCI_VERSION);
+  CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(doc, "annotations"),
+                                                 "org.skiff.checkpoint.enabled")),
+               "false");
   json_t *lx = json_object_get(doc, "linux");
   CHECK(json_array_size(json_object_get(lx, "namespaces")) == SKIFF_NS_COUNT);
   CHECK(json_array_size(json_object_get(lx, "capabilities")) >= 38);
