@@ -80,7 +80,8 @@ teardown_file() {
 
 # c ARG...: ctr on the private containerd, in this file's namespace, bounded in time.
 c() {
-	timeout --kill-after=5 60 ctr --address "$CWORK/containerd.sock" -n "$NS" "$@"
+	# ctr passes its stdin on to the task: give it none
+	timeout --kill-after=5 60 ctr --address "$CWORK/containerd.sock" -n "$NS" "$@" </dev/null
 }
 
 # c_run ARG... ID CMD...: `ctr run` of the busybox rootfs with skiff as the runc binary.
