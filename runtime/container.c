@@ -449,9 +449,7 @@ int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts,
   return 0;
 }
 
-/* A spawned init that cannot be kept (its state could not be written): kill and reap it,
- * remove its cgroup. */
-static void discard_init(struct create_ctx *c, pid_t pid)
+void container_discard_init(struct create_ctx *c, pid_t pid)
 {
   struct skiff_cgroup *cg = NULL;
   kill(pid, SIGKILL);
@@ -476,7 +474,7 @@ static pid_t create_unmonitored(struct create_ctx *c, struct skiff_err **err)
     }
   if (container_save_created(c, pid, 0, 0, err) < 0)
     {
-      discard_init(c, pid);
+      container_discard_init(c, pid);
       container_ctx_abort(c);
       return -1;
     }
@@ -595,7 +593,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
       || write_pid_file(opts->pid_file, pid, err) < 0)
     {
       if (pid > 0)
-        discard_init(&c, pid);
+        container_discard_init(&c, pid);
       container_ctx_abort(&c);
       goto out;
     }

@@ -39,6 +39,10 @@ void container_ctx_unlock(struct create_ctx *c);
  * nothing is left: the init is killed and reaped, the cgroup removed. */
 int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err);
 
+/* A spawned init that cannot be kept (its state could not be written, its ports not
+ * bound): kill and reap it, remove its cgroup (a delete may have taken the state dir). */
+void container_discard_init(struct create_ctx *c, pid_t pid);
+
 /* state.json of a created container (pid, its start time, monitor, restart count). */
 int container_save_created(struct create_ctx *c, pid_t pid, pid_t monitor, int restarts,
                            struct skiff_err **err);

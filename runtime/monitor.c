@@ -343,19 +343,7 @@ static void __attribute__((noreturn)) monitor_child(struct create_ctx *c, int re
       || container_save_created(c, pid, getpid(), 0, &merr) < 0)
     {
       if (pid > 0)
-        {
-          /* spawned: its cgroup is ours to remove (a delete may have taken the state
-             dir from under us) */
-          struct skiff_cgroup *cg = NULL;
-          kill(pid, SIGKILL);
-          waitpid(pid, NULL, 0);
-          if (cgroup_new(c->cgroup_path, &cg, NULL) == 0)
-            {
-              cgroup_kill(cg, SIGKILL, NULL);
-              cgroup_destroy(cg, NULL);
-              cgroup_free(cg);
-            }
-        }
+        container_discard_init(c, pid);
       cleanup_free char *msg = xasprintf("E%s", merr->msg);
       skiff_write_all(res, msg, strlen(msg));
       _exit(1);

@@ -290,13 +290,3 @@ wait_logs() {
 	assert_status 0
 	! curl -s -m 1 "http://127.0.0.1:$port/" >/dev/null || fail "port still served after rm"
 }
-
-# free_port: a loopback TCP port nothing listens on.
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || break
-	done
-	echo "$p"
-}
