@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -229,7 +230,7 @@ static void __attribute__((noreturn)) exec_fail(int err_fd, struct skiff_err *er
  * seccomp and no_new_privs.  Runs in the child; never returns. */
 static void __attribute__((noreturn))
 exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd, int err_fd,
-           const struct container_exec_opts *eo, pid_t init_pid)
+           int tty_sock, const struct container_exec_opts *eo, pid_t init_pid)
 {
   struct skiff_err *err = NULL;
   char c;
@@ -245,6 +246,20 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
     exec_fail(err_fd, err);
   if (chdir("/") < 0)
     exec_fail(err_fd, (skiff_error(&err, errno, "chdir `/`"), err));
+  if (tty_sock >= 0)
+    {
+      /* a terminal of the container's devpts, as runc's: the process finds it under
+         /dev/pts; its master goes back to skiff (to proxy, or for the console socket) */
+      int master = -1, slave = -1;
+      char name[128];
+      if (tty_open_in_root(&master, &slave, name, sizeof(name), &err) < 0
+          || tty_send_fd(tty_sock, master, &err) < 0)
+        exec_fail(err_fd, err);
+      close(master);
+      close(tty_sock);
+      if (tty_make_controlling(slave, &err) < 0)
+        exec_fail(err_fd, err);
+    }
   const char *cwd = eo->cwd ? eo->cwd : proc->cwd ? proc->cwd : "/";
   /* CVE-2024-21626: `--cwd /proc/self/fd/N` (N an fd of the caller, e.g. the host's /)
    * must not give the process a cwd outside the container: resolve inside the root. */
@@ -361,15 +376,16 @@ int container_exec(const char *root, const char *id, const struct container_exec
           close(go[i]);
       return skiff_error(err, e, "pipe");
     }
-  int master = -1, slave = -1;
-  if ((eo->tty || console) && tty_open_pair(&master, &slave, err) < 0)
+  int master = -1, tsv[2] = {-1, -1};
+  if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
     {
+      int e = errno;
       cgroup_free(cg);
       close(go[0]);
       close(go[1]);
       close(cerr[0]);
       close(cerr[1]);
-      return -1;
+      return skiff_error(err, e, "socketpair");
     }
   pid_t child = fork();
   if (child < 0)
@@ -383,23 +399,20 @@ int container_exec(const char *root, const char *id, const struct container_exec
     {
       close(go[1]);
       close(cerr[0]);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
       /* a foreground exec dies with us; a detached one lives on (the engine's subreaper
          reaps it): an error before go is seen as EOF on go */
       if (!eo->detach)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-      struct skiff_err *terr = NULL;
-      if (slave >= 0 && tty_make_controlling(slave, &terr) < 0)
-        exec_fail(cerr[1], terr);
-      exec_child(spec, &proc, go[0], cerr[1], eo, st->pid);
+      exec_child(spec, &proc, go[0], cerr[1], tsv[1], eo, st->pid);
     }
   close(go[0]);
   close(cerr[1]);
-  if (slave >= 0)
-    close(slave);
+  if (tsv[1] >= 0)
+    close(tsv[1]);
   int r = cgroup_enter(cg, child, err);
   cgroup_free(cg);
-  if (r == 0 && console && send_console_master(eo->console_socket, master, err) < 0)
-    r = -1;
   if (r == 0 && eo->pid_file)
     {
       char buf[32];
@@ -410,8 +423,8 @@ int container_exec(const char *root, const char *id, const struct container_exec
     {
       close(go[1]);
       close(cerr[0]);
-      if (master >= 0)
-        close(master);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
       kill(child, SIGKILL);
       waitpid(child, NULL, 0);
       return -1;
@@ -422,10 +435,45 @@ int container_exec(const char *root, const char *id, const struct container_exec
     {
       close(go[1]);
       close(cerr[0]);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
       sigprocmask(SIG_SETMASK, &old, NULL);
       return skiff_error(err, errno, "exec: start the child");
     }
   close(go[1]);
+  /* the terminal's master, from the child (no master: its error pipe says why) */
+  if (tsv[0] >= 0)
+    {
+      struct skiff_err *terr = NULL;
+      if (tty_recv_fd(tsv[0], &master, &terr) < 0)
+        master = -1;
+      close(tsv[0]);
+      if (master >= 0 && console)
+        r = send_console_master(eo->console_socket, master, &terr);
+      else if (master >= 0)
+        {
+          struct winsize ws;
+          if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+            ioctl(master, TIOCSWINSZ, &ws);
+        }
+      if (master < 0 || r < 0)
+        {
+          /* the child's own reason comes first, if it gave one */
+          if (read_child_error(cerr[0], err) == 0 && err && *err == NULL)
+            {
+              *err = terr;
+              terr = NULL;
+            }
+          skiff_err_free(&terr);
+          close(cerr[0]);
+          if (master >= 0)
+            close(master);
+          kill(child, SIGKILL);
+          waitpid(child, NULL, 0);
+          sigprocmask(SIG_SETMASK, &old, NULL);
+          return -1;
+        }
+    }
   /* wait for the execve (the pipe closes) or the child's reason why not */
   r = read_child_error(cerr[0], err);
   close(cerr[0]);
@@ -445,6 +493,8 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (eo->detach)
     {
       sigprocmask(SIG_SETMASK, &old, NULL);
+      if (master >= 0)
+        close(master);
       return 0;
     }
   int status = 0;

@@ -100,17 +100,10 @@ int init_enter_cwd(const char *cwd, struct skiff_err **err)
 
 static int setup_console(int console_fd, struct skiff_err **err)
 {
-  cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0)
-    return skiff_error(err, errno, "open `/dev/ptmx`");
-  if (unlockpt(master) < 0)
-    return skiff_error(err, errno, "unlockpt");
+  cleanup_close int master = -1, slave = -1;
   char name[128];
-  if (ptsname_r(master, name, sizeof(name)) != 0)
-    return skiff_error(err, errno, "ptsname");
-  cleanup_close int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0)
-    return skiff_error(err, errno, "open `%s`", name);
+  if (tty_open_in_root(&master, &slave, name, sizeof(name), err) < 0)
+    return -1;
   if (mount_setup_console(name, err) < 0)
     return -1;
   /* hand the master to whoever listens on the console socket, as runc does */

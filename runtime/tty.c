@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 
@@ -37,6 +39,31 @@ int tty_open_pair(int *master, int *slave, struct skiff_err **err)
     ioctl(m, TIOCSWINSZ, &ws);
   *master = m;
   *slave = s;
+  return 0;
+}
+
+/* Unix98 pty slaves have majors 136..143. */
+#define PTY_SLAVE_MAJOR_FIRST 136
+#define PTY_SLAVE_MAJOR_LAST 143
+
+int tty_open_in_root(int *master, int *slave, char *name, size_t len, struct skiff_err **err)
+{
+  cleanup_close int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0)
+    return skiff_error(err, errno, "open `/dev/ptmx`");
+  if (unlockpt(m) < 0)
+    return skiff_error(err, errno, "unlockpt");
+  if (ptsname_r(m, name, len) != 0)
+    return skiff_error(err, errno, "ptsname");
+  cleanup_close int s = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (s < 0)
+    return skiff_error(err, errno, "open `%s`", name);
+  struct stat st;
+  if (fstat(s, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < PTY_SLAVE_MAJOR_FIRST
+      || major(st.st_rdev) > PTY_SLAVE_MAJOR_LAST)
+    return skiff_error(err, EINVAL, "`%s` is not a pty slave", name);
+  *master = steal_fd(&m);
+  *slave = steal_fd(&s);
   return 0;
 }
 

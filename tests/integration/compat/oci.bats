@@ -4,6 +4,8 @@
 # in runc's JSON format; runc's error wording; exec --process --detach --pid-file;
 # pause/resume, update, events, checkpoint/restore, --systemd-cgroup, features.
 
+bats_require_minimum_version 1.5.0
+
 load ../helpers
 
 setup() { skiff_setup; }
@@ -166,8 +168,7 @@ EOF
 
 @test "exec: runc's wording and docker's codes for a missing command; -t without a terminal refuses" {
 	create_started
-	run sk exec "$ID" nosuchcmd
-	assert_status 127
+	run -127 sk exec "$ID" nosuchcmd
 	assert_contains "$output" 'exec: "nosuchcmd": executable file not found in $PATH'
 	run sk exec "$ID" /etc/passwd
 	assert_status 126
@@ -178,6 +179,15 @@ EOF
 	run sk exec --process "$WORK/missing.json" "$ID"
 	assert_one_line_error
 	assert_contains "$output" "--process"
+}
+
+@test "exec -t: a terminal of the container's devpts, proxied to ours" {
+	command -v script >/dev/null || skip "script (util-linux) is missing"
+	create_started
+	run timeout 30 script -qec "$SKIFF --root $STATE_ROOT exec -t $ID sh -c 'tty; test -t 0 && echo on-a-tty'" /dev/null
+	assert_status 0
+	assert_contains "$output" on-a-tty
+	[[ "$output" =~ /dev/pts/[0-9]+ ]] || fail "tty: $output"
 }
 
 @test "pause and resume: the freezer stops every process; state says paused" {

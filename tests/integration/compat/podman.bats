@@ -206,6 +206,18 @@ wait_logs() {
 	assert_eq "$output" "bar /tmp"
 }
 
+@test "podman run -t and exec -t: the terminal comes through --console-socket" {
+	command -v script >/dev/null || skip "script (util-linux) is missing"
+	run timeout 60 script -qec "podman --runtime $SKIFF run --rm -t --cgroup-parent $CGPARENT --network none localhost/skiffbb:$TAG sh -c 'test -t 0 && echo run-on-a-tty'" /dev/null
+	assert_status 0
+	assert_contains "$output" run-on-a-tty
+	pm_run -d --name tt1 --network none "localhost/skiffbb:$TAG" sleep 1000 >/dev/null
+	run timeout 60 script -qec "podman --runtime $SKIFF exec -t tt1 sh -c 'test -t 1 && echo exec-on-a-tty; tty'" /dev/null
+	assert_status 0
+	assert_contains "$output" exec-on-a-tty
+	assert_contains "$output" /dev/pts/
+}
+
 @test "podman stop, kill, rm: exit codes reach podman; skiff's state goes with rm" {
 	pm_run -d --name st1 --network none "localhost/skiffbb:$TAG" \
 		sh -c 'trap "exit 5" TERM; while :; do sleep 0.1; done' >/dev/null
