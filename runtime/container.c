@@ -167,7 +167,7 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
   return 0;
 }
 
-/* The state dir with the config copy, the exec fifo and a first state.json. */
+/* The state dir with the config copy and the exec fifo (state.json comes once created). */
 static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
 {
   cleanup_free char *cfg = xasprintf("%s/config.json", c->dir);

@@ -56,6 +56,8 @@ int tty_open_in_root(int *master, int *slave, char *name, size_t len, struct ski
   if (ptsname_r(m, name, len) != 0)
     return skiff_error(err, errno, "ptsname");
   cleanup_close int s = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (s < 0 && errno == ELOOP)
+    return skiff_error(err, ELOOP, "`%s` is not a pty slave (a symlink)", name);
   if (s < 0)
     return skiff_error(err, errno, "open `%s`", name);
   struct stat st;
