@@ -66,19 +66,33 @@ extern const struct cmd_verb cmd_verb_create, cmd_verb_start, cmd_verb_state, cm
     cmd_verb_features, cmd_verb_pause, cmd_verb_resume, cmd_verb_update, cmd_verb_events,
     cmd_verb_checkpoint, cmd_verb_restore, cmd_verb_image, cmd_verb_images, cmd_verb_stop,
     cmd_verb_rm, cmd_verb_logs, cmd_verb_inspect, cmd_verb_restart, cmd_verb_stats, cmd_verb_top,
-    cmd_verb_system;
+    cmd_verb_system, cmd_verb_pull, cmd_verb_push;
 
 /* The flag tables of run's two forms (run.c, run_image.c) and of ps's (ps.c,
  * ps_containers.c). */
 extern const struct cmd_flag cmd_run_bundle_flags[], cmd_run_image_flags[];
 extern const struct cmd_flag cmd_ps_flags[], cmd_ps_containers_flags[];
 /* image_flags.c: skiff-image parses them, skiff shows them in --help */
-extern const struct cmd_flag cmd_image_flags[], cmd_images_flags[];
+extern const struct cmd_flag cmd_image_flags[], cmd_images_flags[], cmd_pull_flags[],
+    cmd_push_flags[];
 
 int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
-/* `skiff image ...` and `skiff images` run skiff-image, installed beside skiff. */
+int cmd_pull(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_push(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+
+/* `skiff image ...`, `skiff images`, `skiff pull`, `skiff push` run skiff-image, installed
+ * beside skiff (it links libarchive and libcurl; skiff links neither). */
 int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+/* Path of skiff-image beside the running skiff (malloc'd), or NULL with *err. */
+char *cmd_image_tool(struct skiff_err **err);
+/* Before a run from an image: pull it with skiff-image when --pull says so (always, or
+ * missing and it is not in the store) and the reference names a registry.  Runs before the
+ * sealed re-exec of run (the memfd copy has no path to find skiff-image by).  0, -1 with
+ * *err, or CMD_REPORTED when the pull failed and skiff-image printed why; the pull's progress
+ * goes to stderr. */
+#define CMD_REPORTED (-2)
+int cmd_run_pull(int argc, char **argv, struct skiff_err **err);
 
 struct image_info;
 int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,

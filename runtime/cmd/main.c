@@ -23,7 +23,8 @@ static const struct cmd_verb *const verbs[] = {
     &cmd_verb_restore,
     /* docker-style */
     &cmd_verb_stop, &cmd_verb_restart, &cmd_verb_rm, &cmd_verb_logs, &cmd_verb_inspect,
-    &cmd_verb_stats, &cmd_verb_top, &cmd_verb_system, &cmd_verb_image, &cmd_verb_images};
+    &cmd_verb_stats, &cmd_verb_top, &cmd_verb_system, &cmd_verb_image, &cmd_verb_images,
+    &cmd_verb_pull, &cmd_verb_push};
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
 static void usage(FILE *f)
@@ -214,6 +215,19 @@ int main(int argc, char **argv)
       return 0;
     }
   struct skiff_err *err = NULL;
+  /* an image run pulls first, with the real binary's path at hand (see cmd.h) */
+  if (v == &cmd_verb_run && cloned_binary_is_sealed(NULL) == 0
+      && cmd_run_pull(vargc, vargv, &err) < 0)
+    {
+      if (err)
+        {
+          cleanup_free char *msg = xasprintf("skiff run: %s", err->msg);
+          fprintf(stderr, "%s\n", msg);
+          log_line("error", msg);
+        }
+      skiff_err_free(&err);
+      return 125; /* docker's code for a run that failed before the container */
+    }
   /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
    * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
   if ((v == &cmd_verb_create || v == &cmd_verb_run || v == &cmd_verb_exec)

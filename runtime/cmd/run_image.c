@@ -6,8 +6,12 @@
 #include "managed.h"
 #include "restart.h"
 
+#include <errno.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/wait.h>
 
 const struct cmd_flag cmd_run_image_flags[]
     = {{NULL, 0, NULL, "Image (docker's run: `skiff run [OPTIONS] IMAGE [CMD...]`):"},
@@ -31,6 +35,8 @@ const struct cmd_flag cmd_run_image_flags[]
        {"entrypoint", CMD_LONG(28), "CMD", "override the image's entrypoint"},
        {"restart", CMD_LONG(29), "POLICY",
         "no, always, unless-stopped, on-failure[:N]: the monitor restarts it, with back-off"},
+       {"pull", CMD_LONG(30), "always|missing|never",
+        "pull a HOST/REPO reference first (default missing: when the store lacks it)"},
        {"interactive", 'i', NULL, "keep stdin open (it always is in the foreground)"},
        {"tty", 't', NULL, "a pseudo-terminal for the process, proxied to yours"},
        {0}};
@@ -38,19 +44,23 @@ const struct cmd_flag cmd_run_image_flags[]
 /* Is this argv a docker-style run?  True unless --bundle/-b is given, or the first
  * positional argument is not an image while ./config.json exists (runc's `run ID`).
  * *image gets the image when it was found (handed on to the run: resolved once). */
-bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
+/* Scan run's argv with the image form's flags: *first gets the first operand (argc if none),
+ * *pull the --pull value; true when a flag only runc's form has (--pid-file, --keep ...) is
+ * there, or --bundle: then it is runc's run, and its values are no image to pull. */
+static bool scan_run_args(int argc, char **argv, int *first, const char **pull)
 {
-  *image = NULL;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--bundle") == 0 || strcmp(argv[i], "-b") == 0
         || strncmp(argv[i], "--bundle=", 9) == 0)
-      return false;
+      return true;
   optind = 0;
   int saved_opterr = opterr, c;
-  bool bundle_flag = false; /* one only runc's form has (--pid-file, --keep ...) */
+  bool bundle_flag = false;
   opterr = 0;
   while ((c = cmd_getopt(argc, argv, cmd_run_image_flags, false)) != -1)
-    if (c == '?' && strncmp(argv[optind - 1], "--", 2) == 0)
+    if (c == CMD_LONG(30) && pull)
+      *pull = optarg;
+    else if (c == '?' && strncmp(argv[optind - 1], "--", 2) == 0)
       for (size_t i = 0; cmd_run_bundle_flags[i].help; i++)
         if (cmd_run_bundle_flags[i].name
             && strncmp(argv[optind - 1] + 2, cmd_run_bundle_flags[i].name,
@@ -58,19 +68,78 @@ bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
                    == 0)
           bundle_flag = true;
   opterr = saved_opterr;
-  if (bundle_flag)
-    {
-      optind = 0;
-      return false;
-    }
-  int first = optind;
+  *first = optind;
   optind = 0;
+  return bundle_flag;
+}
+
+bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
+{
+  *image = NULL;
+  int first;
+  if (scan_run_args(argc, argv, &first, NULL))
+    return false;
   struct stat st;
   if (first >= argc) /* no operand: the usage error of docker's form, unless a bundle is here */
     return stat("config.json", &st) < 0;
   if (image_resolve(image_store_root(NULL), argv[first], image, NULL) == 0)
     return true;
+  if (image_ref_has_registry(argv[first]))
+    return true;                       /* HOST/REPO is never a container id */
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
+}
+
+int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
+{
+  const char *policy = "missing";
+  int first;
+  if (scan_run_args(argc, argv, &first, &policy))
+    return 0;
+  if (strcmp(policy, "always") != 0 && strcmp(policy, "missing") != 0
+      && strcmp(policy, "never") != 0)
+    return skiff_error(err, 0, "--pull `%s`: expected always, missing or never", policy);
+  if (first >= argc || strcmp(policy, "never") == 0)
+    return 0;
+  const char *ref = argv[first];
+  if (!image_ref_has_registry(ref))
+    {
+      if (strcmp(policy, "always") == 0)
+        return skiff_error(err, 0,
+                           "--pull always: `%s` names no registry (a name without HOST/ is an "
+                           "image of the local store)",
+                           ref);
+      return 0;
+    }
+  struct image_info *have = NULL;
+  if (strcmp(policy, "missing") == 0
+      && image_resolve(image_store_root(NULL), ref, &have, NULL) == 0)
+    {
+      image_info_free(have);
+      return 0;
+    }
+  cleanup_free char *tool = cmd_image_tool(err);
+  if (tool == NULL)
+    return -1;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0)
+    return skiff_error(err, errno, "fork");
+  if (pid == 0)
+    {
+      /* stdout belongs to the container (or to -d's name): progress goes to stderr */
+      dup2(STDERR_FILENO, STDOUT_FILENO);
+      skiff_close_fds_from(3, NULL, 0, NULL); /* nothing of the caller's but stdio */
+      execl(tool, tool, "pull", ref, (char *)NULL);
+      fprintf(stderr, "skiff run: exec `%s`: %s\n", tool, strerror(errno));
+      _exit(127);
+    }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return skiff_error(err, errno, "waitpid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  return CMD_REPORTED; /* skiff-image printed the pull's one-line error */
 }
 
 /* Growing NULL-terminated lists of borrowed or owned strings. */
@@ -223,6 +292,8 @@ static int parse_run_flags(int argc, char **argv, struct run_args *a, struct ski
           case 't':
             o->tty = true;
             break;
+          case CMD_LONG(30):
+            break; /* done before the sealed re-exec: cmd_run_pull */
           default:
             return cmd_bad_flag(&cmd_verb_run, argc, argv, err), -1;
         }
