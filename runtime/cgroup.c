@@ -486,6 +486,21 @@ int cgroup_pids(struct skiff_cgroup *cg, pid_t **pids, size_t *n, struct skiff_e
   return cg->ops->pids(cg, pids, n, err);
 }
 
+int cgroup_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err)
+{
+  return cg->ops->freeze(cg, frozen, err);
+}
+
+bool cgroup_is_frozen(struct skiff_cgroup *cg)
+{
+  return cg->ops->frozen(cg) == 1;
+}
+
+int cgroup_stats(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err)
+{
+  return cg->ops->stats(cg, s, err);
+}
+
 int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err)
 {
   return cg->ops->kill(cg, sig, err);

@@ -12,7 +12,8 @@ static void usage(FILE *f)
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S] "
              "[--node-grace S]\n"
              "       skiffd agent [--fake-runtime] ...   (skiffd agent --help)\n"
-             "       skiffd netagent --name NODE ...     (skiffd netagent --help)\n");
+             "       skiffd netagent --name NODE ...     (skiffd netagent --help)\n"
+             "       skiffd --version\n");
 }
 
 int main(int argc, char **argv)
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
     {
       usage(stdout);
+      return 0;
+    }
+  if (strcmp(argv[1], "--version") == 0)
+    {
+      printf("skiffd version %s\n", SKIFF_VERSION);
       return 0;
     }
   fprintf(stderr, "skiffd: unknown command `%s`\n", argv[1]);

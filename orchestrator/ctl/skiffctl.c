@@ -27,6 +27,7 @@ static const char usage_text[]
       "1)\n"
       "  rollout undo SERVICE\n"
       "  logs REPLICA\n"
+      "  --version\n"
       "\n"
       "The server is --server, else $SKIFF_SERVER, else " CLIENT_DEFAULT_SERVER ".\n"
       "The token is --token, else $SKIFF_TOKEN, else the file DIR/token of the server's data dir\n"
@@ -456,6 +457,11 @@ int main(int argc, char **argv)
   struct skiff_err *err = NULL;
   int ret = 1;
 
+  if (argc == 2 && strcmp(argv[1], "--version") == 0)
+    {
+      printf("skiffctl version %s\n", SKIFF_VERSION);
+      return 0;
+    }
   if (ctl_parse_cmdline(argc, argv, &c, &err) < 0)
     return fail(NULL, err) + 1; /* usage errors: 2 */
   if (c.help)

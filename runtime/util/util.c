@@ -398,6 +398,31 @@ int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err)
   return skiff_error(err, 0, "invalid signal `%s`: unknown name", s);
 }
 
+int skiff_parse_duration_ms(const char *s, long long *ms, struct skiff_err **err)
+{
+  static const struct
+  {
+    const char *unit;
+    double ms;
+  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}};
+  char *end = NULL;
+  errno = 0;
+  double v = s && isdigit((unsigned char)*s) ? strtod(s, &end) : -1;
+  if (v < 0 || errno || end == s || !isfinite(v))
+    return skiff_error(err, 0, "invalid duration `%s`: expected a number and ms, s, m or h",
+                       s ? s : "");
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (strcmp(end, units[i].unit) == 0)
+      {
+        double r = v * units[i].ms;
+        if (r < 1 || r > 86400000.0 * 365)
+          return skiff_error(err, 0, "invalid duration `%s`: must be between 1ms and a year", s);
+        *ms = (long long)r;
+        return 0;
+      }
+  return skiff_error(err, 0, "invalid duration `%s`: unknown unit `%s` (ms, s, m or h)", s, end);
+}
+
 int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err)
 {
   if (s == NULL || *s == '\0')

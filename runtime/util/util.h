@@ -13,6 +13,10 @@
 #include <unistd.h>
 #include <dirent.h>
 
+/* The release of every skiff binary, and the OCI runtime-spec version it implements. */
+#define SKIFF_VERSION "0.1.0"
+#define SKIFF_OCI_VERSION "1.2.0"
+
 struct skiff_err
 {
   int status; /* errno value, 0 when the error is not a system call failure */
@@ -119,6 +123,8 @@ long long skiff_now_ms(void);
 /* Parsing helpers for outside input.  Return 0 or -1 with *err naming the value. */
 int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err);
 const char *skiff_signal_name(int sig); /* "TERM" or NULL */
+/* "5s", "500ms", "1m", "1.5s", "2" (seconds) -> milliseconds (> 0), as Go durations. */
+int skiff_parse_duration_ms(const char *s, long long *ms, struct skiff_err **err);
 /* "64m", "1g", "512k", "1024", "64Mi", "1.5G" -> bytes. */
 int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err);
 
