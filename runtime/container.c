@@ -488,7 +488,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
       /* the monitor: its own session, so the caller's terminal signals miss it */
       struct skiff_err *merr = NULL;
       pid_t pid = 0;
-      struct monitor_io io = {.log_fd = -1, .log_path = opts->log_path};
+      struct monitor_io io = {.log_fd = -1, .log_path = opts->log_path, .log_max = opts->log_max};
       close(res[0]);
       /* what the caller gave us (after res[0] went: its number may be reused below) */
       size_t n_inherited = 0;

@@ -44,6 +44,7 @@ struct container_opts
   const struct container_publish *ports;
   size_t n_ports;
   const char *log_path; /* detached: stdout+stderr go through the monitor into this file */
+  long long log_max;    /* rotate the log at this size; 0: SKIFF_LOG_MAX */
 };
 
 struct container_publish
@@ -137,7 +138,8 @@ int init_enter_cwd(const char *cwd, struct skiff_err **err);
 struct monitor_io
 {
   int log_fd;                /* read end of the container's stdout/stderr, or -1 */
-  const char *log_path;      /* file the output goes to (rotated at SKIFF_LOG_MAX) */
+  const char *log_path;      /* file the output goes to (rotated at log_max) */
+  long long log_max;         /* 0: SKIFF_LOG_MAX */
   struct skiff_proxy *proxy; /* published ports, or NULL */
 };
 #define SKIFF_LOG_MAX (10 * 1024 * 1024)

@@ -29,7 +29,7 @@ struct log_sink
 {
   const char *path;
   int fd;
-  long long size;
+  long long size, max;
 };
 
 static void log_open(struct log_sink *l)
@@ -43,7 +43,7 @@ static void log_write(struct log_sink *l, const char *buf, size_t n)
 {
   if (l->path == NULL)
     return;
-  if (monitor_log_should_rotate(l->size, n, SKIFF_LOG_MAX))
+  if (monitor_log_should_rotate(l->size, n, l->max))
     {
       /* keep one previous file: bounded disk use, `skiff logs` still shows recent history */
       cleanup_free char *old = xasprintf("%s.1", l->path);
@@ -72,7 +72,9 @@ void monitor_main(const char *root, const char *id, pid_t init_pid, const struct
   ev.data.fd = sfd;
   epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
   int log_fd = io ? io->log_fd : -1;
-  struct log_sink sink = {.path = io ? io->log_path : NULL, .fd = -1};
+  struct log_sink sink = {.path = io ? io->log_path : NULL,
+                          .fd = -1,
+                          .max = io && io->log_max > 0 ? io->log_max : SKIFF_LOG_MAX};
   if (sink.path)
     log_open(&sink);
   if (log_fd >= 0)

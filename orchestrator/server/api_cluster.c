@@ -60,9 +60,17 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
         {
           int nst = model_replica_state_parse(model_str(obj, "state", ""));
           if (nst != st && (nst == REPLICA_FAILED || nst == REPLICA_BACKOFF))
-            srv_event(srv, "Warning", "Replica", name, nst == REPLICA_FAILED ? "Failed" : "BackOff",
-                      "exit code %lld%s%s", (long long)model_int(obj, "lastExitCode", -1),
-                      *model_str(obj, "reason", "") ? ": " : "", model_str(obj, "reason", ""));
+            {
+              /* a replica that never started has no exit code: say only why */
+              json_t *code = json_object_get(obj, "lastExitCode");
+              const char *why = model_str(obj, "reason", "");
+              cleanup_free char *exit
+                  = json_is_integer(code) ? xasprintf(
+                        "exit code %lld%s", (long long)json_integer_value(code), *why ? ": " : "")
+                                          : xstrdup("");
+              srv_event(srv, "Warning", "Replica", name,
+                        nst == REPLICA_FAILED ? "Failed" : "BackOff", "%s%s", exit, why);
+            }
           ret = api_put_and_reply(srv, c, "/replicas/", srv->replicas, obj,
                                   model_int(rep, "revision", 0), 200);
         }

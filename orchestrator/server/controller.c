@@ -257,7 +257,9 @@ static void update_status(struct orch_server *srv, json_t *svc, const struct rc_
 
 /* Replacing exited replicas backs off like restarts do (reconcile.h): the first round of
  * replacements is immediate, then 1 s, 2 s, ... 30 s between rounds, forgotten after 60 s
- * without an exit, so an image that always exits does not churn the store. */
+ * without an exit, so an image that always exits does not churn the store.  While a round
+ * waits, the Failed replicas it will replace stay (with the agent's reason, e.g. `image "x"
+ * not found on node n1`), so `skiffctl get replicas` shows why nothing runs. */
 static void replacement_backoff(struct orch_server *srv, const char *sname, struct rc_plan *plan,
                                 double now)
 {
@@ -273,9 +275,14 @@ static void replacement_backoff(struct orch_server *srv, const char *sname, stru
         plan->create = 0;
       return;
     }
-  rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
   if (now < next)
-    plan->create = 0;
+    {
+      if (plan->create > 0)
+        plan->ndrop = 0; /* replaced at the next round, visible until then */
+      plan->create = 0;
+      return;
+    }
+  rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
   json_object_set_new(srv->replace_backoff, sname,
                       json_pack("{s:i,s:f,s:f}", "rounds", (int)(rounds + 1), "last", now, "next",
                                 now + rc_backoff_delay(&rc_backoff_default, rounds + 1)));
@@ -315,11 +322,12 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
       json_t *r = reps[plan.drop[i].index];
       json_t *code = json_object_get(r, "lastExitCode");
       batch_add(b, STORE_DELETE, "/replicas/", r);
-      srv_event(srv, "Warning", "Replica", model_str(r, "name", ""), "Replaced",
-                "%s (exit code %lld%s%s): %s", model_str(r, "state", ""),
-                (long long)(json_is_integer(code) ? json_integer_value(code) : -1),
-                *model_str(r, "reason", "") ? ", " : "", model_str(r, "reason", ""),
-                rc_why_string(RC_WHY_TERMINAL));
+      cleanup_free char *exit
+          = json_is_integer(code) ? xasprintf("exit code %lld", (long long)json_integer_value(code))
+                                  : xstrdup("never started");
+      srv_event(srv, "Warning", "Replica", model_str(r, "name", ""), "Replaced", "%s (%s%s%s): %s",
+                model_str(r, "state", ""), exit, *model_str(r, "reason", "") ? ", " : "",
+                model_str(r, "reason", ""), rc_why_string(RC_WHY_TERMINAL));
     }
   for (size_t i = 0; i < plan.nstop; i++)
     {
