@@ -560,7 +560,11 @@ int agent_main(int argc, char **argv)
         case 'I':
         case 'L':
           real_only = 1;
-          real_flag = argv[optind - 1];
+          real_flag = opt == 'r'   ? "--root"
+                      : opt == 'P' ? "--pod-cidr"
+                      : opt == 'b' ? "--bridge"
+                      : opt == 'I' ? "--image-root"
+                                   : "--log-max";
           if (opt == 'r')
             ro.root = optarg;
           else if (opt == 'P')

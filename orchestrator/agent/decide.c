@@ -27,15 +27,15 @@ enum agent_want agent_want_of(const char *server_state)
 
 const char *agent_phase_name(enum agent_phase p)
 {
-  static const char *const names[] = {"none",    "starting", "running", "stopping",
-                                      "exited",  "removing", "done"};
+  static const char *const names[]
+      = {"none", "starting", "running", "stopping", "exited", "removing", "done"};
   return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
 }
 
 const char *agent_action_name(enum agent_action a)
 {
-  static const char *const names[] = {"wait",   "start",         "term",  "kill",
-                                      "remove", "delete-object", "forget"};
+  static const char *const names[]
+      = {"wait", "start", "term", "kill", "remove", "delete-object", "forget"};
   return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
 

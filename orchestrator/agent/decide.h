@@ -111,8 +111,8 @@ enum agent_probe_kind
 struct agent_probe_spec
 {
   enum agent_probe_kind kind;
-  char *path; /* http */
-  int port;   /* http, tcp */
+  char *path;  /* http */
+  int port;    /* http, tcp */
   char **argv; /* exec, NULL-terminated */
   double period, timeout;
   unsigned threshold; /* failureThreshold */
@@ -130,12 +130,12 @@ void agent_probe_spec_clear(struct agent_probe_spec *s);
 struct agent_probe_state
 {
   bool readiness;
-  bool ok;              /* the verdict: ready / alive */
-  bool succeeded;       /* a success since the container started */
-  unsigned failures;    /* consecutive */
-  unsigned fast_tries;  /* readiness tries before the first success */
-  double next;          /* when the next probe is due */
-  bool in_flight;       /* a probe runs; results of others are stale */
+  bool ok;             /* the verdict: ready / alive */
+  bool succeeded;      /* a success since the container started */
+  unsigned failures;   /* consecutive */
+  unsigned fast_tries; /* readiness tries before the first success */
+  double next;         /* when the next probe is due */
+  bool in_flight;      /* a probe runs; results of others are stale */
 };
 /* A container (re)started at `started`: verdict false for readiness, true for liveness.
  * adopted: the agent restarted and found the container running: readiness keeps

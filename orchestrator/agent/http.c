@@ -304,8 +304,8 @@ struct agent_http *agent_http_start(struct agent_node *node, int port, struct sk
                           (unsigned int)30, MHD_OPTION_END);
   if (h->d == NULL)
     {
-      skiff_error(err, errno ? errno : EADDRINUSE, "agent endpoint: listen on %s:%d",
-                  node->address, port);
+      skiff_error(err, errno ? errno : EADDRINUSE, "agent endpoint: listen on %s:%d", node->address,
+                  port);
       json_decref(h->live);
       free(h);
       return NULL;

@@ -165,10 +165,9 @@ uint64_t rt_run(struct rt *rt, const struct rt_run_req *req, struct skiff_err **
 
 uint64_t rt_signal(struct rt *rt, const char *name, int sig, bool all, struct skiff_err **err)
 {
-  return send_request(rt,
-                      json_pack("{s:s,s:s,s:i,s:b}", "op", "signal", "name", name, "signal", sig,
-                                "all", all),
-                      err);
+  return send_request(
+      rt, json_pack("{s:s,s:s,s:i,s:b}", "op", "signal", "name", name, "signal", sig, "all", all),
+      err);
 }
 
 uint64_t rt_remove(struct rt *rt, const char *name, struct skiff_err **err)
@@ -182,10 +181,9 @@ uint64_t rt_exec(struct rt *rt, const char *name, char *const *argv, double time
   json_t *a = json_array();
   for (size_t i = 0; argv && argv[i]; i++)
     json_array_append_new(a, json_string(argv[i]));
-  return send_request(rt,
-                      json_pack("{s:s,s:s,s:o,s:f}", "op", "exec", "name", name, "argv", a,
-                                "timeout", timeout),
-                      err);
+  return send_request(
+      rt, json_pack("{s:s,s:s,s:o,s:f}", "op", "exec", "name", name, "argv", a, "timeout", timeout),
+      err);
 }
 
 int rt_read(struct rt *rt, json_t **reply, struct skiff_err **err)

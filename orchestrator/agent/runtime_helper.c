@@ -61,7 +61,8 @@ static char **strv_of(json_t *arr, size_t skip)
   size_t n = json_array_size(arr);
   char **v = xzalloc((n + 1) * sizeof(char *));
   for (size_t i = skip; i < n; i++)
-    v[i - skip] = xstrdup(json_string_value(json_array_get(arr, i)) ? json_string_value(json_array_get(arr, i)) : "");
+    v[i - skip] = xstrdup(
+        json_string_value(json_array_get(arr, i)) ? json_string_value(json_array_get(arr, i)) : "");
   return v;
 }
 
@@ -136,9 +137,10 @@ static void op_signal(struct helper *h, json_int_t id, json_t *req)
   const char *name = json_string_value(json_object_get(req, "name"));
   int sig = (int)json_integer_value(json_object_get(req, "signal"));
   cleanup_err struct skiff_err *err = NULL;
-  if (name == NULL || container_kill(h->cfg.state_root, name, sig,
-                                     json_is_true(json_object_get(req, "all")), &err)
-                          < 0)
+  if (name == NULL
+      || container_kill(h->cfg.state_root, name, sig, json_is_true(json_object_get(req, "all")),
+                        &err)
+             < 0)
     return answer_error(id, err ? err->msg : "signal: name is required");
   answer(json_pack("{s:I,s:b}", "id", id, "ok", 1));
 }

@@ -109,7 +109,8 @@ static void init_from_server(struct sync_loop *l, struct replica *r)
       if (r->has_live)
         agent_probe_start(&r->live, &r->live_spec, false, now, true, true);
       if (r->has_ready)
-        agent_probe_start(&r->ready, &r->ready_spec, true, now, true, model_bool(o, "ready", false));
+        agent_probe_start(&r->ready, &r->ready_spec, true, now, true,
+                          model_bool(o, "ready", false));
       r->state = "Running";
     }
   else if (r->phase == AGENT_NONE && (st == REPLICA_RUNNING || st == REPLICA_BACKOFF))

@@ -44,9 +44,9 @@ struct replica
   bool restart_pending; /* the next start is a restart (counted) */
   double not_before;
   struct agent_exit exit;
-  bool has_exit;      /* exit holds the last exit */
-  bool exit_decided;  /* EXITED: what follows is decided (after) */
-  bool leftover;      /* EXITED: found at start, never ran under this agent's watch */
+  bool has_exit;     /* exit holds the last exit */
+  bool exit_decided; /* EXITED: what follows is decided (after) */
+  bool leftover;     /* EXITED: found at start, never ran under this agent's watch */
   enum replica_after after;
   char *exit_reason;
   double stop_deadline;

@@ -88,8 +88,8 @@ static void *watch_thread(void *arg)
       pthread_mutex_unlock(&w->d->lock);
       wake(w->d);
 
-      cleanup_free char *wpath = xasprintf("/v1/watch?from=%lld&kind=replicas&node=%s",
-                                           (long long)w->revision, n->name);
+      cleanup_free char *wpath
+          = xasprintf("/v1/watch?from=%lld&kind=replicas&node=%s", (long long)w->revision, n->name);
       if (client_stream(c, wpath, on_event, w, &err) < 0)
         {
           agent_sleep(agent_outage_failed(&out, "watch replicas", err->msg));

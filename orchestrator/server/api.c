@@ -351,6 +351,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   struct request *rq = *con_cls;
   if (rq)
     {
+      api_logs_request_done(rq);
       free(rq->body);
       free(rq);
       *con_cls = NULL;
@@ -397,6 +398,7 @@ void api_stop(struct orch_server *srv, struct MHD_Daemon *d)
 {
   /* MHD must not be stopped with suspended connections: end every watch stream first. */
   srv->stopping = true;
+  api_logs_shutdown();
   for (int i = 0; i < 50 && srv->watchers; i++)
     {
       api_wake_watchers(srv);

@@ -93,6 +93,8 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
                            api_list_of(srv, srv->replicas, keep_replica, &f, NULL, NULL, true));
     }
   json_t *rep = json_object_get(srv->replicas, name);
+  if (rq->logs) /* a log stream resumed: its replica may be gone meanwhile */
+    return api_route_logs(srv, c, rq, rep);
   if (rep == NULL)
     return api_send_error(srv, c, 404, "replica `%s` not found", name);
   if (sub && strcmp(sub, "status") == 0)
@@ -101,6 +103,9 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
         return api_send_405(srv, c, method, "POST");
       return replica_status(srv, c, rq, rep);
     }
+  if (sub && strcmp(sub, "logs") == 0)
+    return strcmp(method, "GET") == 0 ? api_route_logs(srv, c, rq, rep)
+                                      : api_send_405(srv, c, method, "GET");
   if (sub)
     return api_send_error(srv, c, 404, "no route for %s", sub);
   if (strcmp(method, "GET") == 0)

@@ -9,11 +9,13 @@
 #include "server.h"
 
 /* One request's body, bounded by SRV_BODY_MAX. */
+struct log_proxy;
 struct request
 {
   char *body;
   size_t len;
   bool too_big;
+  struct log_proxy *logs; /* GET .../logs: the stream from the agent (api_logs.c) */
 };
 
 enum MHD_Result api_send_json(struct orch_server *srv, struct MHD_Connection *c, unsigned code,
@@ -51,6 +53,12 @@ enum MHD_Result api_route_nodes(struct orch_server *srv, struct MHD_Connection *
                                 const char *method, struct request *rq, const char *name,
                                 const char *sub);
 bool api_keep_event(json_t *e, void *arg);
+/* GET /v1/replicas/NAME/logs (api_logs.c); called again for the request after a resume. */
+enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c,
+                               struct request *rq, json_t *rep);
+void api_logs_request_done(struct request *rq);
+/* Server stopping: end every log stream (no connection may stay suspended). */
+void api_logs_shutdown(void);
 enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *c);
 
 #endif
