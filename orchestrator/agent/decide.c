@@ -88,13 +88,14 @@ void agent_decide(const struct agent_view *v, struct agent_decision *d)
 void agent_after_exit(const char *policy, const struct agent_exit *e, double ran_for,
                       unsigned consecutive, struct agent_restart *out)
 {
-  int code = e->known ? e->code : -1;
+  /* an exit nobody recorded counts as a failure, and so does a liveness kill (an app that
+   * exits 0 on SIGTERM did not succeed: the agent stopped it) */
+  bool failed = !e->known || e->code != 0 || e->liveness;
   memset(out, 0, sizeof(*out));
   out->consecutive = consecutive;
-  /* an exit nobody recorded counts as a failure */
-  if (!rc_should_restart(policy, code == -1 ? 1 : code))
+  if (!rc_should_restart(policy, failed ? 1 : 0))
     {
-      out->state = code == 0 ? "Succeeded" : "Failed";
+      out->state = failed ? "Failed" : "Succeeded";
       return;
     }
   unsigned c = rc_backoff_consecutive(&rc_backoff_default, consecutive, ran_for);

@@ -29,15 +29,15 @@ struct log_proxy
   char *token;
   pthread_mutex_t lock;
   pthread_cond_t drained;
-  long status;      /* the agent's answer (0 until its headers are in) */
-  char *error;      /* why it failed, once done with status != 200 */
-  long error_code;  /* what to answer then */
-  char *buf;        /* bytes from the agent not yet sent */
+  long status;     /* the agent's answer (0 until its headers are in) */
+  char *error;     /* why it failed, once done with status != 200 */
+  long error_code; /* what to answer then */
+  char *buf;       /* bytes from the agent not yet sent */
   size_t len, off;
-  bool done;        /* the agent's stream ended (or failed) */
-  bool suspended;   /* the connection waits for this thread */
-  bool gone;        /* the client left or the server stops: the thread ends */
-  int refs;         /* the thread and the request */
+  bool done;      /* the agent's stream ended (or failed) */
+  bool suspended; /* the connection waits for this thread */
+  bool gone;      /* the client left or the server stops: the thread ends */
+  int refs;       /* the thread and the request */
   struct log_proxy *next;
 };
 
@@ -223,8 +223,8 @@ static enum MHD_Result proxy_answer(struct orch_server *srv, struct MHD_Connecti
       return api_send_error(srv, c, (unsigned)code, "%s", msg);
     }
   pthread_mutex_unlock(&p->lock);
-  struct MHD_Response *r
-      = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, proxy_read, p, proxy_release);
+  struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                             proxy_read, p, proxy_release);
   MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
   MHD_add_response_header(r, "Cache-Control", "no-cache");
   pthread_mutex_lock(&p->lock);
@@ -271,7 +271,8 @@ enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c
     return api_send_error(srv, c, 503, "%d log streams open already: try again later",
                           API_LOGS_MAX);
   struct log_proxy *p = xzalloc(sizeof(*p));
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  const union MHD_ConnectionInfo *ci
+      = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   p->conn = c;
   p->client_fd = ci ? ci->connect_fd : -1;
   p->agent = xasprintf("http://%s:%lld", model_str(node, "address", "127.0.0.1"), (long long)port);
