@@ -108,24 +108,38 @@ void agent_sleep(double s)
 
 double agent_outage_failed(struct agent_outage *o, const char *what, const char *msg)
 {
-  double wait = o->step >= 5 ? 30 : (double)(1u << o->step); /* 1, 2, 4, 8, 16, 30 */
   double now = agent_now();
-  /* callers that retry sooner than the step (heartbeats keep their interval) log less */
-  if (!o->down || now >= o->next_log)
+  if (!o->down)
     {
-      fprintf(stderr, "skiffd agent: %s: %s (retrying in %gs)\n", what, msg, wait);
-      o->next_log = now + wait;
-      if (o->step < 5)
-        o->step++;
+      o->since = now;
+      o->next_log = now;
+      o->step = 0;
+      o->retry = 0;
+    }
+  /* one line per back-off step of the log: at once, then 1, 2, 4 ... 30 s apart */
+  if (now >= o->next_log)
+    {
+      if (now - o->since < 0.5)
+        fprintf(stderr, "skiffd agent: %s: %s (retrying)\n", what, msg);
+      else
+        fprintf(stderr, "skiffd agent: %s: %s (failing for %.0fs, retrying)\n", what, msg,
+                now - o->since);
+      o->next_log = now + (o->step >= 5 ? 30 : (double)(1u << o->step));
+      o->step++;
     }
   o->down = true;
-  return wait;
+  /* retries themselves back off only to AGENT_RETRY_MAX: a returning server is seen soon */
+  o->retry = o->retry <= 0 ? 0.25 : o->retry * 2;
+  if (o->retry > AGENT_RETRY_MAX)
+    o->retry = AGENT_RETRY_MAX;
+  return o->retry;
 }
 
 void agent_outage_ok(struct agent_outage *o, const char *what)
 {
   if (o->down)
-    fprintf(stderr, "skiffd agent: %s: server reachable again\n", what);
+    fprintf(stderr, "skiffd agent: %s: server reachable again after %.0fs\n", what,
+            agent_now() - o->since);
   o->down = false;
   o->step = 0;
 }
@@ -147,7 +161,7 @@ void *agent_heartbeat_thread(void *arg)
   struct client *c = client_new(h->server, h->token, 5000);
   char **paths = xzalloc((h->n + 1) * sizeof(char *));
   bool *registered = xzalloc((h->n + 1) * sizeof(bool));
-  struct agent_outage out = {0, false, 0};
+  struct agent_outage out = {0};
   json_t *empty = json_object();
 
   for (size_t i = 0; i < h->n; i++)
@@ -286,7 +300,7 @@ static json_t *real_register_body(void *arg, const char *name)
 static int register_first(struct agent_node *n, int sigfd)
 {
   struct client *c = client_new(n->server, n->token, 5000);
-  struct agent_outage out = {0, false, 0};
+  struct agent_outage out = {0};
   int ret = -1;
   while (ret < 0)
     {

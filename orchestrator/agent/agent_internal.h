@@ -40,15 +40,18 @@ extern volatile sig_atomic_t agent_stopping;
 void agent_sleep(double seconds);
 double agent_now(void); /* CLOCK_MONOTONIC seconds */
 
-/* One line per back-off step while a call to the server fails, one when it works again. */
+/* A call to the server that keeps failing: one log line per back-off step (at once, then
+ * 1, 2, 4 ... 30 s apart), one line when it works again; retries every 0.25 s doubling to
+ * AGENT_RETRY_MAX, so a server that comes back is seen within that. */
+#define AGENT_RETRY_MAX 2.0
 struct agent_outage
 {
   unsigned step;
   bool down;
-  double next_log;
+  double since, next_log, retry;
 };
-/* After a failure: logs "skiffd agent: WHAT: MSG (retrying in Ns)" and returns N (1, 2, 4,
- * ... 30 s). */
+/* After a failure: maybe logs "skiffd agent: WHAT: MSG (retrying)"; returns the seconds to
+ * wait before the next try. */
 double agent_outage_failed(struct agent_outage *o, const char *what, const char *msg);
 void agent_outage_ok(struct agent_outage *o, const char *what);
 

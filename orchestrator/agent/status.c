@@ -107,7 +107,7 @@ static void *status_thread(void *arg)
 {
   struct agent_status *s = arg;
   struct client *c = client_new(s->node->server, s->node->token, 10000);
-  struct agent_outage out = {0, false, 0};
+  struct agent_outage out = {0};
   while (!agent_stopping)
     {
       pthread_mutex_lock(&s->lock);

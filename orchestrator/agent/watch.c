@@ -56,7 +56,7 @@ static void *watch_thread(void *arg)
   const struct agent_node *n = w->node;
   /* no overall timeout for the list of a busy server, but connection failures are quick */
   struct client *c = client_new(n->server, n->token, 30000);
-  struct agent_outage out = {0, false, 0};
+  struct agent_outage out = {0};
   cleanup_free char *lpath = xasprintf("/v1/replicas?node=%s", n->name);
 
   while (!agent_stopping)

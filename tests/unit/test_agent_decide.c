@@ -69,8 +69,8 @@ static void test_decide_timers(void)
   agent_decide(&v, &d);
   CHECK(d.action == AGENT_ACT_START);
   /* stopping: SIGKILL at the deadline, once */
-  v = (struct agent_view){.want = AGENT_WANT_NONE, .phase = AGENT_STOPPING, .now = 10,
-                          .stop_deadline = 20};
+  v = (struct agent_view){
+      .want = AGENT_WANT_NONE, .phase = AGENT_STOPPING, .now = 10, .stop_deadline = 20};
   agent_decide(&v, &d);
   CHECK(d.action == AGENT_ACT_WAIT && d.wake == 20);
   v.now = 20;
@@ -199,8 +199,8 @@ static void test_probe_parse(void)
  * not ready until a success, not ready again after failureThreshold failures. */
 static void test_probe_readiness(void)
 {
-  struct agent_probe_spec spec = {.kind = AGENT_PROBE_HTTP, .period = 2, .timeout = 1,
-                                  .threshold = 2};
+  struct agent_probe_spec spec
+      = {.kind = AGENT_PROBE_HTTP, .period = 2, .timeout = 1, .threshold = 2};
   struct agent_probe_state st;
   agent_probe_start(&st, &spec, true, 100, false, false);
   CHECK(!st.ok && st.next == 100 + AGENT_PROBE_FIRST);
@@ -209,7 +209,7 @@ static void test_probe_readiness(void)
   CHECK(!agent_probe_result(&st, &spec, false, 100.06));
   CHECK(st.next > 100.139 && st.next < 100.141); /* +80 ms */
   CHECK(agent_probe_result(&st, &spec, true, 100.14));
-  CHECK(st.ok && st.next == 102.14); /* period from now on */
+  CHECK(st.ok && st.next == 102.14);                     /* period from now on */
   CHECK(!agent_probe_result(&st, &spec, false, 102.14)); /* one failure of two */
   CHECK(st.ok);
   CHECK(agent_probe_result(&st, &spec, false, 104.14));
@@ -230,8 +230,8 @@ static void test_probe_readiness(void)
 
 static void test_probe_liveness(void)
 {
-  struct agent_probe_spec spec = {.kind = AGENT_PROBE_TCP, .period = 5, .timeout = 1,
-                                  .threshold = 3};
+  struct agent_probe_spec spec
+      = {.kind = AGENT_PROBE_TCP, .period = 5, .timeout = 1, .threshold = 3};
   struct agent_probe_state st;
   agent_probe_start(&st, &spec, false, 10, false, false);
   CHECK(st.ok && st.next == 15);
