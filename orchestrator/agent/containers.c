@@ -165,7 +165,7 @@ void containers_answer(struct sync_loop *l, struct replica *r, json_t *reply, do
       free(r->ip);
       r->ip = xstrdup(model_str(reply, "ip", ""));
       now_running(r, now, false);
-      sync_set_reason(r, xstrdup(""));
+      sync_running_reason(r);
       if (!containers_watch(r))
         {
           /* it ended before we looked: the exit is in its state dir */

@@ -56,6 +56,15 @@ void sync_set_reason(struct replica *r, char *reason)
   r->reason = reason;
 }
 
+void sync_running_reason(struct replica *r)
+{
+  /* like kubectl's "Last State": a restarted replica says what ended its last container */
+  if (r->restarts > 0 && r->has_exit && r->exit_reason)
+    sync_set_reason(r, xasprintf("last exit: %s", r->exit_reason));
+  else
+    sync_set_reason(r, xstrdup(""));
+}
+
 static void replica_free(struct replica *r)
 {
   if (r->pidfd >= 0)
@@ -321,7 +330,7 @@ static void probe_answer(struct replica *r, uint64_t instance, bool readiness, b
       return;
     }
   if (st->ok)
-    sync_set_reason(r, xstrdup(""));
+    sync_running_reason(r);
   else if (st->failures >= spec->threshold)
     sync_set_reason(r, xasprintf("readiness probe failed: %s", keep));
 }

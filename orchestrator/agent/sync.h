@@ -86,6 +86,8 @@ struct sync_loop
 struct replica *sync_find(struct sync_loop *l, const char *name);
 struct replica *sync_add(struct sync_loop *l, const char *name);
 void sync_set_reason(struct replica *r, char *reason); /* takes reason */
+/* The reason of a running replica: "" or, after a restart, "last exit: ...". */
+void sync_running_reason(struct replica *r);
 
 /* containers.c */
 /* Records for every container (and leftover dir or lease) of --root. */

@@ -174,3 +174,48 @@ replica_count() {
 no_containers() {
 	[ -z "$(find "$AROOT/state" "$AROOT/data/containers" -mindepth 1 -maxdepth 1 -not -name '.*' 2>/dev/null)" ]
 }
+
+# ready_is NAME true|false
+ready_is() {
+	[ "$(replica .ready "$1")" = "$2" ]
+}
+
+# restarts_at_least NAME N
+restarts_at_least() {
+	[ "$(replica .restarts "$1")" -ge "$2" ]
+}
+
+# events_match REGEX: an event message (with its reason) matches.
+events_match() {
+	api GET /v1/events | jq -r '.items[] | .reason + " " + .message' | grep -Eq "$1"
+}
+
+# replica_gone NAME: the server no longer has it.
+replica_gone() {
+	[ "$(api GET "/v1/replicas/$1" | jq -r .code)" = 404 ]
+}
+
+# live_count_is SERVICE N
+live_count_is() {
+	[ "$(live_count "$1")" -eq "$2" ]
+}
+
+# any_lost: some replica is Lost.
+any_lost() {
+	replicas_json | jq -e '[.items[] | select(.state == "Lost")] | length > 0' >/dev/null
+}
+
+# pid_changed NAME OLDPID: the replica's container has another process now.
+pid_changed() {
+	[ -f "$AROOT/state/$1/state.json" ] && [ "$(init_pid "$1")" != "$2" ]
+}
+
+# lines_in FILE TEXT N: exactly N lines of FILE hold TEXT.
+lines_in() {
+	[ "$(grep -c -- "$2" "$1")" -eq "$3" ]
+}
+
+# reason_has NAME TEXT: the replica's reason holds TEXT.
+reason_has() {
+	[[ "$(replica .reason "$1")" == *"$2"* ]]
+}
