@@ -16,7 +16,6 @@
 #include "api_internal.h"
 #include "client.h"
 #include "model.h"
-#include "server.h"
 
 #define API_LOGS_MAX 64
 #define API_LOGS_BUF (256 * 1024)
@@ -203,8 +202,7 @@ static void proxy_release(void *cls)
 }
 
 /* Second and later calls for the request, after the thread resumed it. */
-static enum MHD_Result proxy_answer(struct orch_server *srv, struct MHD_Connection *c,
-                                    struct log_proxy *p)
+static enum MHD_Result proxy_answer(struct api *api, struct MHD_Connection *c, struct log_proxy *p)
 {
   pthread_mutex_lock(&p->lock);
   if (p->status != 200 && !p->done)
@@ -220,7 +218,7 @@ static enum MHD_Result proxy_answer(struct orch_server *srv, struct MHD_Connecti
       long code = p->error_code ? p->error_code : 502;
       cleanup_free char *msg = xstrdup(p->error ? p->error : "no answer from the agent");
       pthread_mutex_unlock(&p->lock);
-      return api_send_error(srv, c, (unsigned)code, "%s", msg);
+      return api_send_error(api, c, (unsigned)code, "%s", msg);
     }
   pthread_mutex_unlock(&p->lock);
   struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
@@ -232,15 +230,15 @@ static enum MHD_Result proxy_answer(struct orch_server *srv, struct MHD_Connecti
   pthread_mutex_unlock(&p->lock);
   enum MHD_Result ret = MHD_queue_response(c, 200, r);
   MHD_destroy_response(r);
-  srv->http_count[2]++;
+  api_count_status(api, 200);
   return ret;
 }
 
-enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c,
-                               struct request *rq, json_t *rep)
+enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct request *rq,
+                               json_t *rep)
 {
   if (rq->logs)
-    return proxy_answer(srv, c, rq->logs);
+    return proxy_answer(api, c, rq->logs);
   const char *name = model_str(rep, "name", "");
   const char *nodename = model_str(rep, "node", "");
   const char *follow = api_query(c, "follow"), *tail = api_query(c, "tail");
@@ -250,17 +248,17 @@ enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c
       char *end = NULL;
       ntail = strtoll(tail, &end, 10);
       if (*end || ntail < 0)
-        return api_send_error(srv, c, 400, "tail: expected a non-negative number of lines");
+        return api_send_error(api, c, 400, "tail: expected a non-negative number of lines");
     }
   bool f = follow && (strcmp(follow, "1") == 0 || strcmp(follow, "true") == 0);
   if (follow && !f && strcmp(follow, "0") != 0 && strcmp(follow, "false") != 0)
-    return api_send_error(srv, c, 400, "follow: expected true or false");
+    return api_send_error(api, c, 400, "follow: expected true or false");
   if (*nodename == '\0')
-    return api_send_error(srv, c, 409, "replica `%s` is not bound to a node yet", name);
-  json_t *node = json_object_get(srv->nodes, nodename);
+    return api_send_error(api, c, 409, "replica `%s` is not bound to a node yet", name);
+  json_t *node = json_object_get(api->view->nodes, nodename);
   int64_t port = model_int(node, "agentPort", 0);
   if (node == NULL || port <= 0)
-    return api_send_error(srv, c, 409,
+    return api_send_error(api, c, 409,
                           "node %s has no agent endpoint (agentPort 0: a fake runtime?); logs "
                           "need a real agent",
                           nodename);
@@ -268,7 +266,7 @@ enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c
   bool full = nall >= API_LOGS_MAX;
   pthread_mutex_unlock(&all_lock);
   if (full)
-    return api_send_error(srv, c, 503, "%d log streams open already: try again later",
+    return api_send_error(api, c, 503, "%d log streams open already: try again later",
                           API_LOGS_MAX);
   struct log_proxy *p = xzalloc(sizeof(*p));
   const union MHD_ConnectionInfo *ci
@@ -279,7 +277,7 @@ enum MHD_Result api_route_logs(struct orch_server *srv, struct MHD_Connection *c
   p->path = ntail >= 0 ? xasprintf("/v1/logs/%s?follow=%d&tail=%lld", name, f, ntail)
                        : xasprintf("/v1/logs/%s?follow=%d", name, f);
   p->node = xstrdup(nodename);
-  p->token = xstrdup(srv->token);
+  p->token = xstrdup(api->token);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->drained, NULL);
   p->refs = 2; /* the thread's, the request's (dropped in api_logs_request_done) */
