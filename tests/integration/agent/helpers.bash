@@ -10,6 +10,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../orchestrator/helpers.bash"
 
 SKIFF=$SKIFF_BUILD/skiff
+# A node silent this long is NotReady: long enough for an agent restart under ASan on a
+# loaded machine (the orchestrator tests use 3 s).
+GRACE=${AGENT_TEST_GRACE:-8}
 TOP=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
 
 # agent_setup_file: the webapp image in $AGENT_STORE (built from build/webapp).

@@ -24,14 +24,14 @@ teardown() {
 @test "readiness (exec, in the container): ready=false until the probe passes, then true" {
 	start_real_agent
 	webapp_service "$ORCH_TMP/web.json" web 1 \
-		'.health.readiness = {exec: {command: ["cat", "/tmp/ready"]}, period: 0.5, failureThreshold: 1}'
+		'.health.readiness = {exec: {command: ["cat", "/tmp/ready"]}, period: 0.5, timeout: 5,
+		  failureThreshold: 1}'
 	ctl apply -f "$ORCH_TMP/web.json"
 	local r
 	wait_for 20 has_state web Running
 	r=$(replica_names web)
-	sleep 1.5
+	wait_for 10 reason_has "$r" "readiness probe failed: exec: exit code 1"
 	assert_eq "$(replica .ready "$r")" false "ready before the file exists"
-	assert_contains "$(replica .reason "$r")" "readiness probe failed: exec: exit code 1"
 	# the probe runs in the container's namespaces: a file only the container sees
 	"$SKIFF" --root "$AROOT/state" exec "$r" touch /tmp/ready
 	wait_for 5 ready_with_restarts "$r" 0
@@ -124,7 +124,7 @@ teardown() {
 	start_agent spare
 	AGENT_PID=$real
 	kill -STOP "$AGENT_PID"
-	wait_for 15 any_lost
+	wait_for 25 any_lost
 	for n in $old; do answers_as "$n" || fail "$n stopped while the agent was frozen"; done
 	kill -CONT "$AGENT_PID"
 	# back: Lost -> Terminating -> the agent stops them and deletes the objects
