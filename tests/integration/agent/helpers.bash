@@ -222,3 +222,10 @@ lines_in() {
 reason_has() {
 	[[ "$(replica .reason "$1")" == *"$2"* ]]
 }
+
+# answers_as_ip NAME: the container of NAME (address from its state) answers as NAME.
+answers_as_ip() {
+	local a
+	a=$(jq -r '.annotations["org.skiff.net.ip"]' "$AROOT/state/$1/state.json") || return 1
+	info "$a" | jq -e --arg n "$1" '.replica == $n' >/dev/null
+}

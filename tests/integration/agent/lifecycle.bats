@@ -167,3 +167,22 @@ teardown() {
 	t1=$(date +%s%N)
 	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || fail "a SIGTERM-handling app took $(((t1 - t0) / 1000000)) ms"
 }
+
+@test "agent down while its service is deleted: the next agent removes the containers" {
+	start_real_agent
+	webapp_service "$ORCH_TMP/web.json" web 2
+	ctl apply -f "$ORCH_TMP/web.json"
+	wait_for 20 all_ready web 2
+	local names n
+	names=$(replica_names web)
+	kill -KILL "$AGENT_PID"
+	ctl delete service web
+	# the node is silent: its replicas go Lost and then, with no service, away
+	wait_for 30 replica_count 0
+	for n in $names; do answers_as_ip "$n" || fail "$n stopped without an agent"; done
+	start_real_agent
+	wait_for 15 no_containers
+	for n in $names; do
+		[ -z "$(leftovers "$n")" ] || fail "left: $(leftovers "$n")"
+	done
+}

@@ -160,3 +160,20 @@ teardown() {
 	wait_for 10 grep -q "server reachable again" "$AGENT_LOG"
 	wait_for 10 ready_with_restarts "$r" 1
 }
+
+@test "a wrong token: 401, one log line per back-off step, the agent waits" {
+	echo not-the-token >"$ORCH_TMP/bad-token"
+	"$SKIFFD" agent --server "$URL" --token-file "$ORCH_TMP/bad-token" --name n1 --root "$AROOT" \
+		--bridge "$BR" --pod-cidr "$SUBNET" --agent-port 0 --image-root "$AGENT_STORE" \
+		>"$ORCH_TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	ORCH_PIDS+=("$AGENT_PID")
+	sleep 4.5
+	kill -0 "$AGENT_PID"
+	local lines
+	lines=$(grep -c "register: HTTP 401" "$ORCH_TMP/agent.log")
+	# logged at 0, 1, 3 s (the next at 7 s), retried far more often
+	[ "$lines" -ge 2 ] && [ "$lines" -le 4 ] || fail "$lines lines: $(cat "$ORCH_TMP/agent.log")"
+	run api GET /v1/nodes
+	assert_eq "$(jq '.items | length' <<<"$output")" 0 "nodes"
+}
