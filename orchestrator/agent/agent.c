@@ -155,6 +155,16 @@ json_t *agent_node_body(const char *name, const char *address, int agent_port, d
   return body;
 }
 
+void agent_block_signals(sigset_t *sigs)
+{
+  sigemptyset(sigs);
+  sigaddset(sigs, SIGTERM);
+  sigaddset(sigs, SIGINT);
+  sigaddset(sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
 void *agent_heartbeat_thread(void *arg)
 {
   struct agent_heartbeat *h = arg;
@@ -420,12 +430,7 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
 
   /* Signals are read by the sync loop through a signalfd; every thread inherits the mask. */
   sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  agent_block_signals(&sigs);
   int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
   struct agent_http *http = agent_http_start(n, (int)o->agent_port, &err);

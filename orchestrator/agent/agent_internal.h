@@ -38,6 +38,9 @@ struct agent_node
 extern volatile sig_atomic_t agent_stopping;
 
 void agent_sleep(double seconds);
+/* Block SIGTERM, SIGINT, SIGHUP in this thread and the ones it starts (*sigs gets the set),
+ * ignore SIGPIPE. */
+void agent_block_signals(sigset_t *sigs);
 double agent_now(void); /* CLOCK_MONOTONIC seconds */
 
 /* A call to the server that keeps failing: one log line per back-off step (at once, then

@@ -377,12 +377,7 @@ int agent_fake_run(struct agent_fake_config *cfg)
   hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
 
   /* Signals go to the main thread only (sigwait below). */
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  agent_block_signals(&sigs);
 
   for (i = 0; i < hb_threads; i++)
     {

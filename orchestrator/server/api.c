@@ -100,16 +100,8 @@ int api_query_revision(struct MHD_Connection *c, int64_t *rev)
 
 static bool auth_ok(struct api *api, struct MHD_Connection *c)
 {
-  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
-    return false;
-  const char *t = h + 7;
-  size_t lt = strlen(t), lk = strlen(api->token);
-  unsigned char diff = lt != lk;
-  /* Constant time over the token length: no timing oracle on the prefix. */
-  for (size_t i = 0; i < lk; i++)
-    diff |= (unsigned char)(api->token[i] ^ (i < lt ? t[i] : 0));
-  return diff == 0;
+  return skiff_bearer_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                              api->token);
 }
 
 static int cmp_str(const void *a, const void *b)
