@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
@@ -88,6 +89,20 @@ long agent_node_index(const char *base, long count, const char *name)
 
 /* ---- shared by both agents ---------------------------------------------------------------- */
 
+void agent_log(const char *fmt, ...)
+{
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  va_list ap;
+  pthread_mutex_lock(&lock);
+  fputs("skiffd agent: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  fflush(stderr);
+  pthread_mutex_unlock(&lock);
+}
+
 double agent_now(void)
 {
   struct timespec ts;
@@ -120,10 +135,9 @@ double agent_outage_failed(struct agent_outage *o, const char *what, const char 
   if (now >= o->next_log)
     {
       if (now - o->since < 0.5)
-        fprintf(stderr, "skiffd agent: %s: %s (retrying)\n", what, msg);
+        agent_log("%s: %s (retrying)", what, msg);
       else
-        fprintf(stderr, "skiffd agent: %s: %s (failing for %.0fs, retrying)\n", what, msg,
-                now - o->since);
+        agent_log("%s: %s (failing for %.0fs, retrying)", what, msg, now - o->since);
       o->next_log = now + (o->step >= 5 ? 30 : (double)(1u << o->step));
       o->step++;
     }
@@ -138,8 +152,7 @@ double agent_outage_failed(struct agent_outage *o, const char *what, const char 
 void agent_outage_ok(struct agent_outage *o, const char *what)
 {
   if (o->down)
-    fprintf(stderr, "skiffd agent: %s: server reachable again after %.0fs\n", what,
-            agent_now() - o->since);
+    agent_log("%s: server reachable again after %.0fs", what, agent_now() - o->since);
   o->down = false;
   o->step = 0;
 }
@@ -255,7 +268,7 @@ static int parse_number(const char *opt, const char *s, double min, double max, 
   v = strtod(s, &end);
   if (errno || end == s || *end != '\0' || v < min || v > max)
     {
-      fprintf(stderr, "skiffd agent: %s `%s`: expected a number in [%g, %g]\n", opt, s, min, max);
+      agent_log("%s `%s`: expected a number in [%g, %g]", opt, s, min, max);
       return -1;
     }
   *out = v;
@@ -324,10 +337,8 @@ static int register_first(struct agent_node *n, int sigfd)
           && strstr(json_string_value(json_object_get(resp, "error")), "podCIDR"))
         {
           /* a server without pod CIDRs: the flag stays ours alone */
-          fprintf(stderr,
-                  "skiffd agent: the server does not take podCIDR; using --pod-cidr %s "
-                  "locally\n",
-                  n->pod_cidr_flag);
+          agent_log("the server does not take podCIDR; using --pod-cidr %s locally",
+                    n->pod_cidr_flag);
           n->pod_cidr = xstrdup(n->pod_cidr_flag);
           n->pod_cidr_flag = NULL;
           json_decref(resp);
@@ -370,7 +381,7 @@ static int make_dirs(struct agent_node *n)
   for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
     if (skiff_mkdir_p(dirs[i], 0700, &err) < 0)
       {
-        fprintf(stderr, "skiffd agent: --root: %s\n", err->msg);
+        agent_log("--root: %s", err->msg);
         return -1;
       }
   return 0;
@@ -399,7 +410,7 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
     {
       if (skiff_parse_size(o->memory, &n->memory, &err) < 0)
         {
-          fprintf(stderr, "skiffd agent: --memory: %s\n", err->msg);
+          agent_log("--memory: %s", err->msg);
           return 2;
         }
     }
@@ -407,22 +418,19 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
     n->memory = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
   if (skiff_parse_size(o->log_max, &n->log_max, &err) < 0 || n->log_max < 4096)
     {
-      fprintf(stderr, "skiffd agent: --log-max `%s`: expected a size of at least 4k\n", o->log_max);
+      agent_log("--log-max `%s`: expected a size of at least 4k", o->log_max);
       return 2;
     }
   if (strlen(n->bridge) == 0 || strlen(n->bridge) > 15 || strchr(n->bridge, '/'))
     {
-      fprintf(stderr,
-              "skiffd agent: --bridge `%s`: expected an interface name of 1-15 "
-              "characters\n",
-              n->bridge);
+      agent_log("--bridge `%s`: expected an interface name of 1-15 characters", n->bridge);
       return 2;
     }
   uint32_t network;
   int prefix;
   if (o->pod_cidr && net_parse_subnet(o->pod_cidr, &network, &prefix, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: --pod-cidr: %s\n", err->msg);
+      agent_log("--pod-cidr: %s", err->msg);
       return 2;
     }
   if (make_dirs(n) < 0)
@@ -436,20 +444,19 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
   struct agent_http *http = agent_http_start(n, (int)o->agent_port, &err);
   if (http == NULL)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      agent_log("%s", err->msg);
       return 1;
     }
   if (register_first(n, sigfd) < 0)
     return 0; /* SIGTERM while the server was away */
   if (net_parse_subnet(n->pod_cidr, &network, &prefix, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: podCIDR from the server: %s\n", err->msg);
+      agent_log("podCIDR from the server: %s", err->msg);
       return 1;
     }
-  fprintf(stderr,
-          "skiffd agent: node %s registered (address %s, pod CIDR %s on bridge %s, logs on port "
-          "%d), server %s, root %s\n",
-          n->name, n->address, n->pod_cidr, n->bridge, n->agent_port, n->server, n->root);
+  agent_log("node %s registered (address %s, pod CIDR %s on bridge %s, logs on port %d), "
+            "server %s, root %s",
+            n->name, n->address, n->pod_cidr, n->bridge, n->agent_port, n->server, n->root);
 
   /* the network agent (routes to other nodes' pod CIDRs, service proxy) starts here */
 
@@ -458,7 +465,7 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
   desired.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (agent_watch_start(n, &desired, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      agent_log("%s", err->msg);
       return 1;
     }
   struct agent_status *status = agent_status_start(n);
@@ -611,47 +618,45 @@ int agent_main(int argc, char **argv)
           agent_usage(stdout);
           return 0;
         default:
-          fprintf(stderr, "skiffd agent: unknown option or missing value: `%s`\n",
-                  argv[optind - 1]);
+          agent_log("unknown option or missing value: `%s`", argv[optind - 1]);
           agent_usage(stderr);
           return 2;
       }
   if (optind < argc)
     {
-      fprintf(stderr, "skiffd agent: unexpected argument `%s`\n", argv[optind]);
+      agent_log("unexpected argument `%s`", argv[optind]);
       return 2;
     }
   if (name == NULL || *name == '\0')
     {
-      fprintf(stderr, "skiffd agent: --name NODE is required\n");
+      agent_log("--name NODE is required");
       return 2;
     }
   if (fake && real_only)
     {
-      fprintf(stderr, "skiffd agent: %s is for the real agent, not --fake-runtime\n", real_flag);
+      agent_log("%s is for the real agent, not --fake-runtime", real_flag);
       return 2;
     }
   if (!fake && (count != 1 || fail_file))
     {
-      fprintf(stderr, "skiffd agent: %s needs --fake-runtime\n",
-              fail_file ? "--fail-file" : "--count");
+      agent_log("%s needs --fake-runtime", fail_file ? "--fail-file" : "--count");
       return 2;
     }
   json_t *label_obj = NULL;
   if (agent_parse_labels(labels, &label_obj, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      agent_log("%s", err->msg);
       return 2;
     }
   if (token_file && client_read_token_file(token_file, &file_token, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: --token-file: %s\n", err->msg);
+      agent_log("--token-file: %s", err->msg);
       json_decref(label_obj);
       return 2;
     }
   if (client_load_target(server, token ? token : file_token, data_dir, &target, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      agent_log("%s", err->msg);
       json_decref(label_obj);
       return 2;
     }
@@ -660,7 +665,7 @@ int agent_main(int argc, char **argv)
       long long mem = 0;
       if (skiff_parse_size(ro.memory ? ro.memory : "8Gi", &mem, &err) < 0)
         {
-          fprintf(stderr, "skiffd agent: --memory: %s\n", err->msg);
+          agent_log("--memory: %s", err->msg);
           return 2;
         }
       struct agent_fake_config fc = {.server = target.server,

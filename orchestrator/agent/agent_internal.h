@@ -37,6 +37,10 @@ struct agent_node
 
 extern volatile sig_atomic_t agent_stopping;
 
+/* The agent's log: one line on stderr, "skiffd agent: " first.  The one place the real
+ * agent's files write to (a daemon's log, like the server's), whole lines from any thread. */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 void agent_sleep(double seconds);
 /* Block SIGTERM, SIGINT, SIGHUP in this thread and the ones it starts (*sigs gets the set),
  * ignore SIGPIPE. */

@@ -156,7 +156,7 @@ void containers_answer(struct sync_loop *l, struct replica *r, json_t *reply, do
           r->phase = AGENT_DONE;
           r->state = "Failed";
           sync_set_reason(r, xstrdup(error));
-          fprintf(stderr, "skiffd agent: replica %s: %s\n", r->name, error);
+          agent_log("replica %s: %s", r->name, error);
           return;
         }
       r->init_pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
@@ -178,7 +178,7 @@ void containers_answer(struct sync_loop *l, struct replica *r, json_t *reply, do
   if (r->phase == AGENT_REMOVING)
     {
       if (!ok)
-        fprintf(stderr, "skiffd agent: remove replica %s: %s\n", r->name, error);
+        agent_log("remove replica %s: %s", r->name, error);
       r->phase = AGENT_NONE;
       r->exit_decided = false;
       if (r->after == AFTER_DONE)
@@ -261,8 +261,8 @@ void containers_adopt(struct sync_loop *l)
   for (size_t i = 0; i < l->n; i++)
     running += l->reps[i]->phase == AGENT_RUNNING;
   if (l->n)
-    fprintf(stderr, "skiffd agent: adopted %zu container%s (%zu running) from %s\n", l->n,
-            l->n == 1 ? "" : "s", running, l->node->root);
+    agent_log("adopted %zu container%s (%zu running) from %s", l->n, l->n == 1 ? "" : "s", running,
+              l->node->root);
 }
 
 void containers_helper_lost(struct sync_loop *l, double now)

@@ -95,8 +95,7 @@ static int send_entry(struct agent_status *s, struct client *c, const struct ent
   if (status >= 400 && status != 404 && status != 409)
     {
       cleanup_free char *msg = client_error_message(status, resp);
-      fprintf(stderr, "skiffd agent: %s replica %s: %s\n", e->body ? "report" : "delete",
-              e->replica, msg);
+      agent_log("%s replica %s: %s", e->body ? "report" : "delete", e->replica, msg);
     }
   (void)s;
   json_decref(resp);

@@ -439,7 +439,7 @@ static void runtime_answers(struct sync_loop *l, double now)
         return;
       if (r < 0)
         {
-          fprintf(stderr, "skiffd agent: %s; starting a new one\n", err->msg);
+          agent_log("%s; starting a new one", err->msg);
           containers_helper_lost(l, now);
           return;
         }
@@ -492,7 +492,7 @@ static void start_helper(struct sync_loop *l, double now)
   cleanup_err struct skiff_err *err = NULL;
   if (rt_start(&l->rtc, &l->rt, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s (retrying in 1s)\n", err->msg);
+      agent_log("%s (retrying in 1s)", err->msg);
       l->rt = NULL;
       l->rt_retry = now + 1;
     }
@@ -562,7 +562,7 @@ int agent_sync_loop(struct agent_node *node, struct agent_desired *desired,
       int timeout = left <= 0 ? 0 : (int)ceil(left * 1000);
       if (poll(p, np, timeout) < 0 && errno != EINTR)
         {
-          fprintf(stderr, "skiffd agent: poll: %s\n", strerror(errno));
+          agent_log("poll: %s", strerror(errno));
           free(p);
           free(who);
           return 1;
@@ -572,8 +572,7 @@ int agent_sync_loop(struct agent_node *node, struct agent_desired *desired,
           struct signalfd_siginfo si;
           if (read(sigfd, &si, sizeof(si)) > 0 && si.ssi_signo != SIGHUP)
             {
-              fprintf(stderr, "skiffd agent: %s: leaving; the containers keep running\n",
-                      strsignal((int)si.ssi_signo));
+              agent_log("%s: leaving; the containers keep running", strsignal((int)si.ssi_signo));
               free(p);
               free(who);
               probe_pool_stop(l->probes);
