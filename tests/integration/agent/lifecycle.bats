@@ -62,20 +62,21 @@ teardown() {
 	webapp_service "$ORCH_TMP/web.json" crashy 1
 	ctl apply -f "$ORCH_TMP/web.json"
 	wait_for 20 all_ready crashy 1
-	local r i reason
+	local r i
 	r=$(replica_names crashy)
 	for i in 1 2 3; do
 		wait_for 15 ready_with_restarts "$r" $((i - 1))
 		curl -sf -m 2 -X POST "http://$(replica .address "$r"):8080/crash" >/dev/null
 		sleep 0.3
 	done
-	# the third crash within a minute waits 2 s: BackOff says until when
-	wait_for 5 state_is "$r" BackOff
-	reason=$(replica .reason "$r")
-	assert_contains "$reason" "back-off 2s restarting failed container (exited with code 1); next try at 20"
-	assert_eq "$(replica .restarts "$r")" 2
-	run ctl get replicas
-	assert_contains "$output" "BackOff"
+	# the second crash within a minute waited 1 s, the third waits 2 s: BackOff says until when
+	wait_for 10 events_match "^BackOff exit code 1: back-off 1s restarting failed container \\(exited with code 1\\); next try at 20"
+	wait_for 10 events_match "^BackOff exit code 1: back-off 2s restarting failed container"
+	if state_is "$r" BackOff; then
+		assert_eq "$(replica .restarts "$r")" 2
+		run ctl get replicas
+		assert_contains "$output" "BackOff"
+	fi
 	wait_for 10 ready_with_restarts "$r" 3
 	assert_eq "$(replica_names crashy)" "$r" "still one replica, same name"
 	run ctl describe service crashy
@@ -112,16 +113,19 @@ teardown() {
 	echo '{"name": "bad", "image": "doesnotexist", "replicas": 1}' >"$ORCH_TMP/bad.json"
 	ctl apply -f "$ORCH_TMP/bad.json"
 	wait_for 10 has_state bad Failed
+	local t0=$SECONDS
 	run ctl get replicas -o wide
 	assert_contains "$output" 'image "doesnotexist" not found on node n1'
 	run ctl describe service bad
 	assert_contains "$output" 'image "doesnotexist" not found on node n1'
 	wait_for 20 all_ready web 1
-	# replaced again and again, but backing off: a handful of tries in 4 s, not hundreds
+	# replaced again and again, but backing off (rounds 1, 2, 4 ... s apart): a handful of
+	# tries, not one per controller pass (tens a second)
 	sleep 4
-	local tries
+	local tries most
 	tries=$(api GET /v1/events | jq '[.items[] | select(.reason == "Replaced" and (.object | startswith("bad-")))] | length')
-	[ "$tries" -ge 1 ] && [ "$tries" -le 5 ] || fail "$tries replacements in ~5 s"
+	most=$(awk -v e=$((SECONDS - t0 + 1)) 'BEGIN { print int(log(e) / log(2)) + 3 }')
+	[ "$tries" -ge 1 ] && [ "$tries" -le "$most" ] || fail "$tries replacements in $((SECONDS - t0)) s (at most $most)"
 	kill -0 "$AGENT_PID"
 }
 
