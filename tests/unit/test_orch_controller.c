@@ -253,6 +253,63 @@ static void test_failed_replica_is_replaced(void)
   teardown();
 }
 
+/* A replica that cannot start is reported Failed again and again: the replacements come in
+ * rounds 1 s, 2 s ... apart, and between rounds the Failed replica stays with its reason. */
+static void test_failed_stays_visible_between_rounds(void)
+{
+  setup();
+  add_node("a");
+  apply("{\"name\":\"bad\",\"image\":\"nosuch\",\"replicas\":1}");
+  tick(0.1);
+  cleanup_free char *first = xstrdup(first_replica("bad", "Scheduled"));
+  set_state(first, "Failed", 0);
+  tick(0.1); /* the first round is at once */
+  CHECK(json_object_get(cl.view.replicas, first) == NULL);
+  const char *s = first_replica("bad", "Scheduled");
+  CHECK(s != NULL);
+  cleanup_free char *second = xstrdup(s ? s : "");
+  set_state(second, "Failed", 0);
+  tick(0.3); /* within the 1 s back-off: kept, nothing new */
+  CHECK(json_object_get(cl.view.replicas, second) != NULL);
+  CHECK(count("bad", NULL, 0) == 1 && count("bad", "Failed", 0) == 1);
+  tick(0.3);
+  CHECK(count("bad", "Failed", 0) == 1);
+  tick(0.5); /* 1.1 s after the first round: the next one */
+  CHECK(json_object_get(cl.view.replicas, second) == NULL);
+  CHECK(count("bad", "Scheduled", 0) == 1);
+  /* scaled to zero while one waits: dropped at once, nothing to wait for */
+  const char *third = first_replica("bad", "Scheduled");
+  CHECK(third != NULL);
+  if (third)
+    set_state(third, "Failed", 0);
+  apply("{\"name\":\"bad\",\"image\":\"nosuch\",\"replicas\":0}");
+  tick(0.1);
+  CHECK(count("bad", NULL, 0) == 0);
+  teardown();
+}
+
+/* A replica the agent restarts in place (BackOff, then Running again) keeps its name. */
+static void test_backoff_replica_is_kept(void)
+{
+  setup();
+  add_node("a");
+  apply("{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":1}");
+  tick(0.1);
+  agent_sync("web", true);
+  tick(0.1);
+  cleanup_free char *r = xstrdup(first_replica("web", "Running"));
+  for (int i = 0; i < 5; i++)
+    {
+      set_state(r, "BackOff", 1);
+      cluster_heartbeat(&cl, "a", now + 1);
+      tick(1);
+      CHECK(json_object_get(cl.view.replicas, r) != NULL);
+      CHECK(count("web", NULL, 0) == 1);
+      CHECK_STR_EQ(model_str(json_object_get(cl.view.replicas, r), "state", ""), "BackOff");
+    }
+  teardown();
+}
+
 static void test_lost_node_replicas_move(void)
 {
   setup();
@@ -392,6 +449,8 @@ int main(void)
   RUN_TEST(test_scale_up_binds_and_spreads);
   RUN_TEST(test_scale_down_stops_the_surplus);
   RUN_TEST(test_failed_replica_is_replaced);
+  RUN_TEST(test_failed_stays_visible_between_rounds);
+  RUN_TEST(test_backoff_replica_is_kept);
   RUN_TEST(test_lost_node_replicas_move);
   RUN_TEST(test_every_node_lost_marks_nothing);
   RUN_TEST(test_rolling_update_steps);
