@@ -70,19 +70,20 @@ struct log_stream
   char *name, *path;
   int fd;
   bool follow;
-  char *head; /* bytes to send first (the tail of REPLICA.log.1) */
+  off_t pos, end; /* without follow: what the file held when asked, and no more */
+  char *head;     /* bytes to send first (the tail of REPLICA.log.1) */
   size_t head_len, head_off;
 };
 
-/* Where the last n lines of the file start; *lines = how many lines that part holds. */
-static off_t tail_start(int fd, long n, long *lines)
+/* Where the last n lines of the file's first `size` bytes start; *lines = how many lines that
+ * part holds. */
+static off_t tail_start(int fd, off_t size, long n, long *lines)
 {
-  struct stat st;
   *lines = 0;
-  if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
+  if (fd < 0 || size <= 0)
     return 0;
-  off_t from = st.st_size > HTTP_TAIL_WINDOW ? st.st_size - HTTP_TAIL_WINDOW : 0;
-  size_t len = (size_t)(st.st_size - from);
+  off_t from = size > HTTP_TAIL_WINDOW ? size - HTTP_TAIL_WINDOW : 0;
+  size_t len = (size_t)(size - from);
   char *buf = xmalloc(len);
   ssize_t got = pread(fd, buf, len, from);
   if (got <= 0)
@@ -111,9 +112,14 @@ static ssize_t log_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
   for (;;)
     {
-      ssize_t n = s->fd >= 0 ? read(s->fd, buf, max) : 0;
+      if (!s->follow && s->end - s->pos < (off_t)max)
+        max = s->end > s->pos ? (size_t)(s->end - s->pos) : 0;
+      ssize_t n = s->fd >= 0 && max > 0 ? read(s->fd, buf, max) : 0;
       if (n > 0)
-        return n;
+        {
+          s->pos += n;
+          return n;
+        }
       if (n < 0 && errno == EINTR)
         continue;
       if (!s->follow)
@@ -218,23 +224,27 @@ static enum MHD_Result route_logs(struct agent_http *h, struct MHD_Connection *c
       return send_error(c, 404, msg);
     }
   /* what comes from REPLICA.log.1: all of it, or the part --tail still wants */
+  /* the sizes now: a tail counts in them, and without follow nothing later is sent */
   long have = 0;
   off_t start = 0;
+  struct stat cur, old_st;
+  s->end = s->fd >= 0 && fstat(s->fd, &cur) == 0 ? cur.st_size : 0;
+  off_t old_size = ofd >= 0 && fstat(ofd, &old_st) == 0 ? old_st.st_size : 0;
   if (tail >= 0)
-    start = tail_start(s->fd, tail, &have);
+    start = tail_start(s->fd, s->end, tail, &have);
   if (ofd >= 0 && (tail < 0 || have < tail))
     {
       long more = 0;
-      off_t ostart = tail < 0 ? 0 : tail_start(ofd, tail - have, &more);
-      struct stat st;
-      if (fstat(ofd, &st) == 0 && st.st_size > ostart)
+      off_t ostart = tail < 0 ? 0 : tail_start(ofd, old_size, tail - have, &more);
+      if (old_size > ostart)
         {
-          s->head_len = (size_t)(st.st_size - ostart);
+          s->head_len = (size_t)(old_size - ostart);
           s->head = xmalloc(s->head_len);
           ssize_t got = pread(ofd, s->head, s->head_len, ostart);
           s->head_len = got > 0 ? (size_t)got : 0;
         }
     }
+  s->pos = start;
   if (s->fd >= 0)
     lseek(s->fd, start, SEEK_SET);
   struct MHD_Response *r
