@@ -20,14 +20,14 @@ bench_cleanup() {
 	local p id
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	sleep 0.3 # a create the killed agent's helper was in finishes in its monitor
 	if [ -d "${TMP:-}/root/state" ]; then
 		for id in $(ls "$TMP/root/state"); do
 			timeout 20 "$SKIFF" --root "$TMP/root/state" delete --force "$id" >/dev/null 2>&1 || true
 		done
 	fi
-	[ -n "${BR:-}" ] && ip link del "$BR" 2>/dev/null
-	[ -n "${TMP:-}" ] && rm -rf "$TMP"
-	true
+	if [ -n "${BR:-}" ]; then ip link del "$BR" 2>/dev/null || true; fi
+	if [ -n "${TMP:-}" ]; then rm -rf "$TMP"; fi
 }
 
 # bench_start NAME [AGENT ARGS...]: server + agent up, webapp image in the store.

@@ -53,19 +53,28 @@ agent_setup() {
 }
 
 # agent_teardown: kill the agent, remove what its containers hold, the bridge, the server.
+# Every step goes on when one fails (teardown runs under set -e).
 agent_teardown() {
-	local id
+	local id p pass
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -f "${AGENT_LOG:-}" ]; then
 		echo "--- agent log (last 40 lines)" >&2
-		tail -40 "$AGENT_LOG" >&2
+		tail -40 "$AGENT_LOG" >&2 || true
 	fi
-	[ -n "${AGENT_PID:-}" ] && kill -KILL "$AGENT_PID" 2>/dev/null
-	if [ -d "${AROOT:-}/state" ]; then
+	if [ -n "${AGENT_PID:-}" ]; then kill -KILL "$AGENT_PID" 2>/dev/null || true; fi
+	# a create its runtime helper died in still finishes in the container's monitor: let it
+	# settle; monitors and not yet started inits carry the test's own --state-root
+	sleep 0.3
+	for pass in 1 2; do
+		[ -d "${AROOT:-}/state" ] || break
 		for id in $(ls "$AROOT/state"); do
 			[ "${id:0:1}" = . ] && continue
 			timeout 20 "$SKIFF" --root "$AROOT/state" delete --force "$id" >/dev/null 2>&1 || true
 		done
-	fi
+		for p in $(pgrep -f -- "--state-root $AROOT/state" || true); do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+		sleep 0.2
+	done
 	ip link del "$BR" 2>/dev/null || true
 	orch_teardown
 }
