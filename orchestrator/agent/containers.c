@@ -147,6 +147,23 @@ void containers_answer(struct sync_loop *l, struct replica *r, json_t *reply, do
   bool ok = json_is_true(json_object_get(reply, "ok"));
   const char *error = model_str(reply, "error", "failed");
   r->req = 0;
+  if (r->phase == AGENT_STARTING && r->pulling)
+    {
+      const char *image = model_str(json_object_get(r->obj, "spec"), "image", "");
+      r->pulling = false;
+      if (ok)
+        {
+          sync_set_reason(r, xstrdup(""));
+          sync_run(l, r); /* pulled: on to the run (the helper gone: re-read at its loss) */
+          return;
+        }
+      r->phase = AGENT_DONE;
+      r->state = "Failed";
+      sync_set_reason(r,
+                      xasprintf("pull image \"%s\" on node %s: %s", image, l->node->name, error));
+      agent_log("replica %s: %s", r->name, r->reason);
+      return;
+    }
   if (r->phase == AGENT_STARTING)
     {
       if (!ok)

@@ -240,6 +240,18 @@ bool agent_probe_result(struct agent_probe_state *s, const struct agent_probe_sp
   return before != s->ok;
 }
 
+/* ---- images ------------------------------------------------------------------------------ */
+
+bool agent_image_names_registry(const char *ref)
+{
+  const char *slash = ref ? strchr(ref, '/') : NULL;
+  if (slash == NULL || slash == ref)
+    return false;
+  size_t n = (size_t)(slash - ref);
+  return memchr(ref, '.', n) || memchr(ref, ':', n)
+         || (n == 9 && strncmp(ref, "localhost", 9) == 0);
+}
+
 /* ---- logs -------------------------------------------------------------------------------- */
 
 size_t agent_tail_offset(const char *buf, size_t len, long n)

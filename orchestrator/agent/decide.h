@@ -146,6 +146,13 @@ void agent_probe_start(struct agent_probe_state *s, const struct agent_probe_spe
 bool agent_probe_result(struct agent_probe_state *s, const struct agent_probe_spec *spec, bool ok,
                         double now);
 
+/* ---- images ------------------------------------------------------------------------------ */
+
+/* Does the image reference name a registry, docker's rule: its first path component has a
+ * '.' or a ':' or is "localhost" ("127.0.0.1:5000/webapp:1", "registry.example/x").  A bare
+ * name ("webapp") is only looked for in the node's store. */
+bool agent_image_names_registry(const char *ref);
+
 /* ---- logs -------------------------------------------------------------------------------- */
 
 /* Offset in buf where its last n lines start (a last line without '\n' counts); n <= 0: len. */

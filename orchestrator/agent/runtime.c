@@ -218,3 +218,8 @@ int rt_read(struct rt *rt, json_t **reply, struct skiff_err **err)
                          n == 0 ? "exited" : "socket failed");
     }
 }
+
+uint64_t rt_pull(struct rt *rt, const char *image, struct skiff_err **err)
+{
+  return send_request(rt, json_pack("{s:s,s:s}", "op", "pull", "image", image), err);
+}

@@ -17,6 +17,8 @@
  *   {"id":2,"op":"signal","name":..,"signal":15,"all":false}  -> {"id":2,"ok":true}
  *   {"id":3,"op":"remove","name":..}                          -> {"id":3,"ok":true}
  *   {"id":4,"op":"exec","name":..,"argv":[..],"timeout":1.0}  -> {"id":4,"ok":true,"code":0}
+ *   {"id":5,"op":"pull","image":"127.0.0.1:5000/webapp:1"}    -> {"id":5,"ok":true}
+ * (exec and pull run in children of the helper, which goes on serving meanwhile)
  * Failures: {"id":N,"ok":false,"error":"image \"x\" not found on node n1"}. */
 #ifndef SKIFF_AGENT_RUNTIME_H
 #define SKIFF_AGENT_RUNTIME_H
@@ -62,6 +64,8 @@ uint64_t rt_signal(struct rt *rt, const char *name, int sig, bool all, struct sk
 uint64_t rt_remove(struct rt *rt, const char *name, struct skiff_err **err);
 uint64_t rt_exec(struct rt *rt, const char *name, char *const *argv, double timeout,
                  struct skiff_err **err);
+/* Pull the image from the registry its reference names into the node's store. */
+uint64_t rt_pull(struct rt *rt, const char *image, struct skiff_err **err);
 
 /* Next complete answer, without blocking: 1 and *reply set, 0 when none is complete yet,
  * -1 when the helper is gone (EOF or error). */

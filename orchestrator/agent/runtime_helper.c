@@ -26,6 +26,7 @@
 #define HELPER_FD 3
 #define HELPER_MAX_EXECS 256
 #define HELPER_LINE_MAX (4 * 1024 * 1024)
+#define HELPER_PULL_TIMEOUT 600 /* seconds a pull may take */
 
 struct helper
 {
@@ -37,6 +38,7 @@ struct helper
     json_int_t id;
     long long deadline_ms;
     double timeout;
+    int err_fd; /* pull: the child's error message; -1 for exec */
   } execs[HELPER_MAX_EXECS];
   size_t nexecs;
 };
@@ -84,8 +86,8 @@ static void op_run(struct helper *h, json_int_t id, json_t *req)
     return answer_error(id, "run: name and image are required");
   if (image_resolve(h->cfg.image_root, image, &img, &err) < 0)
     {
-      /* The registry issue adds image_pull: a reference naming a registry is pulled here
-       * (the agent reports Pulling) before this answer. */
+      /* a reference naming a registry was pulled before (op pull): missing here means a bare
+       * name the node's store lacks, or an image removed since */
       cleanup_free char *msg
           = strstr(err->msg, "no such image") != NULL
                 ? xasprintf("image \"%s\" not found on node %s", image, h->cfg.node)
@@ -200,6 +202,54 @@ static void op_exec(struct helper *h, json_int_t id, json_t *req)
       .id = id,
       .deadline_ms = skiff_now_ms() + (long long)(timeout * 1000),
       .timeout = timeout,
+      .err_fd = -1,
+  };
+}
+
+/* Pull an image from its registry in a child, so the helper serves other requests
+ * meanwhile; answered when the child ends (its error comes through a pipe). */
+static void op_pull(struct helper *h, json_int_t id, json_t *req)
+{
+  const char *ref = json_string_value(json_object_get(req, "image"));
+  int pfd[2];
+  if (ref == NULL)
+    return answer_error(id, "pull: image is required");
+  if (h->nexecs == HELPER_MAX_EXECS)
+    return answer_error(id, "pull: too many children running");
+  if (pipe2(pfd, O_CLOEXEC) < 0)
+    return answer_error(id, "pull: pipe failed");
+  pid_t pid = fork();
+  if (pid < 0)
+    {
+      close(pfd[0]);
+      close(pfd[1]);
+      return answer_error(id, "pull: fork failed");
+    }
+  if (pid == 0)
+    {
+      close(pfd[0]);
+      close(HELPER_FD);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, NULL);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      struct image_pull_opts o
+          = {.store = h->cfg.image_root, .ref = ref, .policy = IMAGE_PULL_MISSING};
+      struct skiff_err *err = NULL;
+      if (image_pull(&o, NULL, &err) < 0)
+        {
+          skiff_write_all(pfd[1], err->msg, strlen(err->msg));
+          _exit(1);
+        }
+      _exit(0);
+    }
+  close(pfd[1]);
+  h->execs[h->nexecs++] = (struct exec_child){
+      .pid = pid,
+      .id = id,
+      .deadline_ms = skiff_now_ms() + HELPER_PULL_TIMEOUT * 1000LL,
+      .timeout = HELPER_PULL_TIMEOUT,
+      .err_fd = pfd[0],
   };
 }
 
@@ -218,6 +268,8 @@ static void handle_line(struct helper *h, const char *line, size_t len)
     op_remove(h, id, req);
   else if (strcmp(op, "exec") == 0)
     op_exec(h, id, req);
+  else if (strcmp(op, "pull") == 0)
+    op_pull(h, id, req);
   else
     answer_error(id, "unknown op");
   json_decref(req);
@@ -226,6 +278,8 @@ static void handle_line(struct helper *h, const char *line, size_t len)
 static void exec_done(struct helper *h, size_t i, json_t *reply)
 {
   answer(reply);
+  if (h->execs[i].err_fd >= 0)
+    close(h->execs[i].err_fd);
   h->execs[i] = h->execs[--h->nexecs];
 }
 
@@ -239,7 +293,19 @@ static void reap(struct helper *h)
       if (h->execs[i].pid == pid)
         {
           int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-          exec_done(h, i, json_pack("{s:I,s:b,s:i}", "id", h->execs[i].id, "ok", 1, "code", code));
+          if (h->execs[i].err_fd >= 0 && code != 0)
+            {
+              /* a pull that failed: its message */
+              char msg[1024];
+              ssize_t n = read(h->execs[i].err_fd, msg, sizeof(msg) - 1);
+              msg[n > 0 ? n : 0] = '\0';
+              exec_done(h, i,
+                        json_pack("{s:I,s:b,s:s}", "id", h->execs[i].id, "ok", 0, "error",
+                                  n > 0 ? msg : "pull failed"));
+            }
+          else
+            exec_done(h, i,
+                      json_pack("{s:I,s:b,s:i}", "id", h->execs[i].id, "ok", 1, "code", code));
           break;
         }
 }

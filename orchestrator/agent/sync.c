@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include "image.h"
 #include "model.h"
 
 #define SYNC_PROBE_WORKERS 4
@@ -155,7 +156,17 @@ static void pull_desired(struct sync_loop *l)
 
 /* ---- actions ------------------------------------------------------------------------------ */
 
-static void start_replica(struct sync_loop *l, struct replica *r)
+/* The node's store has the image already? */
+static bool image_present(struct sync_loop *l, const char *image)
+{
+  struct image_info *info = NULL;
+  if (image_resolve(l->node->image_root, image, &info, NULL) < 0)
+    return false;
+  image_info_free(info);
+  return true;
+}
+
+void sync_run(struct sync_loop *l, struct replica *r)
 {
   json_t *spec = spec_of(r), *env = json_array(), *v;
   const char *k;
@@ -177,17 +188,34 @@ static void start_replica(struct sync_loop *l, struct replica *r)
                            .cpus = json_number_value(json_object_get(res, "cpu"))};
   cleanup_err struct skiff_err *err = NULL;
   r->req = rt_run(l->rt, &req, &err);
+  r->pulling = false;
   json_decref(env);
   json_decref(nocmd);
+}
+
+static void start_replica(struct sync_loop *l, struct replica *r)
+{
+  const char *image = model_str(spec_of(r), "image", "");
+  cleanup_err struct skiff_err *err = NULL;
+  /* a reference naming a registry is pulled when the store lacks it (kubelet's
+   * IfNotPresent): Starting, reason "pulling image ...", then the run */
+  bool pull = agent_image_names_registry(image) && !image_present(l, image);
+  if (pull)
+    r->req = rt_pull(l->rt, image, &err);
+  else
+    sync_run(l, r);
   if (r->req == 0)
     return; /* the helper is gone: containers_helper_lost() comes next */
+  r->pulling = pull;
   if (r->restart_pending)
     r->restarts++;
   r->phase = AGENT_STARTING;
   r->state = "Starting";
   r->liveness_failed = false;
   r->killed = false;
-  if (r->restart_pending && r->has_exit && r->exit_reason)
+  if (pull)
+    sync_set_reason(r, xasprintf("pulling image \"%s\"", image));
+  else if (r->restart_pending && r->has_exit && r->exit_reason)
     sync_set_reason(r, xasprintf("restarting after: %s", r->exit_reason));
   else
     sync_set_reason(r, xstrdup(""));

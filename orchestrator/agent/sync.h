@@ -35,7 +35,8 @@ struct replica
   bool watching_init;
   char *ip;
   double started;    /* monotonic time it started running */
-  uint64_t req;      /* run / remove request with the runtime helper */
+  uint64_t req;      /* pull / run / remove request with the runtime helper */
+  bool pulling;      /* STARTING: the request is the image's pull, the run comes next */
   uint64_t instance; /* bumps at every start: probe results of an older one are dropped */
 
   /* exits and restarts */
@@ -88,6 +89,8 @@ struct replica *sync_add(struct sync_loop *l, const char *name);
 void sync_set_reason(struct replica *r, char *reason); /* takes reason */
 /* The reason of a running replica: "" or, after a restart, "last exit: ...". */
 void sync_running_reason(struct replica *r);
+/* Send the run request of a replica (its image is in the store). */
+void sync_run(struct sync_loop *l, struct replica *r);
 
 /* containers.c */
 /* Records for every container (and leftover dir or lease) of --root. */
@@ -96,7 +99,7 @@ void containers_adopt(struct sync_loop *l);
 bool containers_watch(struct replica *r);
 /* The pidfd said the process is gone: record the exit (phase EXITED). */
 void containers_exited(struct sync_loop *l, struct replica *r, double now);
-/* The runtime helper's answer to a run or remove request. */
+/* The runtime helper's answer to a pull, run or remove request. */
 void containers_answer(struct sync_loop *l, struct replica *r, json_t *reply, double now);
 /* The helper died: requests in flight are re-read from the state dirs; a new helper comes
  * at l->rt_retry. */

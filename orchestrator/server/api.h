@@ -27,6 +27,9 @@ int api_fd(struct api *a);
 int api_timeout_ms(struct api *a, int max);
 /* Serve what is ready (never blocks). */
 void api_run(struct api *a);
+/* End of a loop pass: commit the pass's grouped writes, answer the requests that waited for
+ * them, write the queued Events. */
+void api_flush(struct api *a);
 /* Resume parked watch streams: new changes or a bookmark are due. */
 void api_wake_watchers(struct api *a);
 /* End every watch stream and stop listening. */

@@ -16,6 +16,7 @@
 #include "api_internal.h"
 #include "client.h"
 #include "model.h"
+#include "view.h"
 
 #define API_LOGS_MAX 64
 #define API_LOGS_BUF (256 * 1024)
@@ -235,12 +236,10 @@ static enum MHD_Result proxy_answer(struct api *api, struct MHD_Connection *c, s
 }
 
 enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct request *rq,
-                               json_t *rep)
+                               const char *name, const char *nodename)
 {
   if (rq->logs)
     return proxy_answer(api, c, rq->logs);
-  const char *name = model_str(rep, "name", "");
-  const char *nodename = model_str(rep, "node", "");
   const char *follow = api_query(c, "follow"), *tail = api_query(c, "tail");
   long long ntail = -1;
   if (tail && *tail)
@@ -255,7 +254,8 @@ enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct
     return api_send_error(api, c, 400, "follow: expected true or false");
   if (*nodename == '\0')
     return api_send_error(api, c, 409, "replica `%s` is not bound to a node yet", name);
-  json_t *node = json_object_get(api->view->nodes, nodename);
+  struct view_node *vn = view_node(api->view, nodename);
+  json_t *node = vn ? vn->obj : NULL;
   int64_t port = model_int(node, "agentPort", 0);
   if (node == NULL || port <= 0)
     return api_send_error(api, c, 409,

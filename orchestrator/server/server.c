@@ -3,6 +3,7 @@
  * wake-ups and store compaction.  The parts it wires together: cluster.h (store, view, watch
  * cache, events), api.h and controller.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -83,6 +84,8 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
 {
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
+  double last_trim = cluster_now();
+  uint64_t trimmed_at = 0;
   for (;;)
     {
       double now = cluster_now();
@@ -100,6 +103,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
         }
       double busy_start = cluster_now();
       api_run(api);
+      api_flush(api);
       now = cluster_now();
       /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
        * of the time: the gap is at least three times its last run), and at least every 0.5 s for
@@ -107,9 +111,10 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
       double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
       if ((controller_dirty(ctl) && now - last_tick >= gap) || now - last_tick >= 0.5)
         {
-          controller_tick(ctl, now);
+          controller_tick(ctl, cluster_clock(cl));
           last_tick = now;
           tick_cost = cluster_now() - now;
+          api_flush(api);
         }
       /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
        * streams send their bookmarks. */
@@ -121,17 +126,11 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           api_run(api);
         }
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
-       * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
-      double stall = cluster_now() - busy_start;
-      if (stall > 1.0)
-        {
-          const char *name;
-          json_t *hb;
-          json_object_foreach(cl->view.heartbeats, name, hb)
-          {
-            json_real_set(hb, json_real_value(hb) + stall);
-          }
-        }
+       * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
+       * node's grace (cluster_clock). */
+      double busy = cluster_now() - busy_start;
+      if (busy > CLUSTER_PASS_FORGIVEN)
+        cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
       if (now - last_compact >= 60)
         {
           int64_t rev = store_revision(cl->store) - 100000;
@@ -139,6 +138,14 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
           last_compact = now;
+        }
+      /* A burst of writes leaves freed memory between the objects the view keeps: hand the
+       * free pages back to the kernel once things settle. */
+      if (cl->writes - trimmed_at >= 1000 && now - last_trim >= 5)
+        {
+          malloc_trim(0);
+          trimmed_at = cl->writes;
+          last_trim = now;
         }
     }
 }
@@ -218,7 +225,7 @@ int server_main(int argc, char **argv)
   if (cluster_open(&cl, store, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
-  ctl = controller_new(&cl, o.node_grace, cluster_now());
+  ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
   struct api_config acfg = {.listen = o.listen,
                             .token = token,
                             .heartbeat_interval = o.heartbeat_interval,

@@ -266,6 +266,20 @@ static void test_tail(void)
   CHECK(agent_count_lines("\n\n", 2) == 2);
 }
 
+static void test_image_names_registry(void)
+{
+  CHECK(agent_image_names_registry("127.0.0.1:5000/webapp:1"));
+  CHECK(agent_image_names_registry("localhost/webapp"));
+  CHECK(agent_image_names_registry("registry.example/team/app:2"));
+  CHECK(agent_image_names_registry("host:5000/app@sha256:abc"));
+  CHECK(!agent_image_names_registry("webapp"));
+  CHECK(!agent_image_names_registry("webapp:1"));
+  CHECK(!agent_image_names_registry("library/busybox"));
+  CHECK(!agent_image_names_registry("/x"));
+  CHECK(!agent_image_names_registry(""));
+  CHECK(!agent_image_names_registry(NULL));
+}
+
 int main(void)
 {
   RUN_TEST(test_want_of);
@@ -277,5 +291,6 @@ int main(void)
   RUN_TEST(test_probe_readiness);
   RUN_TEST(test_probe_liveness);
   RUN_TEST(test_tail);
+  RUN_TEST(test_image_names_registry);
   return CHECK_DONE();
 }

@@ -190,3 +190,27 @@ teardown() {
 		[ -z "$(leftovers "$n")" ] || fail "left: $(leftovers "$n")"
 	done
 }
+
+@test "an image named by its registry is pulled when the node lacks it, then runs; a missing one is Failed" {
+	command -v docker-registry >/dev/null || skip "docker-registry not installed"
+	WORK=$ORCH_TMP
+	# shellcheck source=../registry/helpers.bash
+	source "$BATS_TEST_DIRNAME/../registry/helpers.bash"
+	registry_start reg || return 1
+	SKIFF_IMAGE_ROOT=$AGENT_STORE "$SKIFF" push webapp "$REG/webapp:1" >/dev/null
+	# the agent's store is empty: it has to pull
+	AGENT_STORE=$ORCH_TMP/node-store start_real_agent
+	webapp_service "$ORCH_TMP/web.json" web 1 ".image = \"$REG/webapp:1\""
+	ctl apply -f "$ORCH_TMP/web.json"
+	wait_for 30 all_ready web 1
+	answers_as "$(replica_names web)"
+	SKIFF_IMAGE_ROOT=$ORCH_TMP/node-store "$SKIFF" images | grep -q "$REG/webapp"
+	grep -q "GET /v2/webapp/manifests/1" "$REG_LOG"
+	# an image that is not in that registry: Failed with the registry's answer
+	webapp_service "$ORCH_TMP/bad.json" nope 1 ".image = \"$REG/nosuch:1\""
+	ctl apply -f "$ORCH_TMP/bad.json"
+	wait_for 20 has_state nope Failed
+	run ctl get replicas -o wide
+	assert_contains "$output" "pull image \"$REG/nosuch:1\" on node n1"
+	registry_stop_all
+}
