@@ -1,9 +1,10 @@
 /* status.c - the status manager: a thread that sends what the sync loop reports to the server
- * (POST /v1/replicas/NAME/status) and the DELETEs of stopped Terminating/Lost replicas.
+ * (every waiting report in one POST /v1/nodes/NAME/status) and the DELETEs of stopped
+ * Terminating/Lost replicas.
  * The loop never waits on the network: it queues, and a newer report of a replica replaces
  * a queued one, so an unreachable server costs one pending report per replica, not a
- * growing backlog.  Reports go in the order their replicas first queued; a failed send is
- * retried with back-off (one log line per step).
+ * growing backlog.  DELETEs go first, one by one; then every waiting report at once; a failed
+ * send is retried with back-off (one log line per step).
  * Threads: the queue is shared between the loop (producer) and this thread, under `lock`. */
 #include "agent_internal.h"
 #include "client.h"
@@ -67,39 +68,97 @@ void agent_status_delete(struct agent_status *s, const char *replica)
   queue(s, replica, NULL);
 }
 
-/* Send one entry; 0 done (sent, or refused for good), -1 transport failure (retry). */
-static int send_entry(struct agent_status *s, struct client *c, const struct entry *e,
-                      struct skiff_err **err)
+/* An answer that means "try again later" becomes an error; others are final (404: gone
+ * already; 409: Terminating/Lost or moved, the watch brings the new state). */
+static int answer_status(long status, json_t *resp, const char *what, struct skiff_err **err)
 {
-  long status = 0;
-  json_t *resp = NULL;
-  if (e->body == NULL)
-    {
-      cleanup_free char *path = xasprintf("/v1/replicas/%s", e->replica);
-      if (client_request(c, "DELETE", path, NULL, &status, &resp, err) < 0)
-        return -1;
-    }
-  else
-    {
-      cleanup_free char *path = xasprintf("/v1/replicas/%s/status", e->replica);
-      if (client_request(c, "POST", path, e->body, &status, &resp, err) < 0)
-        return -1;
-    }
-  /* 404: gone already; 409: Terminating/Lost or moved, the watch brings the new state */
   if (status >= 500 || status == 401 || status == 403)
     {
       cleanup_free char *msg = client_error_message(status, resp);
-      json_decref(resp);
       return skiff_error(err, 0, "%s", msg);
     }
   if (status >= 400 && status != 404 && status != 409)
     {
       cleanup_free char *msg = client_error_message(status, resp);
-      agent_log("%s replica %s: %s", e->body ? "report" : "delete", e->replica, msg);
+      agent_log("%s: %s", what, msg);
     }
-  (void)s;
-  json_decref(resp);
   return 0;
+}
+
+/* DELETE one replica; 0 done, -1 retry. */
+static int send_delete(struct client *c, const char *replica, struct skiff_err **err)
+{
+  long status = 0;
+  json_t *resp = NULL;
+  cleanup_free char *path = xasprintf("/v1/replicas/%s", replica);
+  cleanup_free char *what = xasprintf("delete replica %s", replica);
+  if (client_request(c, "DELETE", path, NULL, &status, &resp, err) < 0)
+    return -1;
+  int r = answer_status(status, resp, what, err);
+  json_decref(resp);
+  return r;
+}
+
+/* Every queued report in one POST /v1/nodes/NAME/status (API.md: a node's changes in one
+ * request, which also counts as a heartbeat); 0 done, -1 retry. */
+static int send_reports(struct agent_status *s, struct client *c, json_t *items,
+                        struct skiff_err **err)
+{
+  long status = 0;
+  json_t *resp = NULL;
+  cleanup_free char *path = xasprintf("/v1/nodes/%s/status", s->node->name);
+  cleanup_free char *what = xasprintf("report %zu replicas", json_array_size(items));
+  json_t *body = json_pack("{s:O}", "replicas", items);
+  int r = client_request(c, "POST", path, body, &status, &resp, err);
+  json_decref(body);
+  if (r == 0)
+    r = answer_status(status, resp, what, err);
+  json_decref(resp);
+  return r;
+}
+
+/* The next piece of work under the lock: the first DELETE (*del, its serial), else every
+ * report as batch items (*items, their names and serials in *sent). */
+static void take_work(struct agent_status *s, char **del, uint64_t *del_serial, json_t **items,
+                      json_t **sent)
+{
+  *del = NULL;
+  *items = NULL;
+  *sent = NULL;
+  for (size_t i = 0; i < s->n && *del == NULL; i++)
+    if (s->q[i].body == NULL)
+      {
+        *del = xstrdup(s->q[i].replica);
+        *del_serial = s->q[i].serial;
+      }
+  if (*del)
+    return;
+  *items = json_array();
+  *sent = json_object();
+  for (size_t i = 0; i < s->n; i++)
+    {
+      json_t *item = json_deep_copy(s->q[i].body);
+      json_object_del(item, "node");
+      json_object_set_new(item, "name", json_string(s->q[i].replica));
+      json_array_append_new(*items, item);
+      json_object_set_new(*sent, s->q[i].replica, json_integer((json_int_t)s->q[i].serial));
+    }
+}
+
+/* Drop what was sent, unless a newer report of the same replica came meanwhile. */
+static void done_with(struct agent_status *s, const char *replica, uint64_t serial)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->q[i].replica, replica) == 0)
+      {
+        if (s->q[i].serial == serial)
+          {
+            entry_clear(&s->q[i]);
+            memmove(s->q + i, s->q + i + 1, (s->n - i - 1) * sizeof(*s->q));
+            s->n--;
+          }
+        return;
+      }
 }
 
 static void *status_thread(void *arg)
@@ -109,21 +168,20 @@ static void *status_thread(void *arg)
   struct agent_outage out = {0};
   while (!agent_stopping)
     {
+      char *del = NULL;
+      uint64_t del_serial = 0;
+      json_t *items = NULL, *sent = NULL;
       pthread_mutex_lock(&s->lock);
       while (s->n == 0 && !agent_stopping)
         pthread_cond_wait(&s->cond, &s->lock);
-      if (s->n == 0)
-        {
-          pthread_mutex_unlock(&s->lock);
-          break;
-        }
-      struct entry e = {.replica = xstrdup(s->q[0].replica),
-                        .body = s->q[0].body ? json_incref(s->q[0].body) : NULL,
-                        .serial = s->q[0].serial};
+      if (s->n > 0)
+        take_work(s, &del, &del_serial, &items, &sent);
       pthread_mutex_unlock(&s->lock);
+      if (del == NULL && items == NULL)
+        break;
 
       struct skiff_err *err = NULL;
-      int r = send_entry(s, c, &e, &err);
+      int r = del ? send_delete(c, del, &err) : send_reports(s, c, items, &err);
       if (r < 0)
         {
           agent_sleep(agent_outage_failed(&out, "status reports", err->msg));
@@ -133,16 +191,22 @@ static void *status_thread(void *arg)
         {
           agent_outage_ok(&out, "status reports");
           pthread_mutex_lock(&s->lock);
-          /* done with the head unless a newer report replaced it meanwhile */
-          if (s->n > 0 && strcmp(s->q[0].replica, e.replica) == 0 && s->q[0].serial == e.serial)
+          if (del)
+            done_with(s, del, del_serial);
+          else
             {
-              entry_clear(&s->q[0]);
-              memmove(s->q, s->q + 1, (s->n - 1) * sizeof(*s->q));
-              s->n--;
+              const char *name;
+              json_t *serial;
+              json_object_foreach(sent, name, serial)
+              {
+                done_with(s, name, (uint64_t)json_integer_value(serial));
+              }
             }
           pthread_mutex_unlock(&s->lock);
         }
-      entry_clear(&e);
+      free(del);
+      json_decref(items);
+      json_decref(sent);
     }
   client_free(c);
   return NULL;
