@@ -16,6 +16,7 @@
 #include "client.h"
 #include "image.h"
 #include "net.h"
+#include "netagent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -332,9 +333,9 @@ static int register_first(struct agent_node *n, int sigfd)
       long status = 0;
       int r = client_request(c, "POST", "/v1/nodes", body, &status, &resp, &err);
       json_decref(body);
-      if (r == 0 && status == 400 && n->pod_cidr_flag
-          && json_is_string(json_object_get(resp, "error"))
-          && strstr(json_string_value(json_object_get(resp, "error")), "podCIDR"))
+      const char *emsg = json_string_value(json_object_get(resp, "error"));
+      if (r == 0 && status == 400 && n->pod_cidr_flag && emsg
+          && strstr(emsg, "podCIDR: unknown field"))
         {
           /* a server without pod CIDRs: the flag stays ours alone */
           agent_log("the server does not take podCIDR; using --pod-cidr %s locally",
@@ -344,15 +345,29 @@ static int register_first(struct agent_node *n, int sigfd)
           json_decref(resp);
           continue;
         }
+      if (r == 0 && (status == 400 || status == 409) && emsg && strstr(emsg, "podCIDR"))
+        {
+          /* the server refused our --pod-cidr (overlaps another node's, or a reserved range):
+           * a configuration error, not an outage */
+          agent_log("register: %s", emsg);
+          json_decref(resp);
+          ret = -2;
+          break;
+        }
       if (r == 0 && (status == 200 || status == 201))
         {
-          const char *cidr = json_string_value(json_object_get(resp, "podCIDR"));
+          json_t *jc = json_object_get(resp, "podCIDR");
+          const char *cidr = json_string_value(jc);
           if (cidr && *cidr)
             {
               free(n->pod_cidr);
               n->pod_cidr = xstrdup(cidr);
               n->pod_cidr_flag = n->pod_cidr; /* re-registrations keep it */
             }
+          else if (jc)
+            agent_log("the server has no pod CIDR left for this node; using %s (it may "
+                      "overlap another node's)",
+                      n->pod_cidr);
           ret = 0;
         }
       else
@@ -447,7 +462,10 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
       agent_log("%s", err->msg);
       return 1;
     }
-  if (register_first(n, sigfd) < 0)
+  int reg = register_first(n, sigfd);
+  if (reg == -2)
+    return 2;
+  if (reg < 0)
     return 0; /* SIGTERM while the server was away */
   if (net_parse_subnet(n->pod_cidr, &network, &prefix, &err) < 0)
     {
@@ -458,7 +476,14 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
             "server %s, root %s",
             n->name, n->address, n->pod_cidr, n->bridge, n->agent_port, n->server, n->root);
 
-  /* the network agent (routes to other nodes' pod CIDRs, service proxy) starts here */
+  /* the network side: routes to the other nodes' pod CIDRs, the node-port proxy */
+  struct netagent_config nc
+      = {.server = n->server, .token = n->token, .node = n->name, .address = n->address};
+  if (netagent_start(&nc, &err) < 0)
+    {
+      agent_log("network side: %s", err->msg);
+      return 1;
+    }
 
   static struct agent_desired desired;
   pthread_mutex_init(&desired.lock, NULL);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "model.h"
+#include "cidr.h"
 
 static const char *const state_names[REPLICA_STATE_COUNT] = {
     [REPLICA_PENDING] = "Pending",         [REPLICA_SCHEDULED] = "Scheduled",
@@ -620,7 +621,7 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
 {
   static const char *const fields[]
       = {"name",     "address", "agentPort", "capacity",    "labels",        "revision", "status",
-         "cordoned", "created", "allocated", "allocatable", "lastHeartbeat", NULL};
+         "cordoned", "created", "allocated", "allocatable", "lastHeartbeat", "podCIDR",  NULL};
   const char *name, *addr = "";
   int64_t port = 0;
   json_t *cap = NULL, *labels = NULL, *v;
@@ -654,6 +655,27 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
     }
   *out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "name", name, "address", addr, "agentPort",
                    (json_int_t)port, "capacity", cap, "labels", labels ? labels : json_object());
+  /* podCIDR: the node asks for this subnet (agent --pod-cidr); absent or "": the server
+   * allocates one.  Normalized to the canonical form. */
+  v = json_object_get(in, "podCIDR");
+  const char *pod = "";
+  struct cidr c;
+  char canon[CIDR_STRLEN];
+  if (v && get_string(v, "node.podCIDR", false, &pod, err) < 0)
+    {
+      json_decref(*out);
+      return -1;
+    }
+  if (*pod)
+    {
+      if (cidr_parse(pod, &c, err) < 0 || cidr_check_pod(&c, err) < 0)
+        {
+          json_decref(*out);
+          return skiff_err_prefix(err, "node.podCIDR");
+        }
+      cidr_format(&c, canon);
+      json_object_set_new(*out, "podCIDR", json_string(canon));
+    }
   return 0;
 }
 

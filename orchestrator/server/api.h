@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "cidr.h"
 #include "cluster.h"
 
 struct api;
@@ -16,6 +17,7 @@ struct api_config
   const char *listen; /* ADDR:PORT */
   const char *token;  /* bearer token every request but /healthz must carry */
   double heartbeat_interval;
+  const struct cidr_pool *pod_pool; /* node podCIDRs (nodeipam.h); NULL: none allocated */
   /* More /metrics lines (the controller's), may be NULL. */
   void (*write_metrics)(void *data, FILE *f);
   void *metrics_data;

@@ -8,6 +8,7 @@
 #include "api_internal.h"
 #include "jtext.h"
 #include "model.h"
+#include "nodeipam.h"
 
 /* ---- replicas ---- */
 
@@ -309,6 +310,16 @@ static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, 
       cleanup_free char *now = model_time_string(time(NULL));
       json_object_set_new(obj, "cordoned", json_false());
       json_object_set_new(obj, "created", json_string(now));
+    }
+  int code
+      = nodeipam_assign(api->cfg.pod_pool, api->view, &api->cl->events, name, reg, old, obj, &err);
+  if (code != 0)
+    {
+      enum MHD_Result sent_err
+          = api_send_error(api, c, (unsigned)code, "node `%s`: %s", name, err->msg);
+      json_decref(obj);
+      json_decref(reg);
+      return sent_err;
     }
   json_object_set_new(obj, "status", json_string("Ready"));
   json_decref(reg);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "api.h"
+#include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
 #include "server.h"
@@ -22,6 +23,7 @@ struct server_opts
 {
   const char *listen, *data;
   double heartbeat_interval, node_grace;
+  struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
 };
 
 static int load_token(const char *data_dir, char **token, struct skiff_err **err)
@@ -66,13 +68,17 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S]\n"
+             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+             "                     [--node-cidr-mask-size N]\n"
              "  --listen              API address (default 127.0.0.1:7070)\n"
              "  --data                data directory: store.db and token (default "
              "/var/lib/skiffd)\n"
              "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
              "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n");
+             "(default 5)\n"
+             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+             "(default " CIDR_DEFAULT_CLUSTER ")\n"
+             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
 }
 
 static void metrics_of_controller(void *data, FILE *f)
@@ -156,9 +162,14 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"data", required_argument, NULL, 'd'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
+                                       {"cluster-cidr", required_argument, NULL, 'C'},
+                                       {"node-cidr-mask-size", required_argument, NULL, 'M'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
+  const char *cluster_cidr = CIDR_DEFAULT_CLUSTER;
+  long node_prefix = CIDR_DEFAULT_NODE_PREFIX;
+  char *end = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
@@ -180,6 +191,18 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 'C':
+          cluster_cidr = optarg;
+          break;
+        case 'M':
+          node_prefix = strtol(optarg, &end, 10);
+          if (end == optarg || *end || node_prefix < 1 || node_prefix > 32)
+            {
+              fprintf(stderr, "skiffd server: --node-cidr-mask-size `%s`: expected 1..32\n",
+                      optarg);
+              return 2;
+            }
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -191,6 +214,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     {
       fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
       usage(stderr);
+      return 2;
+    }
+  o->pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
+  o->pod_pool.node_prefix = (int)node_prefix;
+  if (o->pod_pool.enabled
+      && (cidr_parse(cluster_cidr, &o->pod_pool.cluster, &err) < 0
+          || cidr_check_cluster(&o->pod_pool.cluster, (int)node_prefix, &err) < 0))
+    {
+      fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
   return -1;
@@ -229,6 +261,7 @@ int server_main(int argc, char **argv)
   struct api_config acfg = {.listen = o.listen,
                             .token = token,
                             .heartbeat_interval = o.heartbeat_interval,
+                            .pod_pool = &o.pod_pool,
                             .write_metrics = metrics_of_controller,
                             .metrics_data = ctl};
   api = api_start(&cl, &acfg, &err);
