@@ -108,7 +108,14 @@ int cgroup_enter_self(struct skiff_cgroup *cg, bool born_in_cgroup2, struct skif
  * Used by tests and by delete's "nothing left behind" check. */
 char **cgroup_host_dirs(struct skiff_cgroup *cg);
 
+/* How many processes the kernel's OOM killer killed in this cgroup: the `oom_kill` line of
+ * memory.events (v2) or memory.oom_control (v1).  Read after the container exited and
+ * before delete, it tells an OOM kill from any other SIGKILL. */
+int cgroup_oom_kills(struct skiff_cgroup *cg, unsigned long long *count, struct skiff_err **err);
+
 /* Pure helpers (unit tested). */
+/* The value of the "oom_kill N" line of memory.events / memory.oom_control; 0 when absent. */
+unsigned long long cgroup_parse_oom_kill(const char *text);
 /* Join root and relative path after validating the relative path (no "..", absolute). */
 int cgroup_join_path(const char *root, const char *rel, char **out, struct skiff_err **err);
 /* cpu shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), the formula runc/crun use. */

@@ -70,6 +70,7 @@ struct container_opts
   const struct container_publish *ports;
   size_t n_ports;
   const char *log_path; /* detached: stdout+stderr go through the monitor into this file */
+  long long log_max;    /* rotate the log at this size; 0: SKIFF_LOG_MAX */
 
   /* A monitor (monitor.c) between the caller and the init: skiff's docker-style verbs and
    * the agent, where skiff is the engine.  Without one (the OCI verbs) the init's parent

@@ -33,7 +33,8 @@ int monitor_log_should_rotate(long long current_size, size_t incoming, long long
 struct monitor_io
 {
   int log_fd;                /* read end of the container's stdout/stderr, or -1 */
-  const char *log_path;      /* file the output goes to (rotated at SKIFF_LOG_MAX) */
+  const char *log_path;      /* file the output goes to (rotated at log_max) */
+  long long log_max;         /* 0: SKIFF_LOG_MAX */
   struct skiff_proxy *proxy; /* published ports, or NULL */
 };
 
@@ -41,7 +42,7 @@ struct log_sink
 {
   const char *path;
   int fd;
-  long long size;
+  long long size, max;
 };
 
 static void log_open(struct log_sink *l)
@@ -55,7 +56,7 @@ static void log_write(struct log_sink *l, const char *buf, size_t n)
 {
   if (l->path == NULL)
     return;
-  if (monitor_log_should_rotate(l->size, n, SKIFF_LOG_MAX))
+  if (monitor_log_should_rotate(l->size, n, l->max))
     {
       /* keep one previous file: bounded disk use, `skiff logs` still shows recent history */
       cleanup_free char *old = xasprintf("%s.1", l->path);
@@ -257,7 +258,8 @@ static void __attribute__((noreturn)) monitor_loop(struct monitor *m)
   m->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   m->ep = epoll_create1(EPOLL_CLOEXEC);
   watch_fd(m, m->sfd);
-  m->sink = (struct log_sink){.path = m->io.log_path, .fd = -1};
+  m->sink = (struct log_sink){
+      .path = m->io.log_path, .fd = -1, .max = m->io.log_max > 0 ? m->io.log_max : SKIFF_LOG_MAX};
   if (m->sink.path)
     log_open(&m->sink);
   if (m->io.log_fd >= 0)
@@ -319,7 +321,7 @@ static void __attribute__((noreturn)) monitor_child(struct create_ctx *c, int re
   const struct container_opts *opts = c->opts;
   struct skiff_err *merr = NULL;
   pid_t pid = 0;
-  struct monitor m = {.c = c, .io = {.log_fd = -1, .log_path = opts->log_path}, .sfd = -1};
+  struct monitor m = {.c = c, .io = {.log_fd = -1, .log_path = opts->log_path, .log_max = opts->log_max}, .sfd = -1};
   /* what the caller gave us */
   size_t n_inherited = 0;
   int *inherited = list_open_fds(&n_inherited);

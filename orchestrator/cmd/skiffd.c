@@ -27,6 +27,8 @@ int main(int argc, char **argv)
     return server_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "agent") == 0)
     return agent_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "agent-runtime") == 0) /* spawned by the agent, not for people */
+    return agent_runtime_main(argc, argv);
   if (strcmp(argv[1], "netagent") == 0)
     return netagent_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)

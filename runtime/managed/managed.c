@@ -471,7 +471,7 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
       skiff_error(err, 0, "container name `%s` is already in use", r.name);
       goto out;
     }
-  r.dir = xasprintf("%s/containers/%s", o->store, r.name);
+  r.dir = xasprintf("%s/containers/%s", o->data_root ? o->data_root : o->store, r.name);
   if (mkdir(r.dir, 0700) < 0)
     {
       if (errno == EEXIST)
@@ -496,7 +496,10 @@ made:;
       if (rc < 0)
         goto out;
     }
-  managed_net_config(o->store, &r.net, &r.net_state);
+  if (o->netcfg)
+    r.net = *o->netcfg;
+  else
+    managed_net_config(o->store, &r.net, &r.net_state);
   if (strcmp(o->net, "bridge") == 0)
     {
       if (net_ipam_allocate(&r.net, r.name, &r.ip, err) < 0)
@@ -532,7 +535,7 @@ made:;
   /* a restarting container's output goes to its log in the foreground too (the first
      run's is copied to us): its later runs have nobody else to write to */
   if (o->detach || restarts)
-    r.log_path = xasprintf("%s/container.log", r.dir);
+    r.log_path = o->log_path ? xstrdup(o->log_path) : xasprintf("%s/container.log", r.dir);
   {
     json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", r.name, "image", o->image, "digest",
                           r.img->manifest_digest ? r.img->manifest_digest : "", "net", o->net,
@@ -588,6 +591,7 @@ made:;
                               .ports = o->ports,
                               .n_ports = o->n_ports,
                               .log_path = r.log_path,
+                              .log_max = o->log_max,
                               .detach = true,
                               .monitor = true,
                               .restart = o->restart};

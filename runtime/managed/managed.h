@@ -2,7 +2,8 @@
  * a name, an image, a private overlay rootfs, a network, published ports, logs.
  *
  * Each managed container is an ordinary OCI container (state in the state root, so
- * `skiff state NAME` works) whose bundle lives in <store>/containers/<name>/:
+ * `skiff state NAME` works) whose bundle lives in <store>/containers/<name>/ (or under
+ * opts.data_root, which the node agent points into its --root):
  *   config.json   the spec generated from the image and the flags
  *   rootfs/       mount point: the overlay (image layers + upper/) is mounted here
  *                 inside the container's own mount namespace only
@@ -39,6 +40,11 @@ struct managed_run_opts
   char **labels;                    /* KEY=VALUE (or KEY), shown by inspect, ps --filter */
   struct container_restart restart; /* the monitor restarts the container by this policy */
   bool tty;                         /* foreground: a pty for the process, proxied to ours */
+  /* set by the node agent (orchestrator/agent), all optional: */
+  const char *data_root;                  /* <data_root>/containers/<name>/; NULL: store */
+  const struct net_bridge_config *netcfg; /* bridge, subnet, IPAM dir; NULL: from the env */
+  const char *log_path;                   /* detached output; NULL: <dir>/container.log */
+  long long log_max;                      /* rotate the log at this size; 0: 10 MiB */
 };
 
 /* Net settings from the environment: SKIFF_BRIDGE, SKIFF_SUBNET (defaults skiff0,

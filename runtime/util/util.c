@@ -481,3 +481,15 @@ long long skiff_now_ms(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
+
+int skiff_bearer_matches(const char *authorization, const char *token)
+{
+  if (authorization == NULL || token == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+    return 0;
+  const char *t = authorization + 7;
+  size_t lt = strlen(t), lk = strlen(token);
+  unsigned char diff = lt != lk;
+  for (size_t i = 0; i < lk; i++)
+    diff |= (unsigned char)(token[i] ^ (i < lt ? t[i] : 0));
+  return diff == 0;
+}

@@ -117,6 +117,10 @@ ssize_t skiff_read_all(int fd, void *buf, size_t len);
  * /proc/self/fd lists; -1 with *err when neither works (the caller must not run it). */
 int skiff_close_fds_from(int lowfd, const int *keep, size_t n_keep, struct skiff_err **err);
 
+/* Does an HTTP Authorization header carry "Bearer <token>"?  Compared in constant time over
+ * the token's length (no timing oracle on a prefix).  1 yes, 0 no (also for NULLs). */
+int skiff_bearer_matches(const char *authorization, const char *token);
+
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long skiff_now_ms(void);
 
