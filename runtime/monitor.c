@@ -321,7 +321,9 @@ static void __attribute__((noreturn)) monitor_child(struct create_ctx *c, int re
   const struct container_opts *opts = c->opts;
   struct skiff_err *merr = NULL;
   pid_t pid = 0;
-  struct monitor m = {.c = c, .io = {.log_fd = -1, .log_path = opts->log_path, .log_max = opts->log_max}, .sfd = -1};
+  struct monitor m = {.c = c,
+                      .io = {.log_fd = -1, .log_path = opts->log_path, .log_max = opts->log_max},
+                      .sfd = -1};
   /* what the caller gave us */
   size_t n_inherited = 0;
   int *inherited = list_open_fds(&n_inherited);

@@ -233,8 +233,12 @@ static void op_pull(struct helper *h, json_int_t id, json_t *req)
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, NULL);
       prctl(PR_SET_PDEATHSIG, SIGKILL);
+      /* registries, credentials and plain-HTTP exceptions as `skiff pull` takes them */
       struct image_pull_opts o
-          = {.store = h->cfg.image_root, .ref = ref, .policy = IMAGE_PULL_MISSING};
+          = {.store = h->cfg.image_root,
+             .ref = ref,
+             .policy = IMAGE_PULL_MISSING,
+             .registry = {.insecure_registries = getenv("SKIFF_INSECURE_REGISTRIES")}};
       struct skiff_err *err = NULL;
       if (image_pull(&o, NULL, &err) < 0)
         {
