@@ -99,7 +99,8 @@ record "apply -> 3 replicas Ready (pull + start)" "$(($(now_ms) - t0)) ms"
 run "$CTL" get replicas -o wide
 H1=$(host_addr h1)
 URL=http://$H1:30080
-note "the node port 30080 answers on every host and spreads requests over every replica:"
+note "node-port URL: $URL (and port 30080 on every host)"
+note "the node port answers on every host and spreads requests over every replica:"
 for h in h1 h2 h3; do
 	note "through $h ($(host_addr "$h")):"
 	who_answers "http://$(host_addr "$h"):30080" 6
