@@ -525,7 +525,8 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
         io.proxy = make_proxy(opts, &merr);
       /* the caller may be gone (killed): its pipe must not kill us with SIGPIPE */
       signal(SIGPIPE, SIG_IGN);
-      if (r < 0 || (opts->n_ports && io.proxy == NULL)
+      struct monitor_loop loop;
+      if (r < 0 || (opts->n_ports && io.proxy == NULL) || monitor_prepare(&loop, &io, &merr) < 0
           || save_created(&c, pid, getpid(), &merr) < 0)
         {
           if (pid > 0)
@@ -563,7 +564,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
           close(inherited[i]);
       free(inherited);
       ctx_cache_seccomp(&c);
-      monitor_main(opts->root, opts->id, pid, &io);
+      monitor_main(opts->root, opts->id, pid, &loop, &io);
     }
   close(res[1]);
   res[1] = -1;

@@ -142,10 +142,18 @@ struct monitor_io
 };
 #define SKIFF_LOG_MAX (10 * 1024 * 1024)
 
+/* What the monitor's loop waits on: a signalfd for SIGCHLD and an epoll set holding it,
+ * the log pipe and the proxy.  monitor_prepare makes them (blocking SIGCHLD) before the
+ * create reports success, so a failure fails the create. */
+struct monitor_loop
+{
+  int sfd, ep;
+};
+int monitor_prepare(struct monitor_loop *m, const struct monitor_io *io, struct skiff_err **err);
 /* The monitor: wait for the init, copy its output to the log, serve its published ports,
  * record its exit, exit.  Never returns. */
-void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_io *io)
-    __attribute__((noreturn));
+void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_loop *m,
+                  const struct monitor_io *io) __attribute__((noreturn));
 
 /* Append to a log file, rotating it to <path>.1 when it would pass max bytes.  Pure
  * arithmetic lives in monitor_log_should_rotate (unit tested). */

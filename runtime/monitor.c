@@ -56,36 +56,46 @@ static void log_write(struct log_sink *l, const char *buf, size_t n)
     l->size += (long long)n;
 }
 
-void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_io *io)
+/* Everything the loop waits on, made before the create reports success: a monitor that
+ * cannot see its init exit would never record the exit code, so a failure here fails the
+ * create instead. */
+int monitor_prepare(struct monitor_loop *m, const struct monitor_io *io, struct skiff_err **err)
+{
+  m->sfd = m->ep = -1;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+    return skiff_error(err, errno, "monitor: block SIGCHLD");
+  m->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (m->sfd < 0)
+    return skiff_error(err, errno, "monitor: signalfd");
+  m->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (m->ep < 0)
+    return skiff_error(err, errno, "monitor: epoll_create1");
+  int fds[3] = {m->sfd, io ? io->log_fd : -1, io && io->proxy ? proxy_fd(io->proxy) : -1};
+  for (int i = 0; i < 3; i++)
+    {
+      struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+      if (fds[i] >= 0 && epoll_ctl(m->ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+        return skiff_error(err, errno, "monitor: epoll_ctl");
+    }
+  return 0;
+}
+
+void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_loop *m,
+                  const struct monitor_io *io)
 {
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_NAME, "skiff-monitor");
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
-  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event ev = {.events = EPOLLIN};
-  ev.data.fd = sfd;
-  epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+  int sfd = m->sfd, ep = m->ep;
   int log_fd = io ? io->log_fd : -1;
   struct log_sink sink = {.path = io ? io->log_path : NULL, .fd = -1};
   if (sink.path)
     log_open(&sink);
-  if (log_fd >= 0)
-    {
-      ev.data.fd = log_fd;
-      epoll_ctl(ep, EPOLL_CTL_ADD, log_fd, &ev);
-    }
   int pfd = io && io->proxy ? proxy_fd(io->proxy) : -1;
-  if (pfd >= 0)
-    {
-      ev.data.fd = pfd;
-      epoll_ctl(ep, EPOLL_CTL_ADD, pfd, &ev);
-    }
 
   int status = 0;
   bool exited = false;

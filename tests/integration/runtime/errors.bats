@@ -4,6 +4,12 @@
 
 load ../helpers
 
+setup_file() {
+	SYSFAIL=$BATS_FILE_TMPDIR/sysfail
+	gcc -O2 -o "$SYSFAIL" "$BATS_TEST_DIRNAME/../security/sysfail.c" -lseccomp
+	export SYSFAIL
+}
+
 setup() { skiff_setup; }
 teardown() { skiff_teardown; }
 
@@ -112,4 +118,23 @@ teardown() { skiff_teardown; }
 	run sk frobnicate
 	[ "$status" -ne 0 ]
 	assert_contains "$output" frobnicate
+}
+
+# The monitor must be able to see its init exit (signalfd, epoll) before create says
+# "created": a monitor that could not would never record the exit code.
+@test "errors: the monitor cannot make its signalfd or epoll set: create fails, nothing left" {
+	local call what
+	for call in signalfd4:EMFILE:signalfd epoll_ctl:ENOMEM:epoll_ctl; do
+		what=${call##*:}
+		call=${call%:*}
+		# output to a file: a created container holds its stdio (as run_create does)
+		"$SYSFAIL" "$call" "$SKIFF" --root "$STATE_ROOT" create --bundle "$BUNDLE" "$ID" \
+			</dev/null >"$WORK/$ID.out" 2>&1 && status=0 || status=$?
+		output=$(cat "$WORK/$ID.out")
+		mapfile -t lines <"$WORK/$ID.out"
+		[ "$status" -ne 0 ] || fail "create succeeded with $call failing"
+		assert_one_line_error
+		assert_contains "$output" "monitor: $what"
+		assert_nothing_left
+	done
 }
