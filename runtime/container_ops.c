@@ -263,45 +263,60 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (eo->user && parse_user(eo->user, &proc.user, err) < 0)
     return -1;
 
-  /* join the pid namespace for our next child only, and step back right after the fork:
-     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
-     namespace */
-  char nspath[64];
-  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
-  cleanup_close int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  {
-    cleanup_close int pidns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (pidns < 0 || own_pidns < 0)
-      return skiff_error(err, errno, "open `%s`", pidns < 0 ? nspath : "/proc/self/ns/pid");
-    if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
-      return skiff_error(err, errno, "setns `%s`", nspath);
-  }
+  /* Everything the exec needs is made before we touch our pid namespace, so no error
+     path can return with it switched: the cgroup, the start pipe, the pty, both namespace
+     fds. */
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
-  int go[2];
+  int go[2] = {-1, -1}, master = -1, slave = -1, own_pidns = -1, pidns = -1;
+  bool ready = false;
+  char nspath[64];
+  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
   if (pipe2(go, O_CLOEXEC) < 0)
+    skiff_error(err, errno, "pipe");
+  else if (eo->tty && tty_open_pair(&master, &slave, err) < 0)
+    ;
+  else if ((own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `/proc/self/ns/pid`");
+  else if ((pidns = open(nspath, O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `%s`", nspath);
+  /* join the pid namespace for our next child only, and step back right after the fork:
+     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
+     namespace */
+  else if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
+    skiff_error(err, errno, "setns `%s`", nspath);
+  else
+    ready = true;
+  pid_t child = -1;
+  if (ready)
     {
-      cgroup_free(cg);
-      return skiff_error(err, errno, "pipe");
+      child = fork();
+      int saved = errno;
+      if (child != 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+        abort(); /* cannot happen: our own pid namespace is always joinable */
+      if (child < 0)
+        skiff_error(err, saved, "fork");
     }
-  int master = -1, slave = -1;
-  if (eo->tty && tty_open_pair(&master, &slave, err) < 0)
+  if (child != 0)
     {
-      cgroup_free(cg);
-      close(go[0]);
-      close(go[1]);
-      return -1;
+      if (own_pidns >= 0)
+        close(own_pidns);
+      if (pidns >= 0)
+        close(pidns);
     }
-  pid_t child = fork();
   if (child < 0)
     {
+      /* nothing made above outlives a failure (a library caller such as the agent keeps
+         running: a leaked pipe or pty per failed exec adds up) */
+      int fds[] = {go[0], go[1], master, slave};
+      for (size_t i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+          close(fds[i]);
       cgroup_free(cg);
-      return skiff_error(err, errno, "fork");
+      return -1;
     }
-  if (child > 0 && setns(own_pidns, CLONE_NEWPID) < 0)
-    abort(); /* cannot happen: our own pid namespace is always joinable */
   if (child == 0)
     {
       close(go[1]);
@@ -322,6 +337,8 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (r < 0)
     {
       close(go[1]);
+      if (master >= 0)
+        close(master);
       kill(child, SIGKILL);
       waitpid(child, NULL, 0);
       return -1;
@@ -336,9 +353,14 @@ int container_exec(const char *root, const char *id, const struct container_exec
   container_block_forwarded(&fwd, &old);
   if (write(go[1], "g", 1) != 1)
     {
+      int saved = errno;
       close(go[1]);
+      if (master >= 0)
+        close(master);
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
       sigprocmask(SIG_SETMASK, &old, NULL);
-      return skiff_error(err, errno, "exec: start the child");
+      return skiff_error(err, saved, "exec: start the child");
     }
   close(go[1]);
   if (eo->detach)
