@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -404,7 +405,17 @@ static int *list_open_fds(size_t *n)
 /* Listen on every published port now: a port in use fails the create. */
 static struct skiff_proxy *make_proxy(const struct container_opts *o, struct skiff_err **err)
 {
-  struct skiff_proxy *p = proxy_new();
+  /* the monitor serves up to PROXY_DEFAULT_LIMITS connections of 6 fds each: take the
+     hard fd limit (the container's own limits come from its spec, set already) */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  struct skiff_proxy *p = proxy_new(NULL, err);
+  if (p == NULL)
+    return NULL;
   for (size_t i = 0; i < o->n_ports; i++)
     if (proxy_add(p, o->ports[i].host_ip, o->ports[i].host_port,
                   o->net_ip ? o->net_ip : "127.0.0.1", o->ports[i].container_port, err)

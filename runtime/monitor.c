@@ -105,7 +105,7 @@ void monitor_main(const char *root, const char *id, pid_t init_pid, const struct
   while (!exited || log_fd >= 0)
     {
       struct epoll_event evs[16];
-      int n = epoll_wait(ep, evs, 16, exited ? 200 : -1);
+      int n = epoll_wait(ep, evs, 16, exited ? 200 : pfd >= 0 ? proxy_timeout_ms(io->proxy) : -1);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0 && exited)
@@ -143,6 +143,8 @@ void monitor_main(const char *root, const char *id, pid_t init_pid, const struct
           else if (fd == pfd)
             proxy_dispatch(io->proxy);
         }
+      if (pfd >= 0)
+        proxy_expire(io->proxy); /* idle clients must not hold the port */
     }
   state_record_exit(root, id, status, NULL);
   /* `skiff run -d --rm`: nobody waits for this container, remove it ourselves; and a

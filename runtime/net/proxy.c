@@ -3,7 +3,13 @@
  * Each accepted client gets a non-blocking connect to the container address and two
  * half-duplex pipes; bytes move with splice() (socket -> pipe -> socket) and never enter
  * user memory.  A side that reaches EOF is shut down for writing on the other side once
- * its pipe is drained; the connection is freed when both directions are done. */
+ * its pipe is drained; the connection is freed when both directions are done.
+ *
+ * Nobody can lock a port out (a fixed table once let 1,024 idle clients do it): the
+ * connections sit in a list ordered by their last activity, so a connection idle for
+ * idle_ms, or an upstream connect pending for connect_ms, is closed, and when the table
+ * is full the least recently active connection makes room for the newcomer.  One client
+ * address holds at most max_per_client connections. */
 #define _GNU_SOURCE
 #include "proxy.h"
 
@@ -15,9 +21,8 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-
-#define PROXY_MAX_CONNS 1024
 
 enum ep_kind
 {
@@ -49,6 +54,9 @@ struct conn
   struct endpoint ep[2];
   struct half dir[2]; /* dir[0]: client -> upstream, dir[1]: upstream -> client */
   bool connected;
+  uint32_t client;            /* client IPv4 address, network order */
+  long long since;            /* last activity (or the accept), CLOCK_MONOTONIC ms */
+  struct conn *older, *newer; /* activity list: p->oldest .. p->newest */
 };
 
 struct skiff_proxy
@@ -56,7 +64,45 @@ struct skiff_proxy
   int epfd;
   struct endpoint *listeners;
   int n_conns;
+  struct proxy_limits lim;
+  struct conn *oldest, *newest;
+  long long next_expire; /* proxy_expire scans at most every 250 ms */
 };
+
+static void lru_unlink(struct skiff_proxy *p, struct conn *c)
+{
+  if (c->older)
+    c->older->newer = c->newer;
+  else
+    p->oldest = c->newer;
+  if (c->newer)
+    c->newer->older = c->older;
+  else
+    p->newest = c->older;
+  c->older = c->newer = NULL;
+}
+
+static void lru_append(struct skiff_proxy *p, struct conn *c)
+{
+  c->older = p->newest;
+  c->newer = NULL;
+  if (p->newest)
+    p->newest->newer = c;
+  else
+    p->oldest = c;
+  p->newest = c;
+}
+
+/* c did something now: it becomes the newest. */
+static void lru_touch(struct skiff_proxy *p, struct conn *c)
+{
+  if (p->newest != c)
+    {
+      lru_unlink(p, c);
+      lru_append(p, c);
+    }
+  c->since = skiff_now_ms();
+}
 
 int proxy_parse_publish(const char *spec, char **host_ip, int *host_port, int *container_port,
                         struct skiff_err **err)
@@ -110,10 +156,22 @@ int proxy_parse_publish(const char *spec, char **host_ip, int *host_port, int *c
   return 0;
 }
 
-struct skiff_proxy *proxy_new(void)
+struct skiff_proxy *proxy_new(const struct proxy_limits *lim, struct skiff_err **err)
 {
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0)
+    {
+      skiff_error(err, errno, "publish: epoll_create1");
+      return NULL;
+    }
   struct skiff_proxy *p = xzalloc(sizeof(*p));
-  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  p->epfd = epfd;
+  p->lim = lim ? *lim : (struct proxy_limits)PROXY_DEFAULT_LIMITS;
+  /* a connection costs 6 fds (2 sockets, 2 pipes): the table fits the fd limit */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+      && (rlim_t)p->lim.max_conns * 6 + 64 > rl.rlim_cur)
+    p->lim.max_conns = rl.rlim_cur > 64 + 6 ? (int)((rl.rlim_cur - 64) / 6) : 1;
   return p;
 }
 
@@ -153,7 +211,14 @@ int proxy_add(struct skiff_proxy *p, const char *host_ip, int host_port, const c
       return skiff_error(err, saved, "listen on %s:%d", host_ip ? host_ip : "0.0.0.0", host_port);
     }
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-  epoll_ctl(p->epfd, EPOLL_CTL_ADD, l->fd, &ev);
+  if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0)
+    {
+      int saved = errno;
+      close(l->fd);
+      free(l);
+      return skiff_error(err, saved, "publish %s:%d: epoll_ctl", host_ip ? host_ip : "0.0.0.0",
+                         host_port);
+    }
   l->next = p->listeners;
   p->listeners = l;
   return 0;
@@ -172,6 +237,7 @@ static void conn_free(struct skiff_proxy *p, struct conn *c)
         if (c->dir[i].pipe[j] >= 0)
           close(c->dir[i].pipe[j]);
     }
+  lru_unlink(p, c);
   p->n_conns--;
   free(c);
 }
@@ -236,18 +302,46 @@ static bool pump(struct conn *c)
   return !(c->dir[0].shut && c->dir[1].shut);
 }
 
-static void accept_one(struct skiff_proxy *p, struct endpoint *l)
+static int client_count(struct skiff_proxy *p, uint32_t client)
 {
-  int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int n = 0;
+  for (struct conn *c = p->oldest; c; c = c->newer)
+    n += c->client == client;
+  return n;
+}
+
+static void conn_free_batch(struct skiff_proxy *p, struct conn *c, struct epoll_event *evs,
+                            int from, int n);
+
+/* evs[from..n) is the rest of the dispatch batch: an evicted connection is forgotten there */
+static void accept_one(struct skiff_proxy *p, struct endpoint *l, struct epoll_event *evs, int from,
+                       int n)
+{
+  struct sockaddr_in peer = {0};
+  socklen_t plen = sizeof(peer);
+  int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (cfd < 0)
-    return;
-  if (p->n_conns >= PROXY_MAX_CONNS)
     {
-      close(cfd); /* bounded memory under a connection flood */
+      /* out of fds: the client stays queued and the listener readable; free the least
+         recently active connection so the next round can take it (no busy loop) */
+      if ((errno == EMFILE || errno == ENFILE) && p->oldest)
+        conn_free_batch(p, p->oldest, evs, from, n);
       return;
     }
+  /* one address cannot take the port for itself */
+  if (client_count(p, peer.sin_addr.s_addr) >= p->lim.max_per_client)
+    {
+      close(cfd);
+      return;
+    }
+  /* bounded memory, and still room for a newcomer: the least recently active goes */
+  if (p->n_conns >= p->lim.max_conns && p->oldest)
+    conn_free_batch(p, p->oldest, evs, from, n);
   struct conn *c = xzalloc(sizeof(*c));
   p->n_conns++;
+  c->client = peer.sin_addr.s_addr;
+  c->since = skiff_now_ms();
+  lru_append(p, c);
   for (int i = 0; i < 2; i++)
     {
       c->ep[i].kind = EP_SIDE;
@@ -275,7 +369,11 @@ static void accept_one(struct skiff_proxy *p, struct endpoint *l)
   for (int i = 0; i < 2; i++)
     {
       struct epoll_event e = {.events = 0, .data.ptr = &c->ep[i]};
-      epoll_ctl(p->epfd, EPOLL_CTL_ADD, c->ep[i].fd, &e);
+      if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, c->ep[i].fd, &e) < 0)
+        {
+          conn_free(p, c); /* it would never be served */
+          return;
+        }
     }
   update_events(p, c);
 }
@@ -302,10 +400,11 @@ void proxy_dispatch(struct skiff_proxy *p)
         continue; /* its connection was freed earlier in this batch */
       if (e->kind == EP_LISTENER)
         {
-          accept_one(p, e);
+          accept_one(p, e, evs, i + 1, n);
           continue;
         }
       struct conn *c = e->conn;
+      lru_touch(p, c); /* an event is progress: an idle or stalled peer makes none */
       if (!c->connected && e->side == 1)
         {
           int soerr = 0;
@@ -327,6 +426,42 @@ void proxy_dispatch(struct skiff_proxy *p)
         }
       update_events(p, c);
     }
+}
+
+int proxy_timeout_ms(struct skiff_proxy *p)
+{
+  if (p->oldest == NULL)
+    return -1;
+  long long now = skiff_now_ms();
+  long long due = p->oldest->since + p->lim.idle_ms - now;
+  if (due > 1000)
+    due = 1000; /* pending connects are checked every second */
+  if (due < p->next_expire - now)
+    due = p->next_expire - now; /* expire would not scan sooner: no busy wait */
+  return due < 0 ? 0 : (int)due;
+}
+
+void proxy_expire(struct skiff_proxy *p)
+{
+  long long now = skiff_now_ms();
+  if (now < p->next_expire)
+    return;
+  p->next_expire = now + 250;
+  struct conn *c = p->oldest, *next;
+  for (; c; c = next)
+    {
+      next = c->newer;
+      long long quiet = now - c->since;
+      if (quiet >= p->lim.idle_ms || (!c->connected && quiet >= p->lim.connect_ms))
+        conn_free(p, c);
+      else if (quiet < p->lim.connect_ms)
+        break; /* the rest are newer still: nothing to expire there */
+    }
+}
+
+int proxy_conn_count(const struct skiff_proxy *p)
+{
+  return p->n_conns;
 }
 
 void proxy_free(struct skiff_proxy *p)

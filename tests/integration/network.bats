@@ -210,3 +210,42 @@ ping_host() {
 	run sk inspect "$NAME"
 	assert_eq "$(jq -r '.ip // "none"' <<<"$output")" none
 }
+
+# The proxy's table once held 1,024 connections and refused the rest, with no timeout:
+# 1,024 idle clients locked the port out.  Now one client address holds at most 64, a
+# full table makes room by closing the least recently active connection, and a connection
+# idle for 5 minutes is closed (runtime/net/proxy.c; the timeouts are unit-tested in
+# tests/unit/test_proxy.c).  1,100 idle connections from 22 loopback addresses, then a
+# client from 127.0.0.1 must be served.
+@test "published port: 1,100 idle clients do not lock the port out" {
+	new_name
+	local port
+	port=$(free_port)
+	sk run -d --name "$NAME" -p "127.0.0.1:$port:8000" busybox sh -c \
+		'mkdir -p /www && echo served >/www/index.html && exec httpd -f -p 8000 -h /www'
+	local i got=""
+	for ((i = 0; i < 50; i++)); do
+		got=$(curl -sf --max-time 2 "http://127.0.0.1:$port/") && break
+		sleep 0.1
+	done
+	assert_eq "$got" served "before the flood"
+	python3 - "$port" >"$MWORK/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+port, socks = int(sys.argv[1]), []
+for i in range(1100):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i // 50), 0))
+    s.connect(("127.0.0.1", port))
+    socks.append(s)
+print("open", len(socks), flush=True)
+time.sleep(60)
+PY
+	local idle=$!
+	BG+=("$idle")
+	wait_file_contains "$MWORK/idle.out" open 30
+	sleep 1
+	got=$(curl -sf --max-time 5 "http://127.0.0.1:$port/") || got="(no answer)"
+	kill "$idle" 2>/dev/null || true
+	wait "$idle" 2>/dev/null || true
+	assert_eq "$got" served "a new client while 1,100 idle ones are connected"
+}
