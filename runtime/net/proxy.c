@@ -468,6 +468,8 @@ void proxy_free(struct skiff_proxy *p)
 {
   if (p == NULL)
     return;
+  while (p->oldest)
+    conn_free(p, p->oldest);
   struct endpoint *l = p->listeners;
   while (l)
     {

@@ -109,8 +109,8 @@ static int exec_failing(enum failure how, bool tty)
         {
           scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
           if (ctx == NULL
-              || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAGAIN), seccomp_syscall_resolve_name("clone"),
-                                  0)
+              || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAGAIN),
+                                  seccomp_syscall_resolve_name("clone"), 0)
                      < 0
               || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAGAIN),
                                   seccomp_syscall_resolve_name("clone3"), 0)
