@@ -77,7 +77,8 @@ static void rig_run(struct rig *r, int ms)
       proxy_dispatch(r->p);
       proxy_expire(r->p);
       int fd;
-      while (r->n_up < MAX_UP && (fd = accept4(r->target, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+      while (r->n_up < MAX_UP
+             && (fd = accept4(r->target, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
         r->up[r->n_up++] = fd;
       for (int i = 0; i < polled; i++)
         if (r->up[i] >= 0 && (pf[2 + i].revents & (POLLIN | POLLHUP)))
@@ -144,8 +145,8 @@ static bool echoes(struct rig *r, int fd)
 
 static void test_per_client_cap(void)
 {
-  struct proxy_limits lim = {.max_conns = 64, .max_per_client = 8, .idle_ms = 60000,
-                             .connect_ms = 10000};
+  struct proxy_limits lim
+      = {.max_conns = 64, .max_per_client = 8, .idle_ms = 60000, .connect_ms = 10000};
   struct rig r;
   CHECK(rig_init(&r, &lim));
   int fds[20], closed = 0;
@@ -168,8 +169,8 @@ static void test_per_client_cap(void)
 
 static void test_full_table_makes_room(void)
 {
-  struct proxy_limits lim = {.max_conns = 32, .max_per_client = 8, .idle_ms = 60000,
-                             .connect_ms = 10000};
+  struct proxy_limits lim
+      = {.max_conns = 32, .max_per_client = 8, .idle_ms = 60000, .connect_ms = 10000};
   struct rig r;
   CHECK(rig_init(&r, &lim));
   int fds[64];
@@ -193,8 +194,8 @@ static void test_full_table_makes_room(void)
 
 static void test_idle_timeout(void)
 {
-  struct proxy_limits lim = {.max_conns = 16, .max_per_client = 8, .idle_ms = 300,
-                             .connect_ms = 200};
+  struct proxy_limits lim
+      = {.max_conns = 16, .max_per_client = 8, .idle_ms = 300, .connect_ms = 200};
   struct rig r;
   CHECK(rig_init(&r, &lim));
   int idle = client(&r, 20), busy = client(&r, 21);
