@@ -50,12 +50,17 @@ say "4. the control plane with three simulated nodes"
 DATA=$WORK/skiffd
 "$B/skiffd" server --listen 127.0.0.1:17070 --data "$DATA" --node-grace 3 >"$WORK/server.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do curl -sf http://127.0.0.1:17070/healthz >/dev/null && break; sleep 0.1; done
-export SKIFF_SERVER=http://127.0.0.1:17070 SKIFF_TOKEN
+# TLS from the first start: the server made a CA, a certificate, an admin credential and a
+# join token in $DATA; skiffctl trusts the CA, each node joins with the token
+for _ in $(seq 50); do
+  [ -s "$DATA/ca.crt" ] && curl -sf --cacert "$DATA/ca.crt" https://127.0.0.1:17070/healthz >/dev/null && break
+  sleep 0.1
+done
+export SKIFF_SERVER=https://127.0.0.1:17070 SKIFF_CA_FILE=$DATA/ca.crt SKIFF_TOKEN
 SKIFF_TOKEN=$(cat "$DATA/token")
 for n in node-a node-b node-c; do
-  "$B/skiffd" agent --fake-runtime --server "$SKIFF_SERVER" --token "$SKIFF_TOKEN" --name "$n" \
-    --cpu 2 --memory 1Gi >"$WORK/$n.log" 2>&1 &
+  "$B/skiffd" agent --fake-runtime --server "$SKIFF_SERVER" --join-token-file "$DATA/join-token" \
+    --name "$n" --cpu 2 --memory 1Gi >"$WORK/$n.log" 2>&1 &
   pids+=($!)
 done
 sleep 2

@@ -13,6 +13,7 @@
  * The main thread waits for SIGTERM/SIGINT. */
 #include "agent.h"
 #include "client.h"
+#include "credentials.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +30,7 @@
 struct agent
 {
   char *server, *token;
+  struct agent_credentials creds; /* each node speaks with its own credential */
   const char *name, *address, *fail_file;
   json_t *labels;
   double cpu;
@@ -256,6 +258,7 @@ static void *heartbeat_thread(void *arg)
         {
           struct skiff_err *err = NULL;
           long status = 0;
+          client_set_token(c, agent_credentials_for(&a->creds, names[i]));
           if (!registered[i])
             {
               if (register_node(a, c, names[i], &err) == 0)
@@ -374,6 +377,7 @@ static void run_job(struct agent *a, struct client *c, struct job *j)
   json_t *resp = NULL;
   long status = 0;
 
+  client_set_token(c, agent_credentials_for(&a->creds, j->node));
   if (j->kind == JOB_DELETE)
     {
       path = xasprintf("/v1/replicas/%s", j->replica);
@@ -503,17 +507,59 @@ static void *fail_file_thread(void *arg)
 
 /* ---- main ------------------------------------------------------------------------------ */
 
+/* The one place the agent gets its credentials and its trust in the server: join each node
+ * (per-node credentials, the CA from the join), or one credential for all and the CA from
+ * --ca-file / $SKIFF_CA_FILE / DATA/ca.crt. */
+static int agent_join(struct agent *a, const char *join_file, const char *shared,
+                      const char *ca_file, const char *data_dir)
+{
+  cleanup_err struct skiff_err *err = NULL;
+  cleanup_free char *join = NULL, *ca = NULL;
+  const char *env = getenv("SKIFF_JOIN_TOKEN");
+  if (join_file && client_read_token_file(join_file, &join, &err) < 0)
+    {
+      fprintf(stderr, "skiffd agent: --join-token-file: %s\n", err->msg);
+      return -1;
+    }
+  if (join == NULL && env && *env)
+    join = xstrdup(env);
+  if (join == NULL)
+    {
+      if (client_load_ca(ca_file, data_dir, &ca, &err) < 0)
+        {
+          fprintf(stderr, "skiffd agent: %s\n", err->msg);
+          return -1;
+        }
+      client_set_default_ca(ca);
+    }
+  char **names = xzalloc((size_t)(a->count + 1) * sizeof(char *));
+  for (long i = 0; i < a->count; i++)
+    names[i] = node_name(a, i);
+  int r = agent_credentials_obtain(&a->creds, a->server, join, shared, names, (size_t)a->count,
+                                   (const volatile int *)&stopping, &err);
+  for (long i = 0; i < a->count; i++)
+    free(names[i]);
+  free(names);
+  if (r < 0)
+    fprintf(stderr, "skiffd agent: %s\n", err->msg);
+  return r;
+}
+
 static void agent_usage(FILE *f)
 {
   fprintf(
       f,
-      "usage: skiffd agent --fake-runtime --name NODE [--server URL] [--token T | --token-file F]\n"
-      "                    [--data DIR] [--cpu N] [--memory SIZE] [--labels k=v,...]\n"
+      "usage: skiffd agent --fake-runtime --name NODE [--server URL] [--join-token-file F]\n"
+      "                    [--token-file F] [--ca-file F] [--data DIR] [--cpu N] [--memory SIZE]\n"
+      "                    [--labels k=v,...]\n"
       "                    [--address IP] [--count N] [--heartbeat-interval SECONDS]\n"
       "                    [--fail-file PATH]\n"
       "  --fake-runtime  simulate containers: bound replicas are reported Running + ready\n"
       "  --count N       run N fake nodes NODE-0 .. NODE-(N-1) in this process\n"
       "  --fail-file F   each replica named on a line of F is reported Failed (exit 1)\n"
+      "  --join-token-file F  join each node with the join token in F ($SKIFF_JOIN_TOKEN):\n"
+      "                  one credential per node, the CA checked against the token's hash\n"
+      "  --token-file F  one credential for every node instead ($SKIFF_TOKEN, DATA/token)\n"
       "  replica env SKIFF_FAKE_EXIT=N: fails at start; SKIFF_FAKE_READY=never: never ready\n");
 }
 
@@ -538,6 +584,8 @@ int agent_main(int argc, char **argv)
       {"server", required_argument, NULL, 's'},
       {"token", required_argument, NULL, 't'},
       {"token-file", required_argument, NULL, 'T'},
+      {"join-token-file", required_argument, NULL, 'J'},
+      {"ca-file", required_argument, NULL, 'C'},
       {"data", required_argument, NULL, 'd'},
       {"name", required_argument, NULL, 'n'},
       {"cpu", required_argument, NULL, 'c'},
@@ -552,6 +600,7 @@ int agent_main(int argc, char **argv)
       {NULL, 0, NULL, 0},
   };
   const char *server = NULL, *token = NULL, *token_file = NULL, *data_dir = NULL;
+  const char *join_file = NULL, *ca_file = NULL;
   const char *memory = "8Gi", *labels = "";
   cleanup_free char *file_token = NULL;
   cleanup_err struct skiff_err *err = NULL;
@@ -579,6 +628,12 @@ int agent_main(int argc, char **argv)
           break;
         case 'T':
           token_file = optarg;
+          break;
+        case 'J':
+          join_file = optarg;
+          break;
+        case 'C':
+          ca_file = optarg;
           break;
         case 'd':
           data_dir = optarg;
@@ -660,7 +715,12 @@ int agent_main(int argc, char **argv)
       return 2;
     }
   a.server = target.server;
-  a.token = target.token;
+  if (agent_join(&a, join_file, target.token, ca_file, data_dir) < 0)
+    {
+      json_decref(a.labels);
+      return 1;
+    }
+  a.token = (char *)agent_credentials_for(&a.creds, NULL); /* reads: any of its nodes */
   a.hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
   a.queued = json_object();
   pthread_mutex_init(&a.lock, NULL);

@@ -33,6 +33,8 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
     {
       char kind;
       const char *name;
+      if (c->store_observe)
+        c->store_observe(c->store_observe_data, &ev[i]);
       json_t *obj = view_apply(&c->view, &ev[i], &kind, &name);
       if (obj == NULL)
         continue;
@@ -76,6 +78,13 @@ void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data)
 {
   c->observe = fn;
   c->observe_data = data;
+}
+
+void cluster_set_store_observer(struct cluster *c,
+                                void (*fn)(void *data, const struct store_event *ev), void *data)
+{
+  c->store_observe = fn;
+  c->store_observe_data = data;
 }
 
 int cluster_commit(struct cluster *c, const struct store_op *ops, size_t n, size_t *failed,

@@ -34,6 +34,10 @@ struct cluster
   struct recorder events;
   cluster_observer_fn observe;
   void *observe_data;
+  /* Every committed store event, whatever its key (the credential table of auth.h follows
+   * /auth/ keys so): may be NULL. */
+  void (*store_observe)(void *data, const struct store_event *ev);
+  void *store_observe_data;
 };
 
 double cluster_now(void); /* CLOCK_MONOTONIC seconds */
@@ -41,6 +45,8 @@ double cluster_now(void); /* CLOCK_MONOTONIC seconds */
 int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err);
 void cluster_close(struct cluster *c);
 void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data);
+void cluster_set_store_observer(struct cluster *c,
+                                void (*fn)(void *data, const struct store_event *ev), void *data);
 /* Write ops in one store txn; the view, the watch cache and the observer follow through the
  * commit callback before it returns.  0, STORE_CONFLICT (*failed = index) or -1. */
 int cluster_commit(struct cluster *c, const struct store_op *ops, size_t n, size_t *failed,
