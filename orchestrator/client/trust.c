@@ -56,7 +56,8 @@ static bool all_of(const char *s, size_t n, bool hexonly)
   for (size_t i = 0; i < n; i++)
     {
       unsigned char c = (unsigned char)s[i];
-      bool ok = hexonly ? isdigit(c) || (c >= 'a' && c <= 'f') : isdigit(c) || (c >= 'a' && c <= 'z');
+      bool ok
+          = hexonly ? isdigit(c) || (c >= 'a' && c <= 'f') : isdigit(c) || (c >= 'a' && c <= 'z');
       if (!ok)
         return false;
     }

@@ -96,9 +96,9 @@ enum MHD_Result api_route_ca(struct api *api, struct MHD_Connection *c, const ch
 {
   if (strcmp(method, "GET") != 0)
     return api_send_405(api, c, method, "GET");
-  return api_send_json(api, c, 200,
-                       json_pack("{s:s,s:s}", "certificate", api->cfg.ca_cert, "hash",
-                                 api->cfg.ca_hash));
+  return api_send_json(
+      api, c, 200,
+      json_pack("{s:s,s:s}", "certificate", api->cfg.ca_cert, "hash", api->cfg.ca_hash));
 }
 
 /* ---- credentials ---- */

@@ -104,9 +104,9 @@ char *auth_record(const char *id, enum auth_kind kind, const char *node, const c
   char hash[65];
   trust_secret_hash(secret, hash);
   cleanup_free char *when = model_time_string(created);
-  json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "kind", auth_kind_name(kind),
-                        "hash", hash, "created", when, "expiresAt", (json_int_t)expires_at,
-                        "description", description ? description : "");
+  json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "kind", auth_kind_name(kind), "hash",
+                        hash, "created", when, "expiresAt", (json_int_t)expires_at, "description",
+                        description ? description : "");
   if (node)
     json_object_set_new(o, "node", json_string(node));
   char *s = json_dumps(o, JSON_COMPACT);
@@ -206,7 +206,7 @@ size_t auth_body_cap(const char *method, const char *path)
     return 64 * 1024; /* a registration: labels and capacity */
   if (post && r.n == 4 && seg_is(&r, 1, "replicas") && seg_is(&r, 3, "status"))
     return 16 * 1024; /* a status report */
-  return 4096; /* heartbeats, scale, undo, tokens, join; GET and DELETE carry none */
+  return 4096;        /* heartbeats, scale, undo, tokens, join; GET and DELETE carry none */
 }
 
 static int deny(char **reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -51,7 +51,7 @@ struct auth_identity
 
 struct auth
 {
-  json_t *tokens;   /* id -> record as stored (no secret) */
+  json_t *tokens;    /* id -> record as stored (no secret) */
   size_t node_creds; /* records of kind node */
 };
 

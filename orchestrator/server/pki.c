@@ -112,8 +112,8 @@ static int add_san(gnutls_x509_crt_t crt, const char *name)
   if (inet_pton(AF_INET6, name, ip) == 1)
     return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 16,
                                                 GNUTLS_FSAN_APPEND);
-  return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
-                                              (unsigned)strlen(name), GNUTLS_FSAN_APPEND);
+  return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name, (unsigned)strlen(name),
+                                              GNUTLS_FSAN_APPEND);
 }
 
 /* Fill and sign crt for key: a CA (self-signed when ca_crt is NULL) or a server leaf. */
@@ -135,13 +135,13 @@ static int fill_and_sign(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, char 
       || (r = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0
       || (r = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)days * 86400)) < 0
       || (r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                             (unsigned)strlen(cn)))
+                                            (unsigned)strlen(cn)))
              < 0
       || (r = gnutls_x509_crt_set_key(crt, key)) < 0
       || (r = gnutls_x509_crt_set_basic_constraints(crt, is_ca ? 1 : 0, -1)) < 0
-      || (r = gnutls_x509_crt_set_key_usage(crt, is_ca ? GNUTLS_KEY_KEY_CERT_SIGN
-                                                              | GNUTLS_KEY_CRL_SIGN
-                                                        : GNUTLS_KEY_DIGITAL_SIGNATURE))
+      || (r = gnutls_x509_crt_set_key_usage(crt,
+                                            is_ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
+                                                  : GNUTLS_KEY_DIGITAL_SIGNATURE))
              < 0
       || (r = gnutls_x509_crt_get_key_id(crt, 0, kid, &kid_len)) < 0
       || (r = gnutls_x509_crt_set_subject_key_id(crt, kid, kid_len)) < 0)
@@ -161,8 +161,8 @@ static int fill_and_sign(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, char 
           || (r = gnutls_x509_crt_set_authority_key_id(crt, kid, kid_len)) < 0)
         return r;
     }
-  return gnutls_x509_crt_sign2(crt, ca_crt ? ca_crt : crt, ca_key ? ca_key : key,
-                               GNUTLS_DIG_SHA256, 0);
+  return gnutls_x509_crt_sign2(crt, ca_crt ? ca_crt : crt, ca_key ? ca_key : key, GNUTLS_DIG_SHA256,
+                               0);
 }
 
 int pki_issue(const char *ca_cert, const char *ca_key, char *const *names, int days, bool is_ca,

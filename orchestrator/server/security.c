@@ -64,8 +64,8 @@ static int issue_to_file(struct security *s, struct store *store, enum auth_kind
   return skiff_write_file_atomic(path, line, strlen(line), 0600, err);
 }
 
-int security_open(struct security *s, struct store *store, const char *data_dir,
-                  const char *listen, const char *tls_san, struct skiff_err **err)
+int security_open(struct security *s, struct store *store, const char *data_dir, const char *listen,
+                  const char *tls_san, struct skiff_err **err)
 {
   memset(s, 0, sizeof(*s));
   auth_init(&s->auth);

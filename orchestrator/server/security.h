@@ -27,8 +27,8 @@ struct security
 };
 
 /* listen: ADDR:PORT (names for the certificate); tls_san: extra names, comma-separated. */
-int security_open(struct security *s, struct store *store, const char *data_dir,
-                  const char *listen, const char *tls_san, struct skiff_err **err);
+int security_open(struct security *s, struct store *store, const char *data_dir, const char *listen,
+                  const char *tls_san, struct skiff_err **err);
 void security_close(struct security *s);
 /* The store's commit callback hands every event here (cluster_set_store_observer). */
 void security_store_event(void *data, const struct store_event *ev);
