@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <string.h>
 #include <microhttpd.h>
@@ -237,10 +238,11 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,
+          "# TYPE skiff_http_connections gauge\nskiff_http_connections %u\n"
           "# TYPE skiff_watchers gauge\nskiff_watchers %d\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
           "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n",
-          api->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
+          api->conns, api->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
   fclose(f);
   return send_text(api, c, 200, "text/plain; version=0.0.4", text, NULL);
 }
@@ -335,6 +337,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return ret;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+  struct api *api = cls;
+  (void)c;
+  (void)socket_context;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    api->conns++;
+  else
+    {
+      api->conns--;
+      api->conns_closed++;
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -397,9 +414,10 @@ struct api *api_start(struct cluster *cl, const struct api_config *cfg, struct s
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (cfg->tls_cert ? MHD_USE_TLS : 0), (uint16_t)port,
       NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_client, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)API_HANDSHAKE_TIMEOUT, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+      api, MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      cfg->max_conns_per_client, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_HANDSHAKE_TIMEOUT,
+      MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
   if (d == NULL)
     {
       skiff_error(err, errno ? errno : EADDRINUSE, "listen on `%s`%s", listen,
@@ -430,6 +448,18 @@ int api_timeout_ms(struct api *api, int max)
 void api_run(struct api *api)
 {
   MHD_run(api->daemon);
+  /* A burst of connections (a flood, a thousand agents reconnecting) leaves their TLS
+   * sessions and buffers freed but held by malloc: give the pages back once it is over. */
+  if (api->conns_closed >= 256 && api->conns < api->conns_closed / 4)
+    {
+      double now = cluster_now();
+      if (now - api->last_trim >= 5)
+        {
+          malloc_trim(0);
+          api->conns_closed = 0;
+          api->last_trim = now;
+        }
+    }
 }
 
 void api_stop(struct api *api)

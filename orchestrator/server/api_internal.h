@@ -28,6 +28,10 @@ struct api
   /* HTTP metrics */
   uint64_t http_count[6]; /* by status class: index code/100 */
   uint64_t http_401, http_403, http_404, http_409, http_413;
+  /* Connections: open now; closed since the last malloc_trim (api_run hands the memory of a
+   * burst of connections back to the kernel once it is over). */
+  unsigned conns, conns_closed;
+  double last_trim;
 };
 
 /* One request: who sent it, and its body, bounded by its route's cap (auth_body_cap). */

@@ -15,17 +15,16 @@
 #include <gnutls/x509.h>
 
 /* A CA made by pki.c at a first start; its hash by openssl (the recipe above). */
-static const char known_ca[]
-    = "-----BEGIN CERTIFICATE-----\n"
-      "MIIBZjCCAQygAwIBAgIQV4stY+p8Wsw80fzeycWPHTAKBggqhkjOPQQDAjATMREw\n"
-      "DwYDVQQDEwhza2lmZi1jYTAeFw0yNjEyMDYxMTIwNTNaFw0zNjEyMDMxMjIwNTNa\n"
-      "MBMxETAPBgNVBAMTCHNraWZmLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
-      "NQqysIvZH+zgwlJfDTy4pmksL+001bsrESjsErYIqM+w7PbSjdQORAHOvqynUISk\n"
-      "MhI5b5B1Klp0rENfi6p4b6NCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8E\n"
-      "BAMCAQYwHQYDVR0OBBYEFEcRmbaS0hjilD7sNbHyxyFz6DzCMAoGCCqGSM49BAMC\n"
-      "A0gAMEUCIGD+EKHiyZAC37h7RRn2Std7ySoISBPw0ZqC+oFZLElrAiEA4rIz/Nvf\n"
-      "n/9nCUngngaIVP2iL77gqYQlLLJ9lGQFhjQ=\n"
-      "-----END CERTIFICATE-----\n";
+static const char known_ca[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBZjCCAQygAwIBAgIQV4stY+p8Wsw80fzeycWPHTAKBggqhkjOPQQDAjATMREw\n"
+                               "DwYDVQQDEwhza2lmZi1jYTAeFw0yNjEyMDYxMTIwNTNaFw0zNjEyMDMxMjIwNTNa\n"
+                               "MBMxETAPBgNVBAMTCHNraWZmLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+                               "NQqysIvZH+zgwlJfDTy4pmksL+001bsrESjsErYIqM+w7PbSjdQORAHOvqynUISk\n"
+                               "MhI5b5B1Klp0rENfi6p4b6NCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8E\n"
+                               "BAMCAQYwHQYDVR0OBBYEFEcRmbaS0hjilD7sNbHyxyFz6DzCMAoGCCqGSM49BAMC\n"
+                               "A0gAMEUCIGD+EKHiyZAC37h7RRn2Std7ySoISBPw0ZqC+oFZLElrAiEA4rIz/Nvf\n"
+                               "n/9nCUngngaIVP2iL77gqYQlLLJ9lGQFhjQ=\n"
+                               "-----END CERTIFICATE-----\n";
 static const char known_hash[]
     = "sha256:3f6c654ce006bef8e4b0f0f433c58ae498207378e1e8983fb3c1270350927645";
 
@@ -37,9 +36,13 @@ static void test_credentials_and_join_tokens(void)
   CHECK(trust_credential_parse("abc123.0123456789abcdefghijklmnopqrstuv", id, &secret));
   CHECK_STR_EQ(id, "abc123");
   CHECK_STR_EQ(secret, "0123456789abcdefghijklmnopqrstuv");
-  const char *bad[] = {"", "abc123", "abc123.", "ABC123.0123456789abcdefghijklmnopqrstuv",
+  const char *bad[] = {"",
+                       "abc123",
+                       "abc123.",
+                       "ABC123.0123456789abcdefghijklmnopqrstuv",
                        "abc12.0123456789abcdefghijklmnopqrstuvw",
-                       "abc123.0123456789abcdefghijklmnopqrstu", "abc123:0123456789abcdefghijklmnopqrstuv",
+                       "abc123.0123456789abcdefghijklmnopqrstu",
+                       "abc123:0123456789abcdefghijklmnopqrstuv",
                        "64e8a1f0c3b2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     CHECK(!trust_credential_parse(bad[i], id, &secret));
@@ -80,9 +83,9 @@ static void test_ca_hash_is_kubeadms(void)
   struct skiff_err *err = NULL;
   CHECK(trust_ca_hash(known_ca, h, &err) == 0);
   CHECK_STR_EQ(h, known_hash);
-  CHECK(trust_ca_hash("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", h,
-                      &err)
-        < 0);
+  CHECK(
+      trust_ca_hash("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", h, &err)
+      < 0);
   CHECK_CONTAINS(err->msg, "CA certificate");
   skiff_err_free(&err);
 }
@@ -255,12 +258,18 @@ static void test_node_restrictions(void)
   CHECK(authz(AUTH_ADMIN, "DELETE", "/v1/services/web", &r) == 0);
   CHECK(authz(AUTH_ADMIN, "POST", "/v1/tokens", &r) == 0);
   /* a node: what an agent needs */
-  const char *ok[][2] = {{"GET", "/v1/services"},           {"GET", "/v1/services/web/rollout"},
-                         {"GET", "/v1/replicas"},           {"GET", "/v1/replicas/theirs"},
-                         {"GET", "/v1/nodes"},              {"GET", "/v1/nodes/n2"},
-                         {"GET", "/v1/watch"},              {"POST", "/v1/nodes"},
-                         {"POST", "/v1/nodes/n1/heartbeat"}, {"POST", "/v1/replicas/mine/status"},
-                         {"DELETE", "/v1/replicas/mine"},   {"POST", "/v1/replicas/gone/status"},
+  const char *ok[][2] = {{"GET", "/v1/services"},
+                         {"GET", "/v1/services/web/rollout"},
+                         {"GET", "/v1/replicas"},
+                         {"GET", "/v1/replicas/theirs"},
+                         {"GET", "/v1/nodes"},
+                         {"GET", "/v1/nodes/n2"},
+                         {"GET", "/v1/watch"},
+                         {"POST", "/v1/nodes"},
+                         {"POST", "/v1/nodes/n1/heartbeat"},
+                         {"POST", "/v1/replicas/mine/status"},
+                         {"DELETE", "/v1/replicas/mine"},
+                         {"POST", "/v1/replicas/gone/status"},
                          {"POST", "//v1//nodes/n1/heartbeat"}};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
     {
@@ -348,27 +357,27 @@ static void test_token_command_line(void)
   skiff_err_free(&err);
   CHECK(ctl_parse_duration("-1h", &s, &err) < 0);
   skiff_err_free(&err);
-  char *a1[] = {(char *)"skiffctl", (char *)"token", (char *)"create", (char *)"--ttl",
-                (char *)"2s", (char *)"--description", (char *)"ci", NULL};
+  char *a1[] = {(char *)"skiffctl", (char *)"token",         (char *)"create", (char *)"--ttl",
+                (char *)"2s",       (char *)"--description", (char *)"ci",     NULL};
   CHECK(ctl_parse_cmdline(7, a1, &c, &err) == 0);
   CHECK(c.ttl == 2 && strcmp(c.description, "ci") == 0 && strcmp(c.args[0], "create") == 0);
   char *a2[] = {(char *)"skiffctl", (char *)"token", (char *)"delete", NULL};
   CHECK(ctl_parse_cmdline(3, a2, &c, &err) < 0);
   CHECK_CONTAINS(err->msg, "token delete: wrong number of arguments");
   skiff_err_free(&err);
-  char *a3[] = {(char *)"skiffctl", (char *)"get", (char *)"nodes", (char *)"--ttl", (char *)"1h",
-                NULL};
+  char *a3[]
+      = {(char *)"skiffctl", (char *)"get", (char *)"nodes", (char *)"--ttl", (char *)"1h", NULL};
   CHECK(ctl_parse_cmdline(5, a3, &c, &err) < 0);
   CHECK_CONTAINS(err->msg, "--ttl not supported");
   skiff_err_free(&err);
-  char *a4[] = {(char *)"skiffctl", (char *)"--token-file", (char *)"/f", (char *)"--ca-file",
-                (char *)"/c", (char *)"token", (char *)"list", NULL};
+  char *a4[] = {(char *)"skiffctl", (char *)"--token-file", (char *)"/f",   (char *)"--ca-file",
+                (char *)"/c",       (char *)"token",        (char *)"list", NULL};
   CHECK(ctl_parse_cmdline(7, a4, &c, &err) == 0);
   CHECK(strcmp(c.token_file, "/f") == 0 && strcmp(c.ca_file, "/c") == 0);
-  json_t *list = json_pack("{s:[{s:s,s:s,s:n,s:s},{s:s,s:s,s:s,s:s,s:s}]}", "items", "id",
-                           "abc123", "kind", "admin", "expires", "description", "", "id",
-                           "def456", "kind", "join", "expires", "1970-01-01T00:16:40Z",
-                           "description", "ci", "node", "x");
+  json_t *list
+      = json_pack("{s:[{s:s,s:s,s:n,s:s},{s:s,s:s,s:s,s:s,s:s}]}", "items", "id", "abc123", "kind",
+                  "admin", "expires", "description", "", "id", "def456", "kind", "join", "expires",
+                  "1970-01-01T00:16:40Z", "description", "ci", "node", "x");
   char *t = ctl_tokens_table(list, 500);
   CHECK_CONTAINS(t, "abc123   admin   -      never");
   CHECK_CONTAINS(t, "def456   join    x      in 8m20s");

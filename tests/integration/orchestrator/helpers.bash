@@ -50,6 +50,7 @@ free_port() {
 start_server() {
 	PORT=${PORT:-$(free_port)}
 	URL=https://127.0.0.1:$PORT
+	[[ " $* " != *" --insecure-http "* ]] || URL=http://127.0.0.1:$PORT
 	"$SKIFFD" server --listen "127.0.0.1:$PORT" --data "$DATA" --node-grace "$GRACE" "$@" \
 		>>"$ORCH_TMP/server.log" 2>&1 &
 	SERVER_PID=$!
