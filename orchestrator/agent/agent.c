@@ -624,8 +624,10 @@ int agent_main(int argc, char **argv)
           server = optarg;
           break;
         case 't':
-          token = optarg;
-          break;
+          /* a secret in argv shows in ps and /proc to every user of the host */
+          fprintf(stderr, "skiffd agent: --token: give the credential by --token-file F or "
+                          "$SKIFF_TOKEN, never on the command line\n");
+          return 2;
         case 'T':
           token_file = optarg;
           break;

@@ -3,7 +3,9 @@
 #include "security.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "model.h"
 #include "trust.h"
@@ -80,6 +82,14 @@ int security_open(struct security *s, struct store *store, const char *data_dir,
   if (r < 0)
     return -1;
   s->first_start = s->pki.created_ca;
+  /* the store holds the CA key and the credential hashes: only root reads the data dir */
+  static const char *const own[] = {"", "/store.db", "/store.db-wal", "/store.db-shm"};
+  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    {
+      cleanup_free char *p = xasprintf("%s%s", data_dir, own[i]);
+      if (chmod(p, i == 0 ? 0700 : 0600) < 0 && errno != ENOENT)
+        return skiff_error(err, errno, "chmod `%s`", p);
+    }
   cleanup_free char *admin = xasprintf("%s/token", data_dir);
   if (!admin_file_valid(store, admin)
       && issue_to_file(s, store, AUTH_ADMIN, 0, "admin credential of the server's data dir", admin,
@@ -141,9 +151,17 @@ void security_announce(const struct security *s, const char *url, FILE *f)
 {
   fprintf(f, "skiffd: CA %s (%s/ca.crt); admin credential in %s/token\n", s->pki.ca_hash,
           s->data_dir, s->data_dir);
-  if (s->join_token_made)
-    fprintf(f,
-            "skiffd: join a node: copy %s/join-token to it (valid 24 h; more with `skiffctl "
-            "token create`), then run: skiffd agent --server %s --join-token-file FILE\n",
-            s->data_dir, url);
+  if (!s->join_token_made)
+    return;
+  fprintf(f,
+          "skiffd: join a node: copy %s/join-token to it (valid 24 h; more with `skiffctl "
+          "token create`), then run: skiffd agent --server %s --join-token-file FILE\n",
+          s->data_dir, url);
+  /* An operator at a terminal gets the one line itself; a log (a file, a journal) never
+   * holds a secret. */
+  cleanup_free char *path = xasprintf("%s/join-token", s->data_dir);
+  cleanup_free char *token = NULL;
+  if (isatty(fileno(f)) && skiff_read_file(path, &token, NULL, NULL) == 0)
+    fprintf(f, "skiffd: join token (on the node: skiffd agent --server %s --join-token-file F): %s",
+            url, token);
 }

@@ -36,7 +36,7 @@ node_header() {
 @test "TLS by default: CA, certificate and keys made at the first start, the CA hash in the join token" {
 	start_server
 	local f
-	for f in ca.key server.key token join-token; do
+	for f in ca.key server.key token join-token store.db; do
 		assert_eq "$(stat -c %a "$DATA/$f")" 600 "mode of $f"
 	done
 	run openssl verify -CAfile "$DATA/ca.crt" "$DATA/server.crt"
