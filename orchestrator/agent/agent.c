@@ -720,6 +720,9 @@ int agent_main(int argc, char **argv)
   if (agent_join(&a, join_file, target.token, ca_file, data_dir) < 0)
     {
       json_decref(a.labels);
+      agent_credentials_free(&a.creds);
+      client_target_clear(&target);
+      client_set_default_ca(NULL);
       return 1;
     }
   a.token = (char *)agent_credentials_for(&a.creds, NULL); /* reads: any of its nodes */

@@ -202,29 +202,11 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
                        json_pack("{s:s,s:s,s:s}", "node", node, "id", cid, "token", cred));
 }
 
-static int cmp_ids(const void *a, const void *b)
+static json_t *token_view(struct api *api, json_t *rec, json_t *unused)
 {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static enum MHD_Result list_tokens(struct api *api, struct MHD_Connection *c)
-{
-  json_t *tokens = api->cfg.auth->tokens;
-  size_t n = json_object_size(tokens), k = 0;
-  const char **ids = xmalloc((n ? n : 1) * sizeof(char *));
-  const char *id;
-  json_t *rec;
-  json_object_foreach(tokens, id, rec)
-  {
-    ids[k++] = id;
-  }
-  qsort(ids, n, sizeof(char *), cmp_ids);
-  json_t *items = json_array();
-  time_t now = time(NULL);
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new(items, public_record(json_object_get(tokens, ids[i]), now));
-  free(ids);
-  return api_send_json(api, c, 200, json_pack("{s:o}", "items", items));
+  (void)api;
+  (void)unused;
+  return public_record(rec, time(NULL));
 }
 
 static enum MHD_Result create_token(struct api *api, struct MHD_Connection *c, struct request *rq)
@@ -299,7 +281,9 @@ enum MHD_Result api_route_tokens(struct api *api, struct MHD_Connection *c, cons
   if (name == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return list_tokens(api, c);
+        return api_send_json(
+            api, c, 200,
+            api_list_of(api, api->cfg.auth->tokens, NULL, NULL, token_view, NULL, true));
       if (strcmp(method, "POST") == 0)
         return create_token(api, c, rq);
       return api_send_405(api, c, method, "GET, POST");

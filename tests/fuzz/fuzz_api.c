@@ -58,7 +58,8 @@ static int free_port(void)
 static char *roundtrip(const char *req, size_t len, int wait_ms)
 {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
     abort();
@@ -102,8 +103,7 @@ static char *roundtrip(const char *req, size_t len, int wait_ms)
   return out;
 }
 
-static char *request(const char *method, const char *path, const char *credential,
-                     const char *body)
+static char *request(const char *method, const char *path, const char *credential, const char *body)
 {
   char *auth = credential ? xasprintf("Authorization: Bearer %s\r\n", credential) : xstrdup("");
   char *req = xasprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
@@ -156,9 +156,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   memmove(cred[3], joined, strlen(joined) + 1);
   cred[4] = xstrdup("abcdef.0123456789abcdefghijklmnopqrstuv");
   /* a node, a service with replicas bound to it, and n1's own credential */
-  free(request("POST", "/v1/nodes", cred[1],
-               "{\"name\":\"n1\",\"address\":\"127.0.0.1\",\"capacity\":{\"cpu\":8,\"memory\":\"8Gi\"}}"));
-  free(request("POST", "/v1/apply", cred[1], "{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":2}"));
+  free(request(
+      "POST", "/v1/nodes", cred[1],
+      "{\"name\":\"n1\",\"address\":\"127.0.0.1\",\"capacity\":{\"cpu\":8,\"memory\":\"8Gi\"}}"));
+  free(request("POST", "/v1/apply", cred[1],
+               "{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":2}"));
   for (int i = 0; i < 3; i++)
     controller_tick(ctl, cluster_now() + i);
   char *ans = request("POST", "/v1/join", cred[1], "{\"node\":\"n1\"}");

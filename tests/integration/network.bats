@@ -28,6 +28,17 @@ ping_host() {
 	"$BUSYBOX" ping -c1 -W1 "$1" >/dev/null 2>&1
 }
 
+# answer PORT PATH: the body of http://127.0.0.1:PORT/PATH once the published port serves it
+# (5 s at most).
+answer() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		curl -sf --max-time 5 "http://127.0.0.1:$1$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "the bridge gets the gateway address of SKIFF_SUBNET" {
 	run sk run --rm busybox sh -c 'ip -o -4 addr show eth0; ip route'
 	assert_status 0
@@ -153,12 +164,8 @@ ping_host() {
 	port=$(free_port)
 	sk run -d --name "$NAME" -p "127.0.0.1:$port:8000" busybox sh -c \
 		'mkdir -p /www && head -c 3000000 /dev/urandom >/www/blob && sha256sum /www/blob >/www/sum && exec httpd -f -p 8000 -h /www'
-	local i sum=""
-	for ((i = 0; i < 50; i++)); do
-		sum=$(curl -sf --max-time 5 "http://127.0.0.1:$port/sum") && break
-		sleep 0.1
-	done
-	[ -n "$sum" ] || fail "no answer on 127.0.0.1:$port"
+	local sum
+	sum=$(answer "$port" /sum) || fail "no answer on 127.0.0.1:$port"
 	local got
 	got=$(curl -sf --max-time 20 "http://127.0.0.1:$port/blob" | sha256sum | cut -d' ' -f1)
 	assert_eq "$got" "${sum%% *}" "sha256 of 3 MB through the proxy"
@@ -223,11 +230,8 @@ ping_host() {
 	port=$(free_port)
 	sk run -d --name "$NAME" -p "127.0.0.1:$port:8000" busybox sh -c \
 		'mkdir -p /www && echo served >/www/index.html && exec httpd -f -p 8000 -h /www'
-	local i got=""
-	for ((i = 0; i < 50; i++)); do
-		got=$(curl -sf --max-time 2 "http://127.0.0.1:$port/") && break
-		sleep 0.1
-	done
+	local got
+	got=$(answer "$port" /) || fail "no answer on 127.0.0.1:$port"
 	assert_eq "$got" served "before the flood"
 	python3 - "$port" >"$MWORK/idle.out" 2>&1 <<'PY' &
 import socket, sys, time

@@ -32,7 +32,21 @@ timed_get() {
 	echo "$(((t1 - t0) / 1000000)) ms"
 }
 
+# RSS means something only without AddressSanitizer (its quarantine and shadow memory grow
+# with every allocation): the sanitizer build's suite runs the flood against the optimised
+# skiffd of build/ when there is one, else it skips the memory bounds (the rest still holds).
+uninstrumented() { ! ldd "$1" 2>/dev/null | grep -q libasan; }
+
 @test "2,000 unauthenticated 1 MiB uploads and 1,000 idle connections: RSS bounded, skiffctl get answers" {
+	local measure=1 plain=$BATS_TEST_DIRNAME/../../../build/skiffd
+	if ! uninstrumented "$SKIFFD"; then
+		if [ -x "$plain" ] && uninstrumented "$plain"; then
+			SKIFFD=$plain
+		else
+			measure=0
+		fi
+	fi
+	say "server binary: $SKIFFD$([ "$measure" = 1 ] || echo ' (ASan: memory bounds not checked)')"
 	start_server
 	start_agent n --count 3
 	wait_for 10 nodes_ready 3
@@ -62,8 +76,10 @@ timed_get() {
 	run awk -F': ' '{print $2}' "$ORCH_TMP/flood.out"
 	[[ "$output" =~ ^(401=[0-9]+|reset=[0-9]+|, )+$ ]] || fail "an upload was not refused: $(cat "$ORCH_TMP/flood.out")"
 	assert_eq "$(api GET /v1/services | jq '.items | length')" 1 "services after the flood"
-	[ $((after - before)) -lt 8192 ] || fail "RSS grew by $((after - before)) KiB and stayed"
-	[ $((peak - before)) -lt 65536 ] || fail "RSS peaked $((peak - before)) KiB above the start"
+	if [ "$measure" = 1 ]; then
+		[ $((after - before)) -lt 8192 ] || fail "RSS grew by $((after - before)) KiB and stayed"
+		[ $((peak - before)) -lt 65536 ] || fail "RSS peaked $((peak - before)) KiB above the start"
+	fi
 
 	# 1,000 connections that send nothing, 100 from each of ten addresses (under the
 	# per-client cap of 128): held for 30 s at most
@@ -78,7 +94,8 @@ timed_get() {
 	wait_for 25 grep -q "1000 closed by the server" "$ORCH_TMP/idle.out"
 	say "idle connections: $(grep -m1 '1000 closed' "$ORCH_TMP/idle.out")"
 	say "server RSS after they closed: $(rss_kb) KiB (peak $(hwm_kb) KiB)"
-	[ $(($(rss_kb) - before)) -lt 8192 ] || fail "RSS grew by $(($(rss_kb) - before)) KiB"
+	[ "$measure" = 0 ] || [ $(($(rss_kb) - before)) -lt 8192 ] ||
+		fail "RSS grew by $(($(rss_kb) - before)) KiB"
 	run ctl get replicas
 	assert_status 0
 	all_ready app 3
