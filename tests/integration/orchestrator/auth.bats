@@ -18,6 +18,9 @@ teardown() {
 	orch_teardown
 }
 
+# sockets_of PID: how many sockets the process holds.
+sockets_of() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+
 # secret_of FILE: the secret part of the credential or join token in FILE.
 secret_of() { sed 's/.*\.//' "$1"; }
 
@@ -220,10 +223,21 @@ node_header() {
 	[ "$bytes" -lt 65536 ] || fail "the server took $bytes bytes of a body capped at 4 KiB: $output"
 }
 
-@test "connections: capped per client address, silent ones closed, others still served" {
-	start_server --max-connections-per-client 16
+@test "connections: capped per client address and in all, silent ones closed, others still served" {
+	start_server --max-connections-per-client 16 --max-connections 40
 	run python3 "$HOSTILE" many "$PORT" 40 127.0.0.2
 	assert_eq "$output" "24 of 40 closed" "connections over the per-client cap"
+	# 3 x 16 from three more addresses: the server takes 40 at most (the rest wait in the
+	# kernel's listen queue, costing the server nothing)
+	local base
+	base=$(sockets_of "$SERVER_PID")
+	python3 "$HOSTILE" idle "$PORT" 48 4 127.0.0.4 127.0.0.5 127.0.0.6 >"$ORCH_TMP/total.out" 2>&1 &
+	ORCH_PIDS+=($!)
+	wait_for 5 grep -q "^open 48" "$ORCH_TMP/total.out"
+	sleep 1
+	local held
+	held=$(($(sockets_of "$SERVER_PID") - base))
+	[ "$held" -le 40 ] && [ "$held" -ge 30 ] || fail "the server holds $held of 48 connections (cap 40)"
 	# silent connections are closed after the 10 s handshake timeout
 	python3 "$HOSTILE" idle "$PORT" 12 14 127.0.0.3 >"$ORCH_TMP/idle.out" 2>&1 &
 	ORCH_PIDS+=($!)
