@@ -121,9 +121,26 @@ static json_t *public_record(json_t *rec, time_t now)
   return o;
 }
 
-/* Write a new credential record (and delete others); *cred gets id.secret. */
+/* The ids of node's credentials (node NULL: none). */
+static json_t *credentials_of(struct api *api, const char *node)
+{
+  json_t *ids = json_array();
+  const char *id;
+  json_t *rec;
+  if (node)
+    json_object_foreach(api->cfg.auth->tokens, id, rec)
+    {
+      if (strcmp(model_str(rec, "kind", ""), "node") == 0
+          && strcmp(model_str(rec, "node", ""), node) == 0)
+        json_array_append_new(ids, json_string(id));
+    }
+  return ids;
+}
+
+/* Write a new credential record; a node's earlier credentials are deleted in the same
+ * transaction (a node joining again: the old ones stop working).  *cred gets id.secret. */
 static int issue(struct api *api, enum auth_kind kind, const char *node, time_t expires_at,
-                 const char *description, json_t *replaced, char **cred, struct skiff_err **err)
+                 const char *description, char **cred, struct skiff_err **err)
 {
   for (int attempt = 0; attempt < 3; attempt++)
     {
@@ -134,6 +151,7 @@ static int issue(struct api *api, enum auth_kind kind, const char *node, time_t 
       writes_put(&w, xasprintf("%s%s", AUTH_STORE_PREFIX, id),
                  auth_record(id, kind, node, secret, time(NULL), expires_at, description),
                  STORE_ABSENT);
+      json_t *replaced = credentials_of(api, kind == AUTH_NODE ? node : NULL);
       size_t i;
       json_t *old;
       json_array_foreach(replaced, i, old)
@@ -141,6 +159,7 @@ static int issue(struct api *api, enum auth_kind kind, const char *node, time_t 
         writes_delete(&w, xasprintf("%s%s", AUTH_STORE_PREFIX, json_string_value(old)),
                       STORE_ANY_REV);
       }
+      json_decref(replaced);
       int r = cluster_commit(api->cl, w.ops, w.n, NULL, err);
       writes_free(&w);
       if (r == 0)
@@ -151,7 +170,7 @@ static int issue(struct api *api, enum auth_kind kind, const char *node, time_t 
       free(c);
       if (r < 0)
         return -1;
-      /* a conflict: the id was taken, or a replaced one is gone already; read again */
+      /* a conflict: the id was taken, or another server deleted a replaced one: again */
     }
   return skiff_error(err, 0, "could not write a new credential (conflicts)");
 }
@@ -165,35 +184,25 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
   json_t *doc = api_parse_body(api, c, rq, false, &sent);
   if (doc == NULL)
     return sent;
-  cleanup_free char *node = xstrdup(json_string_value(json_object_get(doc, "node")) ?: "");
+  const char *named = json_string_value(json_object_get(doc, "node"));
+  cleanup_free char *node = xstrdup(named ? named : "");
   json_decref(doc);
   if (!model_name_valid(node, 63))
     return api_send_error(api, c, 400,
                           "node: expected a name of at most 63 characters of a-z, 0-9 and `-`");
-  /* a node joins again (a reinstalled host): its old credentials stop working */
-  json_t *replaced = json_array();
-  const char *id;
-  json_t *rec;
-  json_object_foreach(api->cfg.auth->tokens, id, rec)
-  {
-    if (strcmp(model_str(rec, "kind", ""), "node") == 0
-        && strcmp(model_str(rec, "node", ""), node) == 0)
-      json_array_append_new(replaced, json_string(id));
-  }
-  if (json_array_size(replaced) == 0 && api->cfg.auth->node_creds >= AUTH_MAX_NODE_CREDENTIALS)
-    {
-      json_decref(replaced);
-      return api_send_error(api, c, 409,
-                            "%d node credentials exist already: delete unused ones first "
-                            "(skiffctl token list, skiffctl token delete)",
-                            AUTH_MAX_NODE_CREDENTIALS);
-    }
+  json_t *earlier = credentials_of(api, node);
+  bool rejoin = json_array_size(earlier) > 0;
+  json_decref(earlier);
+  if (!rejoin && api->cfg.auth->node_creds >= AUTH_MAX_NODE_CREDENTIALS)
+    return api_send_error(api, c, 409,
+                          "%d node credentials exist already: delete unused ones first "
+                          "(skiffctl token list, skiffctl token delete)",
+                          AUTH_MAX_NODE_CREDENTIALS);
   char desc[96];
   snprintf(desc, sizeof(desc), "joined with %s `%s`", auth_kind_name(rq->who.kind), rq->who.id);
   cleanup_free char *cred = NULL;
   cleanup_err struct skiff_err *err = NULL;
-  int r = issue(api, AUTH_NODE, node, 0, desc, replaced, &cred, &err);
-  json_decref(replaced);
+  int r = issue(api, AUTH_NODE, node, 0, desc, &cred, &err);
   if (r < 0)
     return api_store_failure(api, c, err);
   char cid[TRUST_ID_LEN + 1];
@@ -228,7 +237,7 @@ static enum MHD_Result create_token(struct api *api, struct MHD_Connection *c, s
       time_t exp = secs > 0 ? time(NULL) + (time_t)(secs + 0.5) : 0;
       cleanup_free char *cred = NULL;
       cleanup_err struct skiff_err *err = NULL;
-      if (issue(api, AUTH_JOIN, NULL, exp, desc, NULL, &cred, &err) < 0)
+      if (issue(api, AUTH_JOIN, NULL, exp, desc, &cred, &err) < 0)
         ret = api_store_failure(api, c, err);
       else
         {

@@ -153,6 +153,13 @@ node_header() {
 	assert_eq "$output" 200 "heartbeat itself"
 	run tcurl -sS -H @"$hdr" -o /dev/null -w '%{http_code}' "$URL/v1/replicas?node=b-twin"
 	assert_eq "$output" 200 "read replicas"
+	# joining again (a reinstalled host) revokes the node's earlier credential
+	cp "$hdr" "$ORCH_TMP/old.hdr"
+	node_header b-twin >/dev/null || fail "join again"
+	run tcurl -sS -H @"$ORCH_TMP/old.hdr" -o /dev/null -w '%{http_code}' "$URL/v1/nodes"
+	assert_eq "$output" 401 "the earlier credential"
+	run tcurl -sS -H @"$hdr" -o /dev/null -w '%{http_code}' "$URL/v1/nodes"
+	assert_eq "$output" 200 "the new credential"
 }
 
 @test "join tokens expire, are listed and revoked; a revoked node credential is refused" {
