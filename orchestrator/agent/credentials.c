@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "client.h"
 #include "join.h"
+#include "trust.h"
 
 /* Retry a step while the server cannot be reached (no HTTP answer), like the kubelet does
  * at boot; say so once. */
@@ -40,10 +41,11 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
   client_set_default_ca(ca);
   ac->nodes = xzalloc((n + 1) * sizeof(char *));
   ac->tokens = xzalloc((n + 1) * sizeof(char *));
+  ac->server_tokens = xzalloc((n + 1) * sizeof(char *));
   struct client *c = client_join_client(server, join_token, ca);
   for (size_t i = 0; i < n; i++)
     {
-      while (client_join_node(c, nodes[i], &ac->tokens[i], &status, err) < 0)
+      while (client_join_node(c, nodes[i], &ac->tokens[i], &ac->server_tokens[i], &status, err) < 0)
         if (*stop || !retry(status, &tries, err))
           {
             client_free(c);
@@ -64,15 +66,29 @@ const char *agent_credentials_for(const struct agent_credentials *ac, const char
   return ac->n ? ac->tokens[0] : ac->shared;
 }
 
+bool agent_credentials_server_call(const struct agent_credentials *ac, const char *node,
+                                   const char *authorization)
+{
+  const char *want = ac->shared;
+  for (size_t i = 0; i < ac->n; i++)
+    if (node && strcmp(ac->nodes[i], node) == 0)
+      want = ac->server_tokens[i];
+  if (want == NULL || authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+    return false;
+  return trust_equal(authorization + 7, want);
+}
+
 void agent_credentials_free(struct agent_credentials *ac)
 {
   for (size_t i = 0; i < ac->n; i++)
     {
       free(ac->nodes[i]);
       free(ac->tokens[i]);
+      free(ac->server_tokens[i]);
     }
   free(ac->nodes);
   free(ac->tokens);
+  free(ac->server_tokens);
   free(ac->shared);
   memset(ac, 0, sizeof(*ac));
 }

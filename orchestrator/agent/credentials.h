@@ -6,6 +6,7 @@
 #ifndef SKIFF_AGENT_CREDENTIALS_H
 #define SKIFF_AGENT_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "util.h"
 
@@ -13,6 +14,7 @@ struct agent_credentials
 {
   size_t n;
   char **nodes, **tokens; /* tokens[i] is nodes[i]'s credential */
+  char **server_tokens;   /* what the servers present when they call nodes[i]'s agent */
   char *shared;           /* the one credential for every node (no join), or NULL */
 };
 
@@ -24,6 +26,11 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
                              size_t n, const volatile int *stop, struct skiff_err **err);
 /* The credential to speak for node with (the shared one when there is no per-node one). */
 const char *agent_credentials_for(const struct agent_credentials *ac, const char *node);
+/* Does a call to node's agent come from a server of the cluster?  authorization: the
+ * request's Authorization header; compared in constant time with what the join gave.  Without
+ * a join (a shared credential), the shared credential is what a server must present. */
+bool agent_credentials_server_call(const struct agent_credentials *ac, const char *node,
+                                   const char *authorization);
 void agent_credentials_free(struct agent_credentials *ac);
 
 #endif

@@ -50,19 +50,23 @@ struct client *client_join_client(const char *server, const char *join_token, co
   return c;
 }
 
-int client_join_node(struct client *c, const char *node, char **credential, long *status,
-                     struct skiff_err **err)
+int client_join_node(struct client *c, const char *node, char **credential, char **server_token,
+                     long *status, struct skiff_err **err)
 {
   json_t *resp = NULL, *body = json_pack("{s:s}", "node", node);
-  *credential = NULL;
+  *credential = *server_token = NULL;
   *status = 0;
   int r = client_call(c, "POST", "/v1/join", body, status, &resp, err);
   json_decref(body);
   const char *tok = json_string_value(json_object_get(resp, "token"));
-  if (r == 0 && tok == NULL)
+  const char *call = json_string_value(json_object_get(resp, "serverToken"));
+  if (r == 0 && (tok == NULL || call == NULL))
     r = skiff_error(err, 0, "POST %s/v1/join: no credential in the answer", client_server(c));
   if (r == 0)
-    *credential = xstrdup(tok);
+    {
+      *credential = xstrdup(tok);
+      *server_token = xstrdup(call);
+    }
   json_decref(resp);
   return r < 0 ? skiff_err_prefix(err, "join as node `%s`", node) : 0;
 }

@@ -14,8 +14,9 @@ int client_join_ca(const char *server, const char *join_token, char **ca_pem, lo
 /* A client for the join itself: the server verified against ca_pem, the token's credential. */
 struct client *client_join_client(const char *server, const char *join_token, const char *ca_pem);
 /* POST /v1/join for node through c (client_join_client): *credential is the node's own
- * id.secret.  *status as above (401: the token expired or was revoked). */
-int client_join_node(struct client *c, const char *node, char **credential, long *status,
-                     struct skiff_err **err);
+ * id.secret, *server_token what the cluster's servers present when they call this node's
+ * agent.  *status as above (401: the token expired or was revoked). */
+int client_join_node(struct client *c, const char *node, char **credential, char **server_token,
+                     long *status, struct skiff_err **err);
 
 #endif

@@ -108,6 +108,7 @@ static json_t *public_record(json_t *rec, time_t now)
 {
   json_t *o = json_deep_copy(rec);
   json_object_del(o, "hash");
+  json_object_del(o, "serverToken");
   json_int_t exp = json_integer_value(json_object_get(rec, "expiresAt"));
   json_object_del(o, "expiresAt");
   if (exp > 0)
@@ -207,8 +208,10 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
     return api_store_failure(api, c, err);
   char cid[TRUST_ID_LEN + 1];
   trust_credential_parse(cred, cid, NULL);
+  const char *server_token = auth_server_token(api->cfg.auth, node);
   return api_send_json(api, c, 201,
-                       json_pack("{s:s,s:s,s:s}", "node", node, "id", cid, "token", cred));
+                       json_pack("{s:s,s:s,s:s,s:s}", "node", node, "id", cid, "token", cred,
+                                 "serverToken", server_token ? server_token : ""));
 }
 
 static json_t *token_view(struct api *api, json_t *rec, json_t *unused)

@@ -108,7 +108,13 @@ char *auth_record(const char *id, enum auth_kind kind, const char *node, const c
                         hash, "created", when, "expiresAt", (json_int_t)expires_at, "description",
                         description ? description : "");
   if (node)
-    json_object_set_new(o, "node", json_string(node));
+    {
+      json_object_set_new(o, "node", json_string(node));
+      /* what a server presents when it calls this node's agent (logs): the agent learns it
+         at join; kept as is (a server must be able to send it), never listed */
+      cleanup_free char *call = trust_new_credential();
+      json_object_set_new(o, "serverToken", json_string(call));
+    }
   char *s = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return s;
@@ -307,4 +313,17 @@ int auth_authorize_body(const struct auth_identity *who, const char *method, con
     ret = deny(reason, "node `%s` may only %s itself, not node `%s`", who->node, what, named);
   json_decref(doc); /* unparsable or without the field: the route answers 400 */
   return ret;
+}
+
+const char *auth_server_token(const struct auth *a, const char *node)
+{
+  const char *id;
+  json_t *rec;
+  json_object_foreach(a->tokens, id, rec)
+  {
+    if (strcmp(model_str(rec, "kind", ""), "node") == 0
+        && strcmp(model_str(rec, "node", ""), node) == 0)
+      return json_string_value(json_object_get(rec, "serverToken"));
+  }
+  return NULL;
 }

@@ -66,6 +66,10 @@ const char *auth_kind_name(enum auth_kind k);
 char *auth_record(const char *id, enum auth_kind kind, const char *node, const char *secret,
                   time_t created, time_t expires_at, const char *description);
 
+/* The bearer token a server presents to node's agent (the agent got it at join: it accepts
+ * calls from the cluster's servers only); NULL when the node has no credential. */
+const char *auth_server_token(const struct auth *a, const char *node);
+
 /* Authenticate an Authorization header value ("Bearer id.secret").  0 and *who, or 401 with
  * *why (static text): missing, malformed, unknown or revoked, expired. */
 int auth_authenticate(const struct auth *a, const char *authorization, time_t now,

@@ -5,6 +5,7 @@
  * --insecure-http's loopback rule, and skiffctl's token command line. */
 #include "check.h"
 #include "auth.h"
+#include "credentials.h"
 #include "ctl.h"
 #include "pki.h"
 #include "security.h"
@@ -199,6 +200,22 @@ static void test_authenticate(void)
   put(&a, "node01", AUTH_NODE, "n1", S, 0);
   put(&a, "join01", AUTH_JOIN, NULL, S, 5000);
   CHECK(a.node_creds == 1);
+  /* what a server presents to n1's agent: a fresh secret, only n1's record has one */
+  const char *st = auth_server_token(&a, "n1");
+  char sid[TRUST_ID_LEN + 1];
+  CHECK(st && trust_credential_parse(st, sid, NULL));
+  CHECK(auth_server_token(&a, "n2") == NULL);
+  struct agent_credentials ac = {.n = 1};
+  char *nodes[] = {(char *)"n1"}, *toks[] = {(char *)"x"}, *calls[] = {(char *)st};
+  ac.nodes = nodes;
+  ac.tokens = toks;
+  ac.server_tokens = calls;
+  char *bearer = xasprintf("Bearer %s", st);
+  CHECK(agent_credentials_server_call(&ac, "n1", bearer));
+  CHECK(
+      !agent_credentials_server_call(&ac, "n1", "Bearer abcdef.0123456789abcdefghijklmnopqrstuv"));
+  CHECK(!agent_credentials_server_call(&ac, "n1", NULL));
+  free(bearer);
   struct auth_identity who;
   const char *why = NULL;
   char hdr[128];
