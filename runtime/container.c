@@ -405,7 +405,7 @@ static int *list_open_fds(size_t *n)
 /* Listen on every published port now: a port in use fails the create. */
 static struct skiff_proxy *make_proxy(const struct container_opts *o, struct skiff_err **err)
 {
-  /* the monitor serves up to PROXY_DEFAULT_LIMITS connections of 6 fds each: take the
+  /* the monitor serves up to PROXY_PUBLISH_LIMITS connections of 2 fds each: take the
      hard fd limit (the container's own limits come from its spec, set already) */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
@@ -413,9 +413,9 @@ static struct skiff_proxy *make_proxy(const struct container_opts *o, struct ski
       rl.rlim_cur = rl.rlim_max;
       setrlimit(RLIMIT_NOFILE, &rl);
     }
-  struct skiff_proxy *p = proxy_new(NULL, err);
-  if (p == NULL)
-    return NULL;
+  struct skiff_proxy *p = proxy_new();
+  struct proxy_limits lim = PROXY_PUBLISH_LIMITS;
+  proxy_set_limits(p, &lim);
   for (size_t i = 0; i < o->n_ports; i++)
     if (proxy_add(p, o->ports[i].host_ip, o->ports[i].host_port,
                   o->net_ip ? o->net_ip : "127.0.0.1", o->ports[i].container_port, err)

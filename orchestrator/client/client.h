@@ -62,6 +62,9 @@ void client_set_token(struct client *c, const char *token);
 /* This client's CA (PEM, copied); NULL with verify false: no verification at all (only to
  * fetch a CA whose hash the caller checks itself, as a join does). */
 void client_set_ca(struct client *c, const char *pem, int verify);
+/* Calls of c give up (a transport error) within about a second of *flag becoming non-zero,
+ * so a thread blocked in a quiet watch stream can be stopped.  NULL: never. */
+void client_set_cancel(struct client *c, const volatile int *flag);
 
 /* METHOD server+path with an optional JSON body.  Returns 0 with *status set and *resp the
  * parsed JSON answer (NULL when the body is empty or not JSON; resp may be NULL) whatever the

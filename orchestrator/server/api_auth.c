@@ -24,8 +24,8 @@ static enum MHD_Result refuse(struct api *api, struct MHD_Connection *c, struct 
 static const char *replica_node(void *data, const char *replica)
 {
   struct api *api = data;
-  json_t *r = json_object_get(api->view->replicas, replica);
-  return r ? model_str(r, "node", "") : NULL;
+  struct view_replica *r = view_replica(api->view, replica);
+  return r ? r->node : NULL;
 }
 
 enum MHD_Result api_gate_headers(struct api *api, struct MHD_Connection *c, const char *method,
@@ -148,21 +148,29 @@ static int issue(struct api *api, enum auth_kind kind, const char *node, time_t 
       char *c = trust_new_credential(), id[TRUST_ID_LEN + 1];
       const char *secret = NULL;
       trust_credential_parse(c, id, &secret);
-      struct writes w = {0};
-      writes_put(&w, xasprintf("%s%s", AUTH_STORE_PREFIX, id),
-                 auth_record(id, kind, node, secret, time(NULL), expires_at, description),
-                 STORE_ABSENT);
       json_t *replaced = credentials_of(api, kind == AUTH_NODE ? node : NULL);
-      size_t i;
-      json_t *old;
-      json_array_foreach(replaced, i, old)
-      {
-        writes_delete(&w, xasprintf("%s%s", AUTH_STORE_PREFIX, json_string_value(old)),
-                      STORE_ANY_REV);
-      }
+      size_t n = 1 + json_array_size(replaced);
+      struct store_op *ops = xzalloc(n * sizeof(*ops));
+      char **keys = xzalloc(n * sizeof(char *));
+      keys[0] = xasprintf("%s%s", AUTH_STORE_PREFIX, id);
+      cleanup_free char *rec
+          = auth_record(id, kind, node, secret, time(NULL), expires_at, description);
+      ops[0] = (struct store_op){STORE_PUT, keys[0], rec, strlen(rec), STORE_ABSENT};
+      for (size_t i = 1; i < n; i++)
+        {
+          keys[i] = xasprintf("%s%s", AUTH_STORE_PREFIX,
+                              json_string_value(json_array_get(replaced, i - 1)));
+          ops[i] = (struct store_op){
+              .type = STORE_DELETE, .key = keys[i], .expect_rev = STORE_ANY_REV};
+        }
       json_decref(replaced);
-      int r = cluster_commit(api->cl, w.ops, w.n, NULL, err);
-      writes_free(&w);
+      /* straight to the store: credentials are no object of the view; its commit callback
+         hands them to the credential table (cluster_set_store_observer) */
+      int r = store_txn(api->cl->store, ops, n, NULL, NULL, err);
+      for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+      free(keys);
+      free(ops);
       if (r == 0)
         {
           *cred = c;
@@ -214,10 +222,9 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
                                  "serverToken", server_token ? server_token : ""));
 }
 
-static json_t *token_view(struct api *api, json_t *rec, json_t *unused)
+static json_t *token_view(struct api *api, json_t *rec)
 {
   (void)api;
-  (void)unused;
   return public_record(rec, time(NULL));
 }
 
@@ -277,7 +284,7 @@ static enum MHD_Result delete_token(struct api *api, struct MHD_Connection *c, c
   cleanup_free char *key = xasprintf("%s%s", AUTH_STORE_PREFIX, id);
   struct store_op op = {.type = STORE_DELETE, .key = key, .expect_rev = STORE_ANY_REV};
   cleanup_err struct skiff_err *err = NULL;
-  int r = cluster_commit(api->cl, &op, 1, NULL, &err);
+  int r = store_txn(api->cl->store, &op, 1, NULL, NULL, &err);
   if (r != 0)
     {
       json_decref(last);
@@ -293,9 +300,8 @@ enum MHD_Result api_route_tokens(struct api *api, struct MHD_Connection *c, cons
   if (name == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return api_send_json(
-            api, c, 200,
-            api_list_of(api, api->cfg.auth->tokens, NULL, NULL, token_view, NULL, true));
+        return api_send_json(api, c, 200,
+                             api_list_of(api, api->cfg.auth->tokens, NULL, NULL, token_view, true));
       if (strcmp(method, "POST") == 0)
         return create_token(api, c, rq);
       return api_send_405(api, c, method, "GET, POST");

@@ -212,7 +212,9 @@ size_t auth_body_cap(const char *method, const char *path)
     return 64 * 1024; /* a registration: labels and capacity */
   if (post && r.n == 4 && seg_is(&r, 1, "replicas") && seg_is(&r, 3, "status"))
     return 16 * 1024; /* a status report */
-  return 4096;        /* heartbeats, scale, undo, tokens, join; GET and DELETE carry none */
+  if (post && r.n == 4 && seg_is(&r, 1, "nodes") && seg_is(&r, 3, "status"))
+    return 1024 * 1024; /* a node's reports of all its replicas at once */
+  return 4096;          /* heartbeats, scale, undo, tokens, join; GET and DELETE carry none */
 }
 
 static int deny(char **reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -280,6 +282,12 @@ int auth_authorize(const struct auth_identity *who, const char *method, const ch
                    ? 0
                    : deny(reason, "node `%s` may only heartbeat itself, not node `%s`", who->node,
                           r.seg[2]);
+      /* the batched report: the route takes only replicas bound to the node it names */
+      if (rest == 2 && seg_is(&r, 3, "status"))
+        return strcmp(r.seg[2], who->node) == 0
+                   ? 0
+                   : deny(reason, "node `%s` may only report as itself, not as node `%s`",
+                          who->node, r.seg[2]);
     }
   if (v1 && strcmp(coll, "replicas") == 0)
     {

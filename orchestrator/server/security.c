@@ -141,7 +141,7 @@ void security_sweep(struct security *s, struct cluster *cl, time_t now)
     cleanup_free char *key = xasprintf("%s%s", AUTH_STORE_PREFIX, json_string_value(v));
     struct store_op op = {.type = STORE_DELETE, .key = key, .expect_rev = STORE_ANY_REV};
     cleanup_err struct skiff_err *err = NULL;
-    if (cluster_commit(cl, &op, 1, NULL, &err) < 0)
+    if (store_txn(cl->store, &op, 1, NULL, NULL, &err) < 0)
       fprintf(stderr, "skiffd: sweep expired join tokens: %s\n", err->msg);
   }
   json_decref(expired);

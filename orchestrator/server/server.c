@@ -4,6 +4,7 @@
  * (store, view, watch cache, events), security.h (CA, certificate, credentials), api.h and
  * controller.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "api.h"
+#include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
 #include "security.h"
@@ -26,6 +28,7 @@ struct server_opts
   double heartbeat_interval, node_grace;
   bool insecure_http;
   unsigned max_conns, max_conns_per_client, idle_timeout;
+  struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
 };
 
 static int parse_seconds(const char *s, const char *flag, double *out, struct skiff_err **err)
@@ -41,20 +44,26 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S] [--tls-san NAME,...] [--insecure-http]\n"
-             "                     [--max-connections N] [--max-connections-per-client N]\n"
-             "                     [--idle-timeout S]\n"
-             "  --listen              API address (default 127.0.0.1:7070)\n"
-             "  --data                data directory: store.db, CA, certificate, admin credential\n"
-             "                        (default /var/lib/skiffd)\n"
-             "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
-             "  --node-grace          missed-heartbeat time before a node is NotReady (default 5)\n"
-             "  --tls-san             more names and addresses for the serving certificate\n"
-             "  --insecure-http       plain HTTP instead of TLS; only on a loopback address\n"
-             "  --max-connections     open connections in all (default 4096)\n"
-             "  --max-connections-per-client  from one address (default 128)\n"
-             "  --idle-timeout        seconds a connection may stay silent (default 60)\n");
+  fprintf(f,
+          "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
+          "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+          "                     [--node-cidr-mask-size N] [--tls-san NAME,...] [--insecure-http]\n"
+          "                     [--max-connections N] [--max-connections-per-client N]\n"
+          "                     [--idle-timeout S]\n"
+          "  --listen              API address (default 127.0.0.1:7070)\n"
+          "  --data                data directory: store.db, CA, certificate, admin credential\n"
+          "                        (default /var/lib/skiffd)\n"
+          "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
+          "  --node-grace          missed-heartbeat time before a node is NotReady "
+          "(default 5)\n"
+          "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+          "(default " CIDR_DEFAULT_CLUSTER ")\n"
+          "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n"
+          "  --tls-san             more names and addresses for the serving certificate\n"
+          "  --insecure-http       plain HTTP instead of TLS; only on a loopback address\n"
+          "  --max-connections     open connections in all (default 4096)\n"
+          "  --max-connections-per-client  from one address (default 128)\n"
+          "  --idle-timeout        seconds a connection may stay silent (default 60)\n");
 }
 
 static int parse_count(const char *s, const char *flag, unsigned max, unsigned *out)
@@ -81,6 +90,8 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
 {
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
+  double last_trim = cluster_now();
+  uint64_t trimmed_at = 0;
   for (;;)
     {
       double now = cluster_now();
@@ -98,6 +109,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
         }
       double busy_start = cluster_now();
       api_run(api);
+      api_flush(api);
       now = cluster_now();
       /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
        * of the time: the gap is at least three times its last run), and at least every 0.5 s for
@@ -105,9 +117,10 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
       double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
       if ((controller_dirty(ctl) && now - last_tick >= gap) || now - last_tick >= 0.5)
         {
-          controller_tick(ctl, now);
+          controller_tick(ctl, cluster_clock(cl));
           last_tick = now;
           tick_cost = cluster_now() - now;
+          api_flush(api);
         }
       /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
        * streams send their bookmarks. */
@@ -119,17 +132,11 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           api_run(api);
         }
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
-       * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
-      double stall = cluster_now() - busy_start;
-      if (stall > 1.0)
-        {
-          const char *name;
-          json_t *hb;
-          json_object_foreach(cl->view.heartbeats, name, hb)
-          {
-            json_real_set(hb, json_real_value(hb) + stall);
-          }
-        }
+       * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
+       * node's grace (cluster_clock). */
+      double busy = cluster_now() - busy_start;
+      if (busy > CLUSTER_PASS_FORGIVEN)
+        cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
       if (now - last_compact >= 60)
         {
           int64_t rev = store_revision(cl->store) - 100000;
@@ -138,6 +145,14 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
           security_sweep(sec, cl, time(NULL));
           last_compact = now;
+        }
+      /* A burst of writes leaves freed memory between the objects the view keeps: hand the
+       * free pages back to the kernel once things settle. */
+      if (cl->writes - trimmed_at >= 1000 && now - last_trim >= 5)
+        {
+          malloc_trim(0);
+          trimmed_at = cl->writes;
+          last_trim = now;
         }
     }
 }
@@ -148,14 +163,19 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"data", required_argument, NULL, 'd'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
+                                       {"cluster-cidr", required_argument, NULL, 'C'},
+                                       {"node-cidr-mask-size", required_argument, NULL, 'M'},
                                        {"tls-san", required_argument, NULL, 's'},
                                        {"insecure-http", no_argument, NULL, 'i'},
                                        {"max-connections", required_argument, NULL, 'm'},
-                                       {"max-connections-per-client", required_argument, NULL, 'M'},
+                                       {"max-connections-per-client", required_argument, NULL, 'P'},
                                        {"idle-timeout", required_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
+  const char *cluster_cidr = CIDR_DEFAULT_CLUSTER;
+  long node_prefix = CIDR_DEFAULT_NODE_PREFIX;
+  char *end = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
@@ -177,6 +197,18 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 'C':
+          cluster_cidr = optarg;
+          break;
+        case 'M':
+          node_prefix = strtol(optarg, &end, 10);
+          if (end == optarg || *end || node_prefix < 1 || node_prefix > 32)
+            {
+              fprintf(stderr, "skiffd server: --node-cidr-mask-size `%s`: expected 1..32\n",
+                      optarg);
+              return 2;
+            }
+          break;
         case 's':
           o->tls_san = optarg;
           break;
@@ -184,15 +216,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
           o->insecure_http = true;
           break;
         case 'm':
-        case 'M':
+        case 'P':
         case 't':
           if (parse_count(optarg,
                           c == 'm'   ? "--max-connections"
-                          : c == 'M' ? "--max-connections-per-client"
+                          : c == 'P' ? "--max-connections-per-client"
                                      : "--idle-timeout",
                           c == 't' ? 86400 : 1000000,
                           c == 'm'   ? &o->max_conns
-                          : c == 'M' ? &o->max_conns_per_client
+                          : c == 'P' ? &o->max_conns_per_client
                                      : &o->idle_timeout)
               < 0)
             return 2;
@@ -208,6 +240,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     {
       fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
       usage(stderr);
+      return 2;
+    }
+  o->pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
+  o->pod_pool.node_prefix = (int)node_prefix;
+  if (o->pod_pool.enabled
+      && (cidr_parse(cluster_cidr, &o->pod_pool.cluster, &err) < 0
+          || cidr_check_cluster(&o->pod_pool.cluster, (int)node_prefix, &err) < 0))
+    {
+      fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
   if (o->insecure_http && !security_listen_is_loopback(o->listen))
@@ -257,7 +298,7 @@ int server_main(int argc, char **argv)
     goto out;
   store = NULL; /* the cluster owns it */
   cluster_set_store_observer(&cl, security_store_event, &sec);
-  ctl = controller_new(&cl, o.node_grace, cluster_now());
+  ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
   struct api_config acfg = {.listen = o.listen,
                             .auth = &sec.auth,
                             .tls_cert = o.insecure_http ? NULL : sec.pki.cert,
@@ -268,6 +309,7 @@ int server_main(int argc, char **argv)
                             .max_conns_per_client = o.max_conns_per_client,
                             .idle_timeout = o.idle_timeout,
                             .heartbeat_interval = o.heartbeat_interval,
+                            .pod_pool = &o.pod_pool,
                             .write_metrics = metrics_of_controller,
                             .metrics_data = ctl};
   api = api_start(&cl, &acfg, &err);

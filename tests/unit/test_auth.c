@@ -287,7 +287,8 @@ static void test_node_restrictions(void)
                          {"POST", "/v1/replicas/mine/status"},
                          {"DELETE", "/v1/replicas/mine"},
                          {"POST", "/v1/replicas/gone/status"},
-                         {"POST", "//v1//nodes/n1/heartbeat"}};
+                         {"POST", "//v1//nodes/n1/heartbeat"},
+                         {"POST", "/v1/nodes/n1/status"}};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
     {
       int got = authz(AUTH_NODE, ok[i][0], ok[i][1], &r);
@@ -303,6 +304,7 @@ static void test_node_restrictions(void)
           "node `n1` may not delete replica `theirs`: it is bound to node `n2`"},
          {"DELETE", "/v1/replicas/pending",
           "node `n1` may not delete replica `pending`: it is bound to no node"},
+         {"POST", "/v1/nodes/n2/status", "node `n1` may only report as itself, not as node `n2`"},
          {"POST", "/v1/apply", "node `n1` may not POST /v1/apply"},
          {"DELETE", "/v1/services/web", "node `n1` may not DELETE /v1/services/web"},
          {"POST", "/v1/nodes/n1/drain", "node `n1` may not POST /v1/nodes/n1/drain"},
@@ -350,6 +352,7 @@ static void test_public_routes_and_body_caps(void)
   CHECK(auth_body_cap("PUT", "/v1/services/web") == 1024 * 1024);
   CHECK(auth_body_cap("POST", "/v1/nodes") == 64 * 1024);
   CHECK(auth_body_cap("POST", "/v1/replicas/x/status") == 16 * 1024);
+  CHECK(auth_body_cap("POST", "/v1/nodes/x/status") == 1024 * 1024);
   CHECK(auth_body_cap("POST", "/v1/nodes/x/heartbeat") == 4096);
   CHECK(auth_body_cap("GET", "/v1/services") == 4096);
   CHECK(auth_body_cap("POST", "/v1/services/web/scale") == 4096);
