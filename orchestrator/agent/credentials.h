@@ -16,6 +16,7 @@ struct agent_credentials
   char **nodes, **tokens; /* tokens[i] is nodes[i]'s credential */
   char **server_tokens;   /* what the servers present when they call nodes[i]'s agent */
   char *shared;           /* the one credential for every node (no join), or NULL */
+  char *ca;               /* the cluster CA (PEM) learnt at the join, or NULL */
 };
 
 /* join_token NULL: every node uses `shared`.  Otherwise join each of nodes[0..n) (retrying
@@ -24,6 +25,20 @@ struct agent_credentials
 int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
                              const char *join_token, const char *shared, char *const *nodes,
                              size_t n, const volatile int *stop, struct skiff_err **err);
+/* The real agent's one node, whose credential outlives restarts (the kubelet's bootstrap
+ * kubeconfig turned into kubelet.conf): saved_path keeps what a join gave (0600 JSON: node,
+ * server, credential, server token, CA).  In order:
+ *   a join token  join (retrying while the server is away); refused (expired, revoked) with a
+ *                 saved credential of this node and server: that one serves
+ *   saved         the saved credential and its CA
+ *   shared        a credential trusted with ca_pem (--ca-file...): an admin's joins the node
+ *                 with it (the agent then speaks with the node's own), any other serves as
+ *                 it is (a node's; an unknown one, which the server answers 401).
+ * The CA in use becomes the process's default (client_set_default_ca). */
+int agent_credentials_node(struct agent_credentials *ac, const char *server, const char *join_token,
+                           const char *shared, const char *ca_pem, const char *node,
+                           const char *saved_path, const volatile int *stop,
+                           struct skiff_err **err);
 /* The credential to speak for node with (the shared one when there is no per-node one). */
 const char *agent_credentials_for(const struct agent_credentials *ac, const char *node);
 /* Does a call to node's agent come from a server of the cluster?  authorization: the

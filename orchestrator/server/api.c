@@ -375,6 +375,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   struct request *rq = *con_cls;
   if (rq && !rq->parked)
     {
+      api_logs_request_done(rq);
       api_request_free(rq);
       *con_cls = NULL;
     }
@@ -494,6 +495,7 @@ void api_stop(struct api *api)
    * every watch stream first. */
   api_flush(api);
   api->stopping = true;
+  api_logs_shutdown();
   for (int i = 0; i < 50 && api->watchers; i++)
     {
       api_wake_watchers(api);

@@ -40,6 +40,8 @@ struct api
   double last_trim;
 };
 
+struct log_proxy;
+
 /* What a parked request answers once its group committed. */
 enum api_reply
 {
@@ -56,7 +58,8 @@ struct request
   char *body;
   size_t len, cap;
   bool too_big;
-  bool answered; /* refused before its body (401, 403, 413): the response is queued */
+  bool answered;          /* refused before its body (401, 403, 413): the response is queued */
+  struct log_proxy *logs; /* GET .../logs: the stream from the agent (api_logs.c) */
   /* parked (api_group.c) */
   struct MHD_Connection *conn;
   struct request *next;
@@ -137,5 +140,11 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
 enum MHD_Result api_route_tokens(struct api *api, struct MHD_Connection *c, const char *method,
                                  struct request *rq, const char *name);
 enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c);
+/* GET /v1/replicas/NAME/logs (api_logs.c); called again for the request after a resume. */
+enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct request *rq,
+                               const char *name, const char *node);
+void api_logs_request_done(struct request *rq);
+/* Server stopping: end every log stream (no connection may stay suspended). */
+void api_logs_shutdown(void);
 
 #endif
