@@ -744,6 +744,8 @@ int agent_main(int argc, char **argv)
       if (skiff_parse_size(ro.memory ? ro.memory : "8Gi", &mem, &err) < 0)
         {
           agent_log("--memory: %s", err->msg);
+          client_target_clear(&target);
+          json_decref(label_obj);
           return 2;
         }
       /* each node joins (its own credential), or one credential serves them all */
@@ -764,6 +766,10 @@ int agent_main(int argc, char **argv)
       if (r < 0)
         {
           agent_log("%s", err->msg);
+          agent_credentials_free(&creds);
+          client_set_default_ca(NULL);
+          client_target_clear(&target);
+          json_decref(label_obj);
           return 1;
         }
       struct agent_fake_config fc = {.server = target.server,

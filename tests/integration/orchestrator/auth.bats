@@ -85,8 +85,9 @@ node_header() {
 	[ "$status" -eq 1 ] || fail "status $status: $output"
 	assert_contains "$output" "not the cluster this token belongs to"
 	assert_eq "$(api GET /v1/nodes | jq '.items | length')" 0 "nodes registered"
-	# a join token whose hash was tampered with: same refusal
-	sed 's/sha256:./sha256:0/' "$DATA/join-token" >"$ORCH_TMP/tampered"
+	# a join token whose hash was tampered with (every digit changed): same refusal
+	sed -E 's/sha256:[0-9a-f]{64}/sha256:'"$(printf 'f%.0s' {1..64})"'/' "$DATA/join-token" >"$ORCH_TMP/tampered"
+	! cmp -s "$DATA/join-token" "$ORCH_TMP/tampered"
 	run timeout 20 "$SKIFFD" agent --fake-runtime --server "$URL" --join-token-file "$ORCH_TMP/tampered" --name x
 	[ "$status" -eq 1 ]
 	assert_contains "$output" "not the cluster this token belongs to"

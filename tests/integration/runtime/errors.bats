@@ -120,21 +120,3 @@ teardown() { skiff_teardown; }
 	assert_contains "$output" frobnicate
 }
 
-# The monitor must be able to see its init exit (signalfd, epoll) before create says
-# "created": a monitor that could not would never record the exit code.
-@test "errors: the monitor cannot make its signalfd or epoll set: create fails, nothing left" {
-	local call what
-	for call in signalfd4:EMFILE:signalfd epoll_ctl:ENOMEM:epoll_ctl; do
-		what=${call##*:}
-		call=${call%:*}
-		# output to a file: a created container holds its stdio (as run_create does)
-		"$SYSFAIL" "$call" "$SKIFF" --root "$STATE_ROOT" create --bundle "$BUNDLE" "$ID" \
-			</dev/null >"$WORK/$ID.out" 2>&1 && status=0 || status=$?
-		output=$(cat "$WORK/$ID.out")
-		mapfile -t lines <"$WORK/$ID.out"
-		[ "$status" -ne 0 ] || fail "create succeeded with $call failing"
-		assert_one_line_error
-		assert_contains "$output" "monitor: $what"
-		assert_nothing_left
-	done
-}
