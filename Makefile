@@ -18,7 +18,7 @@ SAN ?= 0
 CC ?= gcc
 
 RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcurl libisal
-ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl
+ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl gnutls
 WEBAPP_PKGS := libmicrohttpd jansson
 ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
 

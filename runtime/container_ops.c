@@ -349,52 +349,60 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (console && eo->console_socket == NULL)
     return skiff_error(err, 0, "process.terminal is true: --console-socket is required");
 
-  /* join the pid namespace for our next child only, and step back right after the fork:
-     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
-     namespace */
-  char nspath[64];
-  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
-  cleanup_close int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  {
-    cleanup_close int pidns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (pidns < 0 || own_pidns < 0)
-      return skiff_error(err, errno, "open `%s`", pidns < 0 ? nspath : "/proc/self/ns/pid");
-    if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
-      return skiff_error(err, errno, "setns `%s`", nspath);
-  }
+  /* Everything the exec needs is made before we touch our pid namespace, so no error
+     path can return with it switched: the cgroup, the pipes, the terminal's socket pair,
+     both namespace fds.  A library caller such as the agent keeps running: a failure must
+     leak none of them either. */
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
-  int go[2] = {-1, -1}, cerr[2] = {-1, -1};
+  int go[2] = {-1, -1}, cerr[2] = {-1, -1}, tsv[2] = {-1, -1};
+  int master = -1, own_pidns = -1, pidns = -1;
+  bool ready = false;
+  char nspath[64];
+  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(cerr, O_CLOEXEC) < 0)
+    skiff_error(err, errno, "pipe");
+  else if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
+    skiff_error(err, errno, "socketpair");
+  else if ((own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `/proc/self/ns/pid`");
+  else if ((pidns = open(nspath, O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `%s`", nspath);
+  /* join the pid namespace for our next child only, and step back right after the fork:
+     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
+     namespace */
+  else if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
+    skiff_error(err, errno, "setns `%s`", nspath);
+  else
+    ready = true;
+  pid_t child = -1;
+  if (ready)
     {
-      int e = errno;
-      cgroup_free(cg);
-      for (int i = 0; i < 2; i++)
-        if (go[i] >= 0)
-          close(go[i]);
-      return skiff_error(err, e, "pipe");
+      child = fork();
+      int saved = errno;
+      if (child != 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+        abort(); /* cannot happen: our own pid namespace is always joinable */
+      if (child < 0)
+        skiff_error(err, saved, "fork");
     }
-  int master = -1, tsv[2] = {-1, -1};
-  if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
+  if (child != 0)
     {
-      int e = errno;
-      cgroup_free(cg);
-      close(go[0]);
-      close(go[1]);
-      close(cerr[0]);
-      close(cerr[1]);
-      return skiff_error(err, e, "socketpair");
+      if (own_pidns >= 0)
+        close(own_pidns);
+      if (pidns >= 0)
+        close(pidns);
     }
-  pid_t child = fork();
   if (child < 0)
     {
+      int fds[] = {go[0], go[1], cerr[0], cerr[1], tsv[0], tsv[1]};
+      for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+          close(fds[i]);
       cgroup_free(cg);
-      return skiff_error(err, errno, "fork");
+      return -1;
     }
-  if (child > 0 && setns(own_pidns, CLONE_NEWPID) < 0)
-    abort(); /* cannot happen: our own pid namespace is always joinable */
   if (child == 0)
     {
       close(go[1]);
@@ -433,12 +441,15 @@ int container_exec(const char *root, const char *id, const struct container_exec
   container_block_forwarded(&fwd, &old);
   if (write(go[1], "g", 1) != 1)
     {
+      int saved = errno;
       close(go[1]);
       close(cerr[0]);
       if (tsv[0] >= 0)
         close(tsv[0]);
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
       sigprocmask(SIG_SETMASK, &old, NULL);
-      return skiff_error(err, errno, "exec: start the child");
+      return skiff_error(err, saved, "exec: start the child");
     }
   close(go[1]);
   /* the terminal's master, from the child (no master: its error pipe says why) */

@@ -1,7 +1,8 @@
-/* server.c - `skiffd server`: flags, the bearer token, and the one event loop that runs the
- * API (libmicrohttpd, external polling on its epoll fd), the controller tick, the watch
- * wake-ups and store compaction.  The parts it wires together: cluster.h (store, view, watch
- * cache, events), api.h and controller.h. */
+/* server.c - `skiffd server`: flags, and the one event loop that runs the API (libmicrohttpd,
+ * external polling on its epoll fd), the controller tick, the watch wake-ups, store
+ * compaction and the sweep of expired join tokens.  The parts it wires together: cluster.h
+ * (store, view, watch cache, events), security.h (CA, certificate, credentials), api.h and
+ * controller.h. */
 #include <errno.h>
 #include <malloc.h>
 #include <getopt.h>
@@ -12,47 +13,23 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "api.h"
 #include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
+#include "security.h"
 #include "server.h"
 
 struct server_opts
 {
-  const char *listen, *data;
+  const char *listen, *data, *tls_san;
   double heartbeat_interval, node_grace;
+  bool insecure_http;
+  unsigned max_conns, max_conns_per_client, idle_timeout;
   struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
 };
-
-static int load_token(const char *data_dir, char **token, struct skiff_err **err)
-{
-  cleanup_free char *path = xasprintf("%s/token", data_dir);
-  char *tok = NULL;
-  if (skiff_read_file(path, &tok, NULL, NULL) == 0)
-    {
-      tok[strcspn(tok, "\r\n")] = '\0';
-      if (strlen(tok) >= 16)
-        {
-          chmod(path, 0600);
-          *token = tok;
-          return 0;
-        }
-      free(tok);
-    }
-  unsigned char rnd[32];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-    return skiff_error(err, errno, "getrandom");
-  char hex[65];
-  for (size_t i = 0; i < sizeof(rnd); i++)
-    snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-  cleanup_free char *line = xasprintf("%s\n", hex);
-  if (skiff_write_file_atomic(path, line, strlen(line), 0600, err) < 0)
-    return -1;
-  *token = xstrdup(hex);
-  return 0;
-}
 
 static int parse_seconds(const char *s, const char *flag, double *out, struct skiff_err **err)
 {
@@ -67,18 +44,40 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
-             "                     [--node-cidr-mask-size N]\n"
-             "  --listen              API address (default 127.0.0.1:7070)\n"
-             "  --data                data directory: store.db and token (default "
-             "/var/lib/skiffd)\n"
-             "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
-             "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n"
-             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
-             "(default " CIDR_DEFAULT_CLUSTER ")\n"
-             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
+  fprintf(f,
+          "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
+          "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+          "                     [--node-cidr-mask-size N] [--tls-san NAME,...] [--insecure-http]\n"
+          "                     [--max-connections N] [--max-connections-per-client N]\n"
+          "                     [--idle-timeout S]\n"
+          "  --listen              API address (default 127.0.0.1:7070)\n"
+          "  --data                data directory: store.db, CA, certificate, admin credential\n"
+          "                        (default /var/lib/skiffd)\n"
+          "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
+          "  --node-grace          missed-heartbeat time before a node is NotReady "
+          "(default 5)\n"
+          "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+          "(default " CIDR_DEFAULT_CLUSTER ")\n"
+          "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n"
+          "  --tls-san             more names and addresses for the serving certificate\n"
+          "  --insecure-http       plain HTTP instead of TLS; only on a loopback address\n"
+          "  --max-connections     open connections in all (default 4096)\n"
+          "  --max-connections-per-client  from one address (default 128)\n"
+          "  --idle-timeout        seconds a connection may stay silent (default 60)\n");
+}
+
+static int parse_count(const char *s, const char *flag, unsigned max, unsigned *out)
+{
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > max)
+    {
+      fprintf(stderr, "skiffd server: %s: `%s` is not a number from 1 to %u\n", flag, s, max);
+      return -1;
+    }
+  *out = (unsigned)v;
+  return 0;
 }
 
 static void metrics_of_controller(void *data, FILE *f)
@@ -86,7 +85,8 @@ static void metrics_of_controller(void *data, FILE *f)
   controller_write_metrics(data, f);
 }
 
-static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl, int sigfd)
+static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
+                    struct security *sec, int sigfd)
 {
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
@@ -143,6 +143,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           cleanup_err struct skiff_err *err = NULL;
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
+          security_sweep(sec, cl, time(NULL));
           last_compact = now;
         }
       /* A burst of writes leaves freed memory between the objects the view keeps: hand the
@@ -164,6 +165,11 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"node-grace", required_argument, NULL, 'g'},
                                        {"cluster-cidr", required_argument, NULL, 'C'},
                                        {"node-cidr-mask-size", required_argument, NULL, 'M'},
+                                       {"tls-san", required_argument, NULL, 's'},
+                                       {"insecure-http", no_argument, NULL, 'i'},
+                                       {"max-connections", required_argument, NULL, 'm'},
+                                       {"max-connections-per-client", required_argument, NULL, 'P'},
+                                       {"idle-timeout", required_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
@@ -203,6 +209,26 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 's':
+          o->tls_san = optarg;
+          break;
+        case 'i':
+          o->insecure_http = true;
+          break;
+        case 'm':
+        case 'P':
+        case 't':
+          if (parse_count(optarg,
+                          c == 'm'   ? "--max-connections"
+                          : c == 'P' ? "--max-connections-per-client"
+                                     : "--idle-timeout",
+                          c == 't' ? 86400 : 1000000,
+                          c == 'm'   ? &o->max_conns
+                          : c == 'P' ? &o->max_conns_per_client
+                                     : &o->idle_timeout)
+              < 0)
+            return 2;
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -225,6 +251,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
       fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
+  if (o->insecure_http && !security_listen_is_loopback(o->listen))
+    {
+      fprintf(
+          stderr,
+          "skiffd server: --insecure-http: only on a loopback address (--listen 127.0.0.1:PORT), "
+          "not `%s`\n",
+          o->listen);
+      return 2;
+    }
   return -1;
 }
 
@@ -233,7 +268,10 @@ int server_main(int argc, char **argv)
   struct server_opts o = {.listen = "127.0.0.1:7070",
                           .data = "/var/lib/skiffd",
                           .heartbeat_interval = 1,
-                          .node_grace = 5};
+                          .node_grace = 5,
+                          .max_conns = 4096,
+                          .max_conns_per_client = 128,
+                          .idle_timeout = 60};
   int r = parse_args(argc, argv, &o);
   if (r >= 0)
     return r;
@@ -246,20 +284,30 @@ int server_main(int argc, char **argv)
       setrlimit(RLIMIT_NOFILE, &rl);
     }
   cleanup_err struct skiff_err *err = NULL;
-  cleanup_free char *token = NULL;
   struct cluster cl = {0};
+  struct security sec = {0};
+  cleanup_free char *url = NULL;
   struct store *store = NULL;
   struct controller *ctl = NULL;
   struct api *api = NULL;
   int ret = 1, sigfd = -1;
-  if (store_sqlite_open(o.data, &store, &err) < 0 || load_token(o.data, &token, &err) < 0)
+  if (store_sqlite_open(o.data, &store, &err) < 0
+      || security_open(&sec, store, o.data, o.listen, o.tls_san, &err) < 0)
     goto out;
   if (cluster_open(&cl, store, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
+  cluster_set_store_observer(&cl, security_store_event, &sec);
   ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
   struct api_config acfg = {.listen = o.listen,
-                            .token = token,
+                            .auth = &sec.auth,
+                            .tls_cert = o.insecure_http ? NULL : sec.pki.cert,
+                            .tls_key = o.insecure_http ? NULL : sec.pki.key,
+                            .ca_cert = sec.pki.ca_cert,
+                            .ca_hash = sec.pki.ca_hash,
+                            .max_conns = o.max_conns,
+                            .max_conns_per_client = o.max_conns_per_client,
+                            .idle_timeout = o.idle_timeout,
                             .heartbeat_interval = o.heartbeat_interval,
                             .pod_pool = &o.pod_pool,
                             .write_metrics = metrics_of_controller,
@@ -273,9 +321,11 @@ int server_main(int argc, char **argv)
   sigaddset(&mask, SIGINT);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  fprintf(stderr, "skiffd: listening on %s, data %s, store revision %lld\n", o.listen, o.data,
+  url = xasprintf("%s://%s", o.insecure_http ? "http" : "https", o.listen);
+  fprintf(stderr, "skiffd: listening on %s, data %s, store revision %lld\n", url, o.data,
           (long long)store_revision(cl.store));
-  ret = run_loop(&cl, api, ctl, sigfd) < 0 ? 1 : 0;
+  security_announce(&sec, url, stderr);
+  ret = run_loop(&cl, api, ctl, &sec, sigfd) < 0 ? 1 : 0;
 out:
   if (err)
     fprintf(stderr, "skiffd server: %s\n", err->msg);
@@ -286,5 +336,6 @@ out:
   if (cl.store)
     cluster_close(&cl);
   store_close(store);
+  security_close(&sec);
   return ret;
 }
