@@ -6,6 +6,7 @@
  * (fcntl fails with EINVAL), and no environment variable is trusted for it. */
 #define _GNU_SOURCE
 #include "cloned_binary.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +118,7 @@ int cloned_binary_ensure(int argc, char **argv, struct skiff_err **err)
   /* Check what we built before trusting it: the re-exec'd skiff only looks at seals. */
   if ((seals_of(mfd) & CLONED_BINARY_SEALS) != CLONED_BINARY_SEALS)
     return skiff_error(err, 0, "memfd copy of skiff: seals not applied");
+  SKIFF_TRACE("memfd copy sealed, re-exec");
   fexecve(mfd, argv, environ);
   return skiff_error(err, errno, "fexecve the sealed copy of `/proc/self/exe`");
 }

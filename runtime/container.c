@@ -236,6 +236,7 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
     goto out;
   if (spec->linux.has_resources && cgroup_apply(cg, &spec->linux.resources, err) < 0)
     goto out;
+  SKIFF_TRACE("cgroup created and limits set");
   if (c->opts->console_socket && spec->process.terminal)
     {
       console_fd = connect_console(c->opts->console_socket, err);
@@ -299,6 +300,7 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
                              .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0};
       init_main(&ia);
     }
+  SKIFF_TRACE("clone3 returned");
   close(sv[1]);
   sv[1] = -1;
   if (ca.flags & CLONE_NEWUSER && ns_write_id_maps(pid, spec, err) < 0)
@@ -341,6 +343,7 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
   payload = NULL;
   if (sync_recv(sv[0], &type, &payload, err) < 0)
     goto out;
+  SKIFF_TRACE("init ready");
   if (type != SYNC_READY)
     {
       skiff_error(err, 0, "%s", type == SYNC_ERROR ? payload : "unexpected message from init");
@@ -455,12 +458,14 @@ static int ctx_setup(struct create_ctx *c, const struct container_opts *opts,
 {
   if (ctx_init(c, opts, err) < 0)
     return -1;
+  SKIFF_TRACE("spec read and checked");
   if (ctx_prepare_dir(c, err) < 0)
     {
       if (!(*err && strstr((*err)->msg, "already exists")))
         ctx_abort(c);
       return -1;
     }
+  SKIFF_TRACE("state dir, config copy, exec fifo, state.json");
   return 0;
 }
 
@@ -510,6 +515,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
           c.stdio_fd = logp[1];
           io.log_fd = logp[0];
         }
+      SKIFF_TRACE("monitor forked");
       int r = spawn_init(&c, &pid, &merr);
       if (logp[1] >= 0)
         close(logp[1]);
@@ -583,6 +589,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
     }
   if (write_pid_file(opts->pid_file, (pid_t)atoi(buf + 1), err) < 0)
     goto out;
+  SKIFF_TRACE("created");
   ret = 0;
 out:
   for (int i = 0; i < 2; i++)
@@ -616,6 +623,7 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
       poll(&p, 1, n == 0 ? 1 : 100);
     }
   unlink(fifo);
+  SKIFF_TRACE("exec fifo read: init released");
   return 0;
 }
 
@@ -687,6 +695,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
         ctx_abort(&c);
       goto out;
     }
+  SKIFF_TRACE("state.json: created");
   /* block before release so no signal is lost; the init was cloned earlier with the
      old mask, so it is not affected */
   container_block_forwarded(&fwd, &old);
@@ -702,11 +711,14 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   }
   ctx_cache_seccomp(&c);
   int status = container_wait_forwarding(pid, &fwd);
+  SKIFF_TRACE("container exited");
   sigprocmask(SIG_SETMASK, &old, NULL);
   state_record_exit(opts->root, opts->id, status, NULL);
+  SKIFF_TRACE("exit recorded");
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (!opts->keep)
     container_delete(opts->root, opts->id, true, NULL);
+  SKIFF_TRACE("deleted");
   ret = 0;
 out:
   ctx_free(&c);

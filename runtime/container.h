@@ -19,6 +19,7 @@
 #include "net.h"
 #include "proxy.h"
 #include "cgroup.h"
+#include "trace.h"
 
 struct container_opts
 {

@@ -99,6 +99,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
     }
   if (st->pid > 0)
     wait_gone(st->pid, st->start_time, 5000);
+  SKIFF_TRACE("delete: state read, init gone");
 
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
@@ -114,6 +115,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
     }
   int r = cgroup_destroy(cg, err);
   cgroup_free(cg);
+  SKIFF_TRACE("delete: cgroups removed");
   /* a container run from an image holds a veth and an address lease */
   managed_release_network(st->annotations);
   if (r < 0)

@@ -181,8 +181,10 @@ void init_main(const struct init_args *a)
         _exit(1);
       close(null);
     }
+  SKIFF_TRACE("init: started");
   if (a->cgroup && cgroup_enter_self(a->cgroup, a->born_in_cgroup2, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: joined its cgroups");
   /* the parent dies -> we die; a half-created container must not linger */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
@@ -223,14 +225,17 @@ void init_main(const struct init_args *a)
       if (mount("overlay", a->rootfs, "overlay", 0, a->overlay_data) < 0)
         fail(a->sync_fd, (skiff_error(&err, errno, "mount overlay on `%s`", a->rootfs), err));
     }
+  SKIFF_TRACE("init: hooks, hostname");
   if (mount_prepare_rootfs(spec, a->rootfs, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: spec mounts, /dev");
   if (proc->terminal && a->console_fd >= 0 && setup_console(a->console_fd, &err) < 0)
     fail(a->sync_fd, err);
   if (a->console_fd >= 0)
     close(a->console_fd);
   if (mount_finalize_rootfs(spec, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: masks, pivot_root, readonly");
   if (apply_sysctl(spec->linux.sysctl, &err) < 0)
     fail(a->sync_fd, err);
   if (apply_rlimits(proc, &err) < 0)
@@ -255,6 +260,7 @@ void init_main(const struct init_args *a)
   if (spec->linux.has_seccomp && seccomp_late && apply_seccomp(a, &err) < 0)
     fail(a->sync_fd, err);
 
+  SKIFF_TRACE("init: rlimits, cwd, caps, seccomp");
   if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
     _exit(1);
   /* from here the container lives on its own: it must survive its monitor */
@@ -280,6 +286,7 @@ void init_main(const struct init_args *a)
           _exit(1);
         }
     }
+  SKIFF_TRACE("init: execve");
   /* CVE-2024-21626: no fd of ours may reach the container; only 0-2 and the
      preserved ones survive exec. */
   syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, 0);

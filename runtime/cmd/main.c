@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cmd.h"
 #include "cloned_binary.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -100,6 +101,8 @@ static void report_to_stderr(const char *line)
 
 int main(int argc, char **argv)
 {
+  skiff_trace_open(getenv("SKIFF_TRACE"));
+  SKIFF_TRACE("main");
   skiff_set_reporter(report_to_stderr);
   struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
   if (g.root == NULL || *g.root == '\0')
