@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SKIFF_VERSION "0.1.0"
 
@@ -99,6 +100,16 @@ static void report_to_stderr(const char *line)
   fprintf(stderr, "skiff: %s\n", line);
 }
 
+/* CVE-2019-5736 (cloned_binary.h): re-execute through a read-only overlay of our directory
+ * whose second, dummy, lower layer is an empty directory of the state root. */
+static int protect_binary(const char *root, char **argv, struct skiff_err **err)
+{
+  cleanup_free char *lower = xasprintf("%s/.exe-lower", root);
+  bool have_lower = mkdir(lower, 0700) == 0 || errno == EEXIST
+                    || (skiff_mkdir_p(root, 0700, NULL) == 0 && mkdir(lower, 0700) == 0);
+  return cloned_binary_ensure(argv, have_lower ? lower : NULL, err);
+}
+
 int main(int argc, char **argv)
 {
   skiff_trace_open(getenv("SKIFF_TRACE"));
@@ -150,10 +161,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], verbs[v].name) == 0)
       {
         struct skiff_err *err = NULL;
-        /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
-         * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
+        /* CVE-2019-5736: the verbs that put skiff code into a container run from a
+         * read-only overlay of the binary (or a sealed memfd copy), so /proc/PID/exe
+         * never leads the container to a host file it could write. */
         if ((verbs[v].fn == cmd_create || verbs[v].fn == cmd_run || verbs[v].fn == cmd_exec)
-            && cloned_binary_ensure(argc, argv, &err) < 0)
+            && protect_binary(g.root, argv, &err) < 0)
           {
             fprintf(stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
             skiff_err_free(&err);
