@@ -86,7 +86,7 @@ int state_save(const char *root, const struct skiff_state *st, struct skiff_err 
   cleanup_free char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   cleanup_free char *path = xasprintf("%s/%s/state.json", root, st->id);
-  return skiff_write_file_atomic(path, text, strlen(text), 0600, err);
+  return skiff_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
 static char *dup_str(json_t *o, const char *key)
@@ -243,7 +243,7 @@ int state_record_exit(const char *root, const char *id, int wait_status, struct 
   cleanup_free char *now = state_now_rfc3339();
   cleanup_free char *text = xasprintf("{\"exitCode\":%d,\"finished\":\"%s\"}", code, now);
   cleanup_free char *path = xasprintf("%s/%s/exit.json", root, id);
-  return skiff_write_file_atomic(path, text, strlen(text), 0600, err);
+  return skiff_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
 char *state_oci_json(const char *root, const struct skiff_state *st)

@@ -58,8 +58,9 @@ static int close_listed(int lowfd, const int *keep, size_t n_keep, struct skiff_
 {
   int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
-    return skiff_error(err, errno, "close inherited fds: close_range unavailable and open "
-                                   "`/proc/self/fd`");
+    return skiff_error(err, errno,
+                       "close inherited fds: close_range unavailable and open "
+                       "`/proc/self/fd`");
   DIR *d = fdopendir(dfd);
   if (d == NULL)
     {

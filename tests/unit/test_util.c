@@ -105,6 +105,23 @@ static void test_files(void)
   CHECK(len == 5);
   CHECK_STR_EQ(text, "hello");
   free(text);
+  /* replace: the same content swap (mode kept, no temp file left), without the fsync */
+  CHECK(skiff_write_file_replace(f, "bye", 3, 0640, &err) == 0);
+  CHECK(skiff_read_file(f, &text, &len, &err) == 0);
+  CHECK_STR_EQ(text, "bye");
+  free(text);
+  struct stat fst;
+  CHECK(stat(f, &fst) == 0 && (fst.st_mode & 0777) == 0640);
+  size_t entries = 0;
+  DIR *dir = opendir(deep);
+  for (struct dirent *de; dir && (de = readdir(dir)) != NULL;)
+    entries += de->d_name[0] != '.';
+  if (dir)
+    closedir(dir);
+  CHECK(entries == 1);
+  CHECK(skiff_write_file_replace("/nonexistent/skiff/x", "a", 1, 0600, &err) < 0);
+  CHECK_CONTAINS(err->msg, "/nonexistent/skiff/x");
+  skiff_err_free(&err);
   CHECK(skiff_read_file("/nonexistent/skiff", &text, NULL, &err) < 0);
   CHECK_STR_EQ(err->msg, "open `/nonexistent/skiff`: No such file or directory");
   skiff_err_free(&err);
