@@ -63,16 +63,34 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct s
   return 0;
 }
 
+/* Wait until pid (started at start, 0: any) has exited, at most timeout_ms; reap it if it
+ * is our own child (foreground run).  A pidfd wakes us the moment it exits (its parent
+ * may be a subreaper that reaps it later: a zombie counts as gone); without pidfds
+ * (kernel < 5.3), poll every 2 ms. */
 static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 {
   long long deadline = skiff_now_ms() + timeout_ms;
+  cleanup_close int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  /* the pidfd may name a newer process that reused the pid: check after opening it */
+  if (!state_pid_alive(pid, start))
+    {
+      waitpid(pid, NULL, WNOHANG);
+      return;
+    }
+  while (pfd >= 0 && skiff_now_ms() < deadline)
+    {
+      struct pollfd p = {.fd = pfd, .events = POLLIN};
+      int n = poll(&p, 1, (int)(deadline - skiff_now_ms()));
+      if (n > 0 || (n < 0 && errno != EINTR))
+        break;
+    }
   while (state_pid_alive(pid, start) && skiff_now_ms() < deadline)
     {
-      /* our own child (foreground run)? reap it */
       if (waitpid(pid, NULL, WNOHANG) == pid)
-        break;
+        return;
       poll(NULL, 0, 2);
     }
+  waitpid(pid, NULL, WNOHANG);
 }
 
 int container_delete(const char *root, const char *id, bool force, struct skiff_err **err)
@@ -124,18 +142,12 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
      process of ours outlives the delete */
   if (st->monitor_pid > 0 && st->monitor_pid != getpid())
     {
-      long long deadline = skiff_now_ms() + 2000;
       char path[64];
       snprintf(path, sizeof(path), "/proc/%d/comm", (int)st->monitor_pid);
-      while (skiff_now_ms() < deadline)
-        {
-          cleanup_free char *comm = NULL;
-          if (skiff_read_file(path, &comm, NULL, NULL) < 0 || strncmp(comm, "skiff-monitor", 13))
-            break;
-          if (state_proc_start_time(st->monitor_pid) == 0)
-            break; /* zombie */
-          poll(NULL, 0, 2);
-        }
+      cleanup_free char *comm = NULL;
+      /* still our monitor (not a process that reused its pid)? */
+      if (skiff_read_file(path, &comm, NULL, NULL) == 0 && strncmp(comm, "skiff-monitor", 13) == 0)
+        wait_gone(st->monitor_pid, state_proc_start_time(st->monitor_pid), 2000);
     }
   return state_remove(root, id, err);
 }

@@ -253,8 +253,12 @@ void init_main(const struct init_args *a)
   /* CVE-2024-21626: no fd of the caller or of ours reaches the container or its hooks:
      everything past stdio and the preserved fds goes now, while a failure can still fail
      the create; the sync socket and the exec fifo go once used. */
-  int still_needed[2] = {a->sync_fd, a->fifo_fd};
-  if (skiff_close_fds_from(3 + a->preserve_fds, still_needed, a->fifo_fd >= 0 ? 2 : 1, &err) < 0)
+  int still_needed[3] = {a->sync_fd}, n_needed = 1;
+  if (a->fifo_fd >= 0)
+    still_needed[n_needed++] = a->fifo_fd;
+  if (skiff_trace_fd >= 0) /* SKIFF_TRACE only; it goes with the last close before exec */
+    still_needed[n_needed++] = skiff_trace_fd;
+  if (skiff_close_fds_from(3 + a->preserve_fds, still_needed, (size_t)n_needed, &err) < 0)
     fail(a->sync_fd, err);
 
   /* Without no_new_privs the filter must be loaded while we still hold CAP_SYS_ADMIN;
