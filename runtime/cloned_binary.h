@@ -37,8 +37,9 @@ int cloned_binary_kind(struct skiff_err **err);
 
 /* Return 0 when the running executable is already protected; otherwise re-execute argv
  * through a protected handle (does not return on success), -1 on error.  lower_dir is
- * an existing directory the overlay may use as its second (dummy) lower layer, outside
- * the binary's directory; NULL skips the overlay and makes the memfd copy. */
+ * an existing directory, writable by root only, the overlay may use as its second
+ * (dummy) lower layer; overlayfs refuses one inside the binary's directory or above it,
+ * and then, as with NULL, the memfd copy is made. */
 int cloned_binary_ensure(char **argv, const char *lower_dir, struct skiff_err **err);
 
 #endif

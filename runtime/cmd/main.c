@@ -101,13 +101,15 @@ static void report_to_stderr(const char *line)
 }
 
 /* CVE-2019-5736 (cloned_binary.h): re-execute through a read-only overlay of our directory
- * whose second, dummy, lower layer is an empty directory of the state root. */
+ * whose second, dummy, lower layer is the state root (root's own, as runc uses its state
+ * dir; only a lookup of our binary's name ever goes through the overlay, and the top
+ * layer answers it). */
 static int protect_binary(const char *root, char **argv, struct skiff_err **err)
 {
-  cleanup_free char *lower = xasprintf("%s/.exe-lower", root);
-  bool have_lower = mkdir(lower, 0700) == 0 || errno == EEXIST
-                    || (skiff_mkdir_p(root, 0700, NULL) == 0 && mkdir(lower, 0700) == 0);
-  return cloned_binary_ensure(argv, have_lower ? lower : NULL, err);
+  struct stat st;
+  bool have_root
+      = stat(root, &st) == 0 ? S_ISDIR(st.st_mode) : skiff_mkdir_p(root, 0700, NULL) == 0;
+  return cloned_binary_ensure(argv, have_root ? root : NULL, err);
 }
 
 int main(int argc, char **argv)
