@@ -274,6 +274,11 @@ int skiff_read_file_at(int dirfd, const char *name, char **out, size_t *len, str
 
 int skiff_mkdir_p(const char *path, int mode, struct skiff_err **err)
 {
+  /* usually the parents exist (a state root on every create): one mkdir */
+  if (mkdir(path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return skiff_error(err, errno, "mkdir `%s`", path);
   cleanup_free char *p = xstrdup(path);
   for (char *s = p + 1; *s; s++)
     {
