@@ -121,6 +121,9 @@ struct init_args
   int stdio_fd;                /* >= 0: stdout+stderr to it, stdin from /dev/null */
   struct skiff_cgroup *cgroup; /* v1: the init joins this cgroup itself, first thing */
   bool born_in_cgroup2;
+  /* The parent has nothing to do between clone3 and READY (container_quick_handshake):
+     no MAPPED / NSREADY / GO exchange, the init goes straight on. */
+  bool quick;
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));

@@ -187,7 +187,7 @@ void init_main(const struct init_args *a)
   SKIFF_TRACE("init: joined its cgroups");
   /* the parent dies -> we die; a half-created container must not linger */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
+  if (!a->quick && (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED))
     _exit(1);
   free(payload);
   payload = NULL;
@@ -198,9 +198,9 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, (skiff_error(&err, errno, "become root of the user namespace"), err));
   if (ns_join_spec_paths(spec, CLONE_NEWPID, &err) < 0)
     fail(a->sync_fd, err);
-  if (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0)
-    _exit(1);
-  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO)
+  if (!a->quick
+      && (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0
+          || sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO))
     _exit(1);
   /* the state the hooks get: createContainer now, startContainer before exec */
   cleanup_free char *state_json = steal_pointer(&payload);
