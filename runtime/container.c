@@ -187,7 +187,10 @@ static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
                            .rootfs = c->rootfs,
                            .cgroup_path = c->cgroup_path,
                            .owner = (char *)"root",
-                           .annotations = c->spec->annotations};
+                           .annotations = c->spec->annotations,
+                           .hooks_known = true,
+                           .poststart_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTART],
+                           .poststop_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTOP]};
   cleanup_free char *now = state_now_rfc3339();
   st.created = now;
   return state_save(o->root, &st, err);
@@ -462,7 +465,10 @@ static int save_created(struct create_ctx *c, pid_t pid, pid_t monitor, struct s
                            .start_time = state_proc_start_time(pid),
                            .monitor_pid = monitor,
                            .created_done = true,
-                           .created = now};
+                           .created = now,
+                           .hooks_known = true,
+                           .poststart_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTART],
+                           .poststop_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTOP]};
   return state_save(c->opts->root, &st, err);
 }
 
@@ -658,6 +664,8 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
 
 static void run_poststart(const char *root, const struct skiff_state *st)
 {
+  if (st->hooks_known && st->poststart_hooks == 0)
+    return; /* no config to parse */
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, st->id, &spec, NULL) < 0
       || spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
@@ -742,7 +750,10 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   int status = container_wait_forwarding(pid, &fwd);
   SKIFF_TRACE("container exited");
   sigprocmask(SIG_SETMASK, &old, NULL);
-  state_record_exit(opts->root, opts->id, status, NULL);
+  /* exit.json only for a container that stays or poststop hooks that are told the exit
+     code: otherwise delete removes it at once */
+  if (opts->keep || c.spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+    state_record_exit(opts->root, opts->id, status, NULL);
   SKIFF_TRACE("exit recorded");
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (!opts->keep)

@@ -170,7 +170,9 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
   SKIFF_TRACE("delete: state read, init gone");
 
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+  if ((!st->hooks_known || st->poststop_hooks > 0)
+      && container_load_saved_spec(root, id, &spec, NULL) == 0
+      && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
       cleanup_free char *json = state_oci_json(root, st);
       struct skiff_err *herr = NULL;

@@ -133,6 +133,31 @@ static void test_files(void)
   free(f);
 }
 
+/* state.json says how many poststart/poststop hooks the config holds (start and delete
+ * skip parsing it when there are none); an older state.json without them says nothing. */
+static void test_state_hook_counts(void)
+{
+  char root[] = "/tmp/skiff-test-state-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  struct skiff_err *err = NULL;
+  CHECK(state_create_dir(root, "c1", &err) == 0);
+  struct skiff_state st
+      = {.id = (char *)"c1", .hooks_known = true, .poststart_hooks = 0, .poststop_hooks = 2};
+  CHECK(state_save(root, &st, &err) == 0);
+  struct skiff_state *got = NULL;
+  CHECK(state_load(root, "c1", &got, &err) == 0);
+  CHECK(got && got->hooks_known && got->poststart_hooks == 0 && got->poststop_hooks == 2);
+  state_free(got);
+  got = NULL;
+  st.hooks_known = false;
+  CHECK(state_save(root, &st, &err) == 0);
+  CHECK(state_load(root, "c1", &got, &err) == 0);
+  CHECK(got && !got->hooks_known && got->poststart_hooks == -1 && got->poststop_hooks == -1);
+  state_free(got);
+  CHECK(skiff_rm_rf(root, &err) == 0);
+  skiff_err_free(&err);
+}
+
 static void test_id_map_format(void)
 {
   struct skiff_idmap m[] = {{0, 100000, 65536}, {65536, 1000, 1}};
@@ -176,6 +201,7 @@ int main(void)
   RUN_TEST(test_error_context);
   RUN_TEST(test_container_ids);
   RUN_TEST(test_files);
+  RUN_TEST(test_state_hook_counts);
   RUN_TEST(test_id_map_format);
   RUN_TEST(test_sha256_vectors);
   return CHECK_DONE();
