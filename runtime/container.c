@@ -79,7 +79,9 @@ struct create_ctx
   char *spec_text;
   char *bundle, *rootfs, *dir, *cgroup_path;
   int fifo_fd;
-  char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
+  bool release_on_sync; /* foreground run: no exec fifo, SYNC_START on sync_fd releases */
+  int sync_fd;          /* our end of the sync socket, kept for that release, or -1 */
+  char *seccomp_key;    /* cache key of the profile; bpf is the cached filter if any */
   char *overlay_data;
   int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
   void *bpf;
@@ -100,12 +102,15 @@ static void ctx_free(struct create_ctx *c)
   free(c->overlay_data);
   if (c->fifo_fd >= 0)
     close(c->fifo_fd);
+  if (c->sync_fd >= 0)
+    close(c->sync_fd);
 }
 
 static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct skiff_err **err)
 {
   memset(c, 0, sizeof(*c));
   c->fifo_fd = -1;
+  c->sync_fd = -1;
   c->stdio_fd = -1;
   c->opts = o;
   if (state_validate_id(o->id, err) < 0)
@@ -174,14 +179,17 @@ static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
   cleanup_free char *cfg = xasprintf("%s/config.json", c->dir);
   if (skiff_write_file(cfg, c->spec_text, strlen(c->spec_text), 0600, err) < 0)
     return -1;
-  cleanup_free char *fifo = xasprintf("%s/exec.fifo", c->dir);
-  /* 0622: the init may already run as a non-root user when it opens it */
-  if (mkfifo(fifo, 0622) < 0)
-    return skiff_error(err, errno, "mkfifo `%s`", fifo);
-  chmod(fifo, 0622);
-  c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
-  if (c->fifo_fd < 0)
-    return skiff_error(err, errno, "open `%s`", fifo);
+  if (!c->release_on_sync)
+    {
+      cleanup_free char *fifo = xasprintf("%s/exec.fifo", c->dir);
+      /* 0622: the init may already run as a non-root user when it opens it */
+      if (mkfifo(fifo, 0622) < 0)
+        return skiff_error(err, errno, "mkfifo `%s`", fifo);
+      chmod(fifo, 0622);
+      c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
+      if (c->fifo_fd < 0)
+        return skiff_error(err, errno, "open `%s`", fifo);
+    }
   struct skiff_state st = {.id = (char *)o->id,
                            .bundle = c->bundle,
                            .rootfs = c->rootfs,
@@ -326,7 +334,8 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
                              .stdio_fd = c->stdio_fd,
                              .cgroup = cgroup_detect_mode() == CGROUP_MODE_V1 ? cg : NULL,
                              .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0,
-                             .quick = quick_handshake(c, ca.flags)};
+                             .quick = quick_handshake(c, ca.flags),
+                             .release_on_sync = c->release_on_sync};
       init_main(&ia);
     }
   SKIFF_TRACE("clone3 returned");
@@ -383,6 +392,8 @@ ready:
     }
   *pid_out = pid;
   pid = -1;
+  if (c->release_on_sync)
+    c->sync_fd = steal_fd(&sv[0]);
   ret = 0;
 out:
   free(payload);
@@ -487,12 +498,14 @@ static void ctx_abort(struct create_ctx *c)
     skiff_rm_rf(c->dir, NULL);
 }
 
-/* ctx_init + the state dir; a failure removes what it made (not another container's dir). */
-static int ctx_setup(struct create_ctx *c, const struct container_opts *opts,
+/* ctx_init + the state dir; a failure removes what it made (not another container's dir).
+ * foreground: a run that releases the init itself, over the sync socket. */
+static int ctx_setup(struct create_ctx *c, const struct container_opts *opts, bool foreground,
                      struct skiff_err **err)
 {
   if (ctx_init(c, opts, err) < 0)
     return -1;
+  c->release_on_sync = foreground;
   SKIFF_TRACE("spec read and checked");
   if (ctx_prepare_dir(c, err) < 0)
     {
@@ -508,7 +521,7 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
 {
   struct create_ctx c;
   int ret = -1, res[2] = {-1, -1};
-  if (ctx_setup(&c, opts, err) < 0)
+  if (ctx_setup(&c, opts, false, err) < 0)
     goto out;
   if (pipe2(res, O_CLOEXEC) < 0)
     {
@@ -716,7 +729,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   struct create_ctx c;
   int ret = -1;
   pid_t pid = 0;
-  if (ctx_setup(&c, opts, err) < 0)
+  if (ctx_setup(&c, opts, true, err) < 0)
     goto out;
   sigset_t fwd, old;
   if (spawn_init(&c, &pid, err) < 0 || save_created(&c, pid, getpid(), err) < 0
@@ -736,16 +749,20 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   /* block before release so no signal is lost; the init was cloned earlier with the
      old mask, so it is not affected */
   container_block_forwarded(&fwd, &old);
-  {
-    cleanup_state struct skiff_state *st = NULL;
-    if (state_load(opts->root, opts->id, &st, err) < 0 || release_init(opts->root, st, err) < 0)
-      {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        container_delete(opts->root, opts->id, true, NULL);
-        goto out;
-      }
-    run_poststart(opts->root, st);
-  }
+  if (sync_send(c.sync_fd, SYNC_START, "", err) < 0)
+    {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      container_delete(opts->root, opts->id, true, NULL);
+      goto out;
+    }
+  close(steal_fd(&c.sync_fd));
+  SKIFF_TRACE("init released");
+  if (c.spec->n_hooks[SKIFF_HOOK_POSTSTART])
+    {
+      cleanup_state struct skiff_state *st = NULL;
+      if (state_load(opts->root, opts->id, &st, NULL) == 0)
+        run_poststart(opts->root, st);
+    }
   ctx_cache_seccomp(&c);
   int status = container_wait_forwarding(pid, &fwd);
   SKIFF_TRACE("container exited");

@@ -274,6 +274,13 @@ void init_main(const struct init_args *a)
   SKIFF_TRACE("init: rlimits, cwd, caps, seccomp");
   if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
     _exit(1);
+  if (a->release_on_sync)
+    {
+      /* a foreground run releases us itself: no exec fifo */
+      cleanup_free char *go = NULL;
+      if (sync_recv(a->sync_fd, &type, &go, &err) < 0 || type != SYNC_START)
+        _exit(1);
+    }
   /* from here the container lives on its own: it must survive its monitor */
   prctl(PR_SET_PDEATHSIG, 0);
   close(a->sync_fd);
