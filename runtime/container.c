@@ -247,8 +247,7 @@ static bool quick_handshake(const struct create_ctx *c, unsigned long long clone
   return !(clone_flags & CLONE_NEWUSER)
          && (cgroup_detect_mode() != CGROUP_MODE_V2 || (clone_flags & CLONE_INTO_CGROUP))
          && !spec->process.has_oom_score_adj && !(c->opts->net && c->opts->net_ip)
-         && !c->opts->net_loopback && spec->n_hooks[SKIFF_HOOK_PRESTART] == 0
-         && spec->n_hooks[SKIFF_HOOK_CREATE_RUNTIME] == 0
+         && spec->n_hooks[SKIFF_HOOK_PRESTART] == 0 && spec->n_hooks[SKIFF_HOOK_CREATE_RUNTIME] == 0
          && spec->n_hooks[SKIFF_HOOK_CREATE_CONTAINER] == 0
          && spec->n_hooks[SKIFF_HOOK_START_CONTAINER] == 0;
 }
@@ -335,7 +334,8 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
                              .cgroup = cgroup_detect_mode() == CGROUP_MODE_V1 ? cg : NULL,
                              .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0,
                              .quick = quick_handshake(c, ca.flags),
-                             .release_on_sync = c->release_on_sync};
+                             .release_on_sync = c->release_on_sync,
+                             .loopback_up = c->opts->net_loopback};
       init_main(&ia);
     }
   SKIFF_TRACE("clone3 returned");
@@ -368,8 +368,6 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
     }
   if (c->opts->net && c->opts->net_ip
       && net_attach(c->opts->net, pid, c->opts->id, c->opts->net_ip, err) < 0)
-    goto out;
-  if (c->opts->net_loopback && net_loopback_up(pid, err) < 0)
     goto out;
   {
     cleanup_free char *state = creating_state_json(c, pid);

@@ -128,6 +128,7 @@ struct init_args
   /* A foreground run: after READY the init waits for SYNC_START on sync_fd, not on an
      exec fifo (one message instead of a fifo to make, open, poll and remove). */
   bool release_on_sync;
+  bool loopback_up; /* --net none: bring lo of the new network namespace up */
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));

@@ -198,6 +198,8 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, (skiff_error(&err, errno, "become root of the user namespace"), err));
   if (ns_join_spec_paths(spec, CLONE_NEWPID, &err) < 0)
     fail(a->sync_fd, err);
+  if (a->loopback_up && net_loopback_up_here(&err) < 0)
+    fail(a->sync_fd, err);
   if (!a->quick
       && (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0
           || sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO))
