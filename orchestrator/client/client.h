@@ -47,6 +47,9 @@ struct client;
 struct client *client_new(const char *server, const char *token, long timeout_ms);
 void client_free(struct client *c);
 const char *client_server(const struct client *c);
+/* Calls of c give up (a transport error) within about a second of *flag becoming non-zero,
+ * so a thread blocked in a quiet watch stream can be stopped.  NULL: never. */
+void client_set_cancel(struct client *c, const volatile int *flag);
 
 /* METHOD server+path with an optional JSON body.  Returns 0 with *status set and *resp the
  * parsed JSON answer (NULL when the body is empty or not JSON; resp may be NULL) whatever the
@@ -66,6 +69,22 @@ int client_call(struct client *c, const char *method, const char *path, json_t *
 typedef int (*client_line_cb)(json_t *obj, void *data);
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
                   struct skiff_err **err);
+
+/* Streaming GET of raw bytes (logs).  status() is called once the answer's headers are in
+ * (before any byte; also for errors), data() with each piece of a 2xx body, keep_going()
+ * about once a second (also while nothing arrives); a non-zero from status() or data(), or
+ * a zero from keep_going(), ends the transfer (returns 0).  No idle timeout.  A non-2xx
+ * answer is an error with the server's message; *status (may be NULL) gets the code, 0
+ * when no answer came.  Any callback may be NULL. */
+struct client_raw_cbs
+{
+  int (*status)(long code, void *arg);
+  int (*data)(const char *buf, size_t len, void *arg);
+  int (*keep_going)(void *arg);
+  void *arg;
+};
+int client_stream_raw(struct client *c, const char *path, const struct client_raw_cbs *cbs,
+                      long *status, struct skiff_err **err);
 
 /* Pure: the message of an error answer: body.error (string) or body.error.message, or
  * body.message, else the HTTP reason.  Returns a new string "HTTP 404: reason". */

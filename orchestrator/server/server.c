@@ -3,6 +3,7 @@
  * wake-ups and store compaction.  The parts it wires together: cluster.h (store, view, watch
  * cache, events), api.h and controller.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "api.h"
+#include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
 #include "server.h"
@@ -21,6 +23,7 @@ struct server_opts
 {
   const char *listen, *data;
   double heartbeat_interval, node_grace;
+  struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
 };
 
 static int load_token(const char *data_dir, char **token, struct skiff_err **err)
@@ -65,13 +68,17 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S]\n"
+             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+             "                     [--node-cidr-mask-size N]\n"
              "  --listen              API address (default 127.0.0.1:7070)\n"
              "  --data                data directory: store.db and token (default "
              "/var/lib/skiffd)\n"
              "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
              "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n");
+             "(default 5)\n"
+             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+             "(default " CIDR_DEFAULT_CLUSTER ")\n"
+             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
 }
 
 static void metrics_of_controller(void *data, FILE *f)
@@ -83,6 +90,8 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
 {
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
+  double last_trim = cluster_now();
+  uint64_t trimmed_at = 0;
   for (;;)
     {
       double now = cluster_now();
@@ -100,6 +109,7 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
         }
       double busy_start = cluster_now();
       api_run(api);
+      api_flush(api);
       now = cluster_now();
       /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
        * of the time: the gap is at least three times its last run), and at least every 0.5 s for
@@ -107,9 +117,10 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
       double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
       if ((controller_dirty(ctl) && now - last_tick >= gap) || now - last_tick >= 0.5)
         {
-          controller_tick(ctl, now);
+          controller_tick(ctl, cluster_clock(cl));
           last_tick = now;
           tick_cost = cluster_now() - now;
+          api_flush(api);
         }
       /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
        * streams send their bookmarks. */
@@ -121,17 +132,11 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           api_run(api);
         }
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
-       * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
-      double stall = cluster_now() - busy_start;
-      if (stall > 1.0)
-        {
-          const char *name;
-          json_t *hb;
-          json_object_foreach(cl->view.heartbeats, name, hb)
-          {
-            json_real_set(hb, json_real_value(hb) + stall);
-          }
-        }
+       * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
+       * node's grace (cluster_clock). */
+      double busy = cluster_now() - busy_start;
+      if (busy > CLUSTER_PASS_FORGIVEN)
+        cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
       if (now - last_compact >= 60)
         {
           int64_t rev = store_revision(cl->store) - 100000;
@@ -139,6 +144,14 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
           last_compact = now;
+        }
+      /* A burst of writes leaves freed memory between the objects the view keeps: hand the
+       * free pages back to the kernel once things settle. */
+      if (cl->writes - trimmed_at >= 1000 && now - last_trim >= 5)
+        {
+          malloc_trim(0);
+          trimmed_at = cl->writes;
+          last_trim = now;
         }
     }
 }
@@ -149,9 +162,14 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"data", required_argument, NULL, 'd'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
+                                       {"cluster-cidr", required_argument, NULL, 'C'},
+                                       {"node-cidr-mask-size", required_argument, NULL, 'M'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
+  const char *cluster_cidr = CIDR_DEFAULT_CLUSTER;
+  long node_prefix = CIDR_DEFAULT_NODE_PREFIX;
+  char *end = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
@@ -173,6 +191,18 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 'C':
+          cluster_cidr = optarg;
+          break;
+        case 'M':
+          node_prefix = strtol(optarg, &end, 10);
+          if (end == optarg || *end || node_prefix < 1 || node_prefix > 32)
+            {
+              fprintf(stderr, "skiffd server: --node-cidr-mask-size `%s`: expected 1..32\n",
+                      optarg);
+              return 2;
+            }
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -184,6 +214,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     {
       fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
       usage(stderr);
+      return 2;
+    }
+  o->pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
+  o->pod_pool.node_prefix = (int)node_prefix;
+  if (o->pod_pool.enabled
+      && (cidr_parse(cluster_cidr, &o->pod_pool.cluster, &err) < 0
+          || cidr_check_cluster(&o->pod_pool.cluster, (int)node_prefix, &err) < 0))
+    {
+      fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
   return -1;
@@ -218,10 +257,11 @@ int server_main(int argc, char **argv)
   if (cluster_open(&cl, store, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
-  ctl = controller_new(&cl, o.node_grace, cluster_now());
+  ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
   struct api_config acfg = {.listen = o.listen,
                             .token = token,
                             .heartbeat_interval = o.heartbeat_interval,
+                            .pod_pool = &o.pod_pool,
                             .write_metrics = metrics_of_controller,
                             .metrics_data = ctl};
   api = api_start(&cl, &acfg, &err);
