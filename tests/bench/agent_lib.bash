@@ -78,9 +78,10 @@ bench_start() {
 	done
 }
 
-# apply_web N: examples/web.json with N replicas (no nodePort: nothing here proxies).
+# apply_web N: examples/web.json with N replicas, its image from the local store (web.json pulls
+# from the cluster registry of examples/cluster), no nodePort: nothing here proxies.
 apply_web() {
-	jq --argjson n "$1" '.replicas = $n | .ports = [{container: 8080}]' "$ROOT/examples/web.json" |
+	jq --argjson n "$1" '.replicas = $n | .image = "webapp" | .ports = [{container: 8080}]' "$ROOT/examples/web.json" |
 		curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 			--data @- "$URL/v1/apply" >/dev/null
 }
