@@ -178,7 +178,7 @@ for t in "${times[@]}"; do note "$t"; done
 cat <<EOF
 
 The cluster is still up.  Explore it:
-  eval "\$(examples/cluster env --dir $DIR)"     # SKIFF_SERVER, SKIFF_TOKEN
+  eval "\$(examples/cluster env --dir $DIR)"     # SKIFF_SERVER, SKIFF_TOKEN, SKIFF_CA_FILE
   $CTL get replicas -o wide
   curl http://$H1:30080/api/info
   $CTL logs $(replicas_json | jq -r ".items[0].name")
