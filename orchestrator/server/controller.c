@@ -174,7 +174,11 @@ static void update_status(struct controller *ctl, json_t *svc, const struct rc_c
   json_t *p = json_object_get(ctl->progress, name);
   if (p == NULL || strcmp(model_str(p, "sig", ""), sig) != 0)
     {
-      json_object_set_new(ctl->progress, name, json_pack("{s:s,s:f}", "sig", sig, "t", now));
+      /* "done": the generation whose rollout was last announced Complete (kept across
+         signature changes, so a replica that restarts does not announce it again) */
+      json_int_t done = p ? model_int(p, "done", 0) : 0;
+      json_object_set_new(ctl->progress, name,
+                          json_pack("{s:s,s:f,s:I}", "sig", sig, "t", now, "done", done));
       p = json_object_get(ctl->progress, name);
     }
   double deadline
@@ -185,6 +189,7 @@ static void update_status(struct controller *ctl, json_t *svc, const struct rc_c
       = state == RC_ROLLOUT_COMPLETE ? NULL : view_rollout_culprit(ctl->view, name, gen);
   cleanup_free char *nowstr = model_time_string(time(NULL));
   json_t *status = service_status(svc, c, state, detail, nowstr);
+  bool first_complete = state == RC_ROLLOUT_COMPLETE && model_int(p, "done", 0) != gen;
   json_t *old = json_object_get(json_object_get(svc, "status"), "rollout");
   const char *oldstate = model_str(old, "state", "");
   bool changed_state
@@ -192,7 +197,7 @@ static void update_status(struct controller *ctl, json_t *svc, const struct rc_c
   if (!json_equal(status, json_object_get(svc, "status")))
     {
       const char *msg = model_str(json_object_get(status, "rollout"), "message", "");
-      if (changed_state && state == RC_ROLLOUT_COMPLETE && *oldstate)
+      if (changed_state && state == RC_ROLLOUT_COMPLETE && *oldstate && first_complete)
         recorder_event(&ctl->cl->events, "Normal", "Service", name, "RolloutComplete", "%s", msg);
       else if (changed_state && state == RC_ROLLOUT_STALLED)
         recorder_event(&ctl->cl->events, "Warning", "Service", name, "RolloutStalled", "%s", msg);
@@ -200,6 +205,8 @@ static void update_status(struct controller *ctl, json_t *svc, const struct rc_c
       json_object_set(copy, "status", status);
       writes_put_json(w, VIEW_SERVICE, name, copy, model_int(svc, "revision", 0));
     }
+  if (first_complete)
+    json_object_set_new(p, "done", json_integer(gen));
   json_decref(status);
 }
 

@@ -67,6 +67,8 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	local name node addr url load t0 t1 dt
 	read -r name node addr < <(replicas_json | jq -r '.items[] | select(.service == "web") | "\(.name) \(.node) \(.address)"' | head -1)
 	url=http://$(host_addr h1):30080/api/info
+	local announced
+	announced=$(ctl events | grep -c RolloutComplete || true)
 	load=$E2E_DIR/crash-load
 	: >"$load"
 	# a request every ~50 ms for 4 s through h1's node port: "ms code" per request
@@ -94,6 +96,10 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	[ "$dt" -le 2000 ] || fail "$name took $dt ms to be Ready again (want <= 2000)"
 	[ "$late" -eq 0 ] || fail "$late requests failed after the first second: $(awk '$2 != 200' "$load")"
 	wait_for 30 all_ready 3
+	# a replica restarting is not a new rollout: no second RolloutComplete for generation 1
+	sleep 1
+	[ "$(ctl events | grep -c RolloutComplete || true)" -eq "$announced" ] ||
+		fail "the restart announced the rollout again: $(ctl events | grep RolloutComplete)"
 }
 
 @test "lose a host: its replica Ready elsewhere within grace + 2 s; back, the service is not above its count" {
