@@ -113,6 +113,14 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
       json_decref(obj);
     }
   size_t failed = 0;
+  if (nops > STORE_TXN_MAX_OPS)
+    {
+      /* One store transaction holds at most that many writes (etcd's limit). */
+      ret = api_send_error(srv, c, 413,
+                           "%zu changed services in one apply: at most %d (nothing applied)", nops,
+                           STORE_TXN_MAX_OPS);
+      goto out;
+    }
   int r = srv_commit(srv, ops, nops, &failed, &err);
   if (r == STORE_CONFLICT)
     {

@@ -164,9 +164,25 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
 int srv_commit(struct orch_server *srv, struct store_op *ops, size_t n, size_t *failed,
                struct skiff_err **err)
 {
-  if (n == 0)
-    return 0;
-  return store_txn(srv->store, ops, n, failed, NULL, err);
+  /* A txn holds at most STORE_TXN_MAX_OPS ops (etcd's limit, kept on every backend): a
+   * larger batch (a controller tick, a drain) goes in chunks, each atomic.  The ops of such
+   * batches are independent compare-and-swaps, so a chunk that conflicts does not stop the
+   * others: the first conflict is reported, the rest is committed. */
+  int ret = 0;
+  for (size_t off = 0; off < n; off += STORE_TXN_MAX_OPS)
+    {
+      size_t k = n - off < STORE_TXN_MAX_OPS ? n - off : STORE_TXN_MAX_OPS, f = 0;
+      int r = store_txn(srv->store, ops + off, k, &f, NULL, err);
+      if (r < 0)
+        return -1;
+      if (r == STORE_CONFLICT && ret == 0)
+        {
+          ret = STORE_CONFLICT;
+          if (failed)
+            *failed = off + f;
+        }
+    }
+  return ret;
 }
 
 void srv_event(struct orch_server *srv, const char *type, const char *kind, const char *object,
@@ -285,6 +301,8 @@ json_t *srv_node_view(struct orch_server *srv, json_t *node, json_t *alloc)
 
 /* ---- startup ---- */
 
+/* One range over every key: the view is one snapshot, at the revision after which the
+ * store's commit callback takes over (store.h). */
 static int load_view(struct orch_server *srv, struct skiff_err **err)
 {
   struct
@@ -295,26 +313,28 @@ static int load_view(struct orch_server *srv, struct skiff_err **err)
                {"/replicas/", srv->replicas},
                {"/nodes/", srv->nodes},
                {"/events/", srv->events}};
-  for (size_t k = 0; k < 4; k++)
-    {
-      struct store_kv *kvs = NULL;
-      size_t n = 0;
-      if (store_range(srv->store, kinds[k].prefix, &kvs, &n, NULL, err) < 0)
-        return -1;
-      for (size_t i = 0; i < n; i++)
-        {
-          json_t *obj = json_loads(kvs[i].value, 0, NULL);
-          if (obj == NULL)
-            continue;
-          json_object_set_new(obj, "revision", json_integer(kvs[i].mod_rev));
-          if (k == 1)
-            json_object_set_new(obj, "createdRevision", json_integer(kvs[i].create_rev));
-          json_object_set_new(kinds[k].map, kvs[i].key + strlen(kinds[k].prefix), obj);
-          if (k == 3)
-            srv->event_seq = model_int(obj, "seq", srv->event_seq);
-        }
-      store_kvs_free(kvs, n);
-    }
+  struct store_kv *kvs = NULL;
+  size_t n = 0;
+  if (store_range(srv->store, "/", &kvs, &n, NULL, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < 4; k++)
+      {
+        size_t plen = strlen(kinds[k].prefix);
+        if (strncmp(kvs[i].key, kinds[k].prefix, plen) != 0)
+          continue;
+        json_t *obj = json_loads(kvs[i].value, 0, NULL);
+        if (obj == NULL)
+          break;
+        json_object_set_new(obj, "revision", json_integer(kvs[i].mod_rev));
+        if (k == 1)
+          json_object_set_new(obj, "createdRevision", json_integer(kvs[i].create_rev));
+        json_object_set_new(kinds[k].map, kvs[i].key + plen, obj);
+        if (k == 3 && model_int(obj, "seq", 0) > srv->event_seq)
+          srv->event_seq = model_int(obj, "seq", 0);
+        break;
+      }
+  store_kvs_free(kvs, n);
   return 0;
 }
 
