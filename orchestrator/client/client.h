@@ -19,14 +19,15 @@
 
 struct client_target
 {
-  char *server; /* "http://host:port", no trailing slash */
+  char *server; /* "http://host:port", no trailing slash; or several, comma-separated */
   char *token;  /* may be NULL: the server will answer 401 */
 };
 
 /* Pure: pick the server URL and the token.  Each comes from the first non-empty of
  * flag, environment, data dir (data_token: the content of DATA/token, whitespace-trimmed by
- * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  A URL without a scheme gets
- * "http://"; a scheme other than http/https is an error. */
+ * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  The URL may be a list
+ * "URL,URL,..." (servers of one cluster).  A URL without a scheme gets "http://"; a scheme
+ * other than http/https is an error. */
 int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
                           const char *env_token, const char *data_token, struct client_target *out,
                           struct skiff_err **err);
@@ -43,10 +44,13 @@ int client_read_token_file(const char *path, char **out, struct skiff_err **err)
 
 struct client;
 
-/* timeout_ms bounds connect + whole request (0: CLIENT_DEFAULT_TIMEOUT_MS). */
+/* timeout_ms bounds connect + whole request (0: CLIENT_DEFAULT_TIMEOUT_MS).  server may be
+ * a comma-separated list: a request that gets no answer (or 503) moves to the next server and
+ * the client stays there; only when every server failed is it an error, one line naming each
+ * ("cannot reach any server (URL: reason; URL: reason)"). */
 struct client *client_new(const char *server, const char *token, long timeout_ms);
 void client_free(struct client *c);
-const char *client_server(const struct client *c);
+const char *client_server(const struct client *c); /* the server in use */
 
 /* METHOD server+path with an optional JSON body.  Returns 0 with *status set and *resp the
  * parsed JSON answer (NULL when the body is empty or not JSON; resp may be NULL) whatever the

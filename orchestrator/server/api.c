@@ -157,6 +157,9 @@ json_t *api_parse_body(struct orch_server *srv, struct MHD_Connection *c, struct
 enum MHD_Result api_store_failure(struct orch_server *srv, struct MHD_Connection *c,
                                   struct skiff_err *err)
 {
+  /* The store out of reach (etcd down, no leader): nothing was decided, the client retries. */
+  if (err && err->status == STORE_EUNAVAILABLE)
+    return api_send_error(srv, c, 503, "store unavailable: %s", err->msg);
   return api_send_error(srv, c, 500, "store: %s", err ? err->msg : "error");
 }
 
@@ -241,10 +244,11 @@ static enum MHD_Result route_metrics(struct orch_server *srv, struct MHD_Connect
           "# TYPE skiff_scheduler_unschedulable_total counter\n"
           "skiff_scheduler_unschedulable_total %llu\n"
           "# TYPE skiff_watchers gauge\nskiff_watchers %d\n"
+          "# TYPE skiff_leader gauge\nskiff_leader %d\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
           "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n",
           (unsigned long long)srv->placements, (unsigned long long)srv->unschedulable,
-          srv->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
+          srv->nwatchers, leader_leading(srv) ? 1 : 0, rss_pages * sysconf(_SC_PAGESIZE), cpu);
   fclose(f);
   return send_text(srv, c, 200, "text/plain; version=0.0.4", text, NULL);
 }
@@ -258,9 +262,10 @@ static enum MHD_Result dispatch(struct orch_server *srv, struct MHD_Connection *
     {
       if (strcmp(method, "GET") != 0)
         return api_send_405(srv, c, method, "GET");
-      return api_send_json(srv, c, 200,
-                           json_pack("{s:s,s:I}", "status", "ok", "revision",
-                                     (json_int_t)store_revision(srv->store)));
+      json_t *h = leader_status(srv);
+      json_object_set_new(h, "status", json_string("ok"));
+      json_object_set_new(h, "revision", json_integer(store_revision(srv->store)));
+      return api_send_json(srv, c, 200, h);
     }
   if (!auth_ok(srv, c))
     return api_send_error(srv, c, 401, "missing or wrong bearer token");
@@ -299,6 +304,12 @@ static enum MHD_Result dispatch(struct orch_server *srv, struct MHD_Connection *
                ? api_send_json(srv, c, 200,
                                api_list_of(srv, srv->events, api_keep_event,
                                            (void *)api_query(c, "object"), NULL, NULL, false))
+               : api_send_405(srv, c, method, "GET");
+  if (name == NULL && strcmp(coll, "servers") == 0)
+    return strcmp(method, "GET") == 0
+               ? api_send_json(srv, c, 200,
+                               json_pack("{s:o,s:I}", "items", leader_servers(srv), "revision",
+                                         (json_int_t)store_revision(srv->store)))
                : api_send_405(srv, c, method, "GET");
   if (name == NULL && strcmp(coll, "watch") == 0)
     return strcmp(method, "GET") == 0 ? api_route_watch(srv, c)

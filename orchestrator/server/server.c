@@ -129,7 +129,13 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
       const char *name;
       json_t *obj = srv_event_object(&ev[i], &kind, &name);
       if (obj == NULL)
-        continue;
+        {
+          leader_on_change(srv, ev[i].kv.key, ev[i].kv.value, ev[i].rev,
+                           ev[i].type == STORE_DELETE);
+          continue;
+        }
+      if (kind == 'e' && ev[i].type == STORE_PUT && model_int(obj, "seq", 0) > srv->event_seq)
+        srv->event_seq = model_int(obj, "seq", 0); /* events of other servers */
       json_t *map = kind == 's'   ? srv->services
                     : kind == 'r' ? srv->replicas
                     : kind == 'n' ? srv->nodes
@@ -167,19 +173,29 @@ int srv_commit(struct orch_server *srv, struct store_op *ops, size_t n, size_t *
   /* A txn holds at most STORE_TXN_MAX_OPS ops (etcd's limit, kept on every backend): a
    * larger batch (a controller tick, a drain) goes in chunks, each atomic.  The ops of such
    * batches are independent compare-and-swaps, so a chunk that conflicts does not stop the
-   * others: the first conflict is reported, the rest is committed. */
+   * others: the first conflict is reported, the rest is committed.  Controller writes carry
+   * the leader fence (leader.c) as their first op. */
+  struct store_op chunk[STORE_TXN_MAX_OPS];
+  size_t fence = srv->fence_writes && leader_fence(srv, &chunk[0]) ? 1 : 0;
+  size_t per = STORE_TXN_MAX_OPS - fence;
   int ret = 0;
-  for (size_t off = 0; off < n; off += STORE_TXN_MAX_OPS)
+  for (size_t off = 0; off < n; off += per)
     {
-      size_t k = n - off < STORE_TXN_MAX_OPS ? n - off : STORE_TXN_MAX_OPS, f = 0;
-      int r = store_txn(srv->store, ops + off, k, &f, NULL, err);
+      size_t k = n - off < per ? n - off : per, f = 0;
+      memcpy(chunk + fence, ops + off, k * sizeof(*ops));
+      int r = store_txn(srv->store, chunk, k + fence, &f, NULL, err);
       if (r < 0)
         return -1;
+      if (r == STORE_CONFLICT && fence && f == 0)
+        {
+          leader_fence_failed(srv); /* no longer the leader: write nothing more */
+          return STORE_CONFLICT;
+        }
       if (r == STORE_CONFLICT && ret == 0)
         {
           ret = STORE_CONFLICT;
           if (failed)
-            *failed = off + f;
+            *failed = off + f - fence;
         }
     }
   return ret;
@@ -317,9 +333,16 @@ static int load_view(struct orch_server *srv, struct skiff_err **err)
   size_t n = 0;
   if (store_range(srv->store, "/", &kvs, &n, NULL, err) < 0)
     return -1;
+  for (size_t k = 0; k < 4; k++)
+    json_object_clear(kinds[k].map);
   for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < 4; k++)
+    for (size_t k = 0; k < 5; k++)
       {
+        if (k == 4)
+          {
+            leader_on_change(srv, kvs[i].key, kvs[i].value, kvs[i].mod_rev, false);
+            break;
+          }
         size_t plen = strlen(kinds[k].prefix);
         if (strncmp(kvs[i].key, kinds[k].prefix, plen) != 0)
           continue;
@@ -336,6 +359,26 @@ static int load_view(struct orch_server *srv, struct skiff_err **err)
       }
   store_kvs_free(kvs, n);
   return 0;
+}
+
+/* The store lost the thread of changes (compacted while etcd was out of reach): list again,
+ * and let every watcher whose cursor is now older than the ring start over (410). */
+static void on_resync(void *data)
+{
+  struct orch_server *srv = data;
+  cleanup_err struct skiff_err *err = NULL;
+  fprintf(stderr, "skiffd: store history compacted past our view: listing again\n");
+  if (load_view(srv, &err) < 0)
+    {
+      fprintf(stderr, "skiffd: relist: %s\n", err->msg);
+      return;
+    }
+  for (size_t i = 0; i < srv->ring_len; i++)
+    srv_watch_entry_clear(&srv->ring[(srv->ring_head + i) % SRV_WATCH_RING]);
+  srv->ring_head = srv->ring_len = 0;
+  srv->ring_floor = store_revision(srv->store);
+  srv->all_dirty = srv->nodes_changed = srv->sched_retry = srv->dirty = true;
+  srv->watch_dirty = true;
 }
 
 static int load_token(struct orch_server *srv, struct skiff_err **err)
@@ -380,10 +423,19 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S]\n"
+             "                     [--node-grace S] [--store sqlite|etcd:URL[,URL...]]\n"
+             "                     [--etcd-prefix P] [--name N] [--advertise URL] "
+             "[--leader-lease S]\n"
              "  --listen              API address (default 127.0.0.1:7070)\n"
              "  --data                data directory: store.db and token (default "
              "/var/lib/skiffd)\n"
+             "  --store               sqlite (default: DATA/store.db) or etcd:http://H:P,... "
+             "(several servers)\n"
+             "  --etcd-prefix         etcd key prefix of every skiff key (default /skiff/)\n"
+             "  --name                this server's name among several (default HOST:PORT)\n"
+             "  --advertise           URL other servers and clients reach it at (default "
+             "http://LISTEN)\n"
+             "  --leader-lease        leader lease TTL in seconds (default 3)\n"
              "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
              "  --node-grace          missed-heartbeat time before a node is NotReady "
              "(default 5)\n");
@@ -409,6 +461,7 @@ static void server_free(struct orch_server *srv)
   json_decref(srv->event_queue);
   json_decref(srv->dirty_services);
   json_decref(srv->replace_backoff);
+  leader_free(srv);
   store_close(srv->store);
   free(srv->token);
   free(srv->data_dir);
@@ -428,8 +481,10 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
         timeout = (int)mto;
       if ((srv->dirty || srv->watch_dirty) && timeout > 10)
         timeout = 10;
-      struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
-      if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+      struct pollfd pfd[3] = {{.fd = efd, .events = POLLIN},
+                              {.fd = sigfd, .events = POLLIN},
+                              {.fd = store_poll_fd(srv->store), .events = POLLIN}};
+      if (poll(pfd, pfd[2].fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
         return skiff_error(NULL, errno, "poll");
       if (pfd[1].revents & POLLIN)
         {
@@ -438,16 +493,24 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
             return 0;
         }
       double busy_start = srv_now();
+      /* Changes other servers made (etcd): into the view and the watch ring, in order. */
+      cleanup_err struct skiff_err *perr = NULL;
+      if ((pfd[2].revents & POLLIN) && store_poll(srv->store, &perr) < 0)
+        fprintf(stderr, "skiffd: store: %s\n", perr->msg);
       MHD_run(d);
       now = srv_now();
+      leader_step(srv, now);
       /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
        * of the time: the gap is at least three times its last run), and at least every 0.5 s for
        * heartbeat deadlines and rollout progress. */
       double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
-      if ((srv->dirty && now - last_tick >= gap) || now - last_tick >= 0.5)
+      /* Only the leader runs controllers (leader.c), its writes fenced on its leader key. */
+      if (leader_leading(srv) && ((srv->dirty && now - last_tick >= gap) || now - last_tick >= 0.5))
         {
           srv->dirty = false;
+          srv->fence_writes = true;
           controller_tick(srv, now);
+          srv->fence_writes = false;
           last_tick = now;
           tick_cost = srv_now() - now;
         }
@@ -472,7 +535,7 @@ static int run_loop(struct orch_server *srv, struct MHD_Daemon *d, int sigfd)
             json_real_set(hb, json_real_value(hb) + stall);
           }
         }
-      if (now - last_compact >= 60)
+      if (now - last_compact >= 60 && leader_leading(srv))
         {
           int64_t rev = store_revision(srv->store) - 100000;
           cleanup_err struct skiff_err *err = NULL;
@@ -487,11 +550,18 @@ int server_main(int argc, char **argv)
 {
   static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                        {"data", required_argument, NULL, 'd'},
+                                       {"store", required_argument, NULL, 's'},
+                                       {"etcd-prefix", required_argument, NULL, 'p'},
+                                       {"name", required_argument, NULL, 'n'},
+                                       {"advertise", required_argument, NULL, 'a'},
+                                       {"leader-lease", required_argument, NULL, 't'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   const char *listen = "127.0.0.1:7070", *data = "/var/lib/skiffd";
+  const char *store_spec = NULL, *etcd_prefix = "/skiff/", *name = NULL, *advertise = NULL;
+  double lease_ttl = 3;
   struct orch_server srv = {.heartbeat_interval = 1, .node_grace = 5};
   cleanup_err struct skiff_err *err = NULL;
   int c;
@@ -504,6 +574,26 @@ int server_main(int argc, char **argv)
           break;
         case 'd':
           data = optarg;
+          break;
+        case 's':
+          store_spec = optarg;
+          break;
+        case 'p':
+          etcd_prefix = optarg;
+          break;
+        case 'n':
+          name = optarg;
+          break;
+        case 'a':
+          advertise = optarg;
+          break;
+        case 't':
+          if (parse_seconds(optarg, "--leader-lease", &lease_ttl, &err) < 0 || lease_ttl < 1)
+            {
+              fprintf(stderr, "skiffd server: %s\n",
+                      err ? err->msg : "--leader-lease: at least 1 second");
+              return 2;
+            }
           break;
         case 'h':
         case 'g':
@@ -551,11 +641,16 @@ int server_main(int argc, char **argv)
   int ret = 1;
   struct MHD_Daemon *d = NULL;
   int sigfd = -1;
-  if (store_sqlite_open(data, &srv.store, &err) < 0 || load_token(&srv, &err) < 0
-      || load_view(&srv, &err) < 0)
+  srv.listen = listen;
+  if (skiff_mkdir_p(data, 0700, &err) < 0
+      || store_open(store_spec, data, etcd_prefix, &srv.store, &err) < 0)
+    goto out;
+  leader_init(&srv, name, advertise, lease_ttl);
+  if (load_token(&srv, &err) < 0 || leader_share_token(&srv, &err) < 0 || load_view(&srv, &err) < 0)
     goto out;
   srv.ring_floor = store_revision(srv.store);
   store_set_notify(srv.store, on_commit, &srv);
+  store_set_resync(srv.store, on_resync, &srv);
   d = api_start(&srv, listen, &err);
   if (d == NULL)
     goto out;
@@ -565,9 +660,12 @@ int server_main(int argc, char **argv)
   sigaddset(&mask, SIGINT);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  fprintf(stderr, "skiffd: listening on %s, data %s, store revision %lld\n", listen, data,
+  fprintf(stderr, "skiffd: listening on %s, data %s, store %s%s%s, revision %lld\n", listen, data,
+          store_backend(srv.store), store_spec && strncmp(store_spec, "etcd:", 5) == 0 ? " " : "",
+          store_spec && strncmp(store_spec, "etcd:", 5) == 0 ? store_spec + 5 : "",
           (long long)store_revision(srv.store));
   ret = run_loop(&srv, d, sigfd) < 0 ? 1 : 0;
+  leader_resign(&srv);
 out:
   if (err)
     fprintf(stderr, "skiffd server: %s\n", err->msg);

@@ -30,10 +30,15 @@ struct srv_watch_entry
 
 struct srv_watcher;
 
+struct srv_leader;
+
 struct orch_server
 {
   struct store *store;
   char *data_dir;
+  const char *listen;
+  struct srv_leader *leader; /* leader.c: election, fencing, presence of several servers */
+  bool fence_writes;         /* controller running: srv_commit fences its txns */
   char *token;
   double heartbeat_interval;
   double node_grace;
@@ -104,6 +109,26 @@ void api_stop(struct orch_server *srv, struct MHD_Daemon *d);
 
 /* controller.c */
 void controller_tick(struct orch_server *srv, double now);
+
+/* leader.c - several servers on one store (etcd): one runs the controllers.  With a
+ * store without leases (SQLite) the one server always leads. */
+void leader_init(struct orch_server *srv, const char *name, const char *url, double ttl);
+void leader_free(struct orch_server *srv);
+/* Each loop pass: renew the lease, campaign, publish presence, merge peers' heartbeats. */
+void leader_step(struct orch_server *srv, double now);
+bool leader_leading(struct orch_server *srv);
+const char *leader_name(struct orch_server *srv); /* who leads ("" unknown) */
+/* A change of a key outside the view's kinds (/leader, /servers/...). */
+void leader_on_change(struct orch_server *srv, const char *key, const char *value, int64_t rev,
+                      bool deleted);
+/* The compare every controller txn carries; false when nothing is fenced. */
+bool leader_fence(struct orch_server *srv, struct store_op *op);
+void leader_fence_failed(struct orch_server *srv);
+/* The bearer token shared by every server of the store (written to DATA/token too). */
+int leader_share_token(struct orch_server *srv, struct skiff_err **err);
+void leader_resign(struct orch_server *srv);
+json_t *leader_servers(struct orch_server *srv); /* items of GET /v1/servers */
+json_t *leader_status(struct orch_server *srv);  /* {server, leader, leading, store} */
 
 /* server main, called by skiffd.c */
 int server_main(int argc, char **argv);

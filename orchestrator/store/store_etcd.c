@@ -37,8 +37,8 @@ struct etcd_store
 #define ES(s) ((struct etcd_store *)(s))
 
 /* A call that etcd answered with an error becomes one line with its message. */
-static int call(struct etcd_store *es, const char *path, json_t *req, json_t **reply,
-                bool *retried, struct skiff_err **err)
+static int call(struct etcd_store *es, const char *path, json_t *req, json_t **reply, bool *retried,
+                struct skiff_err **err)
 {
   int code = 0;
   int r = etcd_http_call(es->http, path, req, true, reply, &code, retried, err);
@@ -202,8 +202,7 @@ static int etcd_range(struct store *s, const char *pfx, struct store_kv **out, s
   return 0;
 }
 
-static int etcd_get(struct store *s, const char *key, struct store_kv *out,
-                    struct skiff_err **err)
+static int etcd_get(struct store *s, const char *key, struct store_kv *out, struct skiff_err **err)
 {
   struct etcd_store *es = ES(s);
   cleanup_free char *k = etcd_key_b64(es->prefix, key);
@@ -421,8 +420,7 @@ static int64_t txn_was_applied(struct etcd_store *es, const struct store_op *ops
 }
 
 static int txn_with_lease(struct etcd_store *es, const struct store_op *ops, size_t n,
-                          int64_t lease, int64_t *rev_out, size_t *failed,
-                          struct skiff_err **err)
+                          int64_t lease, int64_t *rev_out, size_t *failed, struct skiff_err **err)
 {
   json_t *req = etcd_txn_request(es->prefix, ops, n, lease), *reply = NULL;
   bool retried = false, writes = false;

@@ -6,7 +6,8 @@
 #include <string.h>
 #include "store_etcd.h"
 
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[]
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *etcd_b64_encode(const void *data, size_t len)
 {
@@ -199,13 +200,11 @@ json_t *etcd_txn_request(const char *prefix, const struct store_op *ops, size_t 
           json_array_append_new(succ, json_pack("{s:o}", "request_put", put));
         }
       else if (ops[i].type == STORE_DELETE)
-        json_array_append_new(succ,
-                              json_pack("{s:{s:o}}", "request_delete_range", "key",
-                                        key_json(prefix, ops[i].key)));
+        json_array_append_new(succ, json_pack("{s:{s:o}}", "request_delete_range", "key",
+                                              key_json(prefix, ops[i].key)));
       if (c)
-        json_array_append_new(fail,
-                              json_pack("{s:{s:o,s:b}}", "request_range", "key",
-                                        key_json(prefix, ops[i].key), "keys_only", 1));
+        json_array_append_new(fail, json_pack("{s:{s:o,s:b}}", "request_range", "key",
+                                              key_json(prefix, ops[i].key), "keys_only", 1));
     }
   return json_pack("{s:o,s:o,s:o}", "compare", cmp, "success", succ, "failure", fail);
 }
@@ -218,8 +217,8 @@ size_t etcd_txn_failed_op(const struct store_op *ops, size_t n, json_t *reply)
     {
       if (ops[i].expect_rev == STORE_ANY_REV && ops[i].type == STORE_PUT)
         continue;
-      json_t *kvs = json_object_get(json_object_get(json_array_get(resp, k++), "response_range"),
-                                    "kvs");
+      json_t *kvs
+          = json_object_get(json_object_get(json_array_get(resp, k++), "response_range"), "kvs");
       json_t *kv = json_array_get(kvs, 0);
       int64_t create = kv ? etcd_int(kv, "create_revision") : 0;
       int64_t mod = kv ? etcd_int(kv, "mod_revision") : 0;

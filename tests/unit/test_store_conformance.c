@@ -178,7 +178,11 @@ static void test_txn_atomic_one_revision(void)
   store_kv_clear(&kv);
   /* A delete of a missing key fails the whole txn. */
   struct store_op bad[] = {
-      {.type = STORE_PUT, .key = "/replicas/d", .value = "4", .len = 1, .expect_rev = STORE_ANY_REV},
+      {.type = STORE_PUT,
+       .key = "/replicas/d",
+       .value = "4",
+       .len = 1,
+       .expect_rev = STORE_ANY_REV},
       {.type = STORE_DELETE, .key = "/replicas/a", .expect_rev = STORE_ANY_REV},
   };
   CHECK(store_txn(s, bad, 2, &failed, NULL, NULL) == STORE_CONFLICT && failed == 1);
@@ -220,11 +224,8 @@ static void test_txn_rules_and_checks(void)
   for (int i = 0; i <= STORE_TXN_MAX_OPS; i++)
     {
       keys[i] = xasprintf("/many/%03d", i);
-      many[i] = (struct store_op){.type = STORE_PUT,
-                                  .key = keys[i],
-                                  .value = "v",
-                                  .len = 1,
-                                  .expect_rev = STORE_ABSENT};
+      many[i] = (struct store_op){
+          .type = STORE_PUT, .key = keys[i], .value = "v", .len = 1, .expect_rev = STORE_ABSENT};
     }
   CHECK(store_txn(s, many, STORE_TXN_MAX_OPS + 1, NULL, NULL, &err) == -1);
   CHECK(err && err->status == EINVAL);

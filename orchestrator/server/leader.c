@@ -1,0 +1,431 @@
+/* leader.c - several `skiffd server`s on one etcd: who runs the controllers, and what the
+ * servers share.  Mirrors client-go's leaderelection as kube-controller-manager and
+ * kube-scheduler use it, on an etcd lease instead of a Lease object.
+ *
+ *   - Session: each server holds an etcd lease (TTL --leader-lease, renewed every third of
+ *     it).  Its presence key /servers/NAME is bound to it.
+ *   - Election: the leader key /leader is created-if-absent bound to the lease.  The others
+ *     see it in their watch and try again when it goes (lease expired or revoked).
+ *   - Stepping down: a leader whose last renewal was *sent* more than TTL - 0.25 s ago stops
+ *     running controllers: etcd counts the TTL from when it received that renewal, so the key
+ *     cannot have expired yet and no one else can lead before that moment.
+ *   - Fencing: every controller txn carries a compare on /leader's revision (srv_commit adds
+ *     it).  Once the key is gone or someone else's, etcd refuses the leader's writes, whatever
+ *     its clock says.  That is why there is no split brain.
+ *   - Heartbeats stay in memory, per server, as before; each server publishes in its presence
+ *     key the nodes it heard within half the node grace (rewritten only when that set
+ *     changes), and the leader counts a node heard by any server as alive.
+ *   - The bearer token lives at /config/token: the first server creates it, the others take
+ *     it, so a credential from one server is valid on all.
+ * With SQLite (no leases) there is one server: it always leads and nothing is fenced. */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "model.h"
+#include "server.h"
+
+#define LEADER_KEY "/leader"
+#define SERVERS_PREFIX "/servers/"
+#define TOKEN_KEY "/config/token"
+
+struct srv_leader
+{
+  bool enabled; /* the store has leases: several servers may share it */
+  char *name, *url, *started;
+  double ttl;
+  int64_t lease;
+  double renewed_sent; /* monotonic send time of the last successful grant/renewal */
+  double next_renew, next_grant, next_campaign, next_publish, next_merge;
+  bool leading;
+  int64_t fence_rev;   /* revision of our /leader key while leading */
+  json_t *leader;      /* the /leader object (NULL: nobody leads) */
+  int64_t leader_rev;  /* its revision */
+  json_t *peers;       /* server name -> presence object (ourselves included) */
+  json_t *published;   /* the node list we last published */
+  bool publish_needed; /* our presence key is missing or stale */
+  json_t *merged;      /* node -> the heartbeat value the leader merged in from peers */
+  json_t *peer_seen;   /* node -> true: in a peer's list at the last merge */
+};
+
+static char *default_name(const char *listen)
+{
+  char host[256] = "";
+  if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+    snprintf(host, sizeof(host), "localhost");
+  const char *port = strrchr(listen, ':');
+  return xasprintf("%s%s", host, port ? port : "");
+}
+
+void leader_init(struct orch_server *srv, const char *name, const char *url, double ttl)
+{
+  struct srv_leader *l = xzalloc(sizeof(*l));
+  l->enabled = store_has_leases(srv->store);
+  l->name = name ? xstrdup(name) : default_name(srv->listen);
+  l->url = url ? xstrdup(url) : xasprintf("http://%s", srv->listen);
+  l->started = model_time_string(time(NULL));
+  l->ttl = ttl;
+  l->peers = json_object();
+  l->published = json_array();
+  l->merged = json_object();
+  l->peer_seen = json_object();
+  l->leading = !l->enabled;
+  srv->leader = l;
+}
+
+void leader_free(struct orch_server *srv)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL)
+    return;
+  json_decref(l->leader);
+  json_decref(l->peers);
+  json_decref(l->published);
+  json_decref(l->merged);
+  json_decref(l->peer_seen);
+  free(l->name);
+  free(l->url);
+  free(l->started);
+  free(l);
+  srv->leader = NULL;
+}
+
+bool leader_leading(struct orch_server *srv)
+{
+  return srv->leader == NULL || srv->leader->leading;
+}
+
+const char *leader_name(struct orch_server *srv)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL || !l->enabled)
+    return l ? l->name : "";
+  return model_str(l->leader, "name", "");
+}
+
+/* ---- what the store says: /leader and /servers/ ---- */
+
+void leader_on_change(struct orch_server *srv, const char *key, const char *value, int64_t rev,
+                      bool deleted)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL)
+    return;
+  json_t *obj = deleted || value == NULL ? NULL : json_loads(value, 0, NULL);
+  if (strcmp(key, LEADER_KEY) == 0)
+    {
+      json_decref(l->leader);
+      l->leader = obj;
+      l->leader_rev = obj ? rev : 0;
+      if (l->leading && l->enabled && (obj == NULL || rev != l->fence_rev))
+        {
+          l->leading = false;
+          fprintf(stderr, "skiffd: %s: leadership lost (leader key %s)\n", l->name,
+                  obj ? "taken" : "gone");
+        }
+      if (obj == NULL)
+        l->next_campaign = 0; /* try at once */
+      return;
+    }
+  if (strncmp(key, SERVERS_PREFIX, strlen(SERVERS_PREFIX)) == 0)
+    {
+      const char *name = key + strlen(SERVERS_PREFIX);
+      if (obj)
+        json_object_set_new(l->peers, name, obj);
+      else
+        json_object_del(l->peers, name);
+      if (strcmp(name, l->name) == 0 && obj == NULL)
+        l->publish_needed = true;
+      return;
+    }
+  json_decref(obj);
+}
+
+/* ---- session, election, presence ---- */
+
+static void gained(struct orch_server *srv, double now)
+{
+  /* Controllers start from what the store says, with the grace a restart gives nodes. */
+  srv->start_mono = now;
+  srv->all_dirty = srv->nodes_changed = srv->sched_retry = srv->dirty = true;
+  json_object_clear(srv->progress);
+  fprintf(stderr, "skiffd: %s: leading (lease %llx, leader key revision %lld)\n",
+          srv->leader->name, (unsigned long long)srv->leader->lease,
+          (long long)srv->leader->fence_rev);
+}
+
+static void lose(struct srv_leader *l, const char *why)
+{
+  if (l->leading)
+    fprintf(stderr, "skiffd: %s: stopped leading: %s\n", l->name, why);
+  l->leading = false;
+}
+
+static void session(struct orch_server *srv, struct srv_leader *l, double now)
+{
+  cleanup_err struct skiff_err *err = NULL;
+  if (l->lease == 0)
+    {
+      if (now < l->next_grant)
+        return;
+      int64_t id = 0;
+      if (store_lease_grant(srv->store, (int)(l->ttl + 0.5), &id, &err) < 0)
+        {
+          l->next_grant = now + 0.5;
+          return;
+        }
+      l->lease = id;
+      l->renewed_sent = now;
+      l->next_renew = now + l->ttl / 3;
+      l->publish_needed = true;
+      return;
+    }
+  if (now >= l->next_renew)
+    {
+      double sent = srv_now();
+      int r = store_lease_keepalive(srv->store, l->lease, &err);
+      if (r == 0)
+        l->renewed_sent = sent;
+      else if (r == STORE_EXPIRED)
+        {
+          lose(l, "lease expired");
+          l->lease = 0;
+          return;
+        }
+      l->next_renew = srv_now() + (r == 0 ? l->ttl / 3 : 0.2);
+    }
+  if (l->leading && srv_now() > l->renewed_sent + l->ttl - 0.25)
+    lose(l, "lease not renewed in time (etcd unreachable?)");
+}
+
+static void campaign(struct orch_server *srv, struct srv_leader *l, double now)
+{
+  if (l->leading || l->lease == 0 || l->leader != NULL || now < l->next_campaign)
+    return;
+  l->next_campaign = now + 1.0;
+  cleanup_free char *since = model_time_string(time(NULL));
+  json_t *v = json_pack("{s:s,s:s,s:s}", "name", l->name, "url", l->url, "since", since);
+  cleanup_free char *val = json_dumps(v, JSON_COMPACT);
+  json_decref(v);
+  cleanup_err struct skiff_err *err = NULL;
+  int64_t rev = 0;
+  if (store_put_lease(srv->store, LEADER_KEY, val, STORE_ABSENT, l->lease, &rev, &err) != 0)
+    return; /* another server got there first (its key arrives through the watch) */
+  /* Ours from revision rev: a later change of the key (seen in leader_on_change) ends it. */
+  l->fence_rev = rev;
+  l->leading = true;
+  gained(srv, now);
+}
+
+/* Nodes this server heard itself within half the grace (not those the leader merged in). */
+static json_t *heard_nodes(struct orch_server *srv, struct srv_leader *l, double now)
+{
+  json_t *names = json_array();
+  const char *name;
+  json_t *hb;
+  json_object_foreach(srv->heartbeats, name, hb)
+  {
+    json_t *m = json_object_get(l->merged, name);
+    if (m && json_real_value(m) == json_real_value(hb))
+      continue;
+    if (now - json_real_value(hb) <= srv->node_grace / 2)
+      json_array_append_new(names, json_string(name));
+  }
+  return names;
+}
+
+static void publish(struct orch_server *srv, struct srv_leader *l, double now)
+{
+  if (l->lease == 0 || now < l->next_publish)
+    return;
+  l->next_publish = now + 0.2;
+  json_t *nodes = heard_nodes(srv, l, now);
+  if (!l->publish_needed && json_equal(nodes, l->published))
+    {
+      json_decref(nodes);
+      return;
+    }
+  json_t *v = json_pack("{s:s,s:s,s:s,s:O}", "name", l->name, "url", l->url, "started",
+                        l->started, "nodes", nodes);
+  cleanup_free char *val = json_dumps(v, JSON_COMPACT);
+  cleanup_free char *key = xasprintf("%s%s", SERVERS_PREFIX, l->name);
+  json_decref(v);
+  cleanup_err struct skiff_err *err = NULL;
+  if (store_put_lease(srv->store, key, val, STORE_ANY_REV, l->lease, NULL, &err) == 0)
+    {
+      json_decref(l->published);
+      l->published = nodes;
+      l->publish_needed = false;
+    }
+  else
+    json_decref(nodes);
+}
+
+/* The leader: a node in another server's list is alive now; one that just left every list
+ * was last heard half a grace ago (that is when its server dropped it). */
+static void set_time(json_t *map, const char *key, double t)
+{
+  json_t *v = json_object_get(map, key);
+  if (v)
+    json_real_set(v, t);
+  else
+    json_object_set_new(map, key, json_real(t));
+}
+
+/* The leader: a node in another server's list is alive now; one that just left every list
+ * was last heard half a grace ago (that is when its server dropped it). */
+static void merge_peer_heartbeats(struct orch_server *srv, struct srv_leader *l, double now)
+{
+  if (now < l->next_merge)
+    return;
+  l->next_merge = now + 0.25;
+  json_t *seen = json_object();
+  const char *pname, *node;
+  json_t *p, *v;
+  json_object_foreach(l->peers, pname, p)
+  {
+    if (strcmp(pname, l->name) == 0)
+      continue;
+    size_t i;
+    json_array_foreach(json_object_get(p, "nodes"), i, v)
+    {
+      if (json_is_string(v))
+        json_object_set_new(seen, json_string_value(v), json_true());
+    }
+  }
+  json_object_foreach(seen, node, v)
+  {
+    set_time(srv->heartbeats, node, now);
+    set_time(l->merged, node, now);
+  }
+  json_object_foreach(l->peer_seen, node, v)
+  {
+    if (json_object_get(seen, node))
+      continue;
+    json_t *hb = json_object_get(srv->heartbeats, node), *m = json_object_get(l->merged, node);
+    if (hb && m && json_real_value(hb) == json_real_value(m))
+      {
+        double last = now - srv->node_grace / 2;
+        json_real_set(hb, last);
+        json_real_set(m, last);
+      }
+  }
+  json_decref(l->peer_seen);
+  l->peer_seen = seen;
+}
+
+void leader_step(struct orch_server *srv, double now)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL || !l->enabled)
+    return;
+  session(srv, l, now);
+  campaign(srv, l, now);
+  publish(srv, l, now);
+  if (l->leading)
+    merge_peer_heartbeats(srv, l, now);
+}
+
+void leader_resign(struct orch_server *srv)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL || !l->enabled || l->lease == 0)
+    return;
+  /* Revoking the lease deletes /leader and our presence at once: the next leader need not
+   * wait for the TTL. */
+  cleanup_err struct skiff_err *err = NULL;
+  if (store_lease_revoke(srv->store, l->lease, &err) < 0)
+    fprintf(stderr, "skiffd: %s: resign: %s\n", l->name, err->msg);
+  l->lease = 0;
+  l->leading = false;
+}
+
+/* ---- fencing ---- */
+
+bool leader_fence(struct orch_server *srv, struct store_op *op)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL || !l->enabled)
+    return false;
+  *op = (struct store_op){.type = STORE_CHECK, .key = LEADER_KEY, .expect_rev = l->fence_rev};
+  return true;
+}
+
+void leader_fence_failed(struct orch_server *srv)
+{
+  if (srv->leader)
+    lose(srv->leader, "a controller write was fenced off (leader key changed)");
+}
+
+/* ---- the shared token ---- */
+
+int leader_share_token(struct orch_server *srv, struct skiff_err **err)
+{
+  struct srv_leader *l = srv->leader;
+  if (l == NULL || !l->enabled)
+    return 0;
+  struct store_kv kv = {0};
+  int found = store_get(srv->store, TOKEN_KEY, &kv, err);
+  if (found < 0)
+    return -1;
+  if (found == 0)
+    {
+      int r = store_put(srv->store, TOKEN_KEY, srv->token, STORE_ABSENT, NULL, err);
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        return 0;
+      if (store_get(srv->store, TOKEN_KEY, &kv, err) != 1) /* another server won the race */
+        return skiff_error(err, 0, "store: %s vanished", TOKEN_KEY);
+    }
+  if (kv.len < 16)
+    {
+      store_kv_clear(&kv);
+      return skiff_error(err, 0, "store: %s holds no valid token", TOKEN_KEY);
+    }
+  free(srv->token);
+  srv->token = kv.value;
+  kv.value = NULL;
+  store_kv_clear(&kv);
+  cleanup_free char *path = xasprintf("%s/token", srv->data_dir);
+  cleanup_free char *line = xasprintf("%s\n", srv->token);
+  return skiff_write_file_atomic(path, line, strlen(line), 0600, err);
+}
+
+/* ---- what the API shows ---- */
+
+json_t *leader_servers(struct orch_server *srv)
+{
+  struct srv_leader *l = srv->leader;
+  json_t *items = json_array();
+  if (l == NULL)
+    return items;
+  if (!l->enabled)
+    {
+      json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url",
+                                             l->url, "started", l->started, "leader", 1, "self",
+                                             1, "nodes",
+                                             (json_int_t)json_object_size(srv->heartbeats)));
+      return items;
+    }
+  const char *name;
+  json_t *p;
+  json_object_foreach(l->peers, name, p)
+  {
+    bool leads = strcmp(name, leader_name(srv)) == 0;
+    json_array_append_new(items,
+                          json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", name, "url",
+                                    model_str(p, "url", ""), "started", model_str(p, "started", ""),
+                                    "leader", leads, "self", strcmp(name, l->name) == 0, "nodes",
+                                    (json_int_t)json_array_size(json_object_get(p, "nodes"))));
+  }
+  return items;
+}
+
+json_t *leader_status(struct orch_server *srv)
+{
+  struct srv_leader *l = srv->leader;
+  const char *name = l ? l->name : "";
+  const char *leader = leader_name(srv);
+  return json_pack("{s:s,s:s,s:b,s:s}", "server", name, "leader", leader, "leading",
+                   leader_leading(srv), "store", store_backend(srv->store));
+}
