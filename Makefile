@@ -165,8 +165,11 @@ fmt-check:
 	  clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
 	if [ -n "$$bad" ]; then echo "not formatted (run make fmt):"; echo "$$bad"; exit 1; fi
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binaries into $(PREFIX)/bin.
+PREFIX ?= /usr/local
 install: all
-	install -m 0755 $(BINS) /usr/local/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -192,11 +193,18 @@ static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
   return state_save(o->root, &st, err);
 }
 
+/* The state the prestart, createRuntime and createContainer hooks read.  Built with
+ * jansson: a bundle path is any string (a `"` or `\\` in it broke the printf-built JSON). */
 static char *creating_state_json(struct create_ctx *c, pid_t pid)
 {
-  return xasprintf("{\"ociVersion\":\"1.2.0\",\"id\":\"%s\",\"status\":\"creating\",\"pid\":%d,"
-                   "\"bundle\":\"%s\"}",
-                   c->opts->id, (int)pid, c->bundle);
+  json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "ociVersion", "1.2.0", "id", c->opts->id, "status",
+                        "creating", "pid", (int)pid, "bundle", c->bundle);
+  /* a bundle that is not UTF-8 was refused earlier, by state_save: only OOM fails here */
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (text == NULL)
+    abort();
+  return text;
 }
 
 static int connect_console(const char *path, struct skiff_err **err)

@@ -231,7 +231,8 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
       && seccomp_apply(&spec->linux.seccomp, &err) < 0)
     goto fail;
   /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) */
-  syscall(SYS_close_range, 3 + eo->preserve_fds, ~0U, 0);
+  if (skiff_close_fds_from(3 + eo->preserve_fds, NULL, 0, &err) < 0)
+    goto fail;
   execve(exe, proc->args, proc->env);
   skiff_error(&err, errno, "exec `%s`", exe);
 fail:

@@ -27,10 +27,16 @@ static int run_one(const struct skiff_hook *h, const char *kind, const char *sta
     }
   if (pid == 0)
     {
-      dup2(in[0], 0);
-      int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0)
-        dup2(devnull, 1); /* stdout of a hook must not mix with ours (state JSON) */
+      /* stdin: the state; stdout: /dev/null (a hook's output must not mix with ours, the
+       * state JSON); stderr stays ours.  Flags cleared: dup2 onto itself keeps CLOEXEC. */
+      int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (devnull < 0 || dup2(in[0], 0) < 0 || dup2(devnull, 1) < 0 || fcntl(0, F_SETFD, 0) < 0
+          || fcntl(1, F_SETFD, 0) < 0)
+        _exit(127);
+      /* CVE-2024-21626: no fd of ours past stdio reaches a hook (a startContainer hook runs
+       * inside the container, where a host fd is a way out) */
+      if (skiff_close_fds_from(3, NULL, 0, NULL) < 0)
+        _exit(127);
       char *const empty[] = {NULL};
       char *argv0[] = {h->path, NULL};
       execve(h->path, h->args && h->args[0] ? h->args : argv0, h->env ? h->env : empty);

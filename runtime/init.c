@@ -245,6 +245,13 @@ void init_main(const struct init_args *a)
   else
     umask(0022);
 
+  /* CVE-2024-21626: no fd of the caller or of ours reaches the container or its hooks:
+     everything past stdio and the preserved fds goes now, while a failure can still fail
+     the create; the sync socket and the exec fifo go once used. */
+  int still_needed[2] = {a->sync_fd, a->fifo_fd};
+  if (skiff_close_fds_from(3 + a->preserve_fds, still_needed, a->fifo_fd >= 0 ? 2 : 1, &err) < 0)
+    fail(a->sync_fd, err);
+
   /* Without no_new_privs the filter must be loaded while we still hold CAP_SYS_ADMIN;
      with it, as late as possible so it filters nothing of ours. */
   bool seccomp_late = proc->no_new_privileges;
@@ -280,9 +287,12 @@ void init_main(const struct init_args *a)
           _exit(1);
         }
     }
-  /* CVE-2024-21626: no fd of ours may reach the container; only 0-2 and the
-     preserved ones survive exec. */
-  syscall(SYS_close_range, 3 + a->preserve_fds, ~0U, 0);
+  /* and once more right before exec: only 0-2 and the preserved ones survive it */
+  if (skiff_close_fds_from(3 + a->preserve_fds, NULL, 0, &err) < 0)
+    {
+      skiff_report("%s", err->msg);
+      _exit(1);
+    }
   signal(SIGPIPE, SIG_DFL);
   execve(exe, proc->args, proc->env);
   skiff_report("exec `%s`: %s", exe, strerror(errno));

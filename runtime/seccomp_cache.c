@@ -54,8 +54,9 @@ void seccomp_cache_store(const char *root, const char *key, const struct skiff_s
   if (skiff_mkdir_p(dir, 0700, NULL) < 0)
     return;
   cleanup_free char *path = xasprintf("%s/%s.bpf", dir, key);
-  cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* a fresh O_EXCL name, never a predictable one a planted symlink could redirect */
+  cleanup_free char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+  cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
     return;
   if (seccomp_profile_export_bpf(profile, fd, NULL) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)

@@ -1,8 +1,8 @@
 /* api.c - the HTTP/JSON API of `skiffd server` on libmicrohttpd (routes in API.md): bearer
  * auth, bounded bodies, JSON errors, routing, /metrics and /healthz, and the shared response
  * helpers.  Routes live in api_services.c, api_cluster.c (replicas, nodes, events) and
- * api_watch.c.  Reads come from the in-memory view (equal to the store, see server.c);
- * writes go to the store with compare-and-swap. */
+ * api_watch.c.  Reads come from the cluster's view (equal to the store, see cluster.h);
+ * writes go through cluster_commit with compare-and-swap.  Owns the HTTP metrics. */
 #include <sys/resource.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,11 +12,10 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
-#include "server.h"
 
 /* ---- responses ---- */
 
-static enum MHD_Result send_text(struct orch_server *srv, struct MHD_Connection *c, unsigned code,
+static enum MHD_Result send_text(struct api *api, struct MHD_Connection *c, unsigned code,
                                  const char *ctype, char *text, const char *allow)
 {
   struct MHD_Response *r
@@ -28,25 +27,30 @@ static enum MHD_Result send_text(struct orch_server *srv, struct MHD_Connection 
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
   enum MHD_Result ret = MHD_queue_response(c, code, r);
   MHD_destroy_response(r);
-  if (code / 100 < 6)
-    srv->http_count[code / 100]++;
-  srv->http_401 += code == 401;
-  srv->http_404 += code == 404;
-  srv->http_409 += code == 409;
+  api_count_status(api, code);
   return ret;
 }
 
-enum MHD_Result api_send_json(struct orch_server *srv, struct MHD_Connection *c, unsigned code,
+void api_count_status(struct api *api, unsigned code)
+{
+  if (code / 100 < 6)
+    api->http_count[code / 100]++;
+  api->http_401 += code == 401;
+  api->http_404 += code == 404;
+  api->http_409 += code == 409;
+}
+
+enum MHD_Result api_send_json(struct api *api, struct MHD_Connection *c, unsigned code,
                               json_t *body)
 {
   char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9));
   json_decref(body);
   char *t = xasprintf("%s\n", s);
   free(s);
-  return send_text(srv, c, code, "application/json", t, NULL);
+  return send_text(api, c, code, "application/json", t, NULL);
 }
 
-enum MHD_Result api_send_error(struct orch_server *srv, struct MHD_Connection *c, unsigned code,
+enum MHD_Result api_send_error(struct api *api, struct MHD_Connection *c, unsigned code,
                                const char *fmt, ...)
 {
   va_list ap;
@@ -57,10 +61,10 @@ enum MHD_Result api_send_error(struct orch_server *srv, struct MHD_Connection *c
   va_end(ap);
   json_t *b = json_pack("{s:s,s:i}", "error", msg ? msg : "error", "code", (int)code);
   free(msg);
-  return api_send_json(srv, c, code, b);
+  return api_send_json(api, c, code, b);
 }
 
-enum MHD_Result api_send_405(struct orch_server *srv, struct MHD_Connection *c, const char *method,
+enum MHD_Result api_send_405(struct api *api, struct MHD_Connection *c, const char *method,
                              const char *allow)
 {
   json_t *b = json_pack("{s:s,s:i}", "error", "method not allowed", "code", 405);
@@ -69,7 +73,7 @@ enum MHD_Result api_send_405(struct orch_server *srv, struct MHD_Connection *c, 
   json_decref(b);
   char *t = xasprintf("%s\n", s);
   free(s);
-  return send_text(srv, c, 405, "application/json", t, allow);
+  return send_text(api, c, 405, "application/json", t, allow);
 }
 
 /* ---- helpers ---- */
@@ -94,17 +98,17 @@ int api_query_revision(struct MHD_Connection *c, int64_t *rev)
   return 1;
 }
 
-static bool auth_ok(struct orch_server *srv, struct MHD_Connection *c)
+static bool auth_ok(struct api *api, struct MHD_Connection *c)
 {
   const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
     return false;
   const char *t = h + 7;
-  size_t lt = strlen(t), lk = strlen(srv->token);
+  size_t lt = strlen(t), lk = strlen(api->token);
   unsigned char diff = lt != lk;
   /* Constant time over the token length: no timing oracle on the prefix. */
   for (size_t i = 0; i < lk; i++)
-    diff |= (unsigned char)(srv->token[i] ^ (i < lt ? t[i] : 0));
+    diff |= (unsigned char)(api->token[i] ^ (i < lt ? t[i] : 0));
   return diff == 0;
 }
 
@@ -114,9 +118,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* {"items": [...sorted by name...], "revision": R}; filter may skip objects. */
-json_t *api_list_of(struct orch_server *srv, json_t *map, bool (*keep)(json_t *, void *), void *arg,
-                    json_t *(*view)(struct orch_server *, json_t *, json_t *), json_t *varg,
-                    bool sort)
+json_t *api_list_of(struct api *api, json_t *map, bool (*keep)(json_t *, void *), void *arg,
+                    json_t *(*view)(struct api *, json_t *, json_t *), json_t *varg, bool sort)
 {
   size_t n = json_object_size(map), k = 0;
   const char **names = xmalloc((n ? n : 1) * sizeof(char *));
@@ -134,14 +137,15 @@ json_t *api_list_of(struct orch_server *srv, json_t *map, bool (*keep)(json_t *,
       o = json_object_get(map, names[i]);
       if (keep && !keep(o, arg))
         continue;
-      json_array_append_new(items, view ? view(srv, o, varg) : json_incref(o));
+      json_array_append_new(items, view ? view(api, o, varg) : json_incref(o));
     }
   free(names);
-  return json_pack("{s:o,s:I}", "items", items, "revision", (json_int_t)store_revision(srv->store));
+  return json_pack("{s:o,s:I}", "items", items, "revision",
+                   (json_int_t)store_revision(api->cl->store));
 }
 
-json_t *api_parse_body(struct orch_server *srv, struct MHD_Connection *c, struct request *rq,
-                       bool optional, enum MHD_Result *sent)
+json_t *api_parse_body(struct api *api, struct MHD_Connection *c, struct request *rq, bool optional,
+                       enum MHD_Result *sent)
 {
   if (rq->len == 0 && optional)
     return json_object();
@@ -149,62 +153,60 @@ json_t *api_parse_body(struct orch_server *srv, struct MHD_Connection *c, struct
   json_t *doc = json_loadb(rq->body ? rq->body : "", rq->len,
                            JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (doc == NULL)
-    *sent = api_send_error(srv, c, 400, "malformed JSON: line %d column %d: %s", jerr.line,
+    *sent = api_send_error(api, c, 400, "malformed JSON: line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);
   return doc;
 }
 
-enum MHD_Result api_store_failure(struct orch_server *srv, struct MHD_Connection *c,
-                                  struct skiff_err *err)
+enum MHD_Result api_store_failure(struct api *api, struct MHD_Connection *c, struct skiff_err *err)
 {
   /* The store out of reach (etcd down, no leader): nothing was decided, the client retries. */
   if (err && err->status == STORE_EUNAVAILABLE)
-    return api_send_error(srv, c, 503, "store unavailable: %s", err->msg);
-  return api_send_error(srv, c, 500, "store: %s", err ? err->msg : "error");
+    return api_send_error(api, c, 503, "store unavailable: %s", err->msg);
+  return api_send_error(api, c, 500, "store: %s", err ? err->msg : "error");
 }
 
 /* Write one object (CAS on expect) and answer with its stored version. */
-enum MHD_Result api_put_and_reply(struct orch_server *srv, struct MHD_Connection *c,
-                                  const char *prefix, json_t *map, json_t *obj, int64_t expect,
-                                  unsigned code)
+enum MHD_Result api_put_and_reply(struct api *api, struct MHD_Connection *c, const char *prefix,
+                                  json_t *map, json_t *obj, int64_t expect, unsigned code)
 {
   const char *name = model_str(obj, "name", "");
   cleanup_free char *key = xasprintf("%s%s", prefix, name);
-  cleanup_free char *val = srv_encode(obj);
+  cleanup_free char *val = cluster_encode(obj);
   cleanup_err struct skiff_err *err = NULL;
   struct store_op op
       = {.type = STORE_PUT, .key = key, .value = val, .len = strlen(val), .expect_rev = expect};
-  int r = srv_commit(srv, &op, 1, NULL, &err);
+  int r = cluster_commit(api->cl, &op, 1, NULL, &err);
   if (r == STORE_CONFLICT)
     return api_send_error(
-        srv, c, 409, "%s: revision conflict (stored revision %lld, expected %lld)", key,
+        api, c, 409, "%s: revision conflict (stored revision %lld, expected %lld)", key,
         (long long)model_int(json_object_get(map, name), "revision", 0), (long long)expect);
   if (r < 0)
-    return api_store_failure(srv, c, err);
+    return api_store_failure(api, c, err);
   json_t *stored = json_object_get(map, name);
-  return api_send_json(srv, c, code, json_incref(stored));
+  return api_send_json(api, c, code, json_incref(stored));
 }
 
 /* ---- metrics ---- */
 
-static enum MHD_Result route_metrics(struct orch_server *srv, struct MHD_Connection *c)
+static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
 {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (f == NULL)
-    return api_send_error(srv, c, 500, "open_memstream: %s", strerror(errno));
+    return api_send_error(api, c, 500, "open_memstream: %s", strerror(errno));
   int states[REPLICA_STATE_COUNT] = {0};
   int ready = 0, notready = 0;
   const char *name;
   json_t *o;
-  json_object_foreach(srv->replicas, name, o)
+  json_object_foreach(api->view->replicas, name, o)
   {
     int s = model_replica_state_parse(model_str(o, "state", ""));
     if (s >= 0)
       states[s]++;
   }
-  json_object_foreach(srv->nodes, name, o)
+  json_object_foreach(api->view->nodes, name, o)
   {
     if (strcmp(model_str(o, "status", ""), "Ready") == 0)
       ready++;
@@ -225,8 +227,9 @@ static enum MHD_Result route_metrics(struct orch_server *srv, struct MHD_Connect
   double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
                + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   fprintf(f, "# TYPE skiff_store_revision gauge\nskiff_store_revision %lld\n",
-          (long long)store_revision(srv->store));
-  fprintf(f, "# TYPE skiff_services gauge\nskiff_services %zu\n", json_object_size(srv->services));
+          (long long)store_revision(api->cl->store));
+  fprintf(f, "# TYPE skiff_services gauge\nskiff_services %zu\n",
+          json_object_size(api->view->services));
   fprintf(f, "# TYPE skiff_replicas gauge\n");
   for (int s = 0; s < REPLICA_STATE_COUNT; s++)
     fprintf(f, "skiff_replicas{state=\"%s\"} %d\n", model_replica_state_name(s), states[s]);
@@ -237,42 +240,39 @@ static enum MHD_Result route_metrics(struct orch_server *srv, struct MHD_Connect
   fprintf(f, "# TYPE skiff_http_requests_total counter\n");
   for (int k = 1; k < 6; k++)
     fprintf(f, "skiff_http_requests_total{code=\"%dxx\"} %llu\n", k,
-            (unsigned long long)srv->http_count[k]);
+            (unsigned long long)api->http_count[k]);
+  if (api->cfg.write_metrics)
+    api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,
-          "# TYPE skiff_scheduler_placements_total counter\n"
-          "skiff_scheduler_placements_total %llu\n"
-          "# TYPE skiff_scheduler_unschedulable_total counter\n"
-          "skiff_scheduler_unschedulable_total %llu\n"
           "# TYPE skiff_watchers gauge\nskiff_watchers %d\n"
-          "# TYPE skiff_leader gauge\nskiff_leader %d\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
           "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n",
-          (unsigned long long)srv->placements, (unsigned long long)srv->unschedulable,
-          srv->nwatchers, leader_leading(srv) ? 1 : 0, rss_pages * sysconf(_SC_PAGESIZE), cpu);
+          api->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
   fclose(f);
-  return send_text(srv, c, 200, "text/plain; version=0.0.4", text, NULL);
+  return send_text(api, c, 200, "text/plain; version=0.0.4", text, NULL);
 }
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result dispatch(struct orch_server *srv, struct MHD_Connection *c, const char *url,
+static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const char *url,
                                 const char *method, struct request *rq)
 {
   if (strcmp(url, "/healthz") == 0)
     {
       if (strcmp(method, "GET") != 0)
-        return api_send_405(srv, c, method, "GET");
-      json_t *h = leader_status(srv);
+        return api_send_405(api, c, method, "GET");
+      /* Who this server is and who leads, when several share the store (leader.c). */
+      json_t *h = api->cfg.status ? api->cfg.status(api->cfg.servers_data) : json_object();
       json_object_set_new(h, "status", json_string("ok"));
-      json_object_set_new(h, "revision", json_integer(store_revision(srv->store)));
-      return api_send_json(srv, c, 200, h);
+      json_object_set_new(h, "revision", json_integer(store_revision(api->cl->store)));
+      return api_send_json(api, c, 200, h);
     }
-  if (!auth_ok(srv, c))
-    return api_send_error(srv, c, 401, "missing or wrong bearer token");
+  if (!auth_ok(api, c))
+    return api_send_error(api, c, 401, "missing or wrong bearer token");
   if (rq->too_big)
-    return api_send_error(srv, c, 413, "request body over %d bytes", SRV_BODY_MAX);
+    return api_send_error(api, c, 413, "request body over %d bytes", API_BODY_MAX);
   if (strcmp(url, "/metrics") == 0)
-    return strcmp(method, "GET") == 0 ? route_metrics(srv, c) : api_send_405(srv, c, method, "GET");
+    return strcmp(method, "GET") == 0 ? route_metrics(api, c) : api_send_405(api, c, method, "GET");
 
   /* /v1/<collection>[/<name>[/<sub>[/<sub2>]]] */
   char *segs[6] = {0};
@@ -282,46 +282,46 @@ static enum MHD_Result dispatch(struct orch_server *srv, struct MHD_Connection *
   for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save))
     {
       if (nseg == 6)
-        return api_send_error(srv, c, 404, "no route for %s", url);
+        return api_send_error(api, c, 404, "no route for %s", url);
       segs[nseg++] = t;
     }
   if (nseg < 2 || strcmp(segs[0], "v1") != 0)
-    return api_send_error(srv, c, 404, "no route for %s", url);
+    return api_send_error(api, c, 404, "no route for %s", url);
   const char *coll = segs[1], *name = segs[2], *sub = segs[3], *sub2 = segs[4];
   if (segs[5] || (sub2 && strcmp(coll, "services") != 0))
-    return api_send_error(srv, c, 404, "no route for %s", url);
+    return api_send_error(api, c, 404, "no route for %s", url);
   if (strcmp(coll, "services") == 0)
-    return api_route_services(srv, c, method, rq, name, sub, sub2);
+    return api_route_services(api, c, method, rq, name, sub, sub2);
   if (strcmp(coll, "replicas") == 0)
-    return api_route_replicas(srv, c, method, rq, name, sub);
+    return api_route_replicas(api, c, method, rq, name, sub);
   if (strcmp(coll, "nodes") == 0)
-    return api_route_nodes(srv, c, method, rq, name, sub);
+    return api_route_nodes(api, c, method, rq, name, sub);
   if (name == NULL && strcmp(coll, "apply") == 0)
-    return strcmp(method, "POST") == 0 ? api_route_apply(srv, c, rq)
-                                       : api_send_405(srv, c, method, "POST");
+    return strcmp(method, "POST") == 0 ? api_route_apply(api, c, rq)
+                                       : api_send_405(api, c, method, "POST");
   if (name == NULL && strcmp(coll, "events") == 0)
     return strcmp(method, "GET") == 0
-               ? api_send_json(srv, c, 200,
-                               api_list_of(srv, srv->events, api_keep_event,
+               ? api_send_json(api, c, 200,
+                               api_list_of(api, api->view->events, api_keep_event,
                                            (void *)api_query(c, "object"), NULL, NULL, false))
-               : api_send_405(srv, c, method, "GET");
-  if (name == NULL && strcmp(coll, "servers") == 0)
-    return strcmp(method, "GET") == 0
-               ? api_send_json(srv, c, 200,
-                               json_pack("{s:o,s:I}", "items", leader_servers(srv), "revision",
-                                         (json_int_t)store_revision(srv->store)))
-               : api_send_405(srv, c, method, "GET");
+               : api_send_405(api, c, method, "GET");
+  if (name == NULL && strcmp(coll, "servers") == 0 && api->cfg.servers)
+    return strcmp(method, "GET") == 0 ? api_send_json(
+               api, c, 200,
+               json_pack("{s:o,s:I}", "items", api->cfg.servers(api->cfg.servers_data), "revision",
+                         (json_int_t)store_revision(api->cl->store)))
+                                      : api_send_405(api, c, method, "GET");
   if (name == NULL && strcmp(coll, "watch") == 0)
-    return strcmp(method, "GET") == 0 ? api_route_watch(srv, c)
-                                      : api_send_405(srv, c, method, "GET");
-  return api_send_error(srv, c, 404, "no route for %s", url);
+    return strcmp(method, "GET") == 0 ? api_route_watch(api, c)
+                                      : api_send_405(api, c, method, "GET");
+  return api_send_error(api, c, 404, "no route for %s", url);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-  struct orch_server *srv = cls;
+  struct api *api = cls;
   struct request *rq = *con_cls;
   (void)version;
   if (rq == NULL)
@@ -332,7 +332,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0)
     {
       /* Bounded memory: past the limit the rest of the body is read and dropped. */
-      if (!rq->too_big && rq->len + *upload_size <= SRV_BODY_MAX)
+      if (!rq->too_big && rq->len + *upload_size <= API_BODY_MAX)
         {
           rq->body = xrealloc(rq->body, rq->len + *upload_size + 1);
           memcpy(rq->body + rq->len, upload, *upload_size);
@@ -348,8 +348,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       *upload_size = 0;
       return MHD_YES;
     }
-  enum MHD_Result ret = dispatch(srv, c, url, method, rq);
-  srv_flush_events(srv);
+  enum MHD_Result ret = dispatch(api, c, url, method, rq);
+  cluster_flush_events(api->cl);
   return ret;
 }
 
@@ -368,8 +368,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-struct MHD_Daemon *api_start(struct orch_server *srv, const char *listen, struct skiff_err **err)
+struct api *api_start(struct cluster *cl, const struct api_config *cfg, struct skiff_err **err)
 {
+  const char *listen = cfg->listen;
   cleanup_free char *host = xstrdup(listen);
   char *colon = strrchr(host, ':');
   if (colon == NULL)
@@ -394,24 +395,61 @@ struct MHD_Daemon *api_start(struct orch_server *srv, const char *listen, struct
       skiff_error(err, 0, "--listen `%s`: expected an IPv4 address", listen);
       return NULL;
     }
+  struct api *api = xzalloc(sizeof(*api));
+  api->cl = cl;
+  api->view = &cl->view;
+  api->cfg = *cfg;
+  api->token = xstrdup(cfg->token);
+  api->cfg.token = api->token;
+  api->cfg.listen = NULL;
   struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL, on_request, srv,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL, on_request, api,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)120, MHD_OPTION_END);
   if (d == NULL)
-    skiff_error(err, errno ? errno : EADDRINUSE, "listen on `%s`", listen);
-  return d;
+    {
+      skiff_error(err, errno ? errno : EADDRINUSE, "listen on `%s`", listen);
+      free(api->token);
+      free(api);
+      return NULL;
+    }
+  api->daemon = d;
+  return api;
 }
 
-void api_stop(struct orch_server *srv, struct MHD_Daemon *d)
+int api_fd(struct api *api)
 {
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+  return info ? info->epoll_fd : -1;
+}
+
+int api_timeout_ms(struct api *api, int max)
+{
+  MHD_UNSIGNED_LONG_LONG mto;
+  if (MHD_get_timeout(api->daemon, &mto) == MHD_YES && mto < (MHD_UNSIGNED_LONG_LONG)max)
+    return (int)mto;
+  return max;
+}
+
+void api_run(struct api *api)
+{
+  MHD_run(api->daemon);
+}
+
+void api_stop(struct api *api)
+{
+  if (api == NULL)
+    return;
+  struct MHD_Daemon *d = api->daemon;
   /* MHD must not be stopped with suspended connections: end every watch stream first. */
-  srv->stopping = true;
-  for (int i = 0; i < 50 && srv->watchers; i++)
+  api->stopping = true;
+  for (int i = 0; i < 50 && api->watchers; i++)
     {
-      api_wake_watchers(srv);
+      api_wake_watchers(api);
       MHD_run(d);
     }
   MHD_stop_daemon(d);
+  free(api->token);
+  free(api);
 }

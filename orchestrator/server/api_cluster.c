@@ -6,7 +6,6 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
-#include "server.h"
 
 /* ---- replicas ---- */
 
@@ -22,11 +21,11 @@ static bool keep_replica(json_t *r, void *arg)
          && (f->node == NULL || strcmp(model_str(r, "node", ""), f->node) == 0);
 }
 
-static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connection *c,
-                                      struct request *rq, json_t *rep)
+static enum MHD_Result replica_status(struct api *api, struct MHD_Connection *c, struct request *rq,
+                                      json_t *rep)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(srv, c, rq, false, &sent);
+  json_t *doc = api_parse_body(api, c, rq, false, &sent);
   if (doc == NULL)
     return sent;
   cleanup_err struct skiff_err *err = NULL;
@@ -34,15 +33,15 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
   const char *name = model_str(rep, "name", "");
   int st = model_replica_state_parse(model_str(rep, "state", ""));
   if (model_status_parse(doc, &err) < 0)
-    ret = api_send_error(srv, c, 400, "%s", err->msg);
+    ret = api_send_error(api, c, 400, "%s", err->msg);
   else if (strcmp(model_str(doc, "node", ""), model_str(rep, "node", "")) != 0)
-    ret = api_send_error(srv, c, 409, "replica `%s` is bound to node `%s`, not `%s`", name,
+    ret = api_send_error(api, c, 409, "replica `%s` is bound to node `%s`, not `%s`", name,
                          model_str(rep, "node", ""), model_str(doc, "node", ""));
   else if (st == REPLICA_TERMINATING || st == REPLICA_LOST)
     {
       json_t *body = json_pack("{s:s,s:i,s:O}", "error", "replica is being stopped: stop it",
                                "code", 409, "replica", rep);
-      ret = api_send_json(srv, c, 409, body);
+      ret = api_send_json(api, c, 409, body);
     }
   else
     {
@@ -55,15 +54,16 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
           json_object_set(obj, key, v);
       }
       if (json_equal(obj, rep))
-        ret = api_send_json(srv, c, 200, json_incref(rep));
+        ret = api_send_json(api, c, 200, json_incref(rep));
       else
         {
           int nst = model_replica_state_parse(model_str(obj, "state", ""));
           if (nst != st && (nst == REPLICA_FAILED || nst == REPLICA_BACKOFF))
-            srv_event(srv, "Warning", "Replica", name, nst == REPLICA_FAILED ? "Failed" : "BackOff",
-                      "exit code %lld%s%s", (long long)model_int(obj, "lastExitCode", -1),
-                      *model_str(obj, "reason", "") ? ": " : "", model_str(obj, "reason", ""));
-          ret = api_put_and_reply(srv, c, "/replicas/", srv->replicas, obj,
+            recorder_event(&api->cl->events, "Warning", "Replica", name,
+                           nst == REPLICA_FAILED ? "Failed" : "BackOff", "exit code %lld%s%s",
+                           (long long)model_int(obj, "lastExitCode", -1),
+                           *model_str(obj, "reason", "") ? ": " : "", model_str(obj, "reason", ""));
+          ret = api_put_and_reply(api, c, "/replicas/", api->view->replicas, obj,
                                   model_int(rep, "revision", 0), 200);
         }
       json_decref(obj);
@@ -72,36 +72,35 @@ static enum MHD_Result replica_status(struct orch_server *srv, struct MHD_Connec
   return ret;
 }
 
-enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connection *c,
-                                   const char *method, struct request *rq, const char *name,
-                                   const char *sub)
+enum MHD_Result api_route_replicas(struct api *api, struct MHD_Connection *c, const char *method,
+                                   struct request *rq, const char *name, const char *sub)
 {
   if (name == NULL)
     {
       if (strcmp(method, "GET") != 0)
-        return api_send_405(srv, c, method, "GET");
+        return api_send_405(api, c, method, "GET");
       struct replica_filter f = {api_query(c, "service"), api_query(c, "node")};
-      return api_send_json(srv, c, 200,
-                           api_list_of(srv, srv->replicas, keep_replica, &f, NULL, NULL, true));
+      return api_send_json(
+          api, c, 200, api_list_of(api, api->view->replicas, keep_replica, &f, NULL, NULL, true));
     }
-  json_t *rep = json_object_get(srv->replicas, name);
+  json_t *rep = json_object_get(api->view->replicas, name);
   if (rep == NULL)
-    return api_send_error(srv, c, 404, "replica `%s` not found", name);
+    return api_send_error(api, c, 404, "replica `%s` not found", name);
   if (sub && strcmp(sub, "status") == 0)
     {
       if (strcmp(method, "POST") != 0)
-        return api_send_405(srv, c, method, "POST");
-      return replica_status(srv, c, rq, rep);
+        return api_send_405(api, c, method, "POST");
+      return replica_status(api, c, rq, rep);
     }
   if (sub)
-    return api_send_error(srv, c, 404, "no route for %s", sub);
+    return api_send_error(api, c, 404, "no route for %s", sub);
   if (strcmp(method, "GET") == 0)
-    return api_send_json(srv, c, 200, json_incref(rep));
+    return api_send_json(api, c, 200, json_incref(rep));
   if (strcmp(method, "DELETE") != 0)
-    return api_send_405(srv, c, method, "GET, DELETE");
+    return api_send_405(api, c, method, "GET, DELETE");
   int st = model_replica_state_parse(model_str(rep, "state", ""));
   const char *node = model_str(rep, "node", "");
-  json_t *n = json_object_get(srv->nodes, node);
+  json_t *n = json_object_get(api->view->nodes, node);
   bool node_ready = n && strcmp(model_str(n, "status", ""), "Ready") == 0;
   if (*node && node_ready && model_replica_state_live(st) && st != REPLICA_PENDING)
     {
@@ -110,7 +109,7 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
       json_object_set_new(obj, "state", json_string("Terminating"));
       json_object_set_new(obj, "ready", json_false());
       json_object_set_new(obj, "reason", json_string("deleted by request"));
-      enum MHD_Result ret = api_put_and_reply(srv, c, "/replicas/", srv->replicas, obj,
+      enum MHD_Result ret = api_put_and_reply(api, c, "/replicas/", api->view->replicas, obj,
                                               model_int(rep, "revision", 0), 200);
       json_decref(obj);
       return ret;
@@ -118,21 +117,25 @@ enum MHD_Result api_route_replicas(struct orch_server *srv, struct MHD_Connectio
   json_t *last = json_deep_copy(rep);
   cleanup_free char *key = xasprintf("/replicas/%s", name);
   cleanup_err struct skiff_err *err = NULL;
-  if (store_delete(srv->store, key, STORE_ANY_REV, NULL, &err) != 0)
+  if (store_delete(api->cl->store, key, STORE_ANY_REV, NULL, &err) != 0)
     {
       json_decref(last);
-      return api_store_failure(srv, c, err);
+      return api_store_failure(api, c, err);
     }
-  return api_send_json(srv, c, 200, last);
+  return api_send_json(api, c, 200, last);
 }
 
 /* ---- nodes ---- */
 
-static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connection *c,
-                                     struct request *rq)
+static json_t *node_view(struct api *api, json_t *node, json_t *alloc)
+{
+  return view_node_render(api->view, node, alloc, cluster_now());
+}
+
+static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, struct request *rq)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(srv, c, rq, false, &sent);
+  json_t *doc = api_parse_body(api, c, rq, false, &sent);
   if (doc == NULL)
     return sent;
   json_t *reg = NULL;
@@ -141,11 +144,11 @@ static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connect
   if (model_node_parse(doc, &reg, &err) < 0)
     {
       json_decref(doc);
-      return api_send_error(srv, c, 400, "%s", err->msg);
+      return api_send_error(api, c, 400, "%s", err->msg);
     }
   json_decref(doc);
   const char *name = model_str(reg, "name", "");
-  json_t *old = json_object_get(srv->nodes, name);
+  json_t *old = json_object_get(api->view->nodes, name);
   json_t *obj = old ? json_deep_copy(old) : json_deep_copy(reg);
   if (old)
     {
@@ -163,30 +166,30 @@ static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connect
       json_object_set_new(obj, "created", json_string(now));
     }
   json_object_set_new(obj, "status", json_string("Ready"));
-  json_object_set_new(srv->heartbeats, name, json_real(srv_now()));
+  cluster_heartbeat(api->cl, name, cluster_now());
   if (old && json_equal(old, obj))
     {
-      json_t *alloc = srv_node_allocations(srv);
-      ret = api_send_json(srv, c, 200, srv_node_view(srv, old, alloc));
+      json_t *alloc = view_node_allocations(api->view);
+      ret = api_send_json(api, c, 200, node_view(api, old, alloc));
       json_decref(alloc);
     }
   else
     {
       cleanup_free char *key = xasprintf("/nodes/%s", name);
-      cleanup_free char *val = srv_encode(obj);
-      if (store_put(srv->store, key, val, old ? model_int(old, "revision", 0) : STORE_ABSENT, NULL,
-                    &err)
+      cleanup_free char *val = cluster_encode(obj);
+      if (store_put(api->cl->store, key, val, old ? model_int(old, "revision", 0) : STORE_ABSENT,
+                    NULL, &err)
           != 0)
-        ret = err ? api_store_failure(srv, c, err)
-                  : api_send_error(srv, c, 409, "%s: conflict", key);
+        ret = err ? api_store_failure(api, c, err)
+                  : api_send_error(api, c, 409, "%s: conflict", key);
       else
         {
           if (!old)
-            srv_event(srv, "Normal", "Node", name, "NodeRegistered", "address %s",
-                      model_str(obj, "address", ""));
-          json_t *alloc = srv_node_allocations(srv);
-          ret = api_send_json(srv, c, old ? 200 : 201,
-                              srv_node_view(srv, json_object_get(srv->nodes, name), alloc));
+            recorder_event(&api->cl->events, "Normal", "Node", name, "NodeRegistered", "address %s",
+                           model_str(obj, "address", ""));
+          json_t *alloc = view_node_allocations(api->view);
+          ret = api_send_json(api, c, old ? 200 : 201,
+                              node_view(api, json_object_get(api->view->nodes, name), alloc));
           json_decref(alloc);
         }
     }
@@ -195,13 +198,13 @@ static enum MHD_Result node_register(struct orch_server *srv, struct MHD_Connect
   return ret;
 }
 
-static enum MHD_Result node_set_cordon(struct orch_server *srv, struct MHD_Connection *c,
-                                       json_t *node, bool cordon, bool drain)
+static enum MHD_Result node_set_cordon(struct api *api, struct MHD_Connection *c, json_t *node,
+                                       bool cordon, bool drain)
 {
   const char *name = model_str(node, "name", "");
   cleanup_free char *nname = xstrdup(name);
   cleanup_err struct skiff_err *err = NULL;
-  size_t cap = 1 + (drain ? json_object_size(srv->replicas) : 0), n = 0;
+  size_t cap = 1 + (drain ? json_object_size(api->view->replicas) : 0), n = 0;
   struct store_op *ops = xzalloc(cap * sizeof(*ops));
   char **bufs = xzalloc(2 * cap * sizeof(char *));
   size_t nb = 0;
@@ -210,7 +213,7 @@ static enum MHD_Result node_set_cordon(struct orch_server *srv, struct MHD_Conne
       json_t *obj = json_deep_copy(node);
       json_object_set_new(obj, "cordoned", json_boolean(cordon));
       bufs[nb++] = xasprintf("/nodes/%s", name);
-      bufs[nb++] = srv_encode(obj);
+      bufs[nb++] = cluster_encode(obj);
       ops[n++] = (struct store_op){STORE_PUT, bufs[nb - 2], bufs[nb - 1], strlen(bufs[nb - 1]),
                                    model_int(node, "revision", 0)};
       json_decref(obj);
@@ -219,7 +222,7 @@ static enum MHD_Result node_set_cordon(struct orch_server *srv, struct MHD_Conne
   json_t *r;
   int drained = 0;
   if (drain)
-    json_object_foreach(srv->replicas, rname, r)
+    json_object_foreach(api->view->replicas, rname, r)
     {
       int st = model_replica_state_parse(model_str(r, "state", ""));
       if (strcmp(model_str(r, "node", ""), name) != 0 || !model_replica_state_live(st))
@@ -229,58 +232,58 @@ static enum MHD_Result node_set_cordon(struct orch_server *srv, struct MHD_Conne
       json_object_set_new(obj, "ready", json_false());
       json_object_set_new(obj, "reason", json_string("node drained"));
       bufs[nb++] = xasprintf("/replicas/%s", rname);
-      bufs[nb++] = srv_encode(obj);
+      bufs[nb++] = cluster_encode(obj);
       ops[n++] = (struct store_op){STORE_PUT, bufs[nb - 2], bufs[nb - 1], strlen(bufs[nb - 1]),
                                    model_int(r, "revision", 0)};
       json_decref(obj);
       drained++;
     }
-  int rc = srv_commit(srv, ops, n, NULL, &err);
+  int rc = cluster_commit(api->cl, ops, n, NULL, &err);
   for (size_t i = 0; i < nb; i++)
     free(bufs[i]);
   free(bufs);
   free(ops);
   if (rc != 0)
-    return rc == STORE_CONFLICT ? api_send_error(srv, c, 409, "node `%s`: conflict, retry", nname)
-                                : api_store_failure(srv, c, err);
+    return rc == STORE_CONFLICT ? api_send_error(api, c, 409, "node `%s`: conflict, retry", nname)
+                                : api_store_failure(api, c, err);
   if (drain)
-    srv_event(srv, "Normal", "Node", nname, "Drained", "cordoned; %d replicas stopping", drained);
+    recorder_event(&api->cl->events, "Normal", "Node", nname, "Drained",
+                   "cordoned; %d replicas stopping", drained);
   else if (n > 0)
-    srv_event(srv, "Normal", "Node", nname, cordon ? "Cordoned" : "Uncordoned", "%s",
-              cordon ? "no new replicas will be placed here" : "schedulable again");
-  json_t *alloc = srv_node_allocations(srv);
+    recorder_event(&api->cl->events, "Normal", "Node", nname, cordon ? "Cordoned" : "Uncordoned",
+                   "%s", cordon ? "no new replicas will be placed here" : "schedulable again");
+  json_t *alloc = view_node_allocations(api->view);
   enum MHD_Result ret
-      = api_send_json(srv, c, 200, srv_node_view(srv, json_object_get(srv->nodes, nname), alloc));
+      = api_send_json(api, c, 200, node_view(api, json_object_get(api->view->nodes, nname), alloc));
   json_decref(alloc);
   return ret;
 }
 
-enum MHD_Result api_route_nodes(struct orch_server *srv, struct MHD_Connection *c,
-                                const char *method, struct request *rq, const char *name,
-                                const char *sub)
+enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const char *method,
+                                struct request *rq, const char *name, const char *sub)
 {
   if (name == NULL)
     {
       if (strcmp(method, "GET") == 0)
         {
-          json_t *alloc = srv_node_allocations(srv);
-          json_t *l = api_list_of(srv, srv->nodes, NULL, NULL, srv_node_view, alloc, true);
+          json_t *alloc = view_node_allocations(api->view);
+          json_t *l = api_list_of(api, api->view->nodes, NULL, NULL, node_view, alloc, true);
           json_decref(alloc);
-          return api_send_json(srv, c, 200, l);
+          return api_send_json(api, c, 200, l);
         }
       if (strcmp(method, "POST") == 0)
-        return node_register(srv, c, rq);
-      return api_send_405(srv, c, method, "GET, POST");
+        return node_register(api, c, rq);
+      return api_send_405(api, c, method, "GET, POST");
     }
-  json_t *node = json_object_get(srv->nodes, name);
+  json_t *node = json_object_get(api->view->nodes, name);
   if (node == NULL)
-    return api_send_error(srv, c, 404, "node `%s` not found", name);
+    return api_send_error(api, c, 404, "node `%s` not found", name);
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
         {
-          json_t *alloc = srv_node_allocations(srv);
-          enum MHD_Result ret = api_send_json(srv, c, 200, srv_node_view(srv, node, alloc));
+          json_t *alloc = view_node_allocations(api->view);
+          enum MHD_Result ret = api_send_json(api, c, 200, node_view(api, node, alloc));
           json_decref(alloc);
           return ret;
         }
@@ -289,33 +292,30 @@ enum MHD_Result api_route_nodes(struct orch_server *srv, struct MHD_Connection *
           json_t *last = json_deep_copy(node);
           cleanup_free char *key = xasprintf("/nodes/%s", name);
           cleanup_err struct skiff_err *err = NULL;
-          json_object_del(srv->heartbeats, name);
-          if (store_delete(srv->store, key, STORE_ANY_REV, NULL, &err) != 0)
+          if (store_delete(api->cl->store, key, STORE_ANY_REV, NULL, &err) != 0)
             {
               json_decref(last);
-              return api_store_failure(srv, c, err);
+              return api_store_failure(api, c, err);
             }
-          srv_event(srv, "Normal", "Node", model_str(last, "name", ""), "Deleted",
-                    "node removed; its replicas are replaced");
-          return api_send_json(srv, c, 200, last);
+          recorder_event(&api->cl->events, "Normal", "Node", model_str(last, "name", ""), "Deleted",
+                         "node removed; its replicas are replaced");
+          return api_send_json(api, c, 200, last);
         }
-      return api_send_405(srv, c, method, "GET, DELETE");
+      return api_send_405(api, c, method, "GET, DELETE");
     }
   if (strcmp(method, "POST") != 0)
-    return api_send_405(srv, c, method, "POST");
+    return api_send_405(api, c, method, "POST");
   if (strcmp(sub, "heartbeat") == 0)
     {
-      json_object_set_new(srv->heartbeats, name, json_real(srv_now()));
-      if (strcmp(model_str(node, "status", ""), "Ready") != 0)
-        srv->dirty = true; /* let the controller mark it Ready now */
-      return api_send_json(srv, c, 200,
+      cluster_heartbeat(api->cl, name, cluster_now());
+      return api_send_json(api, c, 200,
                            json_pack("{s:s,s:s,s:f}", "name", name, "status",
                                      model_str(node, "status", ""), "heartbeatInterval",
-                                     srv->heartbeat_interval));
+                                     api->cfg.heartbeat_interval));
     }
   if (strcmp(sub, "cordon") == 0 || strcmp(sub, "uncordon") == 0 || strcmp(sub, "drain") == 0)
-    return node_set_cordon(srv, c, node, strcmp(sub, "uncordon") != 0, strcmp(sub, "drain") == 0);
-  return api_send_error(srv, c, 404, "no route for %s", sub);
+    return node_set_cordon(api, c, node, strcmp(sub, "uncordon") != 0, strcmp(sub, "drain") == 0);
+  return api_send_error(api, c, 404, "no route for %s", sub);
 }
 
 bool api_keep_event(json_t *e, void *arg)

@@ -6,21 +6,20 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
-#include "server.h"
 #include "service.h"
 
 /* ---- services ---- */
 
 /* nodePorts are cluster-wide (every node's proxy listens on them): one service per port.
  * Returns an error message (caller frees) or NULL. */
-static char *node_port_conflict(struct orch_server *srv, json_t *list, bool single)
+static char *node_port_conflict(struct api *api, json_t *list, bool single)
 {
   json_t *owner = json_object();
   const char *name;
   json_t *svc;
   size_t i, j;
   json_t *p;
-  json_object_foreach(srv->services, name, svc)
+  json_object_foreach(api->view->services, name, svc)
   {
     bool replaced = false;
     json_array_foreach(list, i, p) replaced |= strcmp(model_str(p, "name", ""), name) == 0;
@@ -55,8 +54,8 @@ static char *node_port_conflict(struct orch_server *srv, json_t *list, bool sing
   return msg;
 }
 
-static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connection *c,
-                                      json_t *list, int64_t *revs, bool create_only, bool single)
+static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c, json_t *list,
+                                      int64_t *revs, bool create_only, bool single)
 {
   size_t n = json_array_size(list);
   struct store_op *ops = xzalloc((n ? n : 1) * sizeof(*ops));
@@ -67,25 +66,25 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
   bool created = false;
   enum MHD_Result ret;
   cleanup_err struct skiff_err *err = NULL;
-  cleanup_free char *conflict = node_port_conflict(srv, list, single);
+  cleanup_free char *conflict = node_port_conflict(api, list, single);
   if (conflict)
     {
-      ret = api_send_error(srv, c, 409, "%s (nothing applied)", conflict);
+      ret = api_send_error(api, c, 409, "%s (nothing applied)", conflict);
       goto out;
     }
   for (size_t i = 0; i < n; i++)
     {
       json_t *desired = json_array_get(list, i);
       const char *name = model_str(desired, "name", "");
-      json_t *old = json_object_get(srv->services, name);
+      json_t *old = json_object_get(api->view->services, name);
       if (old && create_only)
         {
-          ret = api_send_error(srv, c, 409, "service `%s` already exists", name);
+          ret = api_send_error(api, c, 409, "service `%s` already exists", name);
           goto out;
         }
       if (revs[i] > 0 && model_int(old, "revision", 0) != revs[i])
         {
-          ret = api_send_error(srv, c, 409,
+          ret = api_send_error(api, c, 409,
                                "%s: revision conflict (stored revision %lld, expected %lld)",
                                single ? "service" : "services",
                                (long long)model_int(old, "revision", 0), (long long)revs[i]);
@@ -96,7 +95,7 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
       if (ch)
         {
           bufs[nb] = xasprintf("/services/%s", name);
-          bufs[nb + 1] = srv_encode(obj);
+          bufs[nb + 1] = cluster_encode(obj);
           ops[nops]
               = (struct store_op){.type = STORE_PUT,
                                   .key = bufs[nb],
@@ -116,21 +115,21 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
   if (nops > STORE_TXN_MAX_OPS)
     {
       /* One store transaction holds at most that many writes (etcd's limit). */
-      ret = api_send_error(srv, c, 413,
+      ret = api_send_error(api, c, 413,
                            "%zu changed services in one apply: at most %d (nothing applied)", nops,
                            STORE_TXN_MAX_OPS);
       goto out;
     }
-  int r = srv_commit(srv, ops, nops, &failed, &err);
+  int r = cluster_commit(api->cl, ops, nops, &failed, &err);
   if (r == STORE_CONFLICT)
     {
-      ret = api_send_error(srv, c, 409, "services[%zu]: revision conflict, nothing applied",
+      ret = api_send_error(api, c, 409, "services[%zu]: revision conflict, nothing applied",
                            opidx[failed]);
       goto out;
     }
   if (r < 0)
     {
-      ret = api_store_failure(srv, c, err);
+      ret = api_store_failure(api, c, err);
       goto out;
     }
   size_t i;
@@ -138,22 +137,24 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
   json_array_foreach(changed, i, v)
   {
     const char *name = json_string_value(v);
-    json_t *svc = json_object_get(srv->services, name);
+    json_t *svc = json_object_get(api->view->services, name);
     bool ng = false;
     size_t j;
     json_t *w;
     json_array_foreach(newgen, j, w) ng |= strcmp(json_string_value(w), name) == 0;
     if (ng)
-      srv_event(srv, "Normal", "Service", name, "RolloutStarted", "generation %lld (image %s)",
-                (long long)model_int(svc, "generation", 1), model_str(svc, "image", ""));
+      recorder_event(&api->cl->events, "Normal", "Service", name, "RolloutStarted",
+                     "generation %lld (image %s)", (long long)model_int(svc, "generation", 1),
+                     model_str(svc, "image", ""));
     else
-      srv_event(srv, "Normal", "Service", name, "Applied", "revision %lld",
-                (long long)model_int(svc, "revision", 0));
+      recorder_event(&api->cl->events, "Normal", "Service", name, "Applied", "revision %lld",
+                     (long long)model_int(svc, "revision", 0));
   }
   if (single)
     {
-      json_t *svc = json_object_get(srv->services, model_str(json_array_get(list, 0), "name", ""));
-      ret = api_send_json(srv, c, created ? 201 : 200, json_incref(svc));
+      json_t *svc
+          = json_object_get(api->view->services, model_str(json_array_get(list, 0), "name", ""));
+      ret = api_send_json(api, c, created ? 201 : 200, json_incref(svc));
     }
   else
     {
@@ -161,11 +162,11 @@ static enum MHD_Result apply_services(struct orch_server *srv, struct MHD_Connec
       json_array_foreach(list, i, v)
       {
         json_array_append_new(
-            items, json_deep_copy(json_object_get(srv->services, model_str(v, "name", ""))));
+            items, json_deep_copy(json_object_get(api->view->services, model_str(v, "name", ""))));
       }
-      ret = api_send_json(srv, c, 200,
+      ret = api_send_json(api, c, 200,
                           json_pack("{s:o,s:O,s:I}", "items", items, "changed", changed, "revision",
-                                    (json_int_t)store_revision(srv->store)));
+                                    (json_int_t)store_revision(api->cl->store)));
     }
 out:
   for (size_t k = 0; k < nb; k++)
@@ -178,11 +179,10 @@ out:
   return ret;
 }
 
-enum MHD_Result api_route_apply(struct orch_server *srv, struct MHD_Connection *c,
-                                struct request *rq)
+enum MHD_Result api_route_apply(struct api *api, struct MHD_Connection *c, struct request *rq)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(srv, c, rq, false, &sent);
+  json_t *doc = api_parse_body(api, c, rq, false, &sent);
   if (doc == NULL)
     return sent;
   json_t *list = NULL;
@@ -190,9 +190,9 @@ enum MHD_Result api_route_apply(struct orch_server *srv, struct MHD_Connection *
   cleanup_err struct skiff_err *err = NULL;
   enum MHD_Result ret;
   if (model_apply_parse(doc, &list, &revs, &err) < 0)
-    ret = api_send_error(srv, c, 400, "%s (nothing applied)", err->msg);
+    ret = api_send_error(api, c, 400, "%s (nothing applied)", err->msg);
   else
-    ret = apply_services(srv, c, list, revs, false, false);
+    ret = apply_services(api, c, list, revs, false, false);
   json_decref(doc);
   json_decref(list);
   free(revs);
@@ -200,11 +200,11 @@ enum MHD_Result api_route_apply(struct orch_server *srv, struct MHD_Connection *
 }
 
 /* POST /v1/services (create) and PUT /v1/services/NAME (create or replace). */
-static enum MHD_Result route_service_write(struct orch_server *srv, struct MHD_Connection *c,
+static enum MHD_Result route_service_write(struct api *api, struct MHD_Connection *c,
                                            struct request *rq, const char *name)
 {
   enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(srv, c, rq, false, &sent);
+  json_t *doc = api_parse_body(api, c, rq, false, &sent);
   if (doc == NULL)
     return sent;
   enum MHD_Result ret;
@@ -215,18 +215,18 @@ static enum MHD_Result route_service_write(struct orch_server *srv, struct MHD_C
   if (name && json_is_object(doc) && json_object_get(doc, "name") == NULL)
     json_object_set_new(doc, "name", json_string(name));
   if (q < 0)
-    ret = api_send_error(srv, c, 400, "revision: expected a non-negative integer");
+    ret = api_send_error(api, c, 400, "revision: expected a non-negative integer");
   else if (model_service_parse(doc, "service", &svc, &rev, &err) < 0)
-    ret = api_send_error(srv, c, 400, "%s", err->msg);
+    ret = api_send_error(api, c, 400, "%s", err->msg);
   else if (name && strcmp(name, model_str(svc, "name", "")) != 0)
-    ret = api_send_error(srv, c, 400, "service.name: `%s` does not match the URL (`%s`)",
+    ret = api_send_error(api, c, 400, "service.name: `%s` does not match the URL (`%s`)",
                          model_str(svc, "name", ""), name);
   else
     {
       json_t *list = json_array();
       json_array_append(list, svc);
       int64_t r = q > 0 ? qrev : rev;
-      ret = apply_services(srv, c, list, &r, name == NULL, true);
+      ret = apply_services(api, c, list, &r, name == NULL, true);
       json_decref(list);
     }
   json_decref(svc);
@@ -234,57 +234,57 @@ static enum MHD_Result route_service_write(struct orch_server *srv, struct MHD_C
   return ret;
 }
 
-enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connection *c,
-                                   const char *method, struct request *rq, const char *name,
-                                   const char *sub, const char *sub2)
+enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, const char *method,
+                                   struct request *rq, const char *name, const char *sub,
+                                   const char *sub2)
 {
   if (name == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return api_send_json(srv, c, 200,
-                             api_list_of(srv, srv->services, NULL, NULL, NULL, NULL, true));
+        return api_send_json(api, c, 200,
+                             api_list_of(api, api->view->services, NULL, NULL, NULL, NULL, true));
       if (strcmp(method, "POST") == 0)
-        return route_service_write(srv, c, rq, NULL);
-      return api_send_405(srv, c, method, "GET, POST");
+        return route_service_write(api, c, rq, NULL);
+      return api_send_405(api, c, method, "GET, POST");
     }
-  json_t *svc = json_object_get(srv->services, name);
+  json_t *svc = json_object_get(api->view->services, name);
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return svc ? api_send_json(srv, c, 200, json_incref(svc))
-                   : api_send_error(srv, c, 404, "service `%s` not found", name);
+        return svc ? api_send_json(api, c, 200, json_incref(svc))
+                   : api_send_error(api, c, 404, "service `%s` not found", name);
       if (strcmp(method, "PUT") == 0)
-        return route_service_write(srv, c, rq, name);
+        return route_service_write(api, c, rq, name);
       if (strcmp(method, "DELETE") == 0)
         {
           int64_t rev = 0;
           if (api_query_revision(c, &rev) < 0)
-            return api_send_error(srv, c, 400, "revision: expected a non-negative integer");
+            return api_send_error(api, c, 400, "revision: expected a non-negative integer");
           if (svc == NULL)
-            return api_send_error(srv, c, 404, "service `%s` not found", name);
+            return api_send_error(api, c, 404, "service `%s` not found", name);
           json_t *last = json_deep_copy(svc);
           cleanup_free char *key = xasprintf("/services/%s", name);
           cleanup_err struct skiff_err *err = NULL;
-          int r = store_delete(srv->store, key, rev > 0 ? rev : STORE_ANY_REV, NULL, &err);
+          int r = store_delete(api->cl->store, key, rev > 0 ? rev : STORE_ANY_REV, NULL, &err);
           if (r != 0)
             {
               json_decref(last);
-              return r == STORE_CONFLICT ? api_send_error(srv, c, 409, "%s: revision conflict", key)
-                                         : api_store_failure(srv, c, err);
+              return r == STORE_CONFLICT ? api_send_error(api, c, 409, "%s: revision conflict", key)
+                                         : api_store_failure(api, c, err);
             }
-          srv_event(srv, "Normal", "Service", name, "Deleted", "service deleted");
-          return api_send_json(srv, c, 200, last);
+          recorder_event(&api->cl->events, "Normal", "Service", name, "Deleted", "service deleted");
+          return api_send_json(api, c, 200, last);
         }
-      return api_send_405(srv, c, method, "GET, PUT, DELETE");
+      return api_send_405(api, c, method, "GET, PUT, DELETE");
     }
   if (svc == NULL)
-    return api_send_error(srv, c, 404, "service `%s` not found", name);
+    return api_send_error(api, c, 404, "service `%s` not found", name);
   enum MHD_Result sent = MHD_NO;
   if (strcmp(sub, "scale") == 0 && sub2 == NULL)
     {
       if (strcmp(method, "POST") != 0)
-        return api_send_405(srv, c, method, "POST");
-      json_t *doc = api_parse_body(srv, c, rq, false, &sent);
+        return api_send_405(api, c, method, "POST");
+      json_t *doc = api_parse_body(api, c, rq, false, &sent);
       if (doc == NULL)
         return sent;
       json_t *n = json_object_get(doc, "replicas");
@@ -293,26 +293,27 @@ enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connectio
       int64_t want = ok ? json_integer_value(n) : 0;
       json_decref(doc);
       if (!ok)
-        return api_send_error(srv, c, 400, "scale.replicas: expected a non-negative integer");
+        return api_send_error(api, c, 400, "scale.replicas: expected a non-negative integer");
       json_t *obj = json_deep_copy(svc);
       json_object_set_new(obj, "replicas", json_integer(want));
-      enum MHD_Result ret = api_put_and_reply(srv, c, "/services/", srv->services, obj,
+      enum MHD_Result ret = api_put_and_reply(api, c, "/services/", api->view->services, obj,
                                               model_int(svc, "revision", 0), 200);
-      srv_event(srv, "Normal", "Service", name, "Scaled", "replicas %lld", (long long)want);
+      recorder_event(&api->cl->events, "Normal", "Service", name, "Scaled", "replicas %lld",
+                     (long long)want);
       json_decref(obj);
       return ret;
     }
   if (strcmp(sub, "rollout") == 0 && sub2 == NULL)
     {
       if (strcmp(method, "GET") != 0)
-        return api_send_405(srv, c, method, "GET");
-      return api_send_json(srv, c, 200, service_rollout_status(svc));
+        return api_send_405(api, c, method, "GET");
+      return api_send_json(api, c, 200, service_rollout_status(svc));
     }
   if (strcmp(sub, "rollout") == 0 && strcmp(sub2, "undo") == 0)
     {
       if (strcmp(method, "POST") != 0)
-        return api_send_405(srv, c, method, "POST");
-      json_t *doc = api_parse_body(srv, c, rq, true, &sent);
+        return api_send_405(api, c, method, "POST");
+      json_t *doc = api_parse_body(api, c, rq, true, &sent);
       if (doc == NULL)
         return sent;
       json_t *g = json_object_get(doc, "generation");
@@ -321,19 +322,19 @@ enum MHD_Result api_route_services(struct orch_server *srv, struct MHD_Connectio
       int64_t gen = ok && g ? json_integer_value(g) : 0;
       json_decref(doc);
       if (!ok)
-        return api_send_error(srv, c, 400, "undo.generation: expected a positive integer");
+        return api_send_error(api, c, 400, "undo.generation: expected a positive integer");
       cleanup_err struct skiff_err *err = NULL;
       json_t *obj = service_undo(svc, gen, &err);
       if (obj == NULL)
-        return api_send_error(srv, c, 409, "%s", err->msg);
+        return api_send_error(api, c, 409, "%s", err->msg);
       int64_t from = model_int(svc, "generation", 1);
-      enum MHD_Result ret = api_put_and_reply(srv, c, "/services/", srv->services, obj,
+      enum MHD_Result ret = api_put_and_reply(api, c, "/services/", api->view->services, obj,
                                               model_int(svc, "revision", 0), 200);
-      srv_event(srv, "Normal", "Service", name, "RolloutUndo", "generation %lld -> %lld (image %s)",
-                (long long)from, (long long)model_int(obj, "generation", 0),
-                model_str(obj, "image", ""));
+      recorder_event(&api->cl->events, "Normal", "Service", name, "RolloutUndo",
+                     "generation %lld -> %lld (image %s)", (long long)from,
+                     (long long)model_int(obj, "generation", 0), model_str(obj, "image", ""));
       json_decref(obj);
       return ret;
     }
-  return api_send_error(srv, c, 404, "no route for %s", sub);
+  return api_send_error(api, c, 404, "no route for %s", sub);
 }

@@ -1,19 +1,19 @@
 /* api_watch.c - GET /v1/watch: the NDJSON change stream.  Lines come from the server's
  * watch cache (ring) or, for older revisions, the store's history.  A stream with nothing to
- * send suspends its connection; server.c resumes them all when the store changes. */
+ * send suspends its connection; the server loop resumes them all (api_wake_watchers) when
+ * the watch cache has news or a bookmark is due.  This file owns the open streams. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
-#include "server.h"
 
-struct srv_watcher
+struct api_watcher
 {
-  struct orch_server *srv;
+  struct api *api;
   struct MHD_Connection *conn;
-  struct srv_watcher *next; /* in srv->watchers while suspended */
+  struct api_watcher *next; /* in api->watchers while suspended */
   bool suspended;
   int64_t cursor;
   char kind; /* 0 = all */
@@ -26,7 +26,7 @@ struct srv_watcher
 
 /* ---- watch ---- */
 
-static bool watch_match(const struct srv_watcher *w, const struct srv_watch_entry *e)
+static bool watch_match(const struct api_watcher *w, const struct watch_entry *e)
 {
   if (w->kind && e->kind != w->kind)
     return false;
@@ -41,7 +41,7 @@ static bool watch_match(const struct srv_watcher *w, const struct srv_watch_entr
   return true;
 }
 
-static void watch_append(struct srv_watcher *w, const char *s, size_t len)
+static void watch_append(struct api_watcher *w, const char *s, size_t len)
 {
   w->buf = xrealloc(w->buf, w->len + len + 1);
   memcpy(w->buf + w->len, s, len);
@@ -52,23 +52,15 @@ static void watch_append(struct srv_watcher *w, const char *s, size_t len)
 
 /* Move lines after the cursor into the buffer: from the ring when it covers the cursor,
  * else from the store's history.  -1 when the history was compacted past the cursor. */
-static int watch_fill(struct srv_watcher *w)
+static int watch_fill(struct api_watcher *w)
 {
-  struct orch_server *srv = w->srv;
-  if (w->cursor >= srv->ring_floor)
+  struct api *api = w->api;
+  struct watch_cache *wc = &api->cl->watch;
+  if (w->cursor >= wc->floor)
     {
-      size_t lo = 0, hi = srv->ring_len;
-      while (lo < hi)
+      for (size_t k = watch_cache_after(wc, w->cursor); k < wc->len && w->len < WATCH_FILL_MAX; k++)
         {
-          size_t mid = (lo + hi) / 2;
-          if (srv->ring[(srv->ring_head + mid) % SRV_WATCH_RING].rev <= w->cursor)
-            lo = mid + 1;
-          else
-            hi = mid;
-        }
-      for (size_t k = lo; k < srv->ring_len && w->len < WATCH_FILL_MAX; k++)
-        {
-          const struct srv_watch_entry *e = &srv->ring[(srv->ring_head + k) % SRV_WATCH_RING];
+          const struct watch_entry *e = watch_cache_at(wc, k);
           if (watch_match(w, e))
             watch_append(w, e->line, e->len);
           w->cursor = e->rev;
@@ -83,36 +75,36 @@ static int watch_fill(struct srv_watcher *w)
                        : w->kind == 'n' ? "/nodes/"
                        : w->kind == 'e' ? "/events/"
                                         : "/";
-  int r = store_history(srv->store, w->cursor, prefix, 1000, &ev, &n, &err);
+  int r = store_history(api->cl->store, w->cursor, prefix, 1000, &ev, &n, &err);
   if (r != 0)
     return -1;
   for (size_t i = 0; i < n; i++)
     {
       char kind;
       const char *name;
-      json_t *obj = srv_event_object(&ev[i], &kind, &name);
+      json_t *obj = view_event_object(&ev[i], &kind, &name);
       if (obj)
         {
-          struct srv_watch_entry e;
-          srv_render_event(&ev[i], obj, kind, name, &e);
+          struct watch_entry e;
+          watch_entry_render(&ev[i], obj, kind, name, &e);
           if (watch_match(w, &e))
             watch_append(w, e.line, e.len);
-          srv_watch_entry_clear(&e);
+          watch_entry_clear(&e);
           json_decref(obj);
         }
       w->cursor = ev[i].rev;
     }
-  if (n < 1000 && w->cursor < srv->ring_floor) /* history read to its end: on to the ring */
-    w->cursor = srv->ring_floor;
+  if (n < 1000 && w->cursor < wc->floor) /* history read to its end: on to the ring */
+    w->cursor = wc->floor;
   store_events_free(ev, n);
   return 0;
 }
 
 static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-  struct srv_watcher *w = cls;
+  struct api_watcher *w = cls;
   (void)pos;
-  if (w->off == w->len && w->srv->stopping)
+  if (w->off == w->len && w->api->stopping)
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (w->off == w->len)
     {
@@ -125,20 +117,20 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
           if (w->cursor == before)
             break;
         }
-      double now = srv_now();
+      double now = cluster_now();
       if (w->len == 0 && now - w->last_send >= 5)
         {
           char line[64];
           int k = snprintf(line, sizeof(line), "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n",
-                           (long long)store_revision(w->srv->store));
+                           (long long)store_revision(w->api->cl->store));
           watch_append(w, line, (size_t)k);
         }
       if (w->len == 0)
         {
           /* Nothing new: park the connection until the store changes. */
           w->suspended = true;
-          w->next = w->srv->watchers;
-          w->srv->watchers = w;
+          w->next = w->api->watchers;
+          w->api->watchers = w;
           MHD_suspend_connection(w->conn);
           return 0;
         }
@@ -152,27 +144,27 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void watch_free(void *cls)
 {
-  struct srv_watcher *w = cls;
-  for (struct srv_watcher **p = &w->srv->watchers; *p; p = &(*p)->next)
+  struct api_watcher *w = cls;
+  for (struct api_watcher **p = &w->api->watchers; *p; p = &(*p)->next)
     if (*p == w)
       {
         *p = w->next;
         break;
       }
-  w->srv->nwatchers--;
+  w->api->nwatchers--;
   free(w->node);
   free(w->service);
   free(w->buf);
   free(w);
 }
 
-void api_wake_watchers(struct orch_server *srv)
+void api_wake_watchers(struct api *api)
 {
-  struct srv_watcher *w = srv->watchers;
-  srv->watchers = NULL;
+  struct api_watcher *w = api->watchers;
+  api->watchers = NULL;
   while (w)
     {
-      struct srv_watcher *next = w->next;
+      struct api_watcher *next = w->next;
       w->next = NULL;
       w->suspended = false;
       MHD_resume_connection(w->conn);
@@ -180,7 +172,7 @@ void api_wake_watchers(struct orch_server *srv)
     }
 }
 
-enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *c)
+enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c)
 {
   static const struct
   {
@@ -189,7 +181,7 @@ enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *
   } kinds[] = {{"services", 's'}, {"service", 's'}, {"replicas", 'r'}, {"replica", 'r'},
                {"nodes", 'n'},    {"node", 'n'},    {"events", 'e'},   {"event", 'e'}};
   const char *from = api_query(c, "from"), *k = api_query(c, "kind");
-  int64_t cursor = store_revision(srv->store);
+  int64_t cursor = store_revision(api->cl->store);
   char kind = 0;
   if (from)
     {
@@ -197,7 +189,7 @@ enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *
       errno = 0;
       long long v = strtoll(from, &end, 10);
       if (errno || end == from || *end || v < 0)
-        return api_send_error(srv, c, 400, "from: expected a non-negative revision");
+        return api_send_error(api, c, 400, "from: expected a non-negative revision");
       cursor = v;
     }
   if (k)
@@ -206,33 +198,33 @@ enum MHD_Result api_route_watch(struct orch_server *srv, struct MHD_Connection *
         if (strcmp(k, kinds[i].name) == 0)
           kind = kinds[i].kind;
       if (!kind)
-        return api_send_error(srv, c, 400, "kind: expected services, replicas, nodes or events");
+        return api_send_error(api, c, 400, "kind: expected services, replicas, nodes or events");
     }
-  if (cursor < store_compacted(srv->store))
+  if (cursor < store_compacted(api->cl->store))
     {
       json_t *b = json_pack("{s:s,s:i,s:I}", "error", "", "code", 410, "compactRevision",
-                            (json_int_t)store_compacted(srv->store));
+                            (json_int_t)store_compacted(api->cl->store));
       char *msg = xasprintf("revision %lld compacted (oldest available %lld)", (long long)cursor,
-                            (long long)store_compacted(srv->store));
+                            (long long)store_compacted(api->cl->store));
       json_object_set_new(b, "error", json_string(msg));
       free(msg);
-      return api_send_json(srv, c, 410, b);
+      return api_send_json(api, c, 410, b);
     }
-  struct srv_watcher *w = xzalloc(sizeof(*w));
-  w->srv = srv;
+  struct api_watcher *w = xzalloc(sizeof(*w));
+  w->api = api;
   w->conn = c;
   w->cursor = cursor;
   w->kind = kind;
   w->node = api_query(c, "node") ? xstrdup(api_query(c, "node")) : NULL;
   w->service = api_query(c, "service") ? xstrdup(api_query(c, "service")) : NULL;
-  w->last_send = srv_now();
-  srv->nwatchers++;
+  w->last_send = cluster_now();
+  api->nwatchers++;
   struct MHD_Response *r
       = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read, w, watch_free);
   MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
   MHD_add_response_header(r, "Cache-Control", "no-cache");
   enum MHD_Result ret = MHD_queue_response(c, 200, r);
   MHD_destroy_response(r);
-  srv->http_count[2]++;
+  api->http_count[2]++;
   return ret;
 }

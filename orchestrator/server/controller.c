@@ -1,71 +1,60 @@
 /* controller.c - the reconcile loop of `skiffd server`: node lifecycle, replica controller,
  * rolling update status and the scheduler binding, applied to the store.  Decisions come
- * from reconcile.c and scheduler.c (pure); this file turns the in-memory view into their
+ * from reconcile.c and scheduler.c (pure); this file turns the cluster's view into their
  * inputs and their outputs into store writes (CAS on each object's revision: a conflicting
- * tick is simply dropped and the next one decides again). */
+ * tick is simply dropped and the next one decides again).  Start at controller_tick(). */
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include "controller.h"
 #include "model.h"
 #include "reconcile.h"
 #include "scheduler.h"
-#include "server.h"
 
-/* A tick's writes, committed in one store txn per phase. */
-struct batch
+struct controller
 {
-  struct store_op *ops;
-  char **bufs; /* keys and values the ops point to */
-  size_t n, cap, nbufs;
+  struct cluster *cl;
+  struct view *view;
+  double node_grace;
+  double start;               /* nodes get a grace period from the controller's start */
+  bool dirty;                 /* a change was observed since the last tick */
+  json_t *progress;           /* service -> {"sig", "t"}: last rollout progress */
+  json_t *replace_backoff;    /* service -> {rounds, last, next}: replacing exited replicas */
+  json_t *dirty_services;     /* name -> true: reconcile it at the next tick */
+  bool all_dirty;             /* a node changed: reconcile every service */
+  bool nodes_changed;         /* a node object changed since the last replica sweep */
+  double last_replica_sweep;  /* node controller's last pass over replicas */
+  double last_full_reconcile; /* every service is reconciled at least each second */
+  bool sched_retry;           /* a node, a service or a replica's resources changed */
+  double sched_last_retry;    /* when unschedulable replicas were last retried */
+  uint64_t placements, unschedulable;
 };
 
-static void batch_add(struct batch *b, enum store_op_type type, const char *prefix, json_t *obj)
+/* A tick's writes are committed in one store txn per phase: CAS on each object's revision,
+ * create-if-absent for new ones. */
+static void batch_add(struct writes *b, enum store_op_type type, const char *prefix, json_t *obj)
 {
-  if (b->n == b->cap)
-    {
-      b->cap = b->cap ? b->cap * 2 : 64;
-      b->ops = xrealloc(b->ops, b->cap * sizeof(*b->ops));
-      b->bufs = xrealloc(b->bufs, 2 * b->cap * sizeof(char *));
-    }
   char *key = xasprintf("%s%s", prefix, model_str(obj, "name", ""));
-  char *val = type == STORE_PUT ? srv_encode(obj) : NULL;
-  b->bufs[b->nbufs++] = key;
-  if (val)
-    b->bufs[b->nbufs++] = val;
   json_t *rev = json_object_get(obj, "revision");
-  b->ops[b->n++] = (struct store_op){.type = type,
-                                     .key = key,
-                                     .value = val,
-                                     .len = val ? strlen(val) : 0,
-                                     .expect_rev = rev ? json_integer_value(rev) : STORE_ABSENT};
+  int64_t expect = rev ? json_integer_value(rev) : STORE_ABSENT;
+  if (type == STORE_PUT)
+    writes_put(b, key, cluster_encode(obj), expect);
+  else
+    writes_delete(b, key, expect);
 }
 
-static void batch_commit(struct orch_server *srv, struct batch *b)
+static void batch_commit(struct controller *ctl, struct writes *b)
 {
   cleanup_err struct skiff_err *err = NULL;
-  if (srv_commit(srv, b->ops, b->n, NULL, &err) < 0)
+  if (cluster_commit(ctl->cl, b->ops, b->n, NULL, &err) < 0)
     fprintf(stderr, "skiffd: controller: %s\n", err->msg);
-  for (size_t i = 0; i < b->nbufs; i++)
-    free(b->bufs[i]);
-  b->n = b->nbufs = 0;
-}
-
-static void batch_free(struct batch *b)
-{
-  free(b->ops);
-  free(b->bufs);
+  writes_clear(b);
 }
 
 static enum replica_state state_of(json_t *r)
 {
   int s = model_replica_state_parse(model_str(r, "state", ""));
   return s < 0 ? REPLICA_PENDING : (enum replica_state)s;
-}
-
-static bool node_is_ready(struct orch_server *srv, const char *name)
-{
-  json_t *n = json_object_get(srv->nodes, name);
-  return n && strcmp(model_str(n, "status", ""), "Ready") == 0;
 }
 
 static void set_state(json_t *r, enum replica_state st, const char *reason)
@@ -78,16 +67,16 @@ static void set_state(json_t *r, enum replica_state st, const char *reason)
 
 /* ---- node lifecycle ---- */
 
-static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b)
+static void reconcile_nodes(struct controller *ctl, double now, struct writes *b)
 {
   const char *name;
   json_t *node;
-  json_object_foreach(srv->nodes, name, node)
+  json_object_foreach(ctl->view->nodes, name, node)
   {
-    json_t *hb = json_object_get(srv->heartbeats, name);
+    json_t *hb = json_object_get(ctl->view->heartbeats, name);
     /* After a restart every node gets a fresh grace period from the server's start. */
-    double last = hb ? json_real_value(hb) : srv->start_mono;
-    bool ready = rc_node_ready(now, last, srv->node_grace);
+    double last = hb ? json_real_value(hb) : ctl->start;
+    bool ready = rc_node_ready(now, last, ctl->node_grace);
     bool was = strcmp(model_str(node, "status", ""), "Ready") == 0;
     if (hb == NULL && !was)
       continue; /* NotReady before a restart and still silent */
@@ -98,31 +87,32 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
     batch_add(b, STORE_PUT, "/nodes/", n);
     json_decref(n);
     if (ready)
-      srv_event(srv, "Normal", "Node", name, "NodeReady", "heartbeats resumed");
+      recorder_event(&ctl->cl->events, "Normal", "Node", name, "NodeReady", "heartbeats resumed");
     else
-      srv_event(srv, "Warning", "Node", name, "NodeNotReady", "no heartbeat for %.1fs", now - last);
+      recorder_event(&ctl->cl->events, "Warning", "Node", name, "NodeNotReady",
+                     "no heartbeat for %.1fs", now - last);
   }
-  batch_commit(srv, b);
+  batch_commit(ctl, b);
 
   /* Full disruption (kube's node lifecycle controller does the same): when every node is
    * NotReady the fault is most likely ours or the network's, and there is nowhere to move
    * replicas to, so they are not marked Lost; they stay as they are until nodes return. */
   size_t nready = 0;
-  json_object_foreach(srv->nodes, name, node)
+  json_object_foreach(ctl->view->nodes, name, node)
   {
     nready += strcmp(model_str(node, "status", ""), "Ready") == 0;
   }
-  bool full_disruption = nready == 0 && json_object_size(srv->nodes) > 1;
+  bool full_disruption = nready == 0 && json_object_size(ctl->view->nodes) > 1;
   /* Replicas need a look only when a node is NotReady or a node changed (came back, was
    * removed), and every 10 s as a safety net. */
-  if (nready == json_object_size(srv->nodes) && !srv->nodes_changed
-      && now - srv->last_replica_sweep < 10)
+  if (nready == json_object_size(ctl->view->nodes) && !ctl->nodes_changed
+      && now - ctl->last_replica_sweep < 10)
     return;
-  srv->nodes_changed = false;
-  srv->last_replica_sweep = now;
+  ctl->nodes_changed = false;
+  ctl->last_replica_sweep = now;
 
   json_t *r;
-  json_object_foreach(srv->replicas, name, r)
+  json_object_foreach(ctl->view->replicas, name, r)
   {
     const char *nodename = model_str(r, "node", "");
     enum replica_state st = state_of(r);
@@ -132,12 +122,13 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
           batch_add(b, STORE_DELETE, "/replicas/", r);
         continue;
       }
-    json_t *node = json_object_get(srv->nodes, nodename);
-    bool ready = node_is_ready(srv, nodename);
+    json_t *node = json_object_get(ctl->view->nodes, nodename);
+    bool ready = view_node_ready(ctl->view, nodename);
     if (node == NULL)
       {
         batch_add(b, STORE_DELETE, "/replicas/", r);
-        srv_event(srv, "Warning", "Replica", name, "Lost", "node %s was removed", nodename);
+        recorder_event(&ctl->cl->events, "Warning", "Replica", name, "Lost", "node %s was removed",
+                       nodename);
       }
     else if (!ready && model_replica_state_live(st) && !full_disruption)
       {
@@ -146,7 +137,8 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
         set_state(c, REPLICA_LOST, why);
         batch_add(b, STORE_PUT, "/replicas/", c);
         json_decref(c);
-        srv_event(srv, "Warning", "Replica", name, "Lost", "%s; replacing it", why);
+        recorder_event(&ctl->cl->events, "Warning", "Replica", name, "Lost", "%s; replacing it",
+                       why);
       }
     else if (!ready && st == REPLICA_TERMINATING)
       batch_add(b, STORE_DELETE, "/replicas/", r);
@@ -156,11 +148,11 @@ static void reconcile_nodes(struct orch_server *srv, double now, struct batch *b
         set_state(c, REPLICA_TERMINATING, "node came back: replica was replaced");
         batch_add(b, STORE_PUT, "/replicas/", c);
         json_decref(c);
-        srv_event(srv, "Normal", "Replica", name, "Terminating",
-                  "node %s is back; stopping the stale replica", nodename);
+        recorder_event(&ctl->cl->events, "Normal", "Replica", name, "Terminating",
+                       "node %s is back; stopping the stale replica", nodename);
       }
   }
-  batch_commit(srv, b);
+  batch_commit(ctl, b);
 }
 
 /* ---- replica controller + rolling update ---- */
@@ -192,19 +184,19 @@ static json_t *new_replica(json_t *svc)
 }
 
 /* Service status and rollout state (Progressing / Complete / Stalled). */
-static void update_status(struct orch_server *srv, json_t *svc, const struct rc_counts *c,
-                          json_t **reps, size_t n, double now, struct batch *b)
+static void update_status(struct controller *ctl, json_t *svc, const struct rc_counts *c,
+                          json_t **reps, size_t n, double now, struct writes *b)
 {
   const char *name = model_str(svc, "name", "");
   int64_t gen = model_int(svc, "generation", 1);
   int desired = (int)model_int(svc, "replicas", 1);
   cleanup_free char *sig = xasprintf("%lld/%d/%d/%d/%d", (long long)gen, desired, c->updated,
                                      c->updated_ready, c->old);
-  json_t *p = json_object_get(srv->progress, name);
+  json_t *p = json_object_get(ctl->progress, name);
   if (p == NULL || strcmp(model_str(p, "sig", ""), sig) != 0)
     {
-      json_object_set_new(srv->progress, name, json_pack("{s:s,s:f}", "sig", sig, "t", now));
-      p = json_object_get(srv->progress, name);
+      json_object_set_new(ctl->progress, name, json_pack("{s:s,s:f}", "sig", sig, "t", now));
+      p = json_object_get(ctl->progress, name);
     }
   double deadline
       = json_real_value(json_object_get(json_object_get(svc, "update"), "progressDeadline"));
@@ -248,9 +240,9 @@ static void update_status(struct orch_server *srv, json_t *svc, const struct rc_
       batch_add(b, STORE_PUT, "/services/", copy);
       json_decref(copy);
       if (changed_state && state == RC_ROLLOUT_COMPLETE && *oldstate)
-        srv_event(srv, "Normal", "Service", name, "RolloutComplete", "%s", msg);
+        recorder_event(&ctl->cl->events, "Normal", "Service", name, "RolloutComplete", "%s", msg);
       else if (changed_state && state == RC_ROLLOUT_STALLED)
-        srv_event(srv, "Warning", "Service", name, "RolloutStalled", "%s", msg);
+        recorder_event(&ctl->cl->events, "Warning", "Service", name, "RolloutStalled", "%s", msg);
     }
   json_decref(status);
 }
@@ -258,17 +250,17 @@ static void update_status(struct orch_server *srv, json_t *svc, const struct rc_
 /* Replacing exited replicas backs off like restarts do (reconcile.h): the first round of
  * replacements is immediate, then 1 s, 2 s, ... 30 s between rounds, forgotten after 60 s
  * without an exit, so an image that always exits does not churn the store. */
-static void replacement_backoff(struct orch_server *srv, const char *sname, struct rc_plan *plan,
+static void replacement_backoff(struct controller *ctl, const char *sname, struct rc_plan *plan,
                                 double now)
 {
-  json_t *st = json_object_get(srv->replace_backoff, sname);
+  json_t *st = json_object_get(ctl->replace_backoff, sname);
   unsigned rounds = (unsigned)model_int(st, "rounds", 0);
   double last = st ? json_real_value(json_object_get(st, "last")) : 0;
   double next = st ? json_real_value(json_object_get(st, "next")) : 0;
   if (plan->ndrop == 0)
     {
       if (st && now - last >= rc_backoff_default.reset_after)
-        json_object_del(srv->replace_backoff, sname);
+        json_object_del(ctl->replace_backoff, sname);
       if (now < next)
         plan->create = 0;
       return;
@@ -276,13 +268,13 @@ static void replacement_backoff(struct orch_server *srv, const char *sname, stru
   rounds = rc_backoff_consecutive(&rc_backoff_default, rounds, now - last);
   if (now < next)
     plan->create = 0;
-  json_object_set_new(srv->replace_backoff, sname,
+  json_object_set_new(ctl->replace_backoff, sname,
                       json_pack("{s:i,s:f,s:f}", "rounds", (int)(rounds + 1), "last", now, "next",
                                 now + rc_backoff_delay(&rc_backoff_default, rounds + 1)));
 }
 
-static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list, double now,
-                              struct batch *b)
+static void reconcile_service(struct controller *ctl, json_t *svc, json_t *list, double now,
+                              struct writes *b)
 {
   size_t n = json_array_size(list);
   json_t **reps = xmalloc((n ? n : 1) * sizeof(json_t *));
@@ -297,7 +289,7 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
                                   .generation = model_int(r, "generation", 0),
                                   .state = state_of(r),
                                   .ready = model_bool(r, "ready", false),
-                                  .node_ready = *node && node_is_ready(srv, node),
+                                  .node_ready = *node && view_node_ready(ctl->view, node),
                                   .created = model_int(r, "createdRevision", 0)};
     }
   json_t *upd = json_object_get(svc, "update");
@@ -308,18 +300,18 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
   struct rc_plan plan;
   rc_plan_compute(&s, rr, n, &plan);
   const char *sname = model_str(svc, "name", "");
-  replacement_backoff(srv, sname, &plan, now);
+  replacement_backoff(ctl, sname, &plan, now);
 
   for (size_t i = 0; i < plan.ndrop; i++)
     {
       json_t *r = reps[plan.drop[i].index];
       json_t *code = json_object_get(r, "lastExitCode");
       batch_add(b, STORE_DELETE, "/replicas/", r);
-      srv_event(srv, "Warning", "Replica", model_str(r, "name", ""), "Replaced",
-                "%s (exit code %lld%s%s): %s", model_str(r, "state", ""),
-                (long long)(json_is_integer(code) ? json_integer_value(code) : -1),
-                *model_str(r, "reason", "") ? ", " : "", model_str(r, "reason", ""),
-                rc_why_string(RC_WHY_TERMINAL));
+      recorder_event(&ctl->cl->events, "Warning", "Replica", model_str(r, "name", ""), "Replaced",
+                     "%s (exit code %lld%s%s): %s", model_str(r, "state", ""),
+                     (long long)(json_is_integer(code) ? json_integer_value(code) : -1),
+                     *model_str(r, "reason", "") ? ", " : "", model_str(r, "reason", ""),
+                     rc_why_string(RC_WHY_TERMINAL));
     }
   for (size_t i = 0; i < plan.nstop; i++)
     {
@@ -334,9 +326,9 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
         }
       else
         batch_add(b, STORE_DELETE, "/replicas/", r);
-      srv_event(srv, "Normal", "Replica", model_str(r, "name", ""),
-                plan.stop[i].why == RC_WHY_OLD_GENERATION ? "Terminating" : "ScaledDown", "%s",
-                why);
+      recorder_event(&ctl->cl->events, "Normal", "Replica", model_str(r, "name", ""),
+                     plan.stop[i].why == RC_WHY_OLD_GENERATION ? "Terminating" : "ScaledDown", "%s",
+                     why);
     }
   /* One event per service and tick for creations (a scale to 1000 is one line). */
   cleanup_free char *created = NULL;
@@ -354,11 +346,11 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
       json_decref(r);
     }
   if (plan.create > 0)
-    srv_event(srv, "Normal", "Service", sname, "Created",
-              "created %d replica%s of generation %lld: %s%s", plan.create,
-              plan.create > 1 ? "s" : "", (long long)s.generation, created,
-              plan.create > 3 ? ", ..." : "");
-  update_status(srv, svc, &plan.counts, reps, n, now, b);
+    recorder_event(&ctl->cl->events, "Normal", "Service", sname, "Created",
+                   "created %d replica%s of generation %lld: %s%s", plan.create,
+                   plan.create > 1 ? "s" : "", (long long)s.generation, created,
+                   plan.create > 3 ? ", ..." : "");
+  update_status(ctl, svc, &plan.counts, reps, n, now, b);
   rc_plan_free(&plan);
   free(rr);
   free(reps);
@@ -366,48 +358,48 @@ static void reconcile_service(struct orch_server *srv, json_t *svc, json_t *list
 
 /* A service needs reconciling when it or its replicas changed, when a node changed, or
  * (each second) while its rollout is not Complete, for the progress deadline. */
-static bool needs_reconcile(struct orch_server *srv, const char *name, json_t *svc, bool all)
+static bool needs_reconcile(struct controller *ctl, const char *name, json_t *svc, bool all)
 {
-  if (all || json_object_get(srv->dirty_services, name))
+  if (all || json_object_get(ctl->dirty_services, name))
     return true;
   json_t *ro = json_object_get(json_object_get(svc, "status"), "rollout");
   return strcmp(model_str(ro, "state", ""), "Complete") != 0;
 }
 
-static void reconcile_services(struct orch_server *srv, double now, struct batch *b)
+static void reconcile_services(struct controller *ctl, double now, struct writes *b)
 {
   const char *name;
   json_t *r, *svc;
-  bool all = srv->all_dirty;
-  bool periodic = now - srv->last_full_reconcile >= 1.0;
-  bool any = json_object_size(srv->dirty_services) > 0 || all;
+  bool all = ctl->all_dirty;
+  bool periodic = now - ctl->last_full_reconcile >= 1.0;
+  bool any = json_object_size(ctl->dirty_services) > 0 || all;
   if (!any && periodic)
-    json_object_foreach(srv->services, name, svc)
+    json_object_foreach(ctl->view->services, name, svc)
     {
-      any |= needs_reconcile(srv, name, svc, false);
+      any |= needs_reconcile(ctl, name, svc, false);
     }
   if (periodic)
-    srv->last_full_reconcile = now;
+    ctl->last_full_reconcile = now;
   if (!any)
     return;
-  srv->all_dirty = false;
+  ctl->all_dirty = false;
   json_t *by_svc = json_object();
-  json_object_foreach(srv->replicas, name, r)
+  json_object_foreach(ctl->view->replicas, name, r)
   {
     const char *sname = model_str(r, "service", "");
-    if (json_object_get(srv->services, sname) == NULL)
+    if (json_object_get(ctl->view->services, sname) == NULL)
       {
         /* Orphan: its service was deleted. */
         enum replica_state st = state_of(r);
         const char *node = model_str(r, "node", "");
-        if (model_replica_state_live(st) && *node && node_is_ready(srv, node))
+        if (model_replica_state_live(st) && *node && view_node_ready(ctl->view, node))
           {
             json_t *c = json_copy(r);
             set_state(c, REPLICA_TERMINATING, "service deleted");
             batch_add(b, STORE_PUT, "/replicas/", c);
             json_decref(c);
           }
-        else if (st != REPLICA_TERMINATING || !*node || !node_is_ready(srv, node))
+        else if (st != REPLICA_TERMINATING || !*node || !view_node_ready(ctl->view, node))
           batch_add(b, STORE_DELETE, "/replicas/", r);
         continue;
       }
@@ -419,25 +411,25 @@ static void reconcile_services(struct orch_server *srv, double now, struct batch
       }
     json_array_append(list, r);
   }
-  json_object_foreach(srv->services, name, svc)
+  json_object_foreach(ctl->view->services, name, svc)
   {
-    if (!needs_reconcile(srv, name, svc, all))
+    if (!needs_reconcile(ctl, name, svc, all))
       continue;
     json_t *list = json_object_get(by_svc, name);
     json_t *empty = list ? NULL : json_array();
-    reconcile_service(srv, svc, list ? list : empty, now, b);
+    reconcile_service(ctl, svc, list ? list : empty, now, b);
     json_decref(empty);
   }
-  json_object_clear(srv->dirty_services);
+  json_object_clear(ctl->dirty_services);
   /* Forget rollout progress of deleted services. */
   void *tmp;
-  json_object_foreach_safe(srv->progress, tmp, name, svc)
+  json_object_foreach_safe(ctl->progress, tmp, name, svc)
   {
-    if (json_object_get(srv->services, name) == NULL)
-      json_object_del(srv->progress, name);
+    if (json_object_get(ctl->view->services, name) == NULL)
+      json_object_del(ctl->progress, name);
   }
   json_decref(by_svc);
-  batch_commit(srv, b);
+  batch_commit(ctl, b);
 }
 
 /* ---- scheduler binding ---- */
@@ -490,7 +482,7 @@ static bool holds_resources(enum replica_state st)
          || st == REPLICA_BACKOFF || st == REPLICA_TERMINATING;
 }
 
-static void schedule_pending(struct orch_server *srv, double now, struct batch *b)
+static void schedule_pending(struct controller *ctl, double now, struct writes *b)
 {
   size_t npend = 0, cap = 0;
   json_t **pend = NULL;
@@ -498,13 +490,13 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
   json_t *r;
   /* Replicas already found unschedulable wait (kube's unschedulable queue) until a node or a
    * service changed or a replica went away, or 5 s passed. */
-  bool retry = srv->sched_retry || now - srv->sched_last_retry >= 5;
+  bool retry = ctl->sched_retry || now - ctl->sched_last_retry >= 5;
   if (retry)
     {
-      srv->sched_retry = false;
-      srv->sched_last_retry = now;
+      ctl->sched_retry = false;
+      ctl->sched_last_retry = now;
     }
-  json_object_foreach(srv->replicas, name, r)
+  json_object_foreach(ctl->view->replicas, name, r)
   {
     if (state_of(r) != REPLICA_PENDING || (!retry && *model_str(r, "reason", "")))
       continue;
@@ -517,13 +509,13 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
   qsort(pend, npend, sizeof(json_t *), by_created);
 
   /* Snapshot: nodes in name order (json objects keep insertion order, so sort the keys). */
-  size_t nn = json_object_size(srv->nodes);
+  size_t nn = json_object_size(ctl->view->nodes);
   struct sched_node *nodes = xzalloc((nn ? nn : 1) * sizeof(*nodes));
   struct sched_label **labels = xzalloc((nn ? nn : 1) * sizeof(*labels));
   const char **names = xmalloc((nn ? nn : 1) * sizeof(char *));
   size_t k = 0;
   json_t *node;
-  json_object_foreach(srv->nodes, name, node)
+  json_object_foreach(ctl->view->nodes, name, node)
   {
     names[k++] = name;
   }
@@ -531,7 +523,7 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
   json_t *index = json_object();
   for (size_t i = 0; i < nn; i++)
     {
-      node = json_object_get(srv->nodes, names[i]);
+      node = json_object_get(ctl->view->nodes, names[i]);
       json_t *capj = json_object_get(node, "capacity");
       nodes[i] = (struct sched_node){
           .name = model_str(node, "name", names[i]),
@@ -544,7 +536,7 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
       nodes[i].labels = labels[i];
       json_object_set_new(index, names[i], json_integer((json_int_t)i));
     }
-  json_object_foreach(srv->replicas, name, r)
+  json_object_foreach(ctl->view->replicas, name, r)
   {
     json_t *ix = json_object_get(index, model_str(r, "node", ""));
     if (ix == NULL || !holds_resources(state_of(r)))
@@ -574,12 +566,12 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
         {
           /* New service: count its replicas per node for spreading. */
           cur_svc = sname;
-          svc = json_object_get(srv->services, sname);
+          svc = json_object_get(ctl->view->services, sname);
           for (size_t i = 0; i < nn; i++)
             nodes[i].svc_count = 0;
           json_t *o;
           const char *oname;
-          json_object_foreach(srv->replicas, oname, o)
+          json_object_foreach(ctl->view->replicas, oname, o)
           {
             json_t *ix = json_object_get(index, model_str(o, "node", ""));
             if (ix && strcmp(model_str(o, "service", ""), sname) == 0
@@ -626,12 +618,12 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
           set_state(c, REPLICA_SCHEDULED, "");
           batch_add(b, STORE_PUT, "/replicas/", c);
           json_decref(c);
-          srv->placements++;
+          ctl->placements++;
           /* An event per binding for the first ones of a tick, then one summary: a burst of
            * 10,000 placements must not cost 10,000 event writes. */
           if (++bound <= 20)
-            srv_event(srv, "Normal", "Replica", rname, "Scheduled", "bound to node %s",
-                      nodes[best].name);
+            recorder_event(&ctl->cl->events, "Normal", "Replica", rname, "Scheduled",
+                           "bound to node %s", nodes[best].name);
           continue;
         }
       const char *reason = failed_why;
@@ -641,14 +633,15 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
           json_object_set_new(c, "reason", json_string(reason));
           batch_add(b, STORE_PUT, "/replicas/", c);
           json_decref(c);
-          srv->unschedulable++;
-          srv_event(srv, "Warning", "Replica", rname, "FailedScheduling", "%s", reason);
+          ctl->unschedulable++;
+          recorder_event(&ctl->cl->events, "Warning", "Replica", rname, "FailedScheduling", "%s",
+                         reason);
         }
     }
-  batch_commit(srv, b);
+  batch_commit(ctl, b);
   if (bound > 20)
-    srv_event(srv, "Normal", "Scheduler", "scheduler", "Scheduled",
-              "bound %d more replicas (one event each for the first 20)", bound - 20);
+    recorder_event(&ctl->cl->events, "Normal", "Scheduler", "scheduler", "Scheduled",
+                   "bound %d more replicas (one event each for the first 20)", bound - 20);
   free(failed_why);
   for (size_t i = 0; i < nn; i++)
     {
@@ -662,12 +655,69 @@ static void schedule_pending(struct orch_server *srv, double now, struct batch *
   free(pend);
 }
 
-void controller_tick(struct orch_server *srv, double now)
+/* The observer the cluster calls for every committed change (cluster.h). */
+static void observe(void *data, char kind, const char *name, json_t *obj, enum store_op_type type)
 {
-  struct batch b = {0};
-  reconcile_nodes(srv, now, &b);
-  reconcile_services(srv, now, &b);
-  schedule_pending(srv, now, &b);
-  batch_free(&b);
-  srv_flush_events(srv);
+  struct controller *ctl = data;
+  if (kind == VIEW_SERVICE || kind == VIEW_NODE || (kind == VIEW_REPLICA && type == STORE_DELETE))
+    ctl->sched_retry = true;
+  if (kind == VIEW_SERVICE)
+    json_object_set_new(ctl->dirty_services, name, json_true());
+  else if (kind == VIEW_REPLICA)
+    json_object_set_new(ctl->dirty_services, model_str(obj, "service", ""), json_true());
+  else if (kind == VIEW_NODE)
+    ctl->all_dirty = ctl->nodes_changed = true;
+  ctl->dirty = true;
+}
+
+struct controller *controller_new(struct cluster *c, double node_grace, double now)
+{
+  struct controller *ctl = xzalloc(sizeof(*ctl));
+  ctl->cl = c;
+  ctl->view = &c->view;
+  ctl->node_grace = node_grace;
+  ctl->start = now;
+  ctl->progress = json_object();
+  ctl->replace_backoff = json_object();
+  ctl->dirty_services = json_object();
+  ctl->all_dirty = ctl->dirty = true;
+  cluster_set_observer(c, observe, ctl);
+  return ctl;
+}
+
+void controller_free(struct controller *ctl)
+{
+  if (ctl == NULL)
+    return;
+  cluster_set_observer(ctl->cl, NULL, NULL);
+  json_decref(ctl->progress);
+  json_decref(ctl->replace_backoff);
+  json_decref(ctl->dirty_services);
+  free(ctl);
+}
+
+bool controller_dirty(const struct controller *ctl)
+{
+  return ctl->dirty;
+}
+
+void controller_write_metrics(const struct controller *ctl, FILE *f)
+{
+  fprintf(f,
+          "# TYPE skiff_scheduler_placements_total counter\n"
+          "skiff_scheduler_placements_total %llu\n"
+          "# TYPE skiff_scheduler_unschedulable_total counter\n"
+          "skiff_scheduler_unschedulable_total %llu\n",
+          (unsigned long long)ctl->placements, (unsigned long long)ctl->unschedulable);
+}
+
+void controller_tick(struct controller *ctl, double now)
+{
+  struct writes b = {0};
+  ctl->dirty = false;
+  reconcile_nodes(ctl, now, &b);
+  reconcile_services(ctl, now, &b);
+  schedule_pending(ctl, now, &b);
+  writes_free(&b);
+  cluster_flush_events(ctl->cl);
 }

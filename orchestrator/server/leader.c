@@ -9,7 +9,7 @@
  *   - Stepping down: a leader whose last renewal was *sent* more than TTL - 0.25 s ago stops
  *     running controllers: etcd counts the TTL from when it received that renewal, so the key
  *     cannot have expired yet and no one else can lead before that moment.
- *   - Fencing: every controller txn carries a compare on /leader's revision (srv_commit adds
+ *   - Fencing: every controller txn carries a compare on /leader's revision (cluster_commit adds
  *     it).  Once the key is gone or someone else's, etcd refuses the leader's writes, whatever
  *     its clock says.  That is why there is no split brain.
  *   - Heartbeats stay in memory, per server, as before; each server publishes in its presence
@@ -21,15 +21,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "leader.h"
 #include "model.h"
-#include "server.h"
 
 #define LEADER_KEY "/leader"
 #define SERVERS_PREFIX "/servers/"
 #define TOKEN_KEY "/config/token"
 
-struct srv_leader
+struct leader
 {
+  struct cluster *cl;
+  struct store *store;
+  double node_grace;
   bool enabled; /* the store has leases: several servers may share it */
   char *name, *url, *started;
   double ttl;
@@ -43,6 +46,7 @@ struct srv_leader
   json_t *peers;       /* server name -> presence object (ourselves included) */
   json_t *published;   /* the node list we last published */
   bool publish_needed; /* our presence key is missing or stale */
+  bool just_gained;    /* became leader since the last leader_step */
   json_t *merged;      /* node -> the heartbeat value the leader merged in from peers */
   json_t *peer_seen;   /* node -> true: in a peer's list at the last merge */
 };
@@ -56,25 +60,27 @@ static char *default_name(const char *listen)
   return xasprintf("%s%s", host, port ? port : "");
 }
 
-void leader_init(struct orch_server *srv, const char *name, const char *url, double ttl)
+struct leader *leader_new(struct cluster *cl, struct store *s, const struct leader_config *cfg)
 {
-  struct srv_leader *l = xzalloc(sizeof(*l));
-  l->enabled = store_has_leases(srv->store);
-  l->name = name ? xstrdup(name) : default_name(srv->listen);
-  l->url = url ? xstrdup(url) : xasprintf("http://%s", srv->listen);
+  struct leader *l = xzalloc(sizeof(*l));
+  l->cl = cl;
+  l->store = s;
+  l->node_grace = cfg->node_grace;
+  l->enabled = store_has_leases(s);
+  l->name = cfg->name ? xstrdup(cfg->name) : default_name(cfg->listen);
+  l->url = cfg->url ? xstrdup(cfg->url) : xasprintf("http://%s", cfg->listen);
   l->started = model_time_string(time(NULL));
-  l->ttl = ttl;
+  l->ttl = cfg->ttl;
   l->peers = json_object();
   l->published = json_array();
   l->merged = json_object();
   l->peer_seen = json_object();
   l->leading = !l->enabled;
-  srv->leader = l;
+  return l;
 }
 
-void leader_free(struct orch_server *srv)
+void leader_free(struct leader *l)
 {
-  struct srv_leader *l = srv->leader;
   if (l == NULL)
     return;
   json_decref(l->leader);
@@ -86,37 +92,34 @@ void leader_free(struct orch_server *srv)
   free(l->url);
   free(l->started);
   free(l);
-  srv->leader = NULL;
 }
 
-bool leader_leading(struct orch_server *srv)
+bool leader_leading(const struct leader *l)
 {
-  return srv->leader == NULL || srv->leader->leading;
+  return l == NULL || l->leading;
 }
 
-const char *leader_name(struct orch_server *srv)
+static const char *leader_name(const struct leader *l)
 {
-  struct srv_leader *l = srv->leader;
-  if (l == NULL || !l->enabled)
-    return l ? l->name : "";
+  if (!l->enabled)
+    return l->name;
   return model_str(l->leader, "name", "");
 }
 
 /* ---- what the store says: /leader and /servers/ ---- */
 
-void leader_on_change(struct orch_server *srv, const char *key, const char *value, int64_t rev,
-                      bool deleted)
+void leader_on_key(void *data, const struct store_event *ev)
 {
-  struct srv_leader *l = srv->leader;
-  if (l == NULL)
-    return;
-  json_t *obj = deleted || value == NULL ? NULL : json_loads(value, 0, NULL);
+  struct leader *l = data;
+  const char *key = ev->kv.key;
+  bool deleted = ev->type == STORE_DELETE;
+  json_t *obj = deleted || ev->kv.value == NULL ? NULL : json_loads(ev->kv.value, 0, NULL);
   if (strcmp(key, LEADER_KEY) == 0)
     {
       json_decref(l->leader);
       l->leader = obj;
-      l->leader_rev = obj ? rev : 0;
-      if (l->leading && l->enabled && (obj == NULL || rev != l->fence_rev))
+      l->leader_rev = obj ? ev->rev : 0;
+      if (l->leading && l->enabled && (obj == NULL || ev->rev != l->fence_rev))
         {
           l->leading = false;
           fprintf(stderr, "skiffd: %s: leadership lost (leader key %s)\n", l->name,
@@ -142,25 +145,23 @@ void leader_on_change(struct orch_server *srv, const char *key, const char *valu
 
 /* ---- session, election, presence ---- */
 
-static void gained(struct orch_server *srv, double now)
+static void gained(struct leader *l)
 {
-  /* Controllers start from what the store says, with the grace a restart gives nodes. */
-  srv->start_mono = now;
-  srv->all_dirty = srv->nodes_changed = srv->sched_retry = srv->dirty = true;
-  json_object_clear(srv->progress);
-  fprintf(stderr, "skiffd: %s: leading (lease %llx, leader key revision %lld)\n",
-          srv->leader->name, (unsigned long long)srv->leader->lease,
-          (long long)srv->leader->fence_rev);
+  /* The server starts its controllers afresh (leader_step's answer): from what the store
+   * says, with the grace a restart gives nodes. */
+  l->just_gained = true;
+  fprintf(stderr, "skiffd: %s: leading (lease %llx, leader key revision %lld)\n", l->name,
+          (unsigned long long)l->lease, (long long)l->fence_rev);
 }
 
-static void lose(struct srv_leader *l, const char *why)
+static void lose(struct leader *l, const char *why)
 {
   if (l->leading)
     fprintf(stderr, "skiffd: %s: stopped leading: %s\n", l->name, why);
   l->leading = false;
 }
 
-static void session(struct orch_server *srv, struct srv_leader *l, double now)
+static void session(struct leader *l, double now)
 {
   cleanup_err struct skiff_err *err = NULL;
   if (l->lease == 0)
@@ -168,7 +169,7 @@ static void session(struct orch_server *srv, struct srv_leader *l, double now)
       if (now < l->next_grant)
         return;
       int64_t id = 0;
-      if (store_lease_grant(srv->store, (int)(l->ttl + 0.5), &id, &err) < 0)
+      if (store_lease_grant(l->store, (int)(l->ttl + 0.5), &id, &err) < 0)
         {
           l->next_grant = now + 0.5;
           return;
@@ -181,8 +182,8 @@ static void session(struct orch_server *srv, struct srv_leader *l, double now)
     }
   if (now >= l->next_renew)
     {
-      double sent = srv_now();
-      int r = store_lease_keepalive(srv->store, l->lease, &err);
+      double sent = cluster_now();
+      int r = store_lease_keepalive(l->store, l->lease, &err);
       if (r == 0)
         l->renewed_sent = sent;
       else if (r == STORE_EXPIRED)
@@ -191,13 +192,13 @@ static void session(struct orch_server *srv, struct srv_leader *l, double now)
           l->lease = 0;
           return;
         }
-      l->next_renew = srv_now() + (r == 0 ? l->ttl / 3 : 0.2);
+      l->next_renew = cluster_now() + (r == 0 ? l->ttl / 3 : 0.2);
     }
-  if (l->leading && srv_now() > l->renewed_sent + l->ttl - 0.25)
+  if (l->leading && cluster_now() > l->renewed_sent + l->ttl - 0.25)
     lose(l, "lease not renewed in time (etcd unreachable?)");
 }
 
-static void campaign(struct orch_server *srv, struct srv_leader *l, double now)
+static void campaign(struct leader *l, double now)
 {
   if (l->leading || l->lease == 0 || l->leader != NULL || now < l->next_campaign)
     return;
@@ -208,49 +209,49 @@ static void campaign(struct orch_server *srv, struct srv_leader *l, double now)
   json_decref(v);
   cleanup_err struct skiff_err *err = NULL;
   int64_t rev = 0;
-  if (store_put_lease(srv->store, LEADER_KEY, val, STORE_ABSENT, l->lease, &rev, &err) != 0)
+  if (store_put_lease(l->store, LEADER_KEY, val, STORE_ABSENT, l->lease, &rev, &err) != 0)
     return; /* another server got there first (its key arrives through the watch) */
   /* Ours from revision rev: a later change of the key (seen in leader_on_change) ends it. */
   l->fence_rev = rev;
   l->leading = true;
-  gained(srv, now);
+  gained(l);
 }
 
 /* Nodes this server heard itself within half the grace (not those the leader merged in). */
-static json_t *heard_nodes(struct orch_server *srv, struct srv_leader *l, double now)
+static json_t *heard_nodes(struct leader *l, double now)
 {
   json_t *names = json_array();
   const char *name;
   json_t *hb;
-  json_object_foreach(srv->heartbeats, name, hb)
+  json_object_foreach(l->cl->view.heartbeats, name, hb)
   {
     json_t *m = json_object_get(l->merged, name);
     if (m && json_real_value(m) == json_real_value(hb))
       continue;
-    if (now - json_real_value(hb) <= srv->node_grace / 2)
+    if (now - json_real_value(hb) <= l->node_grace / 2)
       json_array_append_new(names, json_string(name));
   }
   return names;
 }
 
-static void publish(struct orch_server *srv, struct srv_leader *l, double now)
+static void publish(struct leader *l, double now)
 {
   if (l->lease == 0 || now < l->next_publish)
     return;
   l->next_publish = now + 0.2;
-  json_t *nodes = heard_nodes(srv, l, now);
+  json_t *nodes = heard_nodes(l, now);
   if (!l->publish_needed && json_equal(nodes, l->published))
     {
       json_decref(nodes);
       return;
     }
-  json_t *v = json_pack("{s:s,s:s,s:s,s:O}", "name", l->name, "url", l->url, "started",
-                        l->started, "nodes", nodes);
+  json_t *v = json_pack("{s:s,s:s,s:s,s:O}", "name", l->name, "url", l->url, "started", l->started,
+                        "nodes", nodes);
   cleanup_free char *val = json_dumps(v, JSON_COMPACT);
   cleanup_free char *key = xasprintf("%s%s", SERVERS_PREFIX, l->name);
   json_decref(v);
   cleanup_err struct skiff_err *err = NULL;
-  if (store_put_lease(srv->store, key, val, STORE_ANY_REV, l->lease, NULL, &err) == 0)
+  if (store_put_lease(l->store, key, val, STORE_ANY_REV, l->lease, NULL, &err) == 0)
     {
       json_decref(l->published);
       l->published = nodes;
@@ -273,7 +274,7 @@ static void set_time(json_t *map, const char *key, double t)
 
 /* The leader: a node in another server's list is alive now; one that just left every list
  * was last heard half a grace ago (that is when its server dropped it). */
-static void merge_peer_heartbeats(struct orch_server *srv, struct srv_leader *l, double now)
+static void merge_peer_heartbeats(struct leader *l, double now)
 {
   if (now < l->next_merge)
     return;
@@ -294,17 +295,18 @@ static void merge_peer_heartbeats(struct orch_server *srv, struct srv_leader *l,
   }
   json_object_foreach(seen, node, v)
   {
-    set_time(srv->heartbeats, node, now);
+    set_time(l->cl->view.heartbeats, node, now);
     set_time(l->merged, node, now);
   }
   json_object_foreach(l->peer_seen, node, v)
   {
     if (json_object_get(seen, node))
       continue;
-    json_t *hb = json_object_get(srv->heartbeats, node), *m = json_object_get(l->merged, node);
+    json_t *hb = json_object_get(l->cl->view.heartbeats, node),
+           *m = json_object_get(l->merged, node);
     if (hb && m && json_real_value(hb) == json_real_value(m))
       {
-        double last = now - srv->node_grace / 2;
+        double last = now - l->node_grace / 2;
         json_real_set(hb, last);
         json_real_set(m, last);
       }
@@ -313,27 +315,28 @@ static void merge_peer_heartbeats(struct orch_server *srv, struct srv_leader *l,
   l->peer_seen = seen;
 }
 
-void leader_step(struct orch_server *srv, double now)
+bool leader_step(struct leader *l, double now)
 {
-  struct srv_leader *l = srv->leader;
   if (l == NULL || !l->enabled)
-    return;
-  session(srv, l, now);
-  campaign(srv, l, now);
-  publish(srv, l, now);
+    return false;
+  session(l, now);
+  campaign(l, now);
+  publish(l, now);
   if (l->leading)
-    merge_peer_heartbeats(srv, l, now);
+    merge_peer_heartbeats(l, now);
+  bool gained_now = l->just_gained && l->leading;
+  l->just_gained = false;
+  return gained_now;
 }
 
-void leader_resign(struct orch_server *srv)
+void leader_resign(struct leader *l)
 {
-  struct srv_leader *l = srv->leader;
   if (l == NULL || !l->enabled || l->lease == 0)
     return;
   /* Revoking the lease deletes /leader and our presence at once: the next leader need not
    * wait for the TTL. */
   cleanup_err struct skiff_err *err = NULL;
-  if (store_lease_revoke(srv->store, l->lease, &err) < 0)
+  if (store_lease_revoke(l->store, l->lease, &err) < 0)
     fprintf(stderr, "skiffd: %s: resign: %s\n", l->name, err->msg);
   l->lease = 0;
   l->leading = false;
@@ -341,91 +344,89 @@ void leader_resign(struct orch_server *srv)
 
 /* ---- fencing ---- */
 
-bool leader_fence(struct orch_server *srv, struct store_op *op)
+bool leader_fence(const struct leader *l, struct store_op *op)
 {
-  struct srv_leader *l = srv->leader;
   if (l == NULL || !l->enabled)
     return false;
   *op = (struct store_op){.type = STORE_CHECK, .key = LEADER_KEY, .expect_rev = l->fence_rev};
   return true;
 }
 
-void leader_fence_failed(struct orch_server *srv)
+void leader_fence_failed(struct leader *l)
 {
-  if (srv->leader)
-    lose(srv->leader, "a controller write was fenced off (leader key changed)");
+  lose(l, "a controller write was fenced off (leader key changed)");
 }
 
 /* ---- the shared token ---- */
 
-int leader_share_token(struct orch_server *srv, struct skiff_err **err)
+int leader_share_token(struct leader *l, char **token, const char *data_dir, struct skiff_err **err)
 {
-  struct srv_leader *l = srv->leader;
-  if (l == NULL || !l->enabled)
+  if (!l->enabled)
     return 0;
   struct store_kv kv = {0};
-  int found = store_get(srv->store, TOKEN_KEY, &kv, err);
+  int found = store_get(l->store, TOKEN_KEY, &kv, err);
   if (found < 0)
     return -1;
   if (found == 0)
     {
-      int r = store_put(srv->store, TOKEN_KEY, srv->token, STORE_ABSENT, NULL, err);
+      int r = store_put(l->store, TOKEN_KEY, *token, STORE_ABSENT, NULL, err);
       if (r < 0)
         return -1;
       if (r == 0)
         return 0;
-      if (store_get(srv->store, TOKEN_KEY, &kv, err) != 1) /* another server won the race */
+      if (store_get(l->store, TOKEN_KEY, &kv, err) != 1) /* another server won the race */
         return skiff_error(err, 0, "store: %s vanished", TOKEN_KEY);
     }
-  if (kv.len < 16)
+  if (kv.len < 16 || strcmp(kv.value, *token) == 0)
     {
+      bool bad = kv.len < 16;
       store_kv_clear(&kv);
-      return skiff_error(err, 0, "store: %s holds no valid token", TOKEN_KEY);
+      return bad ? skiff_error(err, 0, "store: %s holds no valid token", TOKEN_KEY) : 0;
     }
-  free(srv->token);
-  srv->token = kv.value;
+  free(*token);
+  *token = kv.value;
   kv.value = NULL;
   store_kv_clear(&kv);
-  cleanup_free char *path = xasprintf("%s/token", srv->data_dir);
-  cleanup_free char *line = xasprintf("%s\n", srv->token);
+  cleanup_free char *path = xasprintf("%s/token", data_dir);
+  cleanup_free char *line = xasprintf("%s\n", *token);
   return skiff_write_file_atomic(path, line, strlen(line), 0600, err);
 }
 
 /* ---- what the API shows ---- */
 
-json_t *leader_servers(struct orch_server *srv)
+json_t *leader_servers(void *data)
 {
-  struct srv_leader *l = srv->leader;
+  struct leader *l = data;
   json_t *items = json_array();
-  if (l == NULL)
-    return items;
   if (!l->enabled)
     {
-      json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url",
-                                             l->url, "started", l->started, "leader", 1, "self",
-                                             1, "nodes",
-                                             (json_int_t)json_object_size(srv->heartbeats)));
+      json_array_append_new(items,
+                            json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url", l->url,
+                                      "started", l->started, "leader", 1, "self", 1, "nodes",
+                                      (json_int_t)json_object_size(l->cl->view.heartbeats)));
       return items;
     }
   const char *name;
   json_t *p;
   json_object_foreach(l->peers, name, p)
   {
-    bool leads = strcmp(name, leader_name(srv)) == 0;
-    json_array_append_new(items,
-                          json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", name, "url",
-                                    model_str(p, "url", ""), "started", model_str(p, "started", ""),
-                                    "leader", leads, "self", strcmp(name, l->name) == 0, "nodes",
-                                    (json_int_t)json_array_size(json_object_get(p, "nodes"))));
+    json_array_append_new(
+        items, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", name, "url", model_str(p, "url", ""),
+                         "started", model_str(p, "started", ""), "leader",
+                         strcmp(name, leader_name(l)) == 0, "self", strcmp(name, l->name) == 0,
+                         "nodes", (json_int_t)json_array_size(json_object_get(p, "nodes"))));
   }
   return items;
 }
 
-json_t *leader_status(struct orch_server *srv)
+json_t *leader_status(void *data)
 {
-  struct srv_leader *l = srv->leader;
-  const char *name = l ? l->name : "";
-  const char *leader = leader_name(srv);
-  return json_pack("{s:s,s:s,s:b,s:s}", "server", name, "leader", leader, "leading",
-                   leader_leading(srv), "store", store_backend(srv->store));
+  struct leader *l = data;
+  return json_pack("{s:s,s:s,s:b,s:s}", "server", l->name, "leader", leader_name(l), "leading",
+                   leader_leading(l), "store", store_backend(l->store));
+}
+
+void leader_write_metrics(const struct leader *l, FILE *f)
+{
+  fprintf(f, "# TYPE skiff_leader gauge\nskiff_leader %d\n", leader_leading(l) ? 1 : 0);
 }

@@ -179,11 +179,15 @@ int skiff_write_file(const char *path, const void *data, size_t len, int mode,
 int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
                             struct skiff_err **err)
 {
-  cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  /* A fresh name made with O_CREAT|O_EXCL (never follows a symlink) in the target's own
+   * directory: a predictable name (path.tmp.PID) in a directory others can write, such as
+   * a --pid-file in /tmp, let them plant a symlink that we, as root, followed and
+   * truncated. */
+  cleanup_free char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+  cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
-    return skiff_error(err, errno, "open `%s`", tmp);
-  if (skiff_write_all(fd, data, len) < 0 || fsync(fd) < 0)
+    return skiff_error(err, errno, "create a temporary file beside `%s`", path);
+  if (fchmod(fd, (mode_t)mode) < 0 || skiff_write_all(fd, data, len) < 0 || fsync(fd) < 0)
     {
       int saved = errno;
       unlink(tmp);

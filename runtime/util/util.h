@@ -90,7 +90,8 @@ static inline void cleanup_errp(struct skiff_err **e)
 /* File helpers. */
 int skiff_write_file(const char *path, const void *data, size_t len, int mode,
                      struct skiff_err **err);
-/* Write atomically: temp file in the same directory, fsync, rename. */
+/* Write atomically: a new temp file (random name, O_EXCL) in the same directory, fsync,
+ * rename.  A symlink at the path is replaced, never followed. */
 int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
                             struct skiff_err **err);
 /* Write a string to an existing file (cgroupfs, /proc); no O_CREAT. */
@@ -106,6 +107,11 @@ int skiff_rm_rf(const char *path, struct skiff_err **err);
 /* Full write/read loops retrying on EINTR. */
 ssize_t skiff_write_all(int fd, const void *buf, size_t len);
 ssize_t skiff_read_all(int fd, void *buf, size_t len);
+
+/* Close every fd >= lowfd except the n_keep in keep (at most 16), before a program of the
+ * container or of a hook runs (CVE-2024-21626).  close_range(2), else each fd that
+ * /proc/self/fd lists; -1 with *err when neither works (the caller must not run it). */
+int skiff_close_fds_from(int lowfd, const int *keep, size_t n_keep, struct skiff_err **err);
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long skiff_now_ms(void);

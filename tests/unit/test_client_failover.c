@@ -32,7 +32,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
              strcmp(url, "/v1/watch") == 0 ? "{\"n\":\"second\"}\n" : "");
   else
     snprintf(body, sizeof(body), "{\"error\":\"store unavailable\",\"code\":%u}\n", f->status);
-  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r
+      = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
   enum MHD_Result ret = MHD_queue_response(c, f->status, r);
   MHD_destroy_response(r);
   return ret;
@@ -45,8 +46,8 @@ static void fake_start(struct fake *f, unsigned status)
   f->hits = 0;
   f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, f,
                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
-  const union MHD_DaemonInfo *info = f->d ? MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)
-                                          : NULL;
+  const union MHD_DaemonInfo *info
+      = f->d ? MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
   f->port = info ? info->port : 0;
 }
 
@@ -115,8 +116,8 @@ static void test_stream_fails_over(void)
 {
   struct fake good;
   fake_start(&good, 200);
-  cleanup_free char *list = xasprintf("http://127.0.0.1:%d,http://127.0.0.1:%d", dead_port(),
-                                      good.port);
+  cleanup_free char *list
+      = xasprintf("http://127.0.0.1:%d,http://127.0.0.1:%d", dead_port(), good.port);
   struct client *c = client_new(list, "t", 2000);
   cleanup_err struct skiff_err *err = NULL;
   int port = 0;

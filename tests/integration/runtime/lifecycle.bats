@@ -221,6 +221,23 @@ hook() { # NAME: a hook that saves its stdin (the container state) to $WORK/NAME
 	assert_nothing_left
 }
 
+@test "hooks: the state is valid JSON whatever the bundle path holds (quote, backslash)" {
+	local h odd="$WORK/bun\"dle\\x"
+	mv "$BUNDLE" "$odd"
+	BUNDLE=$odd
+	CFG=$BUNDLE/config.json
+	for h in prestart createRuntime createContainer; do
+		cfg --argjson hk "$(hook "$h")" --arg n "$h" '.hooks[$n] = [$hk]'
+	done
+	run_create
+	assert_status 0
+	for h in prestart createRuntime createContainer; do
+		[ -s "$WORK/$h.json" ] || fail "$h hook did not run"
+		assert_eq "$(jq -r .bundle "$WORK/$h.json")" "$BUNDLE" "$h bundle"
+		assert_eq "$(jq -r .status "$WORK/$h.json")" creating "$h status"
+	done
+}
+
 @test "hooks: a failing createRuntime hook fails create and leaves nothing" {
 	cfg '.hooks.createRuntime = [{path: "/bin/false"}]'
 	run_create

@@ -1,0 +1,41 @@
+/* api.h - the HTTP/JSON API of `skiffd server` (kube-apiserver's front): libmicrohttpd in
+ * external-polling mode, driven by the server loop.  It reads and writes through the cluster
+ * (cluster.h) and owns what is its own: the bearer token, the HTTP metrics and the open watch
+ * streams. */
+#ifndef SKIFF_API_H
+#define SKIFF_API_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "cluster.h"
+
+struct api;
+
+struct api_config
+{
+  const char *listen; /* ADDR:PORT */
+  const char *token;  /* bearer token every request but /healthz must carry */
+  double heartbeat_interval;
+  /* More /metrics lines (the controller's), may be NULL. */
+  void (*write_metrics)(void *data, FILE *f);
+  void *metrics_data;
+  /* Several servers on one store (leader.c), may be NULL: GET /v1/servers lists them
+   * (servers: the items), /healthz tells who this server is and who leads (status: the
+   * fields added). */
+  json_t *(*servers)(void *data);
+  json_t *(*status)(void *data);
+  void *servers_data;
+};
+
+struct api *api_start(struct cluster *c, const struct api_config *cfg, struct skiff_err **err);
+/* The epoll fd to wait on, and how long at most before api_run must be called (ms). */
+int api_fd(struct api *a);
+int api_timeout_ms(struct api *a, int max);
+/* Serve what is ready (never blocks). */
+void api_run(struct api *a);
+/* Resume parked watch streams: new changes or a bookmark are due. */
+void api_wake_watchers(struct api *a);
+/* End every watch stream and stop listening. */
+void api_stop(struct api *a);
+
+#endif
