@@ -185,7 +185,16 @@ static void session(struct leader *l, double now)
       double sent = cluster_now();
       int r = store_lease_keepalive(l->store, l->lease, &err);
       if (r == 0)
-        l->renewed_sent = sent;
+        {
+          l->renewed_sent = sent;
+          /* Stepped down while etcd was out of reach, but the lease lived through it and the
+           * leader key is still the one we created: no one else can have led meanwhile. */
+          if (!l->leading && l->fence_rev > 0 && l->leader_rev == l->fence_rev)
+            {
+              l->leading = true;
+              gained(l);
+            }
+        }
       else if (r == STORE_EXPIRED)
         {
           lose(l, "lease expired");

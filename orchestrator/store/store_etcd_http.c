@@ -3,8 +3,9 @@
  * member that refuses, times out or answers 5xx (no leader, leader changed) is left for the
  * next one, round after round with a short back-off, until ETCD_CALL_BUDGET_MS is spent.
  * Then etcd is "down" for a back-off window (0.25 s doubling to 2 s) in which fast-fail
- * calls give up at once, so a server whose etcd is gone answers 503 quickly instead of
- * stalling every request for the whole budget. */
+ * calls give up at once, and the first call after the window is a probe of one round, so a
+ * server whose etcd is gone answers 503 quickly instead of stalling every request for the
+ * whole budget. */
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -202,6 +203,9 @@ int etcd_http_call(struct etcd_http *h, const char *path, json_t *req, bool fast
   if (fast_fail && start < h->down_until)
     return store_unavailable(err, "etcd %s unreachable (next try in %.1f s): %s", h->endpoints,
                              h->down_until - start, h->last_error ? h->last_error : "down");
+  /* etcd was down at the last call: this one is a probe, one round over the members, so a
+   * server whose etcd is gone does not stall its loop for the whole budget every time. */
+  bool probe = h->down_until > 0;
   cleanup_free char *body = json_dumps(req, JSON_COMPACT);
   cleanup_free char *why = NULL;
   unsigned round = 0;
@@ -258,7 +262,7 @@ int etcd_http_call(struct etcd_http *h, const char *path, json_t *req, bool fast
         {
           round++;
           double elapsed = mono_now() - start;
-          if (elapsed * 1000 >= ETCD_CALL_BUDGET_MS)
+          if (probe || elapsed * 1000 >= ETCD_CALL_BUDGET_MS)
             break;
           /* Every member failed this round: a leader election takes 1-2 s. */
           struct timespec ts = {0, (long)(round < 4 ? 50L << round : 500) * 1000000L};
