@@ -58,9 +58,13 @@ static int watch_fill(struct api_watcher *w)
   struct watch_cache *wc = &api->cl->watch;
   if (w->cursor >= wc->floor)
     {
-      for (size_t k = watch_cache_after(wc, w->cursor); k < wc->len && w->len < WATCH_FILL_MAX; k++)
+      /* Past the fill limit only the rest of the current revision: a txn's changes share one
+       * revision, and the cursor resumes after a revision, so one is never cut in two. */
+      for (size_t k = watch_cache_after(wc, w->cursor); k < wc->len; k++)
         {
           const struct watch_entry *e = watch_cache_at(wc, k);
+          if (w->len >= WATCH_FILL_MAX && e->rev != w->cursor)
+            break;
           if (watch_match(w, e))
             watch_append(w, e->line, e->len);
           w->cursor = e->rev;
