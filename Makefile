@@ -17,7 +17,7 @@ BUILD ?= build
 SAN ?= 0
 CC ?= gcc
 
-RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive
+RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcurl libisal
 ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl
 WEBAPP_PKGS := libmicrohttpd jansson
 ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
@@ -26,7 +26,7 @@ DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
 	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev \
-	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry
+	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 
@@ -52,9 +52,10 @@ WEBAPP_LIBS := $(call pc,--libs,$(WEBAPP_PKGS)) -lm
 
 UTIL_SRC := $(wildcard runtime/util/*.c)
 RUNTIME_SRC := $(wildcard runtime/*.c runtime/image/*.c runtime/net/*.c runtime/managed/*.c)
-# skiff-image holds the image verbs (libarchive); skiff execs it for `skiff image(s)`, so
-# the runtime binary does not pay libarchive's loader cost on every container start.
-SKIFF_IMAGE_SRC := runtime/cmd/image.c runtime/cmd/image_main.c
+# skiff-image holds the image verbs (libarchive, libcurl); skiff execs it for `skiff image(s)`,
+# `pull` and `push` (and for the pull before `run` of a missing image), so the runtime binary
+# does not pay libarchive's and libcurl's loader cost on every container start.
+SKIFF_IMAGE_SRC := runtime/cmd/image.c runtime/cmd/image_main.c runtime/cmd/pull.c
 SKIFF_SRC := $(filter-out $(SKIFF_IMAGE_SRC),$(wildcard runtime/cmd/*.c))
 ORCH_SRC := $(wildcard $(addsuffix /*.c,$(addprefix orchestrator/,core store server agent client)))
 SKIFFD_SRC := $(wildcard orchestrator/cmd/skiffd*.c)

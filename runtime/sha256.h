@@ -3,6 +3,7 @@
 #ifndef SKIFF_SHA256_H
 #define SKIFF_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,10 @@ struct sha256
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *data, size_t len);
 void sha256_final(struct sha256 *s, unsigned char out[32]);
+
+/* Whether the CPU's SHA extensions do the rounds (x86-64, detected once). */
+bool sha256_accelerated(void);
+/* Tests: false forces the portable rounds, true detects again. */
+void sha256_use_accel(bool on);
 
 #endif

@@ -4,15 +4,17 @@
  * and benchmarks can run a thousand nodes in one process.  Stopping the process (SIGSTOP /
  * SIGKILL) is a node failure; SIGCONT is the node coming back.
  *
- * Threads (each owns its own struct client; shared state is only the job queue, the stop
- * flag and the agent's read-only configuration):
+ * Threads (each owns its own struct client; shared state is the job queue, the reports
+ * waiting per node, the crash loops, the stop flag and the read-only configuration):
  *   heartbeat x H  register its slice of the nodes, then POST a heartbeat for each every interval
- *   watcher        list + watch replicas, turn each one bound to our nodes into a job
- *   worker x W     carry out jobs: status reports and deletes
- *   fail-file      poll --fail-file and fail the replicas it names
+ *   watcher        list + watch replicas, turn each one bound to our nodes into a report or a job
+ *   worker x W     carry out jobs: a node's waiting reports in one POST /v1/nodes/NAME/status
+ *                  (API.md), replica deletes
+ *   timer          restart crash-looping replicas when their back-off ends; poll --fail-file
  * The main thread waits for SIGTERM/SIGINT. */
 #include "agent.h"
 #include "client.h"
+#include "reconcile.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,24 @@
 #define AGENT_MAX_HB_THREADS 8
 #define AGENT_MAX_COUNT 100000
 
+/* A fake node's reports waiting to be sent, in one request. */
+struct fake_node
+{
+  char *name;
+  json_t *pending; /* replica name -> status item */
+  int queued;      /* a JOB_NODE for it is in the queue */
+};
+
+/* A crash-looping fake container: it starts again at `due` and exits at once. */
+struct crash
+{
+  char *replica;
+  long node;
+  int restarts, exit_code;
+  double due;
+  struct crash *next;
+};
+
 struct agent
 {
   char *server, *token;
@@ -37,15 +57,17 @@ struct agent
   double interval; /* seconds between heartbeats */
   int hb_threads;
 
-  pthread_mutex_t lock; /* guards the job queue and `queued` */
+  pthread_mutex_t lock; /* guards the job queue, `queued`, the nodes' reports, `crashes` */
   pthread_cond_t cond;
   struct job *head, *tail;
-  json_t *queued; /* names of replicas with a job in the queue: a relist does not repeat them */
+  json_t *queued; /* replicas with a delete in the queue: a relist does not repeat them */
+  struct fake_node *nodes;
+  struct crash *crashes;
 };
 
 enum job_kind
 {
-  JOB_REPORT,
+  JOB_NODE,
   JOB_DELETE,
 };
 
@@ -53,8 +75,8 @@ struct job
 {
   struct job *next;
   enum job_kind kind;
-  char *replica, *node;
-  struct agent_fake_report rep;
+  long node;     /* JOB_NODE */
+  char *replica; /* JOB_DELETE */
 };
 
 /* ---- pure helpers --------------------------------------------------------------------- */
@@ -106,25 +128,36 @@ long agent_node_index(const char *base, long count, const char *name)
   return i;
 }
 
-void agent_fake_decide(json_t *spec, struct agent_fake_report *out)
+void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out)
 {
   json_t *env = spec ? json_object_get(spec, "env") : NULL;
   const char *exit_s = json_string_value(json_object_get(env, "SKIFF_FAKE_EXIT"));
   const char *ready_s = json_string_value(json_object_get(env, "SKIFF_FAKE_READY"));
+  const char *policy = spec ? json_string_value(json_object_get(spec, "restart")) : NULL;
 
   memset(out, 0, sizeof(*out));
   out->state = "Running";
   out->ready = 1;
   out->reason = "";
+  out->restarts = restarts;
+  out->restart_in = -1;
   if (exit_s && *exit_s)
     {
       char *end = NULL;
       long code = strtol(exit_s, &end, 10);
-      out->state = "Failed";
       out->ready = 0;
       out->has_exit_code = 1;
       out->exit_code = (*end == '\0' && code >= 0 && code <= 255) ? (int)code : 1;
       out->reason = "fake runtime: SKIFF_FAKE_EXIT";
+      if (rc_should_restart(policy, out->exit_code))
+        {
+          /* Restarted in place, as a kubelet does: same replica, waiting for its next start
+           * (first immediate, then 1 s, 2 s, ... 30 s), where the count goes up. */
+          out->state = "BackOff";
+          out->restart_in = rc_backoff_delay(&rc_backoff_default, (unsigned)restarts);
+        }
+      else
+        out->state = out->exit_code == 0 ? "Succeeded" : "Failed";
       return;
     }
   if (ready_s && (strcmp(ready_s, "never") == 0 || strcmp(ready_s, "false") == 0))
@@ -163,37 +196,86 @@ static char *node_name(const struct agent *a, long i)
   return xasprintf("%s-%ld", a->name, i);
 }
 
-static char *job_key(enum job_kind kind, const char *replica, const struct agent_fake_report *rep)
+static void push_job(struct agent *a, struct job *j)
 {
-  return xasprintf("%c:%s:%s", kind == JOB_DELETE ? 'D' : 'R', rep && rep->state ? rep->state : "",
-                   replica);
-}
-
-static void enqueue(struct agent *a, enum job_kind kind, const char *replica, const char *node,
-                    const struct agent_fake_report *rep)
-{
-  cleanup_free char *key = job_key(kind, replica, rep);
-  struct job *j;
-
-  pthread_mutex_lock(&a->lock);
-  if (json_object_get(a->queued, key))
-    {
-      pthread_mutex_unlock(&a->lock);
-      return;
-    }
-  json_object_set_new(a->queued, key, json_true());
-  j = xzalloc(sizeof(*j));
-  j->kind = kind;
-  j->replica = xstrdup(replica);
-  j->node = xstrdup(node);
-  if (rep)
-    j->rep = *rep;
   if (a->tail)
     a->tail->next = j;
   else
     a->head = j;
   a->tail = j;
   pthread_cond_signal(&a->cond);
+}
+
+static void enqueue_delete(struct agent *a, const char *replica)
+{
+  pthread_mutex_lock(&a->lock);
+  if (json_object_get(a->queued, replica) == NULL)
+    {
+      struct job *j = xzalloc(sizeof(*j));
+      json_object_set_new(a->queued, replica, json_true());
+      j->kind = JOB_DELETE;
+      j->replica = xstrdup(replica);
+      push_job(a, j);
+    }
+  pthread_mutex_unlock(&a->lock);
+}
+
+/* Queue a report for replica on fake node idx: it leaves with the node's next request. */
+static void report(struct agent *a, long idx, const char *replica,
+                   const struct agent_fake_report *rep)
+{
+  json_t *item = json_pack("{s:s, s:s, s:b, s:s, s:s, s:i}", "name", replica, "state", rep->state,
+                           "ready", rep->ready, "address", a->address, "reason",
+                           rep->reason ? rep->reason : "", "restarts", rep->restarts);
+  if (rep->has_exit_code)
+    json_object_set_new(item, "lastExitCode", json_integer(rep->exit_code));
+  pthread_mutex_lock(&a->lock);
+  json_object_set_new(a->nodes[idx].pending, replica, item);
+  if (!a->nodes[idx].queued)
+    {
+      struct job *j = xzalloc(sizeof(*j));
+      j->kind = JOB_NODE;
+      j->node = idx;
+      a->nodes[idx].queued = 1;
+      push_job(a, j);
+    }
+  pthread_mutex_unlock(&a->lock);
+}
+
+/* Crash loops: track, forget. */
+static void crash_track(struct agent *a, const char *replica, long node, int restarts,
+                        int exit_code, double due)
+{
+  pthread_mutex_lock(&a->lock);
+  struct crash *c;
+  for (c = a->crashes; c && strcmp(c->replica, replica) != 0; c = c->next)
+    ;
+  if (c == NULL)
+    {
+      c = xzalloc(sizeof(*c));
+      c->replica = xstrdup(replica);
+      c->next = a->crashes;
+      a->crashes = c;
+    }
+  c->node = node;
+  c->restarts = restarts;
+  c->exit_code = exit_code;
+  c->due = due;
+  pthread_mutex_unlock(&a->lock);
+}
+
+static void crash_forget(struct agent *a, const char *replica)
+{
+  pthread_mutex_lock(&a->lock);
+  for (struct crash **p = &a->crashes; *p; p = &(*p)->next)
+    if (strcmp((*p)->replica, replica) == 0)
+      {
+        struct crash *c = *p;
+        *p = c->next;
+        free(c->replica);
+        free(c);
+        break;
+      }
   pthread_mutex_unlock(&a->lock);
 }
 
@@ -292,17 +374,32 @@ static void handle_replica(struct agent *a, json_t *r)
   const char *name = json_string_value(json_object_get(r, "name"));
   const char *node = json_string_value(json_object_get(r, "node"));
   const char *state = json_string_value(json_object_get(r, "state"));
+  long idx = agent_node_index(a->name, a->count, node);
 
-  if (name == NULL || state == NULL || agent_node_index(a->name, a->count, node) < 0)
+  if (name == NULL || state == NULL || idx < 0)
     return;
   if (strcmp(state, "Scheduled") == 0)
     {
       struct agent_fake_report rep;
-      agent_fake_decide(json_object_get(r, "spec"), &rep);
-      enqueue(a, JOB_REPORT, name, node, &rep);
+      agent_fake_decide(json_object_get(r, "spec"), 0, &rep);
+      report(a, idx, name, &rep);
+      if (rep.restart_in >= 0)
+        crash_track(a, name, idx, rep.restarts, rep.exit_code, now_s() + rep.restart_in);
+    }
+  else if (strcmp(state, "BackOff") == 0)
+    {
+      /* After an agent restart: a crash loop goes on where the server says it was. */
+      struct agent_fake_report rep;
+      int restarts = (int)json_integer_value(json_object_get(r, "restarts"));
+      agent_fake_decide(json_object_get(r, "spec"), restarts, &rep);
+      if (rep.restart_in >= 0)
+        crash_track(a, name, idx, restarts, rep.exit_code, now_s() + rep.restart_in);
     }
   else if (strcmp(state, "Terminating") == 0 || strcmp(state, "Lost") == 0)
-    enqueue(a, JOB_DELETE, name, node, NULL);
+    {
+      crash_forget(a, name);
+      enqueue_delete(a, name);
+    }
 }
 
 struct watch_ctx
@@ -319,7 +416,9 @@ static int watch_line(json_t *ev, void *data)
 
   if (json_is_integer(rev) && json_integer_value(rev) > w->revision)
     w->revision = json_integer_value(rev);
-  if (type && strcmp(type, "DELETED") != 0 && strcmp(type, "BOOKMARK") != 0)
+  if (type && strcmp(type, "DELETED") == 0)
+    crash_forget(w->a, json_string_value(json_object_get(json_object_get(ev, "object"), "name")));
+  else if (type && strcmp(type, "BOOKMARK") != 0)
     handle_replica(w->a, json_object_get(ev, "object"));
   return stopping ? 1 : 0;
 }
@@ -367,38 +466,69 @@ static void *watch_thread(void *arg)
   return NULL;
 }
 
-static void run_job(struct agent *a, struct client *c, struct job *j)
+/* Send fake node idx's waiting reports in one request; act on the refusals. */
+static void send_node_reports(struct agent *a, struct client *c, long idx)
 {
   struct skiff_err *err = NULL;
-  cleanup_free char *path = NULL;
   json_t *resp = NULL;
   long status = 0;
 
-  if (j->kind == JOB_DELETE)
+  pthread_mutex_lock(&a->lock);
+  json_t *pending = a->nodes[idx].pending;
+  a->nodes[idx].pending = json_object();
+  a->nodes[idx].queued = 0;
+  pthread_mutex_unlock(&a->lock);
+  json_t *items = json_array();
+  const char *name;
+  json_t *item;
+  json_object_foreach(pending, name, item) json_array_append(items, item);
+  json_decref(pending);
+  if (json_array_size(items) == 0)
     {
-      path = xasprintf("/v1/replicas/%s", j->replica);
-      if (client_call(c, "DELETE", path, NULL, &status, NULL, &err) < 0 && status != 404)
-        fprintf(stderr, "skiffd agent: delete replica %s: %s\n", j->replica, err->msg);
-      skiff_err_free(&err);
+      json_decref(items);
       return;
     }
-  path = xasprintf("/v1/replicas/%s/status", j->replica);
-  json_t *body = json_pack("{s:s, s:s, s:b, s:s, s:s}", "node", j->node, "state", j->rep.state,
-                           "ready", j->rep.ready, "address", a->address, "reason",
-                           j->rep.reason ? j->rep.reason : "");
-  if (j->rep.has_exit_code)
-    json_object_set_new(body, "lastExitCode", json_integer(j->rep.exit_code));
+  cleanup_free char *path = xasprintf("/v1/nodes/%s/status", a->nodes[idx].name);
+  json_t *body = json_pack("{s:o}", "replicas", items);
   if (client_request(c, "POST", path, body, &status, &resp, &err) < 0)
-    fprintf(stderr, "skiffd agent: report replica %s: %s\n", j->replica, err->msg);
-  else if (status == 409 && resp)
-    handle_replica(a, resp); /* Terminating or Lost meanwhile: stop (delete) it */
-  else if (status != 200 && status != 404)
+    fprintf(stderr, "skiffd agent: report node %s: %s\n", a->nodes[idx].name, err->msg);
+  else if (status != 200)
     {
       cleanup_free char *msg = client_error_message(status, resp);
-      fprintf(stderr, "skiffd agent: report replica %s: %s\n", j->replica, msg);
+      fprintf(stderr, "skiffd agent: report node %s: %s\n", a->nodes[idx].name, msg);
+    }
+  else
+    {
+      size_t i;
+      json_array_foreach(json_object_get(resp, "items"), i, item)
+      {
+        /* Terminating or Lost meanwhile: stop (delete) it */
+        if (json_object_get(item, "replica"))
+          handle_replica(a, json_object_get(item, "replica"));
+        else if (json_integer_value(json_object_get(item, "code")) == 409
+                 && strstr(model_str(item, "error", ""), "meanwhile"))
+          fprintf(stderr, "skiffd agent: report %s: %s\n", model_str(item, "name", ""),
+                  model_str(item, "error", ""));
+      }
     }
   json_decref(body);
   json_decref(resp);
+  skiff_err_free(&err);
+}
+
+static void run_job(struct agent *a, struct client *c, struct job *j)
+{
+  struct skiff_err *err = NULL;
+  long status = 0;
+
+  if (j->kind == JOB_NODE)
+    {
+      send_node_reports(a, c, j->node);
+      return;
+    }
+  cleanup_free char *path = xasprintf("/v1/replicas/%s", j->replica);
+  if (client_call(c, "DELETE", path, NULL, &status, NULL, &err) < 0 && status != 404)
+    fprintf(stderr, "skiffd agent: delete replica %s: %s\n", j->replica, err->msg);
   skiff_err_free(&err);
 }
 
@@ -424,14 +554,13 @@ static void *worker_thread(void *arg)
       if (j == NULL)
         break;
       run_job(a, c, j);
-      {
-        cleanup_free char *key = job_key(j->kind, j->replica, &j->rep);
-        pthread_mutex_lock(&a->lock);
-        json_object_del(a->queued, key);
-        pthread_mutex_unlock(&a->lock);
-      }
+      if (j->kind == JOB_DELETE)
+        {
+          pthread_mutex_lock(&a->lock);
+          json_object_del(a->queued, j->replica);
+          pthread_mutex_unlock(&a->lock);
+        }
       free(j->replica);
-      free(j->node);
       free(j);
     }
   client_free(c);
@@ -440,63 +569,111 @@ static void *worker_thread(void *arg)
 
 /* ---- --fail-file ---------------------------------------------------------------------- */
 
-/* Every 200 ms: when the file changed, each line naming a replica bound to one of our nodes
+/* --fail-file: when the file changed, each line naming a replica bound to one of our nodes
  * that was not failed before is reported Failed (exit code 1), as if its container died and
- * the restart policy gave up.  The replica controller then replaces it. */
-static void *fail_file_thread(void *arg)
+ * the node gave up restarting it.  The replica controller then replaces it. */
+struct fail_file
+{
+  char **done;
+  size_t ndone;
+  struct timespec mtime;
+  off_t size;
+};
+
+static void check_fail_file(struct agent *a, struct client *c, struct fail_file *ff)
+{
+  struct stat st;
+  cleanup_free char *text = NULL;
+  char *save = NULL, *line;
+
+  if (stat(a->fail_file, &st) < 0)
+    return;
+  if (st.st_size == ff->size && st.st_mtim.tv_sec == ff->mtime.tv_sec
+      && st.st_mtim.tv_nsec == ff->mtime.tv_nsec)
+    return;
+  ff->size = st.st_size;
+  ff->mtime = st.st_mtim;
+  if (skiff_read_file(a->fail_file, &text, NULL, NULL) < 0)
+    return;
+  for (line = strtok_r(text, " \t\r\n", &save); line; line = strtok_r(NULL, " \t\r\n", &save))
+    {
+      struct skiff_err *err = NULL;
+      cleanup_free char *path = xasprintf("/v1/replicas/%s", line);
+      json_t *r = NULL;
+      int seen = 0;
+
+      for (size_t i = 0; i < ff->ndone; i++)
+        seen |= strcmp(ff->done[i], line) == 0;
+      if (seen || client_call(c, "GET", path, NULL, NULL, &r, &err) < 0)
+        {
+          skiff_err_free(&err);
+          continue;
+        }
+      long idx = agent_node_index(a->name, a->count, json_string_value(json_object_get(r, "node")));
+      if (idx >= 0)
+        {
+          struct agent_fake_report rep
+              = {.state = "Failed",
+                 .has_exit_code = 1,
+                 .exit_code = 1,
+                 .reason = "fake runtime: --fail-file",
+                 .restarts = (int)json_integer_value(json_object_get(r, "restarts"))};
+          crash_forget(a, line);
+          report(a, idx, line, &rep);
+          ff->done = xrealloc(ff->done, (ff->ndone + 1) * sizeof(char *));
+          ff->done[ff->ndone++] = xstrdup(line);
+        }
+      json_decref(r);
+    }
+}
+
+/* Crash loops whose back-off ended: the container starts and exits again at once. */
+static void restart_crashed(struct agent *a)
+{
+  double now = now_s();
+  for (;;)
+    {
+      struct agent_fake_report rep
+          = {.state = "BackOff", .has_exit_code = 1, .reason = "fake runtime: SKIFF_FAKE_EXIT"};
+      char *replica = NULL;
+      long node = 0;
+      pthread_mutex_lock(&a->lock);
+      for (struct crash *c = a->crashes; c; c = c->next)
+        if (c->due <= now)
+          {
+            replica = xstrdup(c->replica);
+            node = c->node;
+            c->restarts++;
+            rep.restarts = c->restarts;
+            rep.exit_code = c->exit_code;
+            c->due = now + rc_backoff_delay(&rc_backoff_default, (unsigned)c->restarts);
+            break;
+          }
+      pthread_mutex_unlock(&a->lock);
+      if (replica == NULL)
+        return;
+      report(a, node, replica, &rep);
+      free(replica);
+    }
+}
+
+/* Every 100 ms: crash loops; every 200 ms: --fail-file. */
+static void *timer_thread(void *arg)
 {
   struct agent *a = arg;
-  struct client *c = client_new(a->server, a->token, 5000);
-  char **done = NULL;
-  size_t ndone = 0, i;
-  struct timespec last_mtime = {0, 0};
-  off_t last_size = -1;
+  struct client *c = a->fail_file ? client_new(a->server, a->token, 5000) : NULL;
+  struct fail_file ff = {.size = -1};
 
-  while (!stopping)
+  for (unsigned n = 0; !stopping; n++)
     {
-      struct stat st;
-      cleanup_free char *text = NULL;
-      char *save = NULL, *line;
-
-      sleep_s(0.2);
-      if (stat(a->fail_file, &st) < 0)
-        continue;
-      if (st.st_size == last_size && st.st_mtim.tv_sec == last_mtime.tv_sec
-          && st.st_mtim.tv_nsec == last_mtime.tv_nsec)
-        continue;
-      last_size = st.st_size;
-      last_mtime = st.st_mtim;
-      if (skiff_read_file(a->fail_file, &text, NULL, NULL) < 0)
-        continue;
-      for (line = strtok_r(text, " \t\r\n", &save); line; line = strtok_r(NULL, " \t\r\n", &save))
-        {
-          struct skiff_err *err = NULL;
-          cleanup_free char *path = xasprintf("/v1/replicas/%s", line);
-          json_t *r = NULL;
-          const char *node;
-          int seen = 0;
-
-          for (i = 0; i < ndone; i++)
-            seen |= strcmp(done[i], line) == 0;
-          if (seen || client_call(c, "GET", path, NULL, NULL, &r, &err) < 0)
-            {
-              skiff_err_free(&err);
-              continue;
-            }
-          node = json_string_value(json_object_get(r, "node"));
-          if (agent_node_index(a->name, a->count, node) >= 0)
-            {
-              struct agent_fake_report rep = {"Failed", 0, 1, 1, "fake runtime: --fail-file"};
-              enqueue(a, JOB_REPORT, line, node, &rep);
-              done = xrealloc(done, (ndone + 1) * sizeof(char *));
-              done[ndone++] = xstrdup(line);
-            }
-          json_decref(r);
-        }
+      sleep_s(0.1);
+      restart_crashed(a);
+      if (c && n % 2 == 1)
+        check_fail_file(a, c, &ff);
     }
-  for (i = 0; i < ndone; i++)
-    free(done[i]);
-  free(done);
+  for (size_t i = 0; i < ff.ndone; i++)
+    free(ff.done[i]);
+  free(ff.done);
   client_free(c);
   return NULL;
 }
@@ -663,6 +840,12 @@ int agent_main(int argc, char **argv)
   a.token = target.token;
   a.hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
   a.queued = json_object();
+  a.nodes = xzalloc(a.count * sizeof(*a.nodes));
+  for (long k = 0; k < a.count; k++)
+    {
+      a.nodes[k].name = node_name(&a, k);
+      a.nodes[k].pending = json_object();
+    }
   pthread_mutex_init(&a.lock, NULL);
   pthread_cond_init(&a.cond, NULL);
 
@@ -683,8 +866,7 @@ int agent_main(int argc, char **argv)
   pthread_create(&threads[nthreads++], NULL, watch_thread, &a);
   for (i = 0; i < AGENT_WORKERS; i++)
     pthread_create(&threads[nthreads++], NULL, worker_thread, &a);
-  if (a.fail_file)
-    pthread_create(&threads[nthreads++], NULL, fail_file_thread, &a);
+  pthread_create(&threads[nthreads++], NULL, timer_thread, &a);
   fprintf(stderr, "skiffd agent: fake runtime, %ld node%s named %s%s, server %s\n", a.count,
           a.count == 1 ? "" : "s", a.name, a.count == 1 ? "" : "-N", a.server);
 

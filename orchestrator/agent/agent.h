@@ -21,18 +21,25 @@ int agent_parse_labels(const char *s, json_t **out, struct skiff_err **err);
  * or -1. */
 long agent_node_index(const char *base, long count, const char *name);
 
-/* What the fake runtime reports for a replica that must start, decided from its spec.env:
- *   SKIFF_FAKE_EXIT=N     the "container" exits at once with code N: state Failed
+/* What the fake runtime reports for a replica that must start (after `restarts` restarts),
+ * decided from its spec:
+ *   SKIFF_FAKE_EXIT=N     the "container" exits at once with code N; when the restart policy
+ *                         (spec.restart) restarts on it, the replica is restarted in place:
+ *                         BackOff, its next start (which counts one more restart) after
+ *                         restart_in seconds (the restart back-off); otherwise Failed
+ *                         (Succeeded for 0)
  *   SKIFF_FAKE_READY=never  Running but never ready (a rollout of it stalls)
  * otherwise Running + ready. */
 struct agent_fake_report
 {
-  const char *state; /* "Running" or "Failed" */
+  const char *state; /* "Running", "BackOff", "Failed" or "Succeeded" */
   int ready;
   int has_exit_code;
   int exit_code;
   const char *reason;
+  int restarts;      /* restarts so far, to report */
+  double restart_in; /* BackOff: seconds until the next start; -1 when none */
 };
-void agent_fake_decide(json_t *spec, struct agent_fake_report *out);
+void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out);
 
 #endif

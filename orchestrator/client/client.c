@@ -23,6 +23,7 @@ struct client
   char *auth_header; /* "Authorization: Bearer T" or NULL */
   long timeout_ms;
   CURL *curl;
+  const volatile int *cancel; /* client_set_cancel */
 };
 
 /* ---- target ----------------------------------------------------------------------------- */
@@ -223,6 +224,29 @@ const char *client_server(const struct client *c)
   return c->servers[c->cur];
 }
 
+void client_set_cancel(struct client *c, const volatile int *flag)
+{
+  c->cancel = flag;
+}
+
+/* libcurl calls this about once a second even on a silent connection. */
+static int cancel_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                        curl_off_t ulnow)
+{
+  const struct client *c = arg;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return *c->cancel ? 1 : 0;
+}
+
+static void set_cancel(struct client *c)
+{
+  if (c->cancel == NULL)
+    return;
+  curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, cancel_check);
+  curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+}
+
 struct membuf
 {
   char *data;
@@ -310,6 +334,7 @@ static int request_once(struct client *c, const char *method, const char *path, 
   curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, membuf_write);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, buf);
+  set_cancel(c);
   if (strcmp(method, "HEAD") == 0)
     curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
   if (payload)
@@ -546,6 +571,7 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
        * means a dead (e.g. stopped) server, so give up and let the caller list again. */
       curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
       curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 30L);
+      set_cancel(c);
       rc = curl_easy_perform(c->curl);
       if (s.code == 0)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.code);

@@ -51,6 +51,9 @@ struct client;
 struct client *client_new(const char *server, const char *token, long timeout_ms);
 void client_free(struct client *c);
 const char *client_server(const struct client *c); /* the server in use */
+/* Calls of c give up (a transport error) within about a second of *flag becoming non-zero,
+ * so a thread blocked in a quiet watch stream can be stopped.  NULL: never. */
+void client_set_cancel(struct client *c, const volatile int *flag);
 
 /* METHOD server+path with an optional JSON body.  Returns 0 with *status set and *resp the
  * parsed JSON answer (NULL when the body is empty or not JSON; resp may be NULL) whatever the

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "model.h"
+#include "cidr.h"
 
 static const char *const state_names[REPLICA_STATE_COUNT] = {
     [REPLICA_PENDING] = "Pending",         [REPLICA_SCHEDULED] = "Scheduled",
@@ -225,6 +226,9 @@ static int get_resources(json_t *v, const char *path, json_t **out, struct skiff
     }
   else if (m)
     return bad(err, pm, "expected a size like \"64Mi\" or a number of bytes");
+  /* Beyond this a size stops reading back as itself (and a reservation would become 0). */
+  if (mem > MODEL_MEMORY_MAX)
+    return bad(err, pm, "out of range: at most 1Pi (1125899906842624 bytes)");
   cleanup_free char *ms = model_format_memory(mem);
   *out = json_pack("{s:f,s:s}", "cpu", round(cpu * 1000.0) / 1000.0, "memory", ms);
   return 0;
@@ -603,7 +607,7 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
 {
   static const char *const fields[]
       = {"name",     "address", "agentPort", "capacity",    "labels",        "revision", "status",
-         "cordoned", "created", "allocated", "allocatable", "lastHeartbeat", NULL};
+         "cordoned", "created", "allocated", "allocatable", "lastHeartbeat", "podCIDR",  NULL};
   const char *name, *addr = "";
   int64_t port = 0;
   json_t *cap = NULL, *labels = NULL, *v;
@@ -637,6 +641,64 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
     }
   *out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "name", name, "address", addr, "agentPort",
                    (json_int_t)port, "capacity", cap, "labels", labels ? labels : json_object());
+  /* podCIDR: the node asks for this subnet (agent --pod-cidr); absent or "": the server
+   * allocates one.  Normalized to the canonical form. */
+  v = json_object_get(in, "podCIDR");
+  const char *pod = "";
+  struct cidr c;
+  char canon[CIDR_STRLEN];
+  if (v && get_string(v, "node.podCIDR", false, &pod, err) < 0)
+    {
+      json_decref(*out);
+      return -1;
+    }
+  if (*pod)
+    {
+      if (cidr_parse(pod, &c, err) < 0 || cidr_check_pod(&c, err) < 0)
+        {
+          json_decref(*out);
+          return skiff_err_prefix(err, "node.podCIDR");
+        }
+      cidr_format(&c, canon);
+      json_object_set_new(*out, "podCIDR", json_string(canon));
+    }
+  return 0;
+}
+
+/* The fields of one status report at path; the node field is checked by the caller. */
+static int status_fields(json_t *in, const char *path, struct skiff_err **err)
+{
+  const char *s;
+  int64_t n;
+  cleanup_free char *p_state = xasprintf("%s.state", path);
+  json_t *v = json_object_get(in, "state");
+  if (v == NULL)
+    return bad(err, p_state, "required");
+  int st = json_is_string(v) ? model_replica_state_parse(json_string_value(v)) : -1;
+  if (st != REPLICA_STARTING && st != REPLICA_RUNNING && st != REPLICA_BACKOFF
+      && st != REPLICA_SUCCEEDED && st != REPLICA_FAILED)
+    return bad(err, p_state, "expected one of Starting, Running, BackOff, Succeeded, Failed");
+  cleanup_free char *p_ready = xasprintf("%s.ready", path);
+  v = json_object_get(in, "ready");
+  if (v && !json_is_boolean(v))
+    return bad(err, p_ready, "expected true or false");
+  cleanup_free char *p_restarts = xasprintf("%s.restarts", path);
+  v = json_object_get(in, "restarts");
+  if (v && get_int(v, p_restarts, 0, INT32_MAX, "a non-negative integer", &n, err) < 0)
+    return -1;
+  cleanup_free char *p_address = xasprintf("%s.address", path);
+  v = json_object_get(in, "address");
+  if (v && get_string(v, p_address, false, &s, err) < 0)
+    return -1;
+  cleanup_free char *p_reason = xasprintf("%s.reason", path);
+  v = json_object_get(in, "reason");
+  if (v && get_string(v, p_reason, false, &s, err) < 0)
+    return -1;
+  cleanup_free char *p_exit = xasprintf("%s.lastExitCode", path);
+  v = json_object_get(in, "lastExitCode");
+  if (v && !json_is_null(v)
+      && get_int(v, p_exit, -1, 255, "an exit code (-1..255) or null", &n, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -645,38 +707,53 @@ int model_status_parse(json_t *in, struct skiff_err **err)
   static const char *const fields[]
       = {"node", "state", "ready", "restarts", "address", "lastExitCode", "reason", NULL};
   const char *s;
-  int64_t n;
-  json_t *v;
   if (get_object(in, "status", err) < 0 || check_fields(in, "status", fields, err) < 0)
     return -1;
-  v = json_object_get(in, "node");
+  json_t *v = json_object_get(in, "node");
   if (v == NULL)
     return bad(err, "status.node", "required");
   if (get_string(v, "status.node", true, &s, err) < 0)
     return -1;
-  v = json_object_get(in, "state");
-  if (v == NULL)
-    return bad(err, "status.state", "required");
-  int st = json_is_string(v) ? model_replica_state_parse(json_string_value(v)) : -1;
-  if (st != REPLICA_STARTING && st != REPLICA_RUNNING && st != REPLICA_BACKOFF
-      && st != REPLICA_SUCCEEDED && st != REPLICA_FAILED)
-    return bad(err, "status.state",
-               "expected one of Starting, Running, BackOff, Succeeded, Failed");
-  v = json_object_get(in, "ready");
-  if (v && !json_is_boolean(v))
-    return bad(err, "status.ready", "expected true or false");
-  v = json_object_get(in, "restarts");
-  if (v && get_int(v, "status.restarts", 0, INT32_MAX, "a non-negative integer", &n, err) < 0)
+  return status_fields(in, "status", err);
+}
+
+int model_node_status_parse(json_t *in, struct skiff_err **err)
+{
+  static const char *const top[] = {"replicas", NULL};
+  static const char *const fields[]
+      = {"name", "state", "ready", "restarts", "address", "lastExitCode", "reason", NULL};
+  if (get_object(in, "status", err) < 0 || check_fields(in, "status", top, err) < 0)
     return -1;
-  v = json_object_get(in, "address");
-  if (v && get_string(v, "status.address", false, &s, err) < 0)
-    return -1;
-  v = json_object_get(in, "reason");
-  if (v && get_string(v, "status.reason", false, &s, err) < 0)
-    return -1;
-  v = json_object_get(in, "lastExitCode");
-  if (v && !json_is_null(v)
-      && get_int(v, "status.lastExitCode", -1, 255, "an exit code (-1..255) or null", &n, err) < 0)
-    return -1;
-  return 0;
+  json_t *items = json_object_get(in, "replicas");
+  if (!json_is_array(items))
+    return bad(err, "status.replicas", "expected an array");
+  if (json_array_size(items) > MODEL_STATUS_BATCH_MAX)
+    return bad(err, "status.replicas", "at most " MODEL_STR(MODEL_STATUS_BATCH_MAX) " reports");
+  json_t *seen = json_object();
+  size_t i;
+  json_t *item;
+  int ret = 0;
+  json_array_foreach(items, i, item)
+  {
+    cleanup_free char *path = xasprintf("status.replicas[%zu]", i);
+    cleanup_free char *pname = xasprintf("%s.name", path);
+    const char *name;
+    json_t *v = json_object_get(item, "name");
+    if (get_object(item, path, err) < 0 || check_fields(item, path, fields, err) < 0
+        || (v == NULL && bad(err, pname, "required") < 0)
+        || get_string(v, pname, true, &name, err) < 0 || status_fields(item, path, err) < 0)
+      {
+        ret = -1;
+        break;
+      }
+    if (json_object_get(seen, name))
+      {
+        cleanup_free char *why = xasprintf("`%s` is reported twice", name);
+        ret = bad(err, pname, why);
+        break;
+      }
+    json_object_set_new(seen, name, json_true());
+  }
+  json_decref(seen);
+  return ret;
 }

@@ -37,6 +37,8 @@ extern const char *const model_template_fields[];
 
 #define MODEL_NAME_MAX 40
 #define MODEL_HISTORY_MAX 10
+/* Largest resources.memory / capacity.memory accepted: 1 PiB. */
+#define MODEL_MEMORY_MAX (1LL << 50)
 
 /* DNS-label-like name: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max characters. */
 bool model_name_valid(const char *name, size_t max);
@@ -56,6 +58,13 @@ json_t *model_service_template(json_t *svc);
 int model_node_parse(json_t *in, json_t **out, struct skiff_err **err);
 /* Agent status report body, checked; fields kept as given. */
 int model_status_parse(json_t *in, struct skiff_err **err);
+/* A node's batched report (POST /v1/nodes/NAME/status): {"replicas": [{"name": ..., "state":
+ * ..., ...}, ...]}, each item a status report with "name" in place of "node", no name twice,
+ * at most MODEL_STATUS_BATCH_MAX items. */
+#define MODEL_STATUS_BATCH_MAX 10000
+#define MODEL_STR_(x) #x
+#define MODEL_STR(x) MODEL_STR_(x)
+int model_node_status_parse(json_t *in, struct skiff_err **err);
 
 /* Sizes and CPU as normalized in objects. */
 char *model_format_memory(int64_t bytes);

@@ -180,8 +180,10 @@ void rc_plan_compute(const struct rc_service *svc, const struct rc_replica *r, s
   bool *gone = xzalloc((n ? n : 1) * sizeof(bool));
   struct rc_counts *c = &plan->counts;
   rc_count(svc, r, n, c);
-  struct loads loads;
-  loads_init(&loads, r, n);
+  /* Node loads only matter when something is stopped (sorting costs n log n). */
+  struct loads loads = {NULL, NULL};
+  if (c->updated > svc->desired || c->old > 0)
+    loads_init(&loads, r, n);
 
   for (size_t i = 0; i < n; i++)
     if (r[i].state == REPLICA_FAILED || r[i].state == REPLICA_SUCCEEDED)

@@ -140,6 +140,76 @@ void sched_assume(struct sched_node *node, const struct sched_request *req)
     }
 }
 
+/* Binary min-heap of node indexes ordered by sched_compare. */
+struct heap
+{
+  size_t *idx;
+  size_t len;
+  const struct sched_node *nodes;
+  const struct sched_request *req;
+};
+
+static bool heap_less(const struct heap *h, size_t a, size_t b)
+{
+  return sched_compare(&h->nodes[h->idx[a]], &h->nodes[h->idx[b]], h->req) < 0;
+}
+
+static void heap_swap(struct heap *h, size_t a, size_t b)
+{
+  size_t t = h->idx[a];
+  h->idx[a] = h->idx[b];
+  h->idx[b] = t;
+}
+
+static void heap_down(struct heap *h, size_t i)
+{
+  for (;;)
+    {
+      size_t l = 2 * i + 1, r = l + 1, m = i;
+      if (l < h->len && heap_less(h, l, m))
+        m = l;
+      if (r < h->len && heap_less(h, r, m))
+        m = r;
+      if (m == i)
+        return;
+      heap_swap(h, i, m);
+      i = m;
+    }
+}
+
+size_t sched_place_many(struct sched_node *nodes, size_t n, const struct sched_request *req,
+                        size_t count, long *out, struct sched_why *why)
+{
+  struct heap h = {.idx = xmalloc((n ? n : 1) * sizeof(size_t)), .nodes = nodes, .req = req};
+  for (size_t i = 0; i < n; i++)
+    if (sched_filter(&nodes[i], req) < 0)
+      h.idx[h.len++] = i;
+  for (size_t i = h.len / 2; i-- > 0;)
+    heap_down(&h, i);
+  size_t placed = 0;
+  for (size_t k = 0; k < count; k++)
+    {
+      if (h.len == 0)
+        {
+          /* Nothing fits from here on: say why once, over every node. */
+          if (why && placed == k)
+            sched_pick_node(nodes, n, req, why);
+          out[k] = -1;
+          continue;
+        }
+      size_t best = h.idx[0];
+      out[k] = (long)best;
+      placed++;
+      sched_assume(&nodes[best], req);
+      /* The chosen node's key grew; it leaves the heap when it no longer fits. */
+      if (sched_filter(&nodes[best], req) >= 0)
+        h.idx[0] = h.idx[--h.len];
+      heap_down(&h, 0);
+    }
+  free(h.idx);
+  return placed;
+}
+
 void sched_node_release(struct sched_node *node)
 {
   free(node->ports);

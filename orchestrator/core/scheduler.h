@@ -82,6 +82,15 @@ int sched_compare(const struct sched_node *a, const struct sched_node *b,
 /* Index of the best node, or -1 (why filled when not NULL). */
 long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sched_request *req,
                      struct sched_why *why);
+/* Place `count` replicas that ask for the same (one service and generation), one after the
+ * other, exactly as `count` rounds of sched_pick_node + sched_assume would, in
+ * O((n + count) log n) with a heap of the feasible nodes: placing a replica changes only the
+ * node it lands on, and a node that fails a filter keeps failing it for the rest of the
+ * batch.  out[i] gets a node index or -1 (nothing fits; *why, when not NULL, says why for
+ * the first replica that did not fit).  The snapshot is updated (sched_assume).  Returns the
+ * number placed. */
+size_t sched_place_many(struct sched_node *nodes, size_t n, const struct sched_request *req,
+                        size_t count, long *out, struct sched_why *why);
 /* Account a placement in the snapshot: resources, ports, service count. */
 void sched_assume(struct sched_node *node, const struct sched_request *req);
 /* "0/3 nodes are available: 1 NotReady, 2 insufficient memory"; caller frees. */

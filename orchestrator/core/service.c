@@ -138,6 +138,41 @@ json_t *service_undo(json_t *old, int64_t gen, struct skiff_err **err)
   return obj;
 }
 
+json_t *service_status(json_t *svc, const struct rc_counts *c, enum rc_rollout st,
+                       const char *detail, const char *now)
+{
+  int64_t gen = model_int(svc, "generation", 1);
+  int desired = (int)model_int(svc, "replicas", 1);
+  cleanup_free char *msg = NULL;
+  if (st == RC_ROLLOUT_COMPLETE)
+    msg = xasprintf("%d of %d updated replicas ready", c->updated_ready, desired);
+  else
+    msg = xasprintf("generation %lld: %d of %d updated replicas ready, %d old%s%s", (long long)gen,
+                    c->updated_ready, desired, c->old,
+                    st == RC_ROLLOUT_STALLED ? ", no progress within the deadline" : "",
+                    detail ? detail : "");
+  json_t *old = json_object_get(json_object_get(svc, "status"), "rollout");
+  bool same = strcmp(model_str(old, "state", ""), rc_rollout_name(st)) == 0
+              && model_int(old, "generation", 0) == gen;
+  json_t *rollout
+      = json_pack("{s:I,s:s,s:s,s:s}", "generation", (json_int_t)gen, "state", rc_rollout_name(st),
+                  "message", msg, "since", same ? model_str(old, "since", now) : now);
+  return json_pack("{s:i,s:i,s:i,s:i,s:o}", "replicas", c->live, "ready", c->ready, "updated",
+                   c->updated, "available", c->ready, "rollout", rollout);
+}
+
+enum rc_rollout service_rollout_seen(json_t *svc, const struct rc_counts *c)
+{
+  int desired = (int)model_int(svc, "replicas", 1);
+  if (rc_rollout_state(c, desired, 0, 0, 1) == RC_ROLLOUT_COMPLETE)
+    return RC_ROLLOUT_COMPLETE;
+  json_t *old = json_object_get(json_object_get(svc, "status"), "rollout");
+  if (strcmp(model_str(old, "state", ""), "Stalled") == 0
+      && model_int(old, "generation", 0) == model_int(svc, "generation", 1))
+    return RC_ROLLOUT_STALLED;
+  return RC_ROLLOUT_PROGRESSING;
+}
+
 json_t *service_rollout_status(json_t *svc)
 {
   json_t *st = json_object_get(svc, "status");

@@ -40,6 +40,16 @@ void api_count_status(struct api *api, unsigned code)
   api->http_409 += code == 409;
 }
 
+enum MHD_Result api_send_text(struct api *api, struct MHD_Connection *c, unsigned code,
+                              char *json_text)
+{
+  size_t n = strlen(json_text);
+  json_text = xrealloc(json_text, n + 2);
+  json_text[n] = '\n';
+  json_text[n + 1] = '\0';
+  return send_text(api, c, code, "application/json", json_text, NULL);
+}
+
 enum MHD_Result api_send_json(struct api *api, struct MHD_Connection *c, unsigned code,
                               json_t *body)
 {
@@ -119,7 +129,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* {"items": [...sorted by name...], "revision": R}; filter may skip objects. */
 json_t *api_list_of(struct api *api, json_t *map, bool (*keep)(json_t *, void *), void *arg,
-                    json_t *(*view)(struct api *, json_t *, json_t *), json_t *varg, bool sort)
+                    json_t *(*render)(struct api *, json_t *), bool sort)
 {
   size_t n = json_object_size(map), k = 0;
   const char **names = xmalloc((n ? n : 1) * sizeof(char *));
@@ -137,11 +147,10 @@ json_t *api_list_of(struct api *api, json_t *map, bool (*keep)(json_t *, void *)
       o = json_object_get(map, names[i]);
       if (keep && !keep(o, arg))
         continue;
-      json_array_append_new(items, view ? view(api, o, varg) : json_incref(o));
+      json_array_append_new(items, render ? render(api, o) : json_incref(o));
     }
   free(names);
-  return json_pack("{s:o,s:I}", "items", items, "revision",
-                   (json_int_t)store_revision(api->cl->store));
+  return json_pack("{s:o,s:I}", "items", items, "revision", (json_int_t)api->view->rev);
 }
 
 json_t *api_parse_body(struct api *api, struct MHD_Connection *c, struct request *rq, bool optional,
@@ -167,24 +176,27 @@ enum MHD_Result api_store_failure(struct api *api, struct MHD_Connection *c, str
 }
 
 /* Write one object (CAS on expect) and answer with its stored version. */
-enum MHD_Result api_put_and_reply(struct api *api, struct MHD_Connection *c, const char *prefix,
-                                  json_t *map, json_t *obj, int64_t expect, unsigned code)
+enum MHD_Result api_put_and_reply(struct api *api, struct MHD_Connection *c, char kind, json_t *obj,
+                                  int64_t expect, unsigned code,
+                                  json_t *(*render)(struct api *, json_t *))
 {
-  const char *name = model_str(obj, "name", "");
-  cleanup_free char *key = xasprintf("%s%s", prefix, name);
-  cleanup_free char *val = cluster_encode(obj);
+  cleanup_free char *name = xstrdup(model_str(obj, "name", ""));
+  struct writes w = {0};
+  writes_put_json(&w, kind, name, obj, expect);
   cleanup_err struct skiff_err *err = NULL;
-  struct store_op op
-      = {.type = STORE_PUT, .key = key, .value = val, .len = strlen(val), .expect_rev = expect};
-  int r = cluster_commit(api->cl, &op, 1, NULL, &err);
+  int r = cluster_commit(api->cl, &w, NULL, &err);
+  writes_free(&w);
+  json_t *stored = kind == VIEW_SERVICE         ? json_object_get(api->view->services, name)
+                   : view_node(api->view, name) ? view_node(api->view, name)->obj
+                                                : NULL;
   if (r == STORE_CONFLICT)
-    return api_send_error(
-        api, c, 409, "%s: revision conflict (stored revision %lld, expected %lld)", key,
-        (long long)model_int(json_object_get(map, name), "revision", 0), (long long)expect);
+    return api_send_error(api, c, 409,
+                          "%s%s: revision conflict (stored revision %lld, expected %lld)",
+                          view_kind_prefix(kind), name, (long long)model_int(stored, "revision", 0),
+                          (long long)expect);
   if (r < 0)
     return api_store_failure(api, c, err);
-  json_t *stored = json_object_get(map, name);
-  return api_send_json(api, c, code, json_incref(stored));
+  return api_send_json(api, c, code, render ? render(api, stored) : json_incref(stored));
 }
 
 /* ---- metrics ---- */
@@ -196,23 +208,12 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
   FILE *f = open_memstream(&text, &len);
   if (f == NULL)
     return api_send_error(api, c, 500, "open_memstream: %s", strerror(errno));
-  int states[REPLICA_STATE_COUNT] = {0};
   int ready = 0, notready = 0;
-  const char *name;
-  json_t *o;
-  json_object_foreach(api->view->replicas, name, o)
-  {
-    int s = model_replica_state_parse(model_str(o, "state", ""));
-    if (s >= 0)
-      states[s]++;
-  }
-  json_object_foreach(api->view->nodes, name, o)
-  {
-    if (strcmp(model_str(o, "status", ""), "Ready") == 0)
-      ready++;
-    else
-      notready++;
-  }
+  for (size_t i = 0; i < api->view->nnodes; i++)
+    {
+      ready += api->view->node_list[i]->ready;
+      notready += !api->view->node_list[i]->ready;
+    }
   long rss_pages = 0;
   FILE *sf = fopen("/proc/self/statm", "re");
   if (sf)
@@ -232,7 +233,8 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           json_object_size(api->view->services));
   fprintf(f, "# TYPE skiff_replicas gauge\n");
   for (int s = 0; s < REPLICA_STATE_COUNT; s++)
-    fprintf(f, "skiff_replicas{state=\"%s\"} %d\n", model_replica_state_name(s), states[s]);
+    fprintf(f, "skiff_replicas{state=\"%s\"} %zu\n", model_replica_state_name(s),
+            api->view->by_state[s]);
   fprintf(f,
           "# TYPE skiff_nodes gauge\nskiff_nodes{status=\"Ready\"} %d\n"
           "skiff_nodes{status=\"NotReady\"} %d\n",
@@ -241,6 +243,15 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
   for (int k = 1; k < 6; k++)
     fprintf(f, "skiff_http_requests_total{code=\"%dxx\"} %llu\n", k,
             (unsigned long long)api->http_count[k]);
+  fprintf(f,
+          "# TYPE skiff_store_txns_total counter\nskiff_store_txns_total %llu\n"
+          "# TYPE skiff_store_conflicts_total counter\nskiff_store_conflicts_total %llu\n"
+          "# TYPE skiff_api_group_commits_total counter\nskiff_api_group_commits_total %llu\n"
+          "# TYPE skiff_api_group_writes_total counter\nskiff_api_group_writes_total %llu\n"
+          "# TYPE skiff_events_dropped_total counter\nskiff_events_dropped_total %llu\n",
+          (unsigned long long)api->cl->txns, (unsigned long long)api->cl->conflicts,
+          (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
+          (unsigned long long)api->cl->events.dropped);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,
@@ -303,7 +314,7 @@ static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const
     return strcmp(method, "GET") == 0
                ? api_send_json(api, c, 200,
                                api_list_of(api, api->view->events, api_keep_event,
-                                           (void *)api_query(c, "object"), NULL, NULL, false))
+                                           (void *)api_query(c, "object"), NULL, false))
                : api_send_405(api, c, method, "GET");
   if (name == NULL && strcmp(coll, "servers") == 0 && api->cfg.servers)
     return strcmp(method, "GET") == 0 ? api_send_json(
@@ -329,6 +340,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       *con_cls = xzalloc(sizeof(struct request));
       return MHD_YES;
     }
+  if (rq->reply)
+    {
+      /* resumed after its group committed (api_group.c) */
+      char *text = rq->reply;
+      rq->reply = NULL;
+      return api_send_text(api, c, rq->code, text);
+    }
   if (*upload_size > 0)
     {
       /* Bounded memory: past the limit the rest of the body is read and dropped. */
@@ -348,9 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       *upload_size = 0;
       return MHD_YES;
     }
-  enum MHD_Result ret = dispatch(api, c, url, method, rq);
-  cluster_flush_events(api->cl);
-  return ret;
+  return dispatch(api, c, url, method, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -360,10 +376,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)c;
   (void)toe;
   struct request *rq = *con_cls;
-  if (rq)
+  if (rq && !rq->parked)
     {
-      free(rq->body);
-      free(rq);
+      api_request_free(rq);
       *con_cls = NULL;
     }
 }
@@ -437,12 +452,24 @@ void api_run(struct api *api)
   MHD_run(api->daemon);
 }
 
+void api_flush(struct api *api)
+{
+  bool replies = api->parked != NULL;
+  api_group_commit(api);
+  cluster_flush_events(api->cl);
+  watch_cache_set_active(&api->cl->watch, api->nwatchers > 0);
+  if (replies)
+    MHD_run(api->daemon);
+}
+
 void api_stop(struct api *api)
 {
   if (api == NULL)
     return;
   struct MHD_Daemon *d = api->daemon;
-  /* MHD must not be stopped with suspended connections: end every watch stream first. */
+  /* MHD must not be stopped with suspended connections: answer the parked requests and end
+   * every watch stream first. */
+  api_flush(api);
   api->stopping = true;
   for (int i = 0; i < 50 && api->watchers; i++)
     {
@@ -450,6 +477,8 @@ void api_stop(struct api *api)
       MHD_run(d);
     }
   MHD_stop_daemon(d);
+  writes_free(&api->group);
+  strmap_free(&api->group_keys);
   free(api->token);
   free(api);
 }

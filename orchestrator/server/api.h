@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "cidr.h"
 #include "cluster.h"
 
 struct api;
@@ -16,6 +17,7 @@ struct api_config
   const char *listen; /* ADDR:PORT */
   const char *token;  /* bearer token every request but /healthz must carry */
   double heartbeat_interval;
+  const struct cidr_pool *pod_pool; /* node podCIDRs (nodeipam.h); NULL: none allocated */
   /* More /metrics lines (the controller's), may be NULL. */
   void (*write_metrics)(void *data, FILE *f);
   void *metrics_data;
@@ -33,6 +35,9 @@ int api_fd(struct api *a);
 int api_timeout_ms(struct api *a, int max);
 /* Serve what is ready (never blocks). */
 void api_run(struct api *a);
+/* End of a loop pass: commit the pass's grouped writes, answer the requests that waited for
+ * them, write the queued Events. */
+void api_flush(struct api *a);
 /* Resume parked watch streams: new changes or a bookmark are due. */
 void api_wake_watchers(struct api *a);
 /* End every watch stream and stop listening. */

@@ -1,135 +1,270 @@
 /* api_cluster.c - Replica routes (list/get/delete, agent status reports) and Node routes
- * (register, heartbeat, cordon/uncordon/drain, delete). */
+ * (register, heartbeat, the batched node status report, cordon/uncordon/drain, delete).
+ * The agents' writes (reports, deletes) join the pass's write group (api_group.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <microhttpd.h>
 #include "api_internal.h"
+#include "jtext.h"
 #include "model.h"
+#include "nodeipam.h"
 
 /* ---- replicas ---- */
 
-struct replica_filter
+static int by_name(const void *a, const void *b)
 {
-  const char *service, *node;
-};
-
-static bool keep_replica(json_t *r, void *arg)
-{
-  struct replica_filter *f = arg;
-  return (f->service == NULL || strcmp(model_str(r, "service", ""), f->service) == 0)
-         && (f->node == NULL || strcmp(model_str(r, "node", ""), f->node) == 0);
+  return strcmp((*(struct view_replica *const *)a)->name, (*(struct view_replica *const *)b)->name);
 }
 
-static enum MHD_Result replica_status(struct api *api, struct MHD_Connection *c, struct request *rq,
-                                      json_t *rep)
+/* GET /v1/replicas[?service=S][&node=N]: written as text (tens of thousands of replicas). */
+static enum MHD_Result list_replicas(struct api *api, struct MHD_Connection *c)
 {
-  enum MHD_Result sent = MHD_NO;
-  json_t *doc = api_parse_body(api, c, rq, false, &sent);
-  if (doc == NULL)
-    return sent;
-  cleanup_err struct skiff_err *err = NULL;
-  enum MHD_Result ret;
-  const char *name = model_str(rep, "name", "");
-  int st = model_replica_state_parse(model_str(rep, "state", ""));
-  if (model_status_parse(doc, &err) < 0)
-    ret = api_send_error(api, c, 400, "%s", err->msg);
-  else if (strcmp(model_str(doc, "node", ""), model_str(rep, "node", "")) != 0)
-    ret = api_send_error(api, c, 409, "replica `%s` is bound to node `%s`, not `%s`", name,
-                         model_str(rep, "node", ""), model_str(doc, "node", ""));
-  else if (st == REPLICA_TERMINATING || st == REPLICA_LOST)
+  const char *service = api_query(c, "service"), *node = api_query(c, "node");
+  struct view *v = api->view;
+  size_t n = 0;
+  struct view_replica **items = xmalloc((v->replicas.n ? v->replicas.n : 1) * sizeof(*items));
+  if (service)
     {
-      json_t *body = json_pack("{s:s,s:i,s:O}", "error", "replica is being stopped: stop it",
-                               "code", 409, "replica", rep);
-      ret = api_send_json(api, c, 409, body);
+      struct view_group *g = view_group(v, service);
+      for (size_t i = 0; g && i < g->n; i++)
+        items[n++] = g->items[i];
     }
   else
     {
-      json_t *obj = json_copy(rep);
-      const char *key;
-      json_t *v;
-      json_object_foreach(doc, key, v)
-      {
-        if (strcmp(key, "node") != 0)
-          json_object_set(obj, key, v);
-      }
-      if (json_equal(obj, rep))
-        ret = api_send_json(api, c, 200, json_incref(rep));
-      else
-        {
-          int nst = model_replica_state_parse(model_str(obj, "state", ""));
-          if (nst != st && (nst == REPLICA_FAILED || nst == REPLICA_BACKOFF))
-            recorder_event(&api->cl->events, "Warning", "Replica", name,
-                           nst == REPLICA_FAILED ? "Failed" : "BackOff", "exit code %lld%s%s",
-                           (long long)model_int(obj, "lastExitCode", -1),
-                           *model_str(obj, "reason", "") ? ": " : "", model_str(obj, "reason", ""));
-          ret = api_put_and_reply(api, c, "/replicas/", api->view->replicas, obj,
-                                  model_int(rep, "revision", 0), 200);
-        }
-      json_decref(obj);
+      size_t pos = 0;
+      void *val;
+      while (strmap_next(&v->replicas, &pos, NULL, &val))
+        items[n++] = val;
     }
+  qsort(items, n, sizeof(*items), by_name);
+  struct jtext t = {0};
+  jtext_str(&t, "{\"items\":[");
+  bool first = true;
+  for (size_t i = 0; i < n; i++)
+    {
+      if (node && strcmp(items[i]->node, node) != 0)
+        continue;
+      size_t len;
+      char *s = view_replica_encode(items[i], true, &len);
+      if (!first)
+        jtext_str(&t, ",");
+      jtext_raw(&t, s, len);
+      free(s);
+      first = false;
+    }
+  jtext_str(&t, "],\"revision\":");
+  jtext_int(&t, v->rev);
+  jtext_str(&t, "}");
+  free(items);
+  return api_send_text(api, c, 200, jtext_take(&t, NULL));
+}
+
+/* A status report (fields of model_status_parse, "node" and "name" aside) applied to a copy
+ * of r; NULL when it changes nothing. */
+static struct view_replica *apply_report(const struct view_replica *r, json_t *doc)
+{
+  struct view_replica *c = view_replica_clone(r);
+  const char *key;
+  json_t *v;
+  json_object_foreach(doc, key, v)
+  {
+    if (strcmp(key, "node") == 0 || strcmp(key, "name") == 0)
+      continue;
+    if (strcmp(key, "state") == 0)
+      c->state = (enum replica_state)model_replica_state_parse(json_string_value(v));
+    else if (strcmp(key, "ready") == 0)
+      c->ready = json_is_true(v);
+    else if (strcmp(key, "restarts") == 0)
+      c->restarts = (int)json_integer_value(v);
+    else if (strcmp(key, "address") == 0)
+      view_replica_set(&c->address, json_string_value(v));
+    else if (strcmp(key, "reason") == 0)
+      view_replica_set(&c->reason, json_string_value(v));
+    else if (strcmp(key, "lastExitCode") == 0)
+      {
+        c->has_exit = json_is_integer(v);
+        c->exit_code = c->has_exit ? (int)json_integer_value(v) : 0;
+      }
+    else
+      {
+        if (c->extra == NULL)
+          c->extra = json_object();
+        json_object_set(c->extra, key, v);
+      }
+  }
+  if (view_replica_same(r, c))
+    {
+      view_replica_free(c);
+      return NULL;
+    }
+  return c;
+}
+
+/* One report for replica `name` from `node` (validated): recorded in rq's results, its write
+ * queued in the group.  single: errors answer the whole request (the per-replica route). */
+static void report_one(struct api *api, struct request *rq, const char *name, const char *node,
+                       json_t *doc)
+{
+  struct view_replica *rep = view_replica(api->view, name);
+  if (rep == NULL)
+    {
+      cleanup_free char *msg = xasprintf("replica `%s` not found", name);
+      api_result(rq, name, 404, msg);
+      return;
+    }
+  if (strcmp(node, rep->node) != 0)
+    {
+      cleanup_free char *msg
+          = xasprintf("replica `%s` is bound to node `%s`, not `%s`", name, rep->node, node);
+      api_result(rq, name, 409, msg);
+      return;
+    }
+  if (rep->state == REPLICA_TERMINATING || rep->state == REPLICA_LOST)
+    {
+      json_t *item = api_result(rq, name, 409, "replica is being stopped: stop it");
+      json_object_set_new(item, "replica", view_replica_json(rep));
+      return;
+    }
+  struct view_replica *next = apply_report(rep, doc);
+  if (next == NULL)
+    {
+      api_result(rq, name, 200, NULL);
+      return;
+    }
+  if (next->state != rep->state
+      && (next->state == REPLICA_FAILED || next->state == REPLICA_BACKOFF))
+    {
+      /* a replica that never started has no exit code: say only why */
+      cleanup_free char *exit
+          = next->has_exit ? xasprintf("exit code %d%s", next->exit_code, *next->reason ? ": " : "")
+                           : xstrdup("");
+      recorder_event(&api->cl->events, "Warning", "Replica", name,
+                     next->state == REPLICA_FAILED ? "Failed" : "BackOff", "%s%s (restarts %d)",
+                     exit, next->reason, next->restarts);
+    }
+  api_group_put_replica(api, rq, next, rep->rev);
+}
+
+static bool results_waiting(struct request *rq)
+{
+  const char *name;
+  json_t *item;
+  json_object_foreach(rq->results, name, item)
+  {
+    if (json_integer_value(json_object_get(item, "code")) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* The request's body, checked by check; NULL after answering 400 (in *sent). */
+static json_t *checked_body(struct api *api, struct MHD_Connection *c, struct request *rq,
+                            int (*check)(json_t *, struct skiff_err **), enum MHD_Result *sent)
+{
+  json_t *doc = api_parse_body(api, c, rq, false, sent);
+  if (doc == NULL)
+    return NULL;
+  cleanup_err struct skiff_err *err = NULL;
+  if (check(doc, &err) < 0)
+    {
+      json_decref(doc);
+      *sent = api_send_error(api, c, 400, "%s", err->msg);
+      return NULL;
+    }
+  return doc;
+}
+
+/* POST /v1/replicas/NAME/status */
+static enum MHD_Result replica_status(struct api *api, struct MHD_Connection *c, struct request *rq,
+                                      const char *name)
+{
+  enum MHD_Result sent = MHD_NO;
+  json_t *doc = checked_body(api, c, rq, model_status_parse, &sent);
+  if (doc == NULL)
+    return sent;
+  cleanup_free char *key = xasprintf("/replicas/%s", name);
+  if (api_group_has(api, key))
+    api_group_commit(api); /* read what the earlier report of this pass wrote */
+  rq->reply_kind = API_REPLY_REPLICA;
+  json_t *item = NULL;
+  report_one(api, rq, name, model_str(doc, "node", ""), doc);
   json_decref(doc);
-  return ret;
+  item = json_object_get(rq->results, name);
+  if (json_integer_value(json_object_get(item, "code")) == 0)
+    return api_park(api, c, rq);
+  if (json_object_get(item, "replica"))
+    {
+      /* Terminating or Lost: the body carries the replica so the agent sees it must stop. */
+      json_object_del(item, "name");
+      json_object_set_new(item, "error", json_string("replica is being stopped: stop it"));
+      return api_send_json(api, c, 409, json_incref(item));
+    }
+  return api_reply_now(api, c, rq);
+}
+
+/* DELETE /v1/replicas/NAME */
+static enum MHD_Result replica_delete(struct api *api, struct MHD_Connection *c, struct request *rq,
+                                      const char *name)
+{
+  cleanup_free char *key = xasprintf("/replicas/%s", name);
+  if (api_group_has(api, key))
+    api_group_commit(api);
+  struct view_replica *rep = view_replica(api->view, name);
+  if (rep == NULL)
+    return api_send_error(api, c, 404, "replica `%s` not found", name);
+  bool node_ready = *rep->node && view_node_ready(api->view, rep->node);
+  if (node_ready && model_replica_state_live(rep->state) && rep->state != REPLICA_PENDING)
+    {
+      /* Graceful: the agent stops it, then deletes it. */
+      struct view_replica *next = view_replica_clone(rep);
+      next->state = REPLICA_TERMINATING;
+      next->ready = false;
+      view_replica_set(&next->reason, "deleted by request");
+      rq->reply_kind = API_REPLY_REPLICA;
+      api_group_put_replica(api, rq, next, rep->rev);
+      return api_park(api, c, rq);
+    }
+  rq->reply_kind = API_REPLY_DELETED;
+  rq->last = view_replica_json(rep);
+  api_group_delete_replica(api, rq, name, rep->rev);
+  return api_park(api, c, rq);
 }
 
 enum MHD_Result api_route_replicas(struct api *api, struct MHD_Connection *c, const char *method,
                                    struct request *rq, const char *name, const char *sub)
 {
   if (name == NULL)
-    {
-      if (strcmp(method, "GET") != 0)
-        return api_send_405(api, c, method, "GET");
-      struct replica_filter f = {api_query(c, "service"), api_query(c, "node")};
-      return api_send_json(
-          api, c, 200, api_list_of(api, api->view->replicas, keep_replica, &f, NULL, NULL, true));
-    }
-  json_t *rep = json_object_get(api->view->replicas, name);
-  if (rep == NULL)
-    return api_send_error(api, c, 404, "replica `%s` not found", name);
+    return strcmp(method, "GET") == 0 ? list_replicas(api, c) : api_send_405(api, c, method, "GET");
   if (sub && strcmp(sub, "status") == 0)
     {
       if (strcmp(method, "POST") != 0)
         return api_send_405(api, c, method, "POST");
-      return replica_status(api, c, rq, rep);
+      return replica_status(api, c, rq, name);
     }
   if (sub)
     return api_send_error(api, c, 404, "no route for %s", sub);
-  if (strcmp(method, "GET") == 0)
-    return api_send_json(api, c, 200, json_incref(rep));
-  if (strcmp(method, "DELETE") != 0)
+  if (strcmp(method, "DELETE") == 0)
+    return replica_delete(api, c, rq, name);
+  if (strcmp(method, "GET") != 0)
     return api_send_405(api, c, method, "GET, DELETE");
-  int st = model_replica_state_parse(model_str(rep, "state", ""));
-  const char *node = model_str(rep, "node", "");
-  json_t *n = json_object_get(api->view->nodes, node);
-  bool node_ready = n && strcmp(model_str(n, "status", ""), "Ready") == 0;
-  if (*node && node_ready && model_replica_state_live(st) && st != REPLICA_PENDING)
-    {
-      /* Graceful: the agent stops it, then deletes it. */
-      json_t *obj = json_copy(rep);
-      json_object_set_new(obj, "state", json_string("Terminating"));
-      json_object_set_new(obj, "ready", json_false());
-      json_object_set_new(obj, "reason", json_string("deleted by request"));
-      enum MHD_Result ret = api_put_and_reply(api, c, "/replicas/", api->view->replicas, obj,
-                                              model_int(rep, "revision", 0), 200);
-      json_decref(obj);
-      return ret;
-    }
-  json_t *last = json_deep_copy(rep);
-  cleanup_free char *key = xasprintf("/replicas/%s", name);
-  cleanup_err struct skiff_err *err = NULL;
-  if (store_delete(api->cl->store, key, STORE_ANY_REV, NULL, &err) != 0)
-    {
-      json_decref(last);
-      return api_store_failure(api, c, err);
-    }
-  return api_send_json(api, c, 200, last);
+  struct view_replica *rep = view_replica(api->view, name);
+  if (rep == NULL)
+    return api_send_error(api, c, 404, "replica `%s` not found", name);
+  return api_send_text(api, c, 200, view_replica_encode(rep, true, NULL));
 }
 
 /* ---- nodes ---- */
 
-static json_t *node_view(struct api *api, json_t *node, json_t *alloc)
+static json_t *node_json(struct api *api, const char *name)
 {
-  return view_node_render(api->view, node, alloc, cluster_now());
+  struct view_node *n = view_node(api->view, name);
+  return n ? view_node_render(n, cluster_clock(api->cl)) : json_null();
+}
+
+static json_t *render_node(struct api *api, json_t *obj)
+{
+  return node_json(api, model_str(obj, "name", ""));
 }
 
 static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, struct request *rq)
@@ -140,15 +275,15 @@ static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, 
     return sent;
   json_t *reg = NULL;
   cleanup_err struct skiff_err *err = NULL;
-  enum MHD_Result ret;
   if (model_node_parse(doc, &reg, &err) < 0)
     {
       json_decref(doc);
       return api_send_error(api, c, 400, "%s", err->msg);
     }
   json_decref(doc);
-  const char *name = model_str(reg, "name", "");
-  json_t *old = json_object_get(api->view->nodes, name);
+  cleanup_free char *name = xstrdup(model_str(reg, "name", ""));
+  struct view_node *cur = view_node(api->view, name);
+  json_t *old = cur ? cur->obj : NULL;
   json_t *obj = old ? json_deep_copy(old) : json_deep_copy(reg);
   if (old)
     {
@@ -165,98 +300,139 @@ static enum MHD_Result node_register(struct api *api, struct MHD_Connection *c, 
       json_object_set_new(obj, "cordoned", json_false());
       json_object_set_new(obj, "created", json_string(now));
     }
+  int code
+      = nodeipam_assign(api->cfg.pod_pool, api->view, &api->cl->events, name, reg, old, obj, &err);
+  if (code != 0)
+    {
+      enum MHD_Result sent_err
+          = api_send_error(api, c, (unsigned)code, "node `%s`: %s", name, err->msg);
+      json_decref(obj);
+      json_decref(reg);
+      return sent_err;
+    }
   json_object_set_new(obj, "status", json_string("Ready"));
-  cluster_heartbeat(api->cl, name, cluster_now());
+  json_decref(reg);
   if (old && json_equal(old, obj))
     {
-      json_t *alloc = view_node_allocations(api->view);
-      ret = api_send_json(api, c, 200, node_view(api, old, alloc));
-      json_decref(alloc);
+      json_decref(obj);
+      cluster_heartbeat(api->cl, name, cluster_clock(api->cl));
+      return api_send_json(api, c, 200, node_json(api, name));
     }
-  else
-    {
-      cleanup_free char *key = xasprintf("/nodes/%s", name);
-      cleanup_free char *val = cluster_encode(obj);
-      if (store_put(api->cl->store, key, val, old ? model_int(old, "revision", 0) : STORE_ABSENT,
-                    NULL, &err)
-          != 0)
-        ret = err ? api_store_failure(api, c, err)
-                  : api_send_error(api, c, 409, "%s: conflict", key);
-      else
-        {
-          if (!old)
-            recorder_event(&api->cl->events, "Normal", "Node", name, "NodeRegistered", "address %s",
-                           model_str(obj, "address", ""));
-          json_t *alloc = view_node_allocations(api->view);
-          ret = api_send_json(api, c, old ? 200 : 201,
-                              node_view(api, json_object_get(api->view->nodes, name), alloc));
-          json_decref(alloc);
-        }
-    }
-  json_decref(obj);
-  json_decref(reg);
+  if (!old)
+    recorder_event(&api->cl->events, "Normal", "Node", name, "NodeRegistered", "address %s",
+                   model_str(obj, "address", ""));
+  enum MHD_Result ret = api_put_and_reply(api, c, VIEW_NODE, obj,
+                                          old ? model_int(old, "revision", 0) : STORE_ABSENT,
+                                          old ? 200 : 201, render_node);
+  /* Registering counts as a heartbeat. */
+  cluster_heartbeat(api->cl, name, cluster_clock(api->cl));
   return ret;
 }
 
-static enum MHD_Result node_set_cordon(struct api *api, struct MHD_Connection *c, json_t *node,
-                                       bool cordon, bool drain)
+/* POST /v1/nodes/NAME/status: the node's replica reports in one request (and a heartbeat). */
+static enum MHD_Result node_status(struct api *api, struct MHD_Connection *c, struct request *rq,
+                                   const char *node)
 {
-  const char *name = model_str(node, "name", "");
-  cleanup_free char *nname = xstrdup(name);
+  enum MHD_Result sent = MHD_NO;
+  json_t *doc = checked_body(api, c, rq, model_node_status_parse, &sent);
+  if (doc == NULL)
+    return sent;
+  cluster_heartbeat(api->cl, node, cluster_clock(api->cl));
+  json_t *items = json_object_get(doc, "replicas");
+  size_t i;
+  json_t *item;
+  json_array_foreach(items, i, item)
+  {
+    cleanup_free char *key = xasprintf("/replicas/%s", model_str(item, "name", ""));
+    if (api_group_has(api, key))
+      {
+        api_group_commit(api);
+        break;
+      }
+  }
+  rq->reply_kind = API_REPLY_ITEMS;
+  rq->results = json_object();
+  rq->order = json_array();
+  json_array_foreach(items, i, item)
+  {
+    report_one(api, rq, model_str(item, "name", ""), node, item);
+  }
+  json_decref(doc);
+  if (results_waiting(rq))
+    return api_park(api, c, rq);
+  return api_reply_now(api, c, rq);
+}
+
+static enum MHD_Result node_set_cordon(struct api *api, struct MHD_Connection *c,
+                                       struct view_node *node, bool cordon, bool drain)
+{
+  cleanup_free char *nname = xstrdup(node->name);
   cleanup_err struct skiff_err *err = NULL;
-  size_t cap = 1 + (drain ? json_object_size(api->view->replicas) : 0), n = 0;
-  struct store_op *ops = xzalloc(cap * sizeof(*ops));
-  char **bufs = xzalloc(2 * cap * sizeof(char *));
-  size_t nb = 0;
-  if (model_bool(node, "cordoned", false) != cordon)
+  struct writes w = {0};
+  if (model_bool(node->obj, "cordoned", false) != cordon)
     {
-      json_t *obj = json_deep_copy(node);
+      json_t *obj = json_deep_copy(node->obj);
       json_object_set_new(obj, "cordoned", json_boolean(cordon));
-      bufs[nb++] = xasprintf("/nodes/%s", name);
-      bufs[nb++] = cluster_encode(obj);
-      ops[n++] = (struct store_op){STORE_PUT, bufs[nb - 2], bufs[nb - 1], strlen(bufs[nb - 1]),
-                                   model_int(node, "revision", 0)};
-      json_decref(obj);
+      writes_put_json(&w, VIEW_NODE, nname, obj, model_int(node->obj, "revision", 0));
     }
-  const char *rname;
-  json_t *r;
+  bool cordon_write = w.n > 0;
   int drained = 0;
   if (drain)
-    json_object_foreach(api->view->replicas, rname, r)
     {
-      int st = model_replica_state_parse(model_str(r, "state", ""));
-      if (strcmp(model_str(r, "node", ""), name) != 0 || !model_replica_state_live(st))
-        continue;
-      json_t *obj = json_deep_copy(r);
-      json_object_set_new(obj, "state", json_string("Terminating"));
-      json_object_set_new(obj, "ready", json_false());
-      json_object_set_new(obj, "reason", json_string("node drained"));
-      bufs[nb++] = xasprintf("/replicas/%s", rname);
-      bufs[nb++] = cluster_encode(obj);
-      ops[n++] = (struct store_op){STORE_PUT, bufs[nb - 2], bufs[nb - 1], strlen(bufs[nb - 1]),
-                                   model_int(r, "revision", 0)};
-      json_decref(obj);
-      drained++;
+      size_t pos = 0;
+      void *val;
+      while (strmap_next(&api->view->replicas, &pos, NULL, &val))
+        {
+          struct view_replica *r = val;
+          if (strcmp(r->node, nname) != 0 || !model_replica_state_live(r->state))
+            continue;
+          struct view_replica *next = view_replica_clone(r);
+          next->state = REPLICA_TERMINATING;
+          next->ready = false;
+          view_replica_set(&next->reason, "node drained");
+          writes_put_replica(&w, next, r->rev);
+          drained++;
+        }
     }
-  int rc = cluster_commit(api->cl, ops, n, NULL, &err);
-  for (size_t i = 0; i < nb; i++)
-    free(bufs[i]);
-  free(bufs);
-  free(ops);
-  if (rc != 0)
-    return rc == STORE_CONFLICT ? api_send_error(api, c, 409, "node `%s`: conflict, retry", nname)
-                                : api_store_failure(api, c, err);
+  int dropped = cluster_commit_each(api->cl, &w, &err);
+  writes_free(&w);
+  if (dropped != 0)
+    return dropped > 0 ? api_send_error(api, c, 409, "node `%s`: %d writes met a conflict, retry",
+                                        nname, dropped)
+                       : api_store_failure(api, c, err);
   if (drain)
     recorder_event(&api->cl->events, "Normal", "Node", nname, "Drained",
                    "cordoned; %d replicas stopping", drained);
-  else if (n > 0)
+  else if (cordon_write)
     recorder_event(&api->cl->events, "Normal", "Node", nname, cordon ? "Cordoned" : "Uncordoned",
                    "%s", cordon ? "no new replicas will be placed here" : "schedulable again");
-  json_t *alloc = view_node_allocations(api->view);
-  enum MHD_Result ret
-      = api_send_json(api, c, 200, node_view(api, json_object_get(api->view->nodes, nname), alloc));
-  json_decref(alloc);
-  return ret;
+  return api_send_json(api, c, 200, node_json(api, nname));
+}
+
+static enum MHD_Result list_nodes(struct api *api, struct MHD_Connection *c)
+{
+  json_t *items = json_array();
+  double now = cluster_clock(api->cl);
+  for (size_t i = 0; i < api->view->nnodes; i++)
+    json_array_append_new(items, view_node_render(api->view->node_list[i], now));
+  return api_send_json(
+      api, c, 200, json_pack("{s:o,s:I}", "items", items, "revision", (json_int_t)api->view->rev));
+}
+
+/* POST /v1/nodes/NAME/heartbeat: the hot path of an idle cluster (one per node and
+ * second), answered without building JSON trees. */
+static enum MHD_Result node_heartbeat(struct api *api, struct MHD_Connection *c,
+                                      struct view_node *node)
+{
+  cluster_heartbeat(api->cl, node->name, cluster_clock(api->cl));
+  struct jtext t = {0};
+  jtext_str(&t, "{\"name\":");
+  jtext_quote(&t, node->name);
+  jtext_str(&t, node->ready ? ",\"status\":\"Ready\"" : ",\"status\":\"NotReady\"");
+  char buf[64];
+  snprintf(buf, sizeof(buf), ",\"heartbeatInterval\":%g}", api->cfg.heartbeat_interval);
+  jtext_str(&t, buf);
+  return api_send_text(api, c, 200, jtext_take(&t, NULL));
 }
 
 enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const char *method,
@@ -265,34 +441,27 @@ enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const
   if (name == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        {
-          json_t *alloc = view_node_allocations(api->view);
-          json_t *l = api_list_of(api, api->view->nodes, NULL, NULL, node_view, alloc, true);
-          json_decref(alloc);
-          return api_send_json(api, c, 200, l);
-        }
+        return list_nodes(api, c);
       if (strcmp(method, "POST") == 0)
         return node_register(api, c, rq);
       return api_send_405(api, c, method, "GET, POST");
     }
-  json_t *node = json_object_get(api->view->nodes, name);
+  struct view_node *node = view_node(api->view, name);
   if (node == NULL)
     return api_send_error(api, c, 404, "node `%s` not found", name);
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        {
-          json_t *alloc = view_node_allocations(api->view);
-          enum MHD_Result ret = api_send_json(api, c, 200, node_view(api, node, alloc));
-          json_decref(alloc);
-          return ret;
-        }
+        return api_send_json(api, c, 200, view_node_render(node, cluster_clock(api->cl)));
       if (strcmp(method, "DELETE") == 0)
         {
-          json_t *last = json_deep_copy(node);
-          cleanup_free char *key = xasprintf("/nodes/%s", name);
+          json_t *last = json_deep_copy(node->obj);
           cleanup_err struct skiff_err *err = NULL;
-          if (store_delete(api->cl->store, key, STORE_ANY_REV, NULL, &err) != 0)
+          struct writes w = {0};
+          writes_delete(&w, VIEW_NODE, name, STORE_ANY_REV);
+          int r = cluster_commit(api->cl, &w, NULL, &err);
+          writes_free(&w);
+          if (r != 0)
             {
               json_decref(last);
               return api_store_failure(api, c, err);
@@ -306,13 +475,9 @@ enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const
   if (strcmp(method, "POST") != 0)
     return api_send_405(api, c, method, "POST");
   if (strcmp(sub, "heartbeat") == 0)
-    {
-      cluster_heartbeat(api->cl, name, cluster_now());
-      return api_send_json(api, c, 200,
-                           json_pack("{s:s,s:s,s:f}", "name", name, "status",
-                                     model_str(node, "status", ""), "heartbeatInterval",
-                                     api->cfg.heartbeat_interval));
-    }
+    return node_heartbeat(api, c, node);
+  if (strcmp(sub, "status") == 0)
+    return node_status(api, c, rq, name);
   if (strcmp(sub, "cordon") == 0 || strcmp(sub, "uncordon") == 0 || strcmp(sub, "drain") == 0)
     return node_set_cordon(api, c, node, strcmp(sub, "uncordon") != 0, strcmp(sub, "drain") == 0);
   return api_send_error(api, c, 404, "no route for %s", sub);

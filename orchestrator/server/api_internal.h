@@ -11,6 +11,7 @@
 #define API_BODY_MAX (1024 * 1024)
 
 struct api_watcher;
+struct request;
 
 struct api
 {
@@ -22,17 +23,40 @@ struct api
   struct api_watcher *watchers; /* parked (suspended) watch streams */
   int nwatchers;                /* open watch streams */
   bool stopping;                /* shutting down: watch streams end instead of waiting */
+  /* Writes of this loop pass's agent requests, committed together (api_group.c) */
+  struct writes group;
+  struct strmap group_keys; /* the keys group writes */
+  struct request *parked;   /* requests waiting for the group to commit */
   /* HTTP metrics */
   uint64_t http_count[6]; /* by status class: index code/100 */
   uint64_t http_401, http_404, http_409;
+  uint64_t group_commits, group_writes;
 };
 
-/* One request's body, bounded by API_BODY_MAX. */
+/* What a parked request answers once its group committed. */
+enum api_reply
+{
+  API_REPLY_REPLICA, /* the replica as stored */
+  API_REPLY_DELETED, /* rq->last */
+  API_REPLY_ITEMS,   /* {"items": [per replica result], "revision": R} */
+};
+
+/* One request: its body (bounded by API_BODY_MAX) and, while parked, its results. */
 struct request
 {
   char *body;
   size_t len;
   bool too_big;
+  /* parked (api_group.c) */
+  struct MHD_Connection *conn;
+  struct request *next;
+  bool parked;
+  enum api_reply reply_kind;
+  json_t *results; /* replica name -> {"name", "code", ["error"], ["replica"]} */
+  json_t *order;   /* names, in the order of the request */
+  json_t *last;    /* API_REPLY_DELETED: the replica before the delete */
+  unsigned code;   /* the reply, once made */
+  char *reply;
 };
 
 enum MHD_Result api_send_json(struct api *api, struct MHD_Connection *c, unsigned code,
@@ -45,16 +69,39 @@ void api_count_status(struct api *api, unsigned code);
 const char *api_query(struct MHD_Connection *c, const char *key);
 /* ?revision=N: 1 when present and valid, 0 absent, -1 invalid. */
 int api_query_revision(struct MHD_Connection *c, int64_t *rev);
-/* {"items": [...], "revision": R}; keep filters, view renders (both may be NULL). */
+/* {"items": [...], "revision": R} of a JSON map of the view (R: the view's revision); keep
+ * filters, render shows (both may be NULL). */
 json_t *api_list_of(struct api *api, json_t *map, bool (*keep)(json_t *, void *), void *arg,
-                    json_t *(*view)(struct api *, json_t *, json_t *), json_t *varg, bool sort);
+                    json_t *(*render)(struct api *, json_t *), bool sort);
 /* NULL after sending 400 (in *sent) on malformed JSON; optional: empty body -> {}. */
 json_t *api_parse_body(struct api *api, struct MHD_Connection *c, struct request *rq, bool optional,
                        enum MHD_Result *sent);
 enum MHD_Result api_store_failure(struct api *api, struct MHD_Connection *c, struct skiff_err *err);
-/* Write obj under prefix+name with CAS on expect; answer code with the stored object. */
-enum MHD_Result api_put_and_reply(struct api *api, struct MHD_Connection *c, const char *prefix,
-                                  json_t *map, json_t *obj, int64_t expect, unsigned code);
+/* Write obj (a Service or Node, reference taken) with CAS on expect; answer code with the
+ * stored object (render: how to show it, may be NULL). */
+enum MHD_Result api_put_and_reply(struct api *api, struct MHD_Connection *c, char kind, json_t *obj,
+                                  int64_t expect, unsigned code,
+                                  json_t *(*render)(struct api *, json_t *));
+enum MHD_Result api_send_text(struct api *api, struct MHD_Connection *c, unsigned code,
+                              char *json_text); /* takes json_text */
+
+/* ---- grouped writes (api_group.c) ---- */
+/* Does the pending group write key?  A request touching such a key commits the group first
+ * (api_group_commit), so it reads what the earlier request wrote. */
+bool api_group_has(struct api *api, const char *key);
+void api_group_commit(struct api *api);
+/* Record a result for one replica of rq (code 0 = waiting for the group). */
+json_t *api_result(struct request *rq, const char *name, unsigned code, const char *error);
+/* Queue a replica write (r taken) or delete for rq. */
+void api_group_put_replica(struct api *api, struct request *rq, struct view_replica *r,
+                           int64_t expect);
+void api_group_delete_replica(struct api *api, struct request *rq, const char *name,
+                              int64_t expect);
+/* Park rq until its group commits: the reply is made then (rq->reply_kind) and sent. */
+enum MHD_Result api_park(struct api *api, struct MHD_Connection *c, struct request *rq);
+/* The reply of rq from its results (also for requests that did not need to wait). */
+enum MHD_Result api_reply_now(struct api *api, struct MHD_Connection *c, struct request *rq);
+void api_request_free(struct request *rq);
 
 enum MHD_Result api_route_apply(struct api *api, struct MHD_Connection *c, struct request *rq);
 enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, const char *method,

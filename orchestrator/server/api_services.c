@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
+#include "reconcile.h"
 #include "service.h"
 
 /* ---- services ---- */
@@ -54,14 +55,30 @@ static char *node_port_conflict(struct api *api, json_t *list, bool single)
   return msg;
 }
 
+/* The service as the API shows it: its status computed now from its replicas in the view,
+ * at one revision (a status written by the controller for an older generation never shows a
+ * rollout Complete). */
+static json_t *service_live(struct api *api, json_t *svc)
+{
+  struct rc_counts c;
+  view_service_counts(api->view, svc, &c);
+  enum rc_rollout st = service_rollout_seen(svc, &c);
+  cleanup_free char *detail = st == RC_ROLLOUT_COMPLETE
+                                  ? NULL
+                                  : view_rollout_culprit(api->view, model_str(svc, "name", ""),
+                                                         model_int(svc, "generation", 1));
+  cleanup_free char *now = model_time_string(time(NULL));
+  json_t *out = json_copy(svc);
+  json_object_set_new(out, "status", service_status(svc, &c, st, detail, now));
+  return out;
+}
+
 static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c, json_t *list,
                                       int64_t *revs, bool create_only, bool single)
 {
   size_t n = json_array_size(list);
-  struct store_op *ops = xzalloc((n ? n : 1) * sizeof(*ops));
-  char **bufs = xzalloc((2 * n + 1) * sizeof(char *));
+  struct writes w = {0};
   json_t *changed = json_array(), *newgen = json_array();
-  size_t nops = 0, nb = 0;
   size_t *opidx = xzalloc((n ? n : 1) * sizeof(size_t));
   bool created = false;
   enum MHD_Result ret;
@@ -94,33 +111,27 @@ static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c,
       json_t *obj = service_merge(old, desired, &ch, &ng);
       if (ch)
         {
-          bufs[nb] = xasprintf("/services/%s", name);
-          bufs[nb + 1] = cluster_encode(obj);
-          ops[nops]
-              = (struct store_op){.type = STORE_PUT,
-                                  .key = bufs[nb],
-                                  .value = bufs[nb + 1],
-                                  .len = strlen(bufs[nb + 1]),
-                                  .expect_rev = old ? model_int(old, "revision", 0) : STORE_ABSENT};
-          opidx[nops++] = i;
-          nb += 2;
+          opidx[w.n] = i;
+          writes_put_json(&w, VIEW_SERVICE, name, obj,
+                          old ? model_int(old, "revision", 0) : STORE_ABSENT);
           json_array_append_new(changed, json_string(name));
           if (ng && old)
             json_array_append_new(newgen, json_string(name));
           created |= old == NULL;
         }
-      json_decref(obj);
+      else
+        json_decref(obj);
     }
   size_t failed = 0;
-  if (nops > STORE_TXN_MAX_OPS)
+  if (w.n > STORE_TXN_MAX_OPS)
     {
       /* One store transaction holds at most that many writes (etcd's limit). */
       ret = api_send_error(api, c, 413,
-                           "%zu changed services in one apply: at most %d (nothing applied)", nops,
+                           "%zu changed services in one apply: at most %d (nothing applied)", w.n,
                            STORE_TXN_MAX_OPS);
       goto out;
     }
-  int r = cluster_commit(api->cl, ops, nops, &failed, &err);
+  int r = cluster_commit(api->cl, &w, &failed, &err);
   if (r == STORE_CONFLICT)
     {
       ret = api_send_error(api, c, 409, "services[%zu]: revision conflict, nothing applied",
@@ -140,8 +151,8 @@ static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c,
     json_t *svc = json_object_get(api->view->services, name);
     bool ng = false;
     size_t j;
-    json_t *w;
-    json_array_foreach(newgen, j, w) ng |= strcmp(json_string_value(w), name) == 0;
+    json_t *x;
+    json_array_foreach(newgen, j, x) ng |= strcmp(json_string_value(x), name) == 0;
     if (ng)
       recorder_event(&api->cl->events, "Normal", "Service", name, "RolloutStarted",
                      "generation %lld (image %s)", (long long)model_int(svc, "generation", 1),
@@ -154,25 +165,22 @@ static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c,
     {
       json_t *svc
           = json_object_get(api->view->services, model_str(json_array_get(list, 0), "name", ""));
-      ret = api_send_json(api, c, created ? 201 : 200, json_incref(svc));
+      ret = api_send_json(api, c, created ? 201 : 200, service_live(api, svc));
     }
   else
     {
       json_t *items = json_array();
       json_array_foreach(list, i, v)
       {
-        json_array_append_new(
-            items, json_deep_copy(json_object_get(api->view->services, model_str(v, "name", ""))));
+        json_array_append_new(items, service_live(api, json_object_get(api->view->services,
+                                                                       model_str(v, "name", ""))));
       }
       ret = api_send_json(api, c, 200,
                           json_pack("{s:o,s:O,s:I}", "items", items, "changed", changed, "revision",
-                                    (json_int_t)store_revision(api->cl->store)));
+                                    (json_int_t)api->view->rev));
     }
 out:
-  for (size_t k = 0; k < nb; k++)
-    free(bufs[k]);
-  free(bufs);
-  free(ops);
+  writes_free(&w);
   free(opidx);
   json_decref(changed);
   json_decref(newgen);
@@ -242,7 +250,7 @@ enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, co
     {
       if (strcmp(method, "GET") == 0)
         return api_send_json(api, c, 200,
-                             api_list_of(api, api->view->services, NULL, NULL, NULL, NULL, true));
+                             api_list_of(api, api->view->services, NULL, NULL, service_live, true));
       if (strcmp(method, "POST") == 0)
         return route_service_write(api, c, rq, NULL);
       return api_send_405(api, c, method, "GET, POST");
@@ -251,7 +259,7 @@ enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, co
   if (sub == NULL)
     {
       if (strcmp(method, "GET") == 0)
-        return svc ? api_send_json(api, c, 200, json_incref(svc))
+        return svc ? api_send_json(api, c, 200, service_live(api, svc))
                    : api_send_error(api, c, 404, "service `%s` not found", name);
       if (strcmp(method, "PUT") == 0)
         return route_service_write(api, c, rq, name);
@@ -263,14 +271,17 @@ enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, co
           if (svc == NULL)
             return api_send_error(api, c, 404, "service `%s` not found", name);
           json_t *last = json_deep_copy(svc);
-          cleanup_free char *key = xasprintf("/services/%s", name);
           cleanup_err struct skiff_err *err = NULL;
-          int r = store_delete(api->cl->store, key, rev > 0 ? rev : STORE_ANY_REV, NULL, &err);
+          struct writes w = {0};
+          writes_delete(&w, VIEW_SERVICE, name, rev > 0 ? rev : STORE_ANY_REV);
+          int r = cluster_commit(api->cl, &w, NULL, &err);
+          writes_free(&w);
           if (r != 0)
             {
               json_decref(last);
-              return r == STORE_CONFLICT ? api_send_error(api, c, 409, "%s: revision conflict", key)
-                                         : api_store_failure(api, c, err);
+              return r == STORE_CONFLICT
+                         ? api_send_error(api, c, 409, "/services/%s: revision conflict", name)
+                         : api_store_failure(api, c, err);
             }
           recorder_event(&api->cl->events, "Normal", "Service", name, "Deleted", "service deleted");
           return api_send_json(api, c, 200, last);
@@ -296,18 +307,21 @@ enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, co
         return api_send_error(api, c, 400, "scale.replicas: expected a non-negative integer");
       json_t *obj = json_deep_copy(svc);
       json_object_set_new(obj, "replicas", json_integer(want));
-      enum MHD_Result ret = api_put_and_reply(api, c, "/services/", api->view->services, obj,
-                                              model_int(svc, "revision", 0), 200);
       recorder_event(&api->cl->events, "Normal", "Service", name, "Scaled", "replicas %lld",
                      (long long)want);
-      json_decref(obj);
-      return ret;
+      return api_put_and_reply(api, c, VIEW_SERVICE, obj, model_int(svc, "revision", 0), 200,
+                               service_live);
     }
   if (strcmp(sub, "rollout") == 0 && sub2 == NULL)
     {
       if (strcmp(method, "GET") != 0)
         return api_send_405(api, c, method, "GET");
-      return api_send_json(api, c, 200, service_rollout_status(svc));
+      /* Counted from the replicas at one revision, which the answer names. */
+      json_t *live = service_live(api, svc);
+      json_t *body = service_rollout_status(live);
+      json_decref(live);
+      json_object_set_new(body, "revision", json_integer(api->view->rev));
+      return api_send_json(api, c, 200, body);
     }
   if (strcmp(sub, "rollout") == 0 && strcmp(sub2, "undo") == 0)
     {
@@ -328,13 +342,11 @@ enum MHD_Result api_route_services(struct api *api, struct MHD_Connection *c, co
       if (obj == NULL)
         return api_send_error(api, c, 409, "%s", err->msg);
       int64_t from = model_int(svc, "generation", 1);
-      enum MHD_Result ret = api_put_and_reply(api, c, "/services/", api->view->services, obj,
-                                              model_int(svc, "revision", 0), 200);
       recorder_event(&api->cl->events, "Normal", "Service", name, "RolloutUndo",
                      "generation %lld -> %lld (image %s)", (long long)from,
                      (long long)model_int(obj, "generation", 0), model_str(obj, "image", ""));
-      json_decref(obj);
-      return ret;
+      return api_put_and_reply(api, c, VIEW_SERVICE, obj, model_int(svc, "revision", 0), 200,
+                               service_live);
     }
   return api_send_error(api, c, 404, "no route for %s", sub);
 }

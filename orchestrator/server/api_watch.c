@@ -50,16 +50,26 @@ static void watch_append(struct api_watcher *w, const char *s, size_t len)
 
 #define WATCH_FILL_MAX (256 * 1024)
 
+/* A replica's node and service from stored text (history only: the ring has them). */
+static void replica_fields(const char *text, char **node, char **service)
+{
+  json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+  *node = xstrdup(model_str(o, "node", ""));
+  *service = xstrdup(model_str(o, "service", ""));
+  json_decref(o);
+}
+
+#define HISTORY_BATCH 1000
+
 /* Move lines after the cursor into the buffer: from the ring when it covers the cursor,
- * else from the store's history.  -1 when the history was compacted past the cursor. */
+ * else from the store's history.  The cursor only ever stops between two revisions (a txn's
+ * changes share one).  -1 when the history was compacted past the cursor. */
 static int watch_fill(struct api_watcher *w)
 {
   struct api *api = w->api;
   struct watch_cache *wc = &api->cl->watch;
   if (w->cursor >= wc->floor)
     {
-      /* Past the fill limit only the rest of the current revision: a txn's changes share one
-       * revision, and the cursor resumes after a revision, so one is never cut in two. */
       for (size_t k = watch_cache_after(wc, w->cursor); k < wc->len; k++)
         {
           const struct watch_entry *e = watch_cache_at(wc, k);
@@ -74,31 +84,34 @@ static int watch_fill(struct api_watcher *w)
   struct store_event *ev = NULL;
   size_t n = 0;
   cleanup_err struct skiff_err *err = NULL;
-  const char *prefix = w->kind == 's'   ? "/services/"
-                       : w->kind == 'r' ? "/replicas/"
-                       : w->kind == 'n' ? "/nodes/"
-                       : w->kind == 'e' ? "/events/"
-                                        : "/";
-  int r = store_history(api->cl->store, w->cursor, prefix, 1000, &ev, &n, &err);
+  const char *prefix = w->kind ? view_kind_prefix(w->kind) : "/";
+  int r = store_history(api->cl->store, w->cursor, prefix, HISTORY_BATCH, &ev, &n, &err);
   if (r != 0)
     return -1;
-  for (size_t i = 0; i < n; i++)
+  size_t use = n;
+  /* A full batch may end inside a revision: leave that revision for the next read. */
+  while (n == HISTORY_BATCH && use > 0 && ev[use - 1].rev == ev[n - 1].rev)
+    use--;
+  if (use == 0)
+    use = n;
+  for (size_t i = 0; i < use; i++)
     {
-      char kind;
       const char *name;
-      json_t *obj = view_event_object(&ev[i], &kind, &name);
-      if (obj)
+      char kind = view_key_kind(ev[i].kv.key, &name);
+      if (kind && !(kind == VIEW_EVENT && ev[i].type == STORE_DELETE))
         {
+          cleanup_free char *node = NULL, *service = NULL;
+          if (kind == VIEW_REPLICA && (w->node || w->service))
+            replica_fields(ev[i].kv.value, &node, &service);
           struct watch_entry e;
-          watch_entry_render(&ev[i], obj, kind, name, &e);
+          watch_entry_render(&ev[i], kind, name, node, service, &e);
           if (watch_match(w, &e))
             watch_append(w, e.line, e.len);
           watch_entry_clear(&e);
-          json_decref(obj);
         }
       w->cursor = ev[i].rev;
     }
-  if (n < 1000 && w->cursor < wc->floor) /* history read to its end: on to the ring */
+  if (n < HISTORY_BATCH && w->cursor < wc->floor) /* history read to its end: on to the ring */
     w->cursor = wc->floor;
   store_events_free(ev, n);
   return 0;
@@ -185,7 +198,7 @@ enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c)
   } kinds[] = {{"services", 's'}, {"service", 's'}, {"replicas", 'r'}, {"replica", 'r'},
                {"nodes", 'n'},    {"node", 'n'},    {"events", 'e'},   {"event", 'e'}};
   const char *from = api_query(c, "from"), *k = api_query(c, "kind");
-  int64_t cursor = store_revision(api->cl->store);
+  int64_t cursor = api->view->rev;
   char kind = 0;
   if (from)
     {
@@ -223,6 +236,7 @@ enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c)
   w->service = api_query(c, "service") ? xstrdup(api_query(c, "service")) : NULL;
   w->last_send = cluster_now();
   api->nwatchers++;
+  watch_cache_set_active(&api->cl->watch, true);
   struct MHD_Response *r
       = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read, w, watch_free);
   MHD_add_response_header(r, "Content-Type", "application/x-ndjson");

@@ -5,6 +5,10 @@
  *   watch   the watch cache (watch_cache.h): committed changes rendered for watch streams
  *   events  the Event recorder (recorder.h), flushed once per loop pass
  *
+ * Writes are lists (writes.h) that carry the objects they write: when a txn commits, the
+ * commit callback hands each object to the view as it is (no parsing back), tells the
+ * controller's observer, and renders watch lines only while someone watches.
+ *
  * The API (api*.c) and the controller (controller.c) call into it; it calls into neither:
  * the controller learns of committed changes through the observer it registers.  One thread:
  * libmicrohttpd runs in external-polling mode inside the server loop, so handlers, the
@@ -21,9 +25,12 @@
 #include "watch_cache.h"
 #include "writes.h"
 
-/* Called for every committed change of a service, replica or node (obj: the new object, or
- * the last one for a delete), and for a heartbeat of a node that is not Ready. */
-typedef void (*cluster_observer_fn)(void *data, char kind, const char *name, json_t *obj,
+/* At most this many ops per store txn (etcd's default --max-txn-ops is 128). */
+#define CLUSTER_TXN_OPS 128
+
+/* Called for every committed change of a service, replica or node (service: the replica's
+ * service), and for a heartbeat of a node that is not Ready. */
+typedef void (*cluster_observer_fn)(void *data, char kind, const char *name, const char *service,
                                     enum store_op_type type);
 
 struct cluster
@@ -34,6 +41,12 @@ struct cluster
   struct recorder events;
   cluster_observer_fn observe;
   void *observe_data;
+  uint64_t txns, writes, conflicts; /* txns and ops committed; ops dropped for a conflict */
+  double stalled; /* seconds the loop was busy beyond CLUSTER_PASS_FORGIVEN per pass */
+  /* During a txn of ours: the objects of its ops, in op order. */
+  const struct store_op *pending_ops;
+  void **pending_objs;
+  size_t npending;
   view_key_fn keys; /* changes of keys outside the view's kinds (leader.c) */
   void *keys_data;
   /* While set, every txn carries this compare first (the leader's fence, set by the server
@@ -44,6 +57,12 @@ struct cluster
 };
 
 double cluster_now(void); /* CLOCK_MONOTONIC seconds */
+/* The server's responsive time: monotonic time minus the time its loop spent busy beyond
+ * CLUSTER_PASS_FORGIVEN in a pass.  Heartbeats and node grace run on it: while the one loop
+ * is busy (a burst of 30,000 replicas) the agents' heartbeats wait in its socket buffers,
+ * which is not the nodes' fault.  An idle loop loses nothing of real time. */
+#define CLUSTER_PASS_FORGIVEN 0.05
+double cluster_clock(const struct cluster *c);
 /* Take over an open store: load the view from it and follow its commits. */
 int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err);
 /* The same, with the keys outside the view's kinds given to keys (loaded ones, then every
@@ -52,12 +71,14 @@ int cluster_open_keys(struct cluster *c, struct store *s, view_key_fn keys, void
                       struct skiff_err **err);
 void cluster_close(struct cluster *c);
 void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data);
-/* Write ops in one store txn; the view, the watch cache and the observer follow through the
- * commit callback before it returns.  0, STORE_CONFLICT (*failed = index) or -1.  More than
- * a txn holds (STORE_TXN_MAX_OPS, etcd's limit) goes in chunks, each atomic: a chunk that
- * conflicts does not stop the others (the first conflict is reported). */
-int cluster_commit(struct cluster *c, const struct store_op *ops, size_t n, size_t *failed,
-                   struct skiff_err **err);
+/* Every op of w in one store txn, all or nothing (apply).  0, STORE_CONFLICT (*failed set)
+ * or -1.  The objects are taken by the view or freed; w is cleared either way. */
+int cluster_commit(struct cluster *c, struct writes *w, size_t *failed, struct skiff_err **err);
+/* Independent writes (a controller tick, grouped agent reports): txns of at most
+ * CLUSTER_TXN_OPS ops; an op whose compare fails is dropped (w->status[i] = STORE_CONFLICT)
+ * and the rest of its txn committed.  Returns the number of ops dropped, or -1 on a store
+ * error (ops not committed get status -1).  w keeps its ops (and statuses) until cleared. */
+int cluster_commit_each(struct cluster *c, struct writes *w, struct skiff_err **err);
 /* Write the queued Events (best effort: a failure is logged). */
 void cluster_flush_events(struct cluster *c);
 /* A node's heartbeat (in memory, not a store write). */

@@ -226,20 +226,21 @@ static void campaign(struct leader *l, double now)
   gained(l);
 }
 
-/* Nodes this server heard itself within half the grace (not those the leader merged in). */
-static json_t *heard_nodes(struct leader *l, double now)
+/* Nodes this server heard itself within half the grace (not those the leader merged in).
+ * Heartbeat times are the cluster's clock (cluster_clock). */
+static json_t *heard_nodes(struct leader *l)
 {
   json_t *names = json_array();
-  const char *name;
-  json_t *hb;
-  json_object_foreach(l->cl->view.heartbeats, name, hb)
-  {
-    json_t *m = json_object_get(l->merged, name);
-    if (m && json_real_value(m) == json_real_value(hb))
-      continue;
-    if (now - json_real_value(hb) <= l->node_grace / 2)
-      json_array_append_new(names, json_string(name));
-  }
+  double now = cluster_clock(l->cl);
+  for (size_t i = 0; i < l->cl->view.nnodes; i++)
+    {
+      struct view_node *n = l->cl->view.node_list[i];
+      json_t *m = json_object_get(l->merged, n->name);
+      if (n->heartbeat <= 0 || (m && json_real_value(m) == n->heartbeat))
+        continue;
+      if (now - n->heartbeat <= l->node_grace / 2)
+        json_array_append_new(names, json_string(n->name));
+    }
   return names;
 }
 
@@ -248,7 +249,7 @@ static void publish(struct leader *l, double now)
   if (l->lease == 0 || now < l->next_publish)
     return;
   l->next_publish = now + 0.2;
-  json_t *nodes = heard_nodes(l, now);
+  json_t *nodes = heard_nodes(l);
   if (!l->publish_needed && json_equal(nodes, l->published))
     {
       json_decref(nodes);
@@ -288,6 +289,7 @@ static void merge_peer_heartbeats(struct leader *l, double now)
   if (now < l->next_merge)
     return;
   l->next_merge = now + 0.25;
+  double hbnow = cluster_clock(l->cl);
   json_t *seen = json_object();
   const char *pname, *node;
   json_t *p, *v;
@@ -304,21 +306,19 @@ static void merge_peer_heartbeats(struct leader *l, double now)
   }
   json_object_foreach(seen, node, v)
   {
-    set_time(l->cl->view.heartbeats, node, now);
-    set_time(l->merged, node, now);
+    if (view_node(&l->cl->view, node) == NULL)
+      continue;
+    cluster_heartbeat(l->cl, node, hbnow);
+    set_time(l->merged, node, hbnow);
   }
   json_object_foreach(l->peer_seen, node, v)
   {
-    if (json_object_get(seen, node))
+    struct view_node *n = view_node(&l->cl->view, node);
+    json_t *m = json_object_get(l->merged, node);
+    if (json_object_get(seen, node) || n == NULL || m == NULL || json_real_value(m) != n->heartbeat)
       continue;
-    json_t *hb = json_object_get(l->cl->view.heartbeats, node),
-           *m = json_object_get(l->merged, node);
-    if (hb && m && json_real_value(hb) == json_real_value(m))
-      {
-        double last = now - l->node_grace / 2;
-        json_real_set(hb, last);
-        json_real_set(m, last);
-      }
+    n->heartbeat = hbnow - l->node_grace / 2;
+    json_real_set(m, n->heartbeat);
   }
   json_decref(l->peer_seen);
   l->peer_seen = seen;
@@ -409,10 +409,12 @@ json_t *leader_servers(void *data)
   json_t *items = json_array();
   if (!l->enabled)
     {
+      json_t *nodes = heard_nodes(l);
       json_array_append_new(items,
                             json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url", l->url,
                                       "started", l->started, "leader", 1, "self", 1, "nodes",
-                                      (json_int_t)json_object_size(l->cl->view.heartbeats)));
+                                      (json_int_t)json_array_size(nodes)));
+      json_decref(nodes);
       return items;
     }
   const char *name;

@@ -4,6 +4,7 @@
 #include <time.h>
 #include "model.h"
 #include "recorder.h"
+#include "view.h"
 
 void recorder_init(struct recorder *r, int64_t seq)
 {
@@ -26,6 +27,12 @@ void recorder_event(struct recorder *r, const char *type, const char *kind, cons
   if (vasprintf(&msg, fmt, ap) < 0)
     msg = NULL;
   va_end(ap);
+  /* Only the newest RECORDER_KEEP are kept: a burst beyond that is not worth writing. */
+  if (json_array_size(r->queue) >= RECORDER_KEEP)
+    {
+      json_array_remove(r->queue, 0);
+      r->dropped++;
+    }
   int64_t seq = ++r->seq;
   cleanup_free char *now = model_time_string(time(NULL));
   json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "time", now,
@@ -44,12 +51,12 @@ void recorder_take(struct recorder *r, json_t *stored, struct writes *w)
     {
       json_t *ev = json_array_get(r->queue, i);
       int64_t seq = model_int(ev, "seq", 0), old = seq - RECORDER_KEEP;
-      writes_put(w, xasprintf("/events/%020lld", (long long)seq),
-                 json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(9)), STORE_ANY_REV);
+      cleanup_free char *name = xasprintf("%020lld", (long long)seq);
+      writes_put_json(w, VIEW_EVENT, name, json_incref(ev), STORE_ANY_REV);
       cleanup_free char *oldname = xasprintf("%020lld", (long long)old);
       /* Older ones queued in this batch are written above, so they exist by then. */
       if (old > 0 && (old >= first || json_object_get(stored, oldname)))
-        writes_delete(w, xasprintf("/events/%s", oldname), STORE_ANY_REV);
+        writes_delete(w, VIEW_EVENT, oldname, STORE_ANY_REV);
     }
   json_array_clear(r->queue);
 }

@@ -13,8 +13,9 @@
 
 struct recorder
 {
-  json_t *queue; /* Events recorded since the last flush */
-  int64_t seq;   /* last sequence number handed out */
+  json_t *queue;    /* Events recorded since the last flush */
+  int64_t seq;      /* last sequence number handed out */
+  uint64_t dropped; /* Events overtaken in the queue by RECORDER_KEEP newer ones */
 };
 
 void recorder_init(struct recorder *r, int64_t seq);

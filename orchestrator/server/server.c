@@ -4,6 +4,7 @@
  * cache, events), api.h, controller.h and leader.h (several servers on one etcd: only the
  * leader runs the controller, its writes fenced). */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "api.h"
+#include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
 #include "leader.h"
@@ -23,6 +25,7 @@ struct server_opts
 {
   const char *listen, *data;
   double heartbeat_interval, node_grace;
+  struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
   const char *store, *etcd_prefix, *name, *advertise;
   double lease_ttl;
 };
@@ -80,7 +83,8 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S] [--store sqlite|etcd:URL[,URL...]]\n"
+             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+             "                     [--node-cidr-mask-size N] [--store sqlite|etcd:URL[,URL...]]\n"
              "                     [--etcd-prefix P] [--name N] [--advertise URL] "
              "[--leader-lease S]\n"
              "  --listen              API address (default 127.0.0.1:7070)\n"
@@ -94,7 +98,10 @@ static void usage(FILE *f)
              "  --leader-lease        leader lease TTL in seconds (default 3)\n"
              "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
              "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n");
+             "(default 5)\n"
+             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+             "(default " CIDR_DEFAULT_CLUSTER ")\n"
+             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
 }
 
 static void server_metrics(void *data, FILE *f)
@@ -112,7 +119,7 @@ static void run_controller(struct server *sv, double now, bool restart, double *
   if (restart && sv->ctl)
     {
       controller_free(sv->ctl);
-      sv->ctl = controller_new(&sv->cl, sv->node_grace, now);
+      sv->ctl = controller_new(&sv->cl, sv->node_grace, cluster_clock(&sv->cl));
     }
   if (!leader_leading(sv->leader))
     return;
@@ -124,7 +131,7 @@ static void run_controller(struct server *sv, double now, bool restart, double *
     return;
   struct store_op fence;
   sv->cl.fence = leader_fence(sv->leader, &fence) ? &fence : NULL;
-  controller_tick(sv->ctl, now);
+  controller_tick(sv->ctl, cluster_clock(&sv->cl));
   sv->cl.fence = NULL;
   if (sv->cl.fence_failed)
     {
@@ -133,17 +140,21 @@ static void run_controller(struct server *sv, double now, bool restart, double *
     }
   *last_tick = now;
   *tick_cost = cluster_now() - now;
+  api_flush(sv->api);
 }
 
 static int run_loop(struct server *sv, int sigfd)
 {
   struct cluster *cl = &sv->cl;
-  int efd = api_fd(sv->api);
+  struct api *api = sv->api;
+  int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
+  double last_trim = cluster_now();
+  uint64_t trimmed_at = 0;
   for (;;)
     {
       double now = cluster_now();
-      int timeout = api_timeout_ms(sv->api, 100);
+      int timeout = api_timeout_ms(api, 100);
       if ((controller_dirty(sv->ctl) || cl->watch.news) && timeout > 10)
         timeout = 10;
       struct pollfd pfd[3] = {{.fd = efd, .events = POLLIN},
@@ -162,7 +173,8 @@ static int run_loop(struct server *sv, int sigfd)
       cleanup_err struct skiff_err *perr = NULL;
       if ((pfd[2].revents & POLLIN) && store_poll(cl->store, &perr) < 0)
         fprintf(stderr, "skiffd: store: %s\n", perr->msg);
-      api_run(sv->api);
+      api_run(api);
+      api_flush(api);
       now = cluster_now();
       bool restart = leader_step(sv->leader, now) || cl->resynced;
       cl->resynced = false;
@@ -173,21 +185,15 @@ static int run_loop(struct server *sv, int sigfd)
         {
           cl->watch.news = false;
           last_wake = now;
-          api_wake_watchers(sv->api);
-          api_run(sv->api);
+          api_wake_watchers(api);
+          api_run(api);
         }
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
-       * fault: forgive a stall of over a second by moving every heartbeat forward by it. */
-      double stall = cluster_now() - busy_start;
-      if (stall > 1.0)
-        {
-          const char *name;
-          json_t *hb;
-          json_object_foreach(cl->view.heartbeats, name, hb)
-          {
-            json_real_set(hb, json_real_value(hb) + stall);
-          }
-        }
+       * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
+       * node's grace (cluster_clock). */
+      double busy = cluster_now() - busy_start;
+      if (busy > CLUSTER_PASS_FORGIVEN)
+        cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
       if (now - last_compact >= 60 && leader_leading(sv->leader))
         {
           int64_t rev = store_revision(cl->store) - 100000;
@@ -195,6 +201,14 @@ static int run_loop(struct server *sv, int sigfd)
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
           last_compact = now;
+        }
+      /* A burst of writes leaves freed memory between the objects the view keeps: hand the
+       * free pages back to the kernel once things settle. */
+      if (cl->writes - trimmed_at >= 1000 && now - last_trim >= 5)
+        {
+          malloc_trim(0);
+          trimmed_at = cl->writes;
+          last_trim = now;
         }
     }
 }
@@ -210,9 +224,14 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"leader-lease", required_argument, NULL, 't'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
+                                       {"cluster-cidr", required_argument, NULL, 'C'},
+                                       {"node-cidr-mask-size", required_argument, NULL, 'M'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
+  const char *cluster_cidr = CIDR_DEFAULT_CLUSTER;
+  long node_prefix = CIDR_DEFAULT_NODE_PREFIX;
+  char *end = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
@@ -254,6 +273,18 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 'C':
+          cluster_cidr = optarg;
+          break;
+        case 'M':
+          node_prefix = strtol(optarg, &end, 10);
+          if (end == optarg || *end || node_prefix < 1 || node_prefix > 32)
+            {
+              fprintf(stderr, "skiffd server: --node-cidr-mask-size `%s`: expected 1..32\n",
+                      optarg);
+              return 2;
+            }
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -265,6 +296,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     {
       fprintf(stderr, "skiffd server: unexpected argument `%s`\n", argv[optind]);
       usage(stderr);
+      return 2;
+    }
+  o->pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
+  o->pod_pool.node_prefix = (int)node_prefix;
+  if (o->pod_pool.enabled
+      && (cidr_parse(cluster_cidr, &o->pod_pool.cluster, &err) < 0
+          || cidr_check_cluster(&o->pod_pool.cluster, (int)node_prefix, &err) < 0))
+    {
+      fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
   return -1;
@@ -309,10 +349,11 @@ int server_main(int argc, char **argv)
   if (cluster_open_keys(&sv.cl, store, leader_on_key, sv.leader, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
-  sv.ctl = controller_new(&sv.cl, o.node_grace, cluster_now());
+  sv.ctl = controller_new(&sv.cl, o.node_grace, cluster_clock(&sv.cl));
   struct api_config acfg = {.listen = o.listen,
                             .token = token,
                             .heartbeat_interval = o.heartbeat_interval,
+                            .pod_pool = &o.pod_pool,
                             .write_metrics = server_metrics,
                             .metrics_data = &sv,
                             .servers = leader_servers,

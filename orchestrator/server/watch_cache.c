@@ -1,6 +1,6 @@
 /* watch_cache.c - the ring of rendered watch lines (see watch_cache.h). */
 #include <string.h>
-#include "model.h"
+#include "jtext.h"
 #include "view.h"
 #include "watch_cache.h"
 
@@ -13,17 +13,24 @@ void watch_cache_init(struct watch_cache *w, int64_t floor)
 
 void watch_entry_clear(struct watch_entry *e)
 {
-  free(e->name);
-  free(e->node);
-  free(e->service);
   free(e->line);
   memset(e, 0, sizeof(*e));
 }
 
+static void drop_oldest(struct watch_cache *w)
+{
+  struct watch_entry *old = &w->ring[w->head];
+  w->floor = old->rev;
+  w->bytes -= old->len;
+  watch_entry_clear(old);
+  w->head = (w->head + 1) % WATCH_CACHE_SIZE;
+  w->len--;
+}
+
 void watch_cache_free(struct watch_cache *w)
 {
-  for (size_t i = 0; i < w->len; i++)
-    watch_entry_clear(&w->ring[(w->head + i) % WATCH_CACHE_SIZE]);
+  while (w->len > 0)
+    drop_oldest(w);
   free(w->ring);
   memset(w, 0, sizeof(*w));
 }
@@ -43,44 +50,88 @@ static const char *kind_name(char kind)
     }
 }
 
-void watch_entry_render(const struct store_event *ev, json_t *obj, char kind, const char *name,
-                        struct watch_entry *e)
+void watch_entry_render(const struct store_event *ev, char kind, const char *name, const char *node,
+                        const char *service, struct watch_entry *e)
 {
   const char *type = ev->type == STORE_DELETE              ? "DELETED"
                      : ev->kv.create_rev == ev->kv.mod_rev ? "ADDED"
                                                            : "MODIFIED";
-  json_t *line = json_pack("{s:s,s:s,s:I,s:O}", "type", type, "kind", kind_name(kind), "revision",
-                           (json_int_t)ev->rev, "object", obj);
-  *e = (struct watch_entry){.rev = ev->rev, .kind = kind, .name = xstrdup(name)};
+  static _Thread_local struct jtext scratch; /* reused: the line is copied at its size */
+  struct jtext t = scratch;
+  t.len = 0;
+  jtext_str(&t, "{\"type\":\"");
+  jtext_str(&t, type);
+  jtext_str(&t, "\",\"kind\":\"");
+  jtext_str(&t, kind_name(kind));
+  jtext_str(&t, "\",\"revision\":");
+  jtext_int(&t, ev->rev);
+  jtext_str(&t, ",\"object\":{\"revision\":");
+  jtext_int(&t, ev->rev);
   if (kind == VIEW_REPLICA)
     {
-      e->node = xstrdup(model_str(obj, "node", ""));
-      e->service = xstrdup(model_str(obj, "service", ""));
+      jtext_str(&t, ",\"createdRevision\":");
+      jtext_int(&t, ev->kv.create_rev);
     }
-  char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(9));
-  e->line = xasprintf("%s\n", s);
-  e->len = strlen(e->line);
-  free(s);
-  json_decref(line);
-}
-
-void watch_cache_add(struct watch_cache *w, const struct store_event *ev, json_t *obj, char kind,
-                     const char *name)
-{
-  struct watch_entry e;
-  watch_entry_render(ev, obj, kind, name, &e);
-  size_t idx = (w->head + w->len) % WATCH_CACHE_SIZE;
-  if (w->len == WATCH_CACHE_SIZE)
+  /* The stored object's members follow ours: `{"a":1}` contributes `,"a":1}`. */
+  const char *v = ev->kv.value;
+  while (v && (*v == ' ' || *v == '\n'))
+    v++;
+  if (v && *v == '{')
     {
-      struct watch_entry *old = &w->ring[w->head];
-      w->floor = old->rev;
-      watch_entry_clear(old);
-      w->head = (w->head + 1) % WATCH_CACHE_SIZE;
-      idx = (w->head + w->len - 1) % WATCH_CACHE_SIZE;
+      const char *rest = v + 1;
+      while (*rest == ' ' || *rest == '\n')
+        rest++;
+      if (*rest != '}')
+        jtext_str(&t, ",");
+      jtext_str(&t, rest);
     }
   else
-    w->len++;
-  w->ring[idx] = e;
+    {
+      /* a delete whose previous value is unknown: the name is all there is */
+      jtext_str(&t, ",\"name\":");
+      jtext_quote(&t, name);
+      jtext_str(&t, "}");
+    }
+  jtext_str(&t, "}\n");
+  size_t len = t.len;
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, name);
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, node ? node : "");
+  jtext_raw(&t, "", 1);
+  jtext_str(&t, service ? service : "");
+  *e = (struct watch_entry){.rev = ev->rev, .kind = kind, .len = len};
+  e->line = xmalloc(t.len + 1);
+  memcpy(e->line, t.s, t.len + 1);
+  e->name = e->line + len + 1;
+  e->node = e->name + strlen(e->name) + 1;
+  e->service = e->node + strlen(e->node) + 1;
+  scratch = t;
+}
+
+void watch_cache_set_active(struct watch_cache *w, bool active)
+{
+  w->active = active;
+  while (!active && w->len > 0)
+    drop_oldest(w);
+}
+
+void watch_cache_add(struct watch_cache *w, const struct store_event *ev, char kind,
+                     const char *name, const char *node, const char *service)
+{
+  if (!w->active)
+    {
+      /* Nobody watches: build nothing; a stream that starts later reads the store. */
+      w->floor = ev->rev;
+      return;
+    }
+  struct watch_entry e;
+  watch_entry_render(ev, kind, name, node, service, &e);
+  while (w->len > 0 && (w->len == WATCH_CACHE_SIZE || w->bytes + e.len > WATCH_CACHE_BYTES))
+    drop_oldest(w);
+  w->ring[(w->head + w->len) % WATCH_CACHE_SIZE] = e;
+  w->len++;
+  w->bytes += e.len;
   w->news = true;
 }
 

@@ -1,8 +1,8 @@
 /* store.c - backend-independent side of the store: thin wrappers over struct store_ops, the
  * txn checks every backend shares (op count, one key once: etcd's rules, enforced on SQLite
  * too so the server cannot depend on what etcd refuses), the commit notification the
- * server's view and watch cache hang off, `--store` parsing, and the helpers that free what
- * backends return. */
+ * server's view and watch cache hang off, and the helpers that free what backends return.
+ * It names no backend (store_open.c picks one), so a program may link one backend alone. */
 #include <stdarg.h>
 #include <string.h>
 #include "store.h"
@@ -77,17 +77,6 @@ char *store_prefix_end(const char *prefix)
     }
   free(end);
   return NULL; /* everything */
-}
-
-int store_open(const char *spec, const char *data_dir, const char *etcd_prefix, struct store **out,
-               struct skiff_err **err)
-{
-  if (spec == NULL || *spec == '\0' || strcmp(spec, "sqlite") == 0)
-    return store_sqlite_open(data_dir, out, err);
-  if (strncmp(spec, "etcd:", 5) == 0)
-    return store_etcd_open(spec + 5, etcd_prefix ? etcd_prefix : "/skiff/", out, err);
-  return skiff_error(
-      err, 0, "--store `%s`: expected sqlite or etcd:http://HOST:PORT[,http://HOST:PORT...]", spec);
 }
 
 int store_get(struct store *s, const char *key, struct store_kv *out, struct skiff_err **err)

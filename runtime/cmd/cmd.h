@@ -27,9 +27,21 @@ int cmd_spec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
 int cmd_features(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_pull(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+int cmd_push(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
 
-/* `skiff image ...` and `skiff images` run skiff-image, installed beside skiff. */
+/* `skiff image ...`, `skiff images`, `skiff pull`, `skiff push` run skiff-image, installed
+ * beside skiff (it links libarchive and libcurl; skiff links neither). */
 int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+/* Path of skiff-image beside the running skiff (malloc'd), or NULL with *err. */
+char *cmd_image_tool(struct skiff_err **err);
+/* Before a run from an image: pull it with skiff-image when --pull says so (always, or
+ * missing and it is not in the store) and the reference names a registry.  Runs before the
+ * sealed re-exec of run (the memfd copy has no path to find skiff-image by).  0, -1 with
+ * *err, or CMD_REPORTED when the pull failed and skiff-image printed why; the pull's progress
+ * goes to stderr. */
+#define CMD_REPORTED (-2)
+int cmd_run_pull(int argc, char **argv, struct skiff_err **err);
 struct image_info;
 int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
                   struct skiff_err **err);

@@ -1,5 +1,6 @@
-/* image_delegate.c - `skiff image ...` and `skiff images`: exec skiff-image, the image
- * tool that sits beside skiff (it links libarchive; skiff does not, see the Makefile). */
+/* image_delegate.c - `skiff image ...`, `skiff images`, `skiff pull` and `skiff push`: exec
+ * skiff-image, the image tool that sits beside skiff (it links libarchive and libcurl; skiff
+ * does not, see the Makefile). */
 #define _GNU_SOURCE
 #include "cmd.h"
 
@@ -7,16 +8,23 @@
 #include <limits.h>
 #include <string.h>
 
-int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+char *cmd_image_tool(struct skiff_err **err)
 {
-  (void)g;
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n < 0)
-    return skiff_error(err, errno, "readlink `/proc/self/exe`"), 1;
+    return skiff_error(err, errno, "readlink `/proc/self/exe`"), NULL;
   self[n] = '\0';
   char *slash = strrchr(self, '/');
-  cleanup_free char *tool = xasprintf("%.*s/skiff-image", slash ? (int)(slash - self) : 0, self);
+  return xasprintf("%.*s/skiff-image", slash ? (int)(slash - self) : 0, self);
+}
+
+int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+{
+  (void)g;
+  cleanup_free char *tool = cmd_image_tool(err);
+  if (tool == NULL)
+    return 1;
   cleanup_free char **args = xzalloc(((size_t)argc + 2) * sizeof(char *));
   args[0] = tool;
   for (int i = 0; i < argc; i++)

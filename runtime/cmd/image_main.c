@@ -1,28 +1,42 @@
-/* image_main.c - skiff-image: the image verbs (`skiff image ...`, `skiff images`) as their
- * own binary; skiff execs it.  Prints errors like skiff does. */
+/* image_main.c - skiff-image: the image verbs (`skiff image ...`, `skiff images`, `skiff pull`,
+ * `skiff push`) as their own binary; skiff execs it.  Prints errors like skiff does. */
 #define _GNU_SOURCE
 #include "cmd.h"
 
 #include <string.h>
 
+static const struct
+{
+  const char *name;
+  cmd_fn fn;
+} verbs[] = {
+    {"image", cmd_image},
+    {"images", cmd_images},
+    {"pull", cmd_pull},
+    {"push", cmd_push},
+};
+
 int main(int argc, char **argv)
 {
   struct cmd_global g = {.root = "/run/skiff"};
-  if (argc < 2 || (strcmp(argv[1], "image") != 0 && strcmp(argv[1], "images") != 0))
+  for (size_t v = 0; argc >= 2 && v < sizeof(verbs) / sizeof(verbs[0]); v++)
     {
-      fprintf(stderr, "usage: skiff-image image VERB ... | skiff-image images\n");
-      return 2;
+      if (strcmp(argv[1], verbs[v].name) != 0)
+        continue;
+      struct skiff_err *err = NULL;
+      optind = 0;
+      opterr = 0; /* bad flags are reported in the verb's one line */
+      int rc = verbs[v].fn(&g, argc - 1, argv + 1, &err);
+      if (err)
+        {
+          /* pull and push errors start with "pull REF: " already */
+          bool named = verbs[v].fn == cmd_pull || verbs[v].fn == cmd_push;
+          fprintf(stderr, "skiff%s%s: %s\n", named ? "" : " ", named ? "" : argv[1], err->msg);
+          skiff_err_free(&err);
+          return rc ? rc : 1;
+        }
+      return rc;
     }
-  struct skiff_err *err = NULL;
-  optind = 0;
-  opterr = 0; /* bad flags are reported in the verb's one line */
-  int rc = strcmp(argv[1], "images") == 0 ? cmd_images(&g, argc - 1, argv + 1, &err)
-                                          : cmd_image(&g, argc - 1, argv + 1, &err);
-  if (err)
-    {
-      fprintf(stderr, "skiff %s: %s\n", argv[1], err->msg);
-      skiff_err_free(&err);
-      return rc ? rc : 1;
-    }
-  return rc;
+  fprintf(stderr, "usage: skiff-image image VERB ... | images | pull REF | push NAME REF\n");
+  return 2;
 }

@@ -28,7 +28,8 @@ static const struct
      "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID\n"
      "  skiff run [--name N] [-d] [--rm] [-e K=V] [-p [IP:]H:C] [-v HOST:CTR[:ro]] [-m SIZE]\n"
      "            [--cpus N] [--pids-limit N] [--hostname H] [--user U] [-w DIR] [--read-only]\n"
-     "            [--net bridge|none|host] [--entrypoint CMD] IMAGE [CMD...]"},
+     "            [--net bridge|none|host] [--entrypoint CMD] [--pull always|missing|never]\n"
+     "            IMAGE [CMD...]"},
     {"exec", cmd_exec, "exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] ID CMD..."},
     {"list", cmd_list, "list [--format table|json] [--quiet]"},
     {"ps", cmd_ps, "ps [--format table|json] ID\n  skiff ps [-a] [-q]"},
@@ -38,6 +39,11 @@ static const struct
      "image [--store DIR] import PATH [--name N[:T]] | build --rootfs DIR --name N[:T] "
      "[--config JSON|@F] | rm N[:T] | export N[:T] PATH | ls | inspect N[:T]"},
     {"images", cmd_image_delegate, "images [--store DIR] [--quiet]"},
+    {"pull", cmd_image_delegate,
+     "pull [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] "
+     "[--platform OS/ARCH[/VARIANT]] [-q] REF"},
+    {"push", cmd_image_delegate,
+     "push [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] [-q] NAME [REF]"},
     {"stop", cmd_stop, "stop [-t SECS] NAME..."},
     {"rm", cmd_rm, "rm [-f] NAME..."},
     {"logs", cmd_logs, "logs [-f] NAME"},
@@ -147,6 +153,15 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], verbs[v].name) == 0)
       {
         struct skiff_err *err = NULL;
+        /* an image run pulls first, with the real binary's path at hand (see cmd.h) */
+        if (verbs[v].fn == cmd_run && cloned_binary_is_sealed(NULL) == 0
+            && cmd_run_pull(argc - i, argv + i, &err) < 0)
+          {
+            if (err)
+              fprintf(stderr, "skiff run: %s\n", err->msg);
+            skiff_err_free(&err);
+            return 125; /* docker's code for a run that failed before the container */
+          }
         /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
          * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
         if ((verbs[v].fn == cmd_create || verbs[v].fn == cmd_run || verbs[v].fn == cmd_exec)

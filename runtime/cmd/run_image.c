@@ -5,8 +5,10 @@
 #include "image.h"
 #include "managed.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static const struct option run_opts[] = {{"name", required_argument, 0, 'N'},
                                          {"detach", no_argument, 0, 'd'},
@@ -26,6 +28,7 @@ static const struct option run_opts[] = {{"name", required_argument, 0, 'N'},
                                          {"entrypoint", required_argument, 0, 'E'},
                                          {"interactive", no_argument, 0, 'i'},
                                          {"tty", no_argument, 0, 't'},
+                                         {"pull", required_argument, 0, 'L'},
                                          {0, 0, 0, 0}};
 #define RUN_SHORT "+de:p:v:m:h:u:w:it"
 
@@ -51,8 +54,82 @@ bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
     return false;
   if (image_resolve(image_store_root(NULL), argv[first], image, NULL) == 0)
     return true;
+  if (image_ref_has_registry(argv[first]))
+    return true; /* HOST/REPO is never a container id */
   struct stat st;
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
+}
+
+/* Options only runc's `run ID` takes: their values (a pid file `run.d/pid`) must never be
+ * taken for an image to pull. */
+static const char *const runc_only[]
+    = {"--bundle",       "-b",     "--pid-file", "--console-socket",
+       "--preserve-fds", "--keep", "--no-pivot", "--no-new-keyring"};
+
+int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
+{
+  for (int i = 1; i < argc; i++)
+    for (size_t k = 0; k < sizeof(runc_only) / sizeof(runc_only[0]); k++)
+      {
+        size_t n = strlen(runc_only[k]);
+        if (strncmp(argv[i], runc_only[k], n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+          return 0;
+      }
+  const char *policy = "missing";
+  optind = 0;
+  int c, saved_opterr = opterr;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, RUN_SHORT, run_opts, NULL)) != -1)
+    if (c == 'L')
+      policy = optarg;
+  opterr = saved_opterr;
+  int first = optind;
+  optind = 0;
+  if (strcmp(policy, "always") != 0 && strcmp(policy, "missing") != 0
+      && strcmp(policy, "never") != 0)
+    return skiff_error(err, 0, "--pull `%s`: expected always, missing or never", policy);
+  if (first >= argc || strcmp(policy, "never") == 0)
+    return 0;
+  const char *ref = argv[first];
+  if (!image_ref_has_registry(ref))
+    {
+      if (strcmp(policy, "always") == 0)
+        return skiff_error(err, 0,
+                           "--pull always: `%s` names no registry (a name without HOST/ is an "
+                           "image of the local store)",
+                           ref);
+      return 0;
+    }
+  struct image_info *have = NULL;
+  if (strcmp(policy, "missing") == 0
+      && image_resolve(image_store_root(NULL), ref, &have, NULL) == 0)
+    {
+      image_info_free(have);
+      return 0;
+    }
+  cleanup_free char *tool = cmd_image_tool(err);
+  if (tool == NULL)
+    return -1;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0)
+    return skiff_error(err, errno, "fork");
+  if (pid == 0)
+    {
+      /* stdout belongs to the container (or to -d's name): progress goes to stderr */
+      dup2(STDERR_FILENO, STDOUT_FILENO);
+      skiff_close_fds_from(3, NULL, 0, NULL); /* nothing of the caller's but stdio */
+      execl(tool, tool, "pull", ref, (char *)NULL);
+      fprintf(stderr, "skiff run: exec `%s`: %s\n", tool, strerror(errno));
+      _exit(127);
+    }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return skiff_error(err, errno, "waitpid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  return CMD_REPORTED; /* skiff-image printed the pull's one-line error */
 }
 
 int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
@@ -158,6 +235,8 @@ int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info
           case 't':
             skiff_error(err, 0, "-t: a terminal for image runs is not supported yet");
             goto out;
+          case 'L':
+            break; /* done before the sealed re-exec: cmd_run_pull */
           default:
             skiff_error(err, 0, "usage: skiff run [OPTIONS] IMAGE [CMD...]");
             goto out;

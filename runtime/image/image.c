@@ -1,7 +1,7 @@
-/* image.c - the image store's public face: references, build, list, remove, export and
- * resolve (what `skiff run IMAGE` needs); build is in image_build.c.  Storage,
- * transactions and layer archives
- * live in image_store.c, image_txn.c, image_layer*.c; import in image_import.c. */
+/* image.c - the image store's public face: list, remove and resolve (what `skiff run IMAGE`
+ * needs).  References are parsed in image_ref.c; build is in image_build.c, import in
+ * image_import.c, export in image_export.c, pull and push in registry_*.c.  Storage,
+ * transactions and layer archives live in image_store.c, image_txn.c, image_layer*.c. */
 #define _GNU_SOURCE
 #include "image_internal.h"
 
@@ -19,60 +19,6 @@ const char *image_store_root(const char *flag)
     return flag;
   const char *env = getenv("SKIFF_IMAGE_ROOT");
   return env && *env ? env : SKIFF_DEFAULT_IMAGE_ROOT;
-}
-
-static bool name_component_ok(const char *s, size_t n)
-{
-  if (n == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '.' || s[i] == '_'
-          || s[i] == '-'))
-      return false;
-  return true;
-}
-
-int image_parse_ref(const char *ref, char **name, char **tag, struct skiff_err **err)
-{
-  if (ref == NULL || *ref == '\0')
-    return skiff_error(err, 0, "invalid image reference ``: empty");
-  size_t len = strlen(ref);
-  if (len > 255)
-    return skiff_error(err, 0, "invalid image reference `%s`: longer than 255 characters", ref);
-  if (strchr(ref, '@'))
-    return skiff_error(err, 0, "invalid image reference `%s`: digest references are not names",
-                       ref);
-  const char *colon = strrchr(ref, ':');
-  if (colon && strchr(colon, '/'))
-    colon = NULL;
-  size_t nlen = colon ? (size_t)(colon - ref) : len;
-  const char *t = colon ? colon + 1 : "latest";
-  size_t tlen = strlen(t);
-  if (tlen == 0 || tlen > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_'))
-    return skiff_error(err, 0, "invalid image reference `%s`: bad tag `%s`", ref, t);
-  for (size_t i = 0; i < tlen; i++)
-    if (!(isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
-      return skiff_error(err, 0, "invalid image reference `%s`: bad character `%c` in tag", ref,
-                         t[i]);
-  for (size_t i = 0; i < nlen; i++)
-    if (isupper((unsigned char)ref[i]))
-      return skiff_error(err, 0, "invalid image reference `%s`: name must be lower case", ref);
-  for (size_t s = 0; s <= nlen;)
-    {
-      const char *e = memchr(ref + s, '/', nlen - s);
-      size_t clen = e ? (size_t)(e - (ref + s)) : nlen - s;
-      if (!name_component_ok(ref + s, clen))
-        return skiff_error(err, 0,
-                           "invalid image reference `%s`: name components are [a-z0-9] "
-                           "separated by one of `._-`, joined by `/`",
-                           ref);
-      s += clen + 1;
-    }
-  *name = strndup(ref, nlen);
-  *tag = xstrdup(t);
-  if (*name == NULL)
-    abort();
-  return 0;
 }
 
 /* The images.json key for a name or a sha256 prefix of a manifest digest. */
@@ -103,22 +49,48 @@ static int find_key(json_t *names, const char *ref, const char **key, struct ski
       *key = found;
       return 0;
     }
-  cleanup_free char *name = NULL, *tag = NULL;
-  if (image_parse_ref(ref, &name, &tag, err) < 0)
-    return -1;
-  cleanup_free char *k = xasprintf("%s:%s", name, tag);
-  void *iter = json_object_iter_at(names, k);
+  void *iter = NULL;
+  if (strchr(ref, '@') == NULL)
+    {
+      cleanup_free char *name = NULL, *tag = NULL;
+      if (image_parse_ref(ref, &name, &tag, err) < 0)
+        return -1;
+      cleanup_free char *k = xasprintf("%s:%s", name, tag);
+      iter = json_object_iter_at(names, k);
+    }
+  if (iter == NULL)
+    {
+      /* a registry reference: docker.io/library/x is filed as x, name@digest as pulled */
+      struct image_ref r;
+      if (image_ref_parse(ref, &r, err) < 0)
+        return -1;
+      iter = json_object_iter_at(names, r.key);
+      for (void *i = json_object_iter(names); iter == NULL && r.digest && i;
+           i = json_object_iter_next(names, i))
+        {
+          /* pinned by the digest of a manifest filed under a tag of the same name */
+          const char *k = json_object_iter_key(i);
+          const char *d = json_string_value(json_object_get(json_object_iter_value(i), "digest"));
+          size_t n = strlen(r.name);
+          if (d && strcmp(d, r.digest) == 0 && strncmp(k, r.name, n) == 0
+              && (k[n] == ':' || k[n] == '@'))
+            iter = i;
+        }
+      image_ref_clear(&r);
+    }
   if (iter == NULL)
     return skiff_error(err, 0, "no such image `%s`", ref);
   *key = json_object_iter_key(iter);
   return 0;
 }
 
+/* "name:tag" -> name, tag; "name@sha256:..." (pulled by digest) -> name, "<none>" */
 static void split_key(const char *key, char **name, char **tag)
 {
-  const char *c = strrchr(key, ':');
+  const char *at = strchr(key, '@');
+  const char *c = at ? at : strrchr(key, ':');
   *name = strndup(key, c ? (size_t)(c - key) : strlen(key));
-  *tag = xstrdup(c ? c + 1 : "latest");
+  *tag = xstrdup(at ? "<none>" : c ? c + 1 : "latest");
   if (*name == NULL)
     abort();
 }

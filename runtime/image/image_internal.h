@@ -26,6 +26,25 @@
 /* Largest manifest, index or config we read into memory. */
 #define IMAGE_JSON_MAX (8 << 20)
 
+/* ---- image_ref.c: registry references (pure) */
+
+/* `[HOST[:PORT]/]REPO[:TAG|@sha256:DIGEST]` taken apart. */
+struct image_ref
+{
+  char *domain; /* "127.0.0.1:5000"; "docker.io" when the reference names no host */
+  char *repo;   /* path on the registry: "webapp", "library/busybox" */
+  char *tag;    /* NULL when only a digest was given; "latest" when neither */
+  char *digest; /* "sha256:..." or NULL */
+  char *name;   /* the store's name: "127.0.0.1:5000/webapp"; docker.io's "busybox", "org/x" */
+  char *key;    /* the store's key (images.json): name:tag, or name@digest when pinned */
+};
+int image_ref_parse(const char *ref, struct image_ref *r, struct skiff_err **err);
+void image_ref_clear(struct image_ref *r);
+/* Host the API is served from: registry-1.docker.io for docker.io, else the domain. */
+const char *image_ref_api_host(const struct image_ref *r);
+/* localhost, 127.0.0.0/8 or [::1], with or without a port. */
+bool image_ref_domain_is_loopback(const char *domain);
+
 /* ---- image_store.c: store directories, blobs, names, garbage collection */
 
 /* mkdir -p blobs/sha256, layers, tmp under the store. */
@@ -47,8 +66,11 @@ int image_names_save(const char *store, json_t *names, struct skiff_err **err);
 /* Remove blobs and layer dirs no name in `names` references, and temp dirs of dead
  * processes.  Call with the exclusive lock held. */
 int image_store_gc(const char *store, json_t *names, struct skiff_err **err);
-/* Remove temp dirs left by killed imports (tmp/<pid>-* whose pid is gone); no lock
- * needed: a live process's dir is never touched. */
+/* How long a part of an interrupted pull (downloads/<hex>) is kept to be resumed. */
+#define IMAGE_DOWNLOAD_KEEP_SECONDS (24 * 3600)
+/* Remove temp dirs left by killed imports (tmp/<pid>-* whose pid is gone) and parts of
+ * interrupted pulls older than IMAGE_DOWNLOAD_KEEP_SECONDS that no pull holds; no lock
+ * needed: a live process's dir or part is never touched. */
 int image_store_sweep_tmp(const char *store, struct skiff_err **err);
 
 /* A manifest read and checked: its config digest and its layers (digest, media type,
@@ -132,6 +154,17 @@ int image_archive_extract(const char *archive_path, const char *dest, struct ski
  * diffid gets the digest of the tar, digest and size those of the gzip'd blob. */
 int image_layer_create(const char *rootfs, int out_fd, char diffid[DIGEST_STR_LEN],
                        char digest[DIGEST_STR_LEN], long long *size, struct skiff_err **err);
+
+/* ---- image_gunzip.c: gzip streams with ISA-L */
+
+struct image_gunzip;
+/* Does the file start with the gzip magic (read with pread: the offset stays)? */
+bool image_gunzip_is_gzip(int fd);
+/* Decompress what fd holds from its offset (fd stays the caller's). */
+struct image_gunzip *image_gunzip_open(int fd);
+/* Up to len decompressed bytes: >0, 0 at the end, -1 with *why (errno set for "read"). */
+ssize_t image_gunzip_read(struct image_gunzip *g, void *buf, size_t len, const char **why);
+void image_gunzip_close(struct image_gunzip *g);
 
 /* A JSON array holding only strings (config Entrypoint, Cmd, Env). */
 bool image_json_is_string_array(json_t *v);

@@ -1,4 +1,5 @@
 /* image_layer.c - layer archives with libarchive: unpacking a layer into its lower dir
+ * (gzip inflated by image_gunzip.c)
  * (OCI whiteouts turned into overlayfs objects), extracting an image archive, and
  * writing a directory as a gzip'd tar layer.
  *
@@ -200,27 +201,46 @@ static void strip_overlay_xattrs(struct archive_entry *e)
   free(keep);
 }
 
-/* Reads the decompressed stream of a blob out of a raw-format archive and hashes it:
- * the tar reader pulls from here, so the diffid is computed in the same pass. */
+/* Reads the decompressed stream of a blob and hashes it: gzip with ISA-L
+ * (image_gunzip.c), anything else out of a raw-format libarchive reader with its filters.
+ * The tar reader pulls from here, so the diffid is computed in the same pass. */
 struct chain
 {
-  struct archive *raw;
+  struct archive *raw;     /* NULL when gz */
+  struct image_gunzip *gz; /* reads fd */
+  int fd;
   struct digest_ctx *ctx;
   char buf[65536];
 };
 
-static la_ssize_t chain_read(struct archive *a, void *cd, const void **buf)
+/* The next decompressed bytes into c->buf, hashed; errors set on a. */
+static la_ssize_t chain_fill(struct chain *c, struct archive *a)
 {
-  struct chain *c = cd;
-  la_ssize_t n = archive_read_data(c->raw, c->buf, sizeof(c->buf));
-  if (n < 0)
+  la_ssize_t n;
+  if (c->gz)
+    {
+      const char *why = "";
+      n = image_gunzip_read(c->gz, c->buf, sizeof(c->buf), &why);
+      if (n < 0)
+        {
+          archive_set_error(a, errno, "%s", why);
+          return -1;
+        }
+    }
+  else if ((n = archive_read_data(c->raw, c->buf, sizeof(c->buf))) < 0)
     {
       archive_set_error(a, archive_errno(c->raw), "%s", archive_error_string(c->raw));
       return -1;
     }
   digest_update(c->ctx, c->buf, (size_t)n);
-  *buf = c->buf;
   return n;
+}
+
+static la_ssize_t chain_read(struct archive *a, void *cd, const void **buf)
+{
+  struct chain *c = cd;
+  *buf = c->buf;
+  return chain_fill(c, a);
 }
 
 static int copy_data(struct archive *in, struct archive *out, const char *entry,
@@ -373,20 +393,31 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *want
   if (rootfd < 0)
     return -1;
   struct chain *c = xzalloc(sizeof(*c));
-  c->raw = archive_read_new();
   c->ctx = digest_new();
+  c->fd = open(blob_path, O_RDONLY | O_CLOEXEC);
   struct archive *tar = archive_read_new();
   struct opaque_list opq = {NULL, 0};
   int ret = -1;
   struct archive_entry *re;
-  archive_read_support_filter_all(c->raw);
-  archive_read_support_format_raw(c->raw);
   archive_read_support_format_tar(tar);
-  if (archive_read_open_filename(c->raw, blob_path, 65536) != ARCHIVE_OK
-      || archive_read_next_header(c->raw, &re) != ARCHIVE_OK)
+  if (c->fd < 0)
     {
-      skiff_error(err, 0, "read `%s`: %s", blob_path, archive_error_string(c->raw));
+      skiff_error(err, errno, "open `%s`", blob_path);
       goto out;
+    }
+  if (image_gunzip_is_gzip(c->fd))
+    c->gz = image_gunzip_open(c->fd);
+  else
+    {
+      c->raw = archive_read_new();
+      archive_read_support_filter_all(c->raw);
+      archive_read_support_format_raw(c->raw);
+      if (archive_read_open_fd(c->raw, c->fd, 65536) != ARCHIVE_OK
+          || archive_read_next_header(c->raw, &re) != ARCHIVE_OK)
+        {
+          skiff_error(err, 0, "read `%s`: %s", blob_path, archive_error_string(c->raw));
+          goto out;
+        }
     }
   if (archive_read_open(tar, c, NULL, chain_read, NULL) != ARCHIVE_OK)
     {
@@ -398,15 +429,14 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *want
   /* hash what the tar reader left unread (end-of-archive blocks, padding) */
   for (;;)
     {
-      la_ssize_t n = archive_read_data(c->raw, c->buf, sizeof(c->buf));
+      la_ssize_t n = chain_fill(c, tar);
       if (n < 0)
         {
-          skiff_error(err, 0, "read `%s`: %s", blob_path, archive_error_string(c->raw));
+          skiff_error(err, 0, "read `%s`: %s", blob_path, archive_error_string(tar));
           goto out;
         }
       if (n == 0)
         break;
-      digest_update(c->ctx, c->buf, (size_t)n);
     }
   char got[DIGEST_STR_LEN];
   digest_final(c->ctx, got);
@@ -434,7 +464,12 @@ out:
     free(opq.dirs[i]);
   free(opq.dirs);
   archive_read_free(tar);
-  archive_read_free(c->raw);
+  if (c->raw)
+    archive_read_free(c->raw);
+  if (c->gz)
+    image_gunzip_close(c->gz);
+  if (c->fd >= 0)
+    close(c->fd);
   digest_free(c->ctx);
   free(c);
   return ret;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 int image_store_init(const char *store, struct skiff_err **err)
 {
@@ -332,8 +333,31 @@ static int sweep(const char *dir, json_t *keep, bool tmp, const char *mountinfo,
   return 0;
 }
 
+/* downloads/<hex>: parts of interrupted pulls, kept for a day for the next pull to resume;
+ * older ones that no pull holds (flock) are removed */
+static void sweep_downloads(const char *store)
+{
+  cleanup_free char *dir = xasprintf("%s/downloads", store);
+  cleanup_dir DIR *d = opendir(dir);
+  struct dirent *de;
+  time_t now = time(NULL);
+  while (d && (de = readdir(d)) != NULL)
+    {
+      struct stat st;
+      if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+          || now - st.st_mtime < IMAGE_DOWNLOAD_KEEP_SECONDS)
+        continue;
+      int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        unlinkat(dirfd(d), de->d_name, 0);
+      if (fd >= 0)
+        close(fd);
+    }
+}
+
 int image_store_sweep_tmp(const char *store, struct skiff_err **err)
 {
+  sweep_downloads(store);
   cleanup_free char *tdir = xasprintf("%s/tmp", store);
   return sweep(tdir, NULL, true, NULL, err);
 }

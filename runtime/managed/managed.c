@@ -358,10 +358,9 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
     {
       char sfx[7];
       random_suffix(sfx, sizeof(sfx));
-      r.name = xasprintf("%s-%s", r.img->name, sfx);
-      for (char *p = r.name; *p; p++)
-        if (*p == '/')
-          *p = '-';
+      /* the last component of the name: 127.0.0.1:5000/team/web -> web-1a2b3c */
+      const char *base = strrchr(r.img->name, '/');
+      r.name = xasprintf("%s-%s", base ? base + 1 : r.img->name, sfx);
     }
   if (state_validate_id(r.name, err) < 0)
     goto out;

@@ -73,7 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   char *name = NULL, *tag = NULL;
   if (image_parse_ref(ref, &name, &tag, &err) == 0)
     {
-      if (name[0] == '\0' || tag[0] == '\0' || strchr(name, ':') || strchr(tag, '/'))
+      /* a ':' only in a registry host (before the first '/') */
+      const char *slash = strchr(name, '/');
+      if (name[0] == '\0' || tag[0] == '\0' || strchr(slash ? slash : name, ':')
+          || strchr(tag, '/'))
         abort();
       free(name);
       free(tag);

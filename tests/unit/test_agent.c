@@ -44,27 +44,45 @@ static void test_fake_decide(void)
 {
   struct agent_fake_report r;
   json_t *plain = json_pack("{s:{}}", "env");
-  json_t *crash = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_EXIT", "3");
-  json_t *bad = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_EXIT", "x");
+  json_t *crash = json_pack("{s:{s:s},s:s}", "env", "SKIFF_FAKE_EXIT", "3", "restart", "always");
+  json_t *crash_never
+      = json_pack("{s:{s:s},s:s}", "env", "SKIFF_FAKE_EXIT", "3", "restart", "never");
+  json_t *done_ok
+      = json_pack("{s:{s:s},s:s}", "env", "SKIFF_FAKE_EXIT", "0", "restart", "on-failure");
+  json_t *bad = json_pack("{s:{s:s},s:s}", "env", "SKIFF_FAKE_EXIT", "x", "restart", "never");
   json_t *never = json_pack("{s:{s:s}}", "env", "SKIFF_FAKE_READY", "never");
 
-  agent_fake_decide(NULL, &r);
+  agent_fake_decide(NULL, 0, &r);
   CHECK_STR_EQ(r.state, "Running");
-  CHECK(r.ready == 1 && r.has_exit_code == 0);
-  agent_fake_decide(plain, &r);
+  CHECK(r.ready == 1 && r.has_exit_code == 0 && r.restart_in < 0);
+  agent_fake_decide(plain, 0, &r);
   CHECK_STR_EQ(r.state, "Running");
   CHECK(r.ready == 1);
-  agent_fake_decide(crash, &r);
+  /* restart: always: restarted in place, the back-off growing with the restarts so far */
+  agent_fake_decide(crash, 0, &r);
+  CHECK_STR_EQ(r.state, "BackOff");
+  CHECK(r.ready == 0 && r.has_exit_code && r.exit_code == 3 && r.restarts == 0);
+  CHECK(r.restart_in == 0);
+  agent_fake_decide(crash, 3, &r);
+  CHECK(r.restarts == 3 && r.restart_in == 4);
+  agent_fake_decide(crash, 40, &r);
+  CHECK(r.restart_in == 30);
+  /* no restart: terminal, the server replaces it */
+  agent_fake_decide(crash_never, 0, &r);
   CHECK_STR_EQ(r.state, "Failed");
-  CHECK(r.ready == 0 && r.has_exit_code && r.exit_code == 3);
-  agent_fake_decide(bad, &r);
+  CHECK(r.restarts == 0 && r.restart_in < 0);
+  agent_fake_decide(done_ok, 0, &r);
+  CHECK_STR_EQ(r.state, "Succeeded");
+  agent_fake_decide(bad, 0, &r);
   CHECK(r.has_exit_code && r.exit_code == 1);
-  agent_fake_decide(never, &r);
+  agent_fake_decide(never, 0, &r);
   CHECK_STR_EQ(r.state, "Running");
   CHECK(r.ready == 0);
   CHECK_CONTAINS(r.reason, "SKIFF_FAKE_READY");
   json_decref(plain);
   json_decref(crash);
+  json_decref(crash_never);
+  json_decref(done_ok);
   json_decref(bad);
   json_decref(never);
 }

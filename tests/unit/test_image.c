@@ -354,6 +354,47 @@ static void test_diffid_check(void)
   skiff_err_free(&err);
 }
 
+/* gzip'd layers go through ISA-L (image_gunzip.c): several members in a row make one
+ * stream, zero padding after the last one ends it, a damaged member is an error */
+static void test_gunzip_members(void)
+{
+  const struct tentry ents[] = {{'f', "a", "first file"}, {'f', "b/c", "second file"}};
+  make_tar(path("m.tar"), ents, 2, false);
+  char want[DIGEST_STR_LEN], cmd[2048];
+  int fd = open(path("m.tar"), O_RDONLY);
+  CHECK(digest_fd(fd, want, NULL, NULL) == 0);
+  close(fd);
+  snprintf(cmd, sizeof(cmd),
+           "head -c 700 %s | gzip -n > %s && tail -c +701 %s | gzip -n >> %s && "
+           "cp %s %s && head -c 16 /dev/zero >> %s",
+           path("m.tar"), path("m.gz"), path("m.tar"), path("m.gz"), path("m.gz"), path("mz.gz"),
+           path("mz.gz"));
+  CHECK(system(cmd) == 0);
+  struct skiff_err *err = NULL;
+  const char *ok[] = {"m.gz", "mz.gz"};
+  for (size_t i = 0; i < 2; i++)
+    {
+      skiff_rm_rf(path("gd"), NULL);
+      mkdir(path("gd"), 0755);
+      CHECK(image_layer_unpack(path(ok[i]), path("gd"), want, &err) == 0);
+      report(err);
+      skiff_err_free(&err);
+      CHECK(exists(path("gd/b/c")));
+    }
+  /* one byte of the first member's deflate data changed */
+  fd = open(path("m.gz"), O_RDWR);
+  unsigned char b = 0;
+  CHECK(pread(fd, &b, 1, 40) == 1);
+  b ^= 0x55;
+  CHECK(pwrite(fd, &b, 1, 40) == 1);
+  close(fd);
+  skiff_rm_rf(path("gd"), NULL);
+  mkdir(path("gd"), 0755);
+  CHECK(image_layer_unpack(path("m.gz"), path("gd"), want, &err) < 0);
+  CHECK(err != NULL);
+  skiff_err_free(&err);
+}
+
 static void make_rootfs(const char *root)
 {
   char p[600];
@@ -630,6 +671,7 @@ int main(void)
   RUN_TEST(test_overlay_xattrs_stripped);
   RUN_TEST(test_unpack_escapes);
   RUN_TEST(test_diffid_check);
+  RUN_TEST(test_gunzip_members);
   RUN_TEST(test_store_roundtrip);
   RUN_TEST(test_digest_mismatch);
   RUN_TEST(test_docker_save);

@@ -2,7 +2,7 @@
  * SQLite store: scale up and down, replacement of Failed and Lost replicas, node lifecycle,
  * the steps of a rolling update.  Each test builds a cluster (store + view), registers
  * nodes, applies services as the API would, plays the agent by writing replica states, and
- * checks what one tick wrote. */
+ * checks what one tick wrote; a tick that meets a conflict commits the rest. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,18 +42,49 @@ static void teardown(void)
     printf("# could not remove %s\n", dir);
 }
 
-static void put(const char *prefix, json_t *obj)
+static void commit(struct writes *w)
 {
-  cleanup_free char *key = xasprintf("%s%s", prefix, model_str(obj, "name", ""));
-  cleanup_free char *val = cluster_encode(obj);
-  struct store_op op = {
-      .type = STORE_PUT, .key = key, .value = val, .len = strlen(val), .expect_rev = STORE_ANY_REV};
   struct skiff_err *err = NULL;
-  if (cluster_commit(&cl, &op, 1, NULL, &err) != 0)
+  if (cluster_commit(&cl, w, NULL, &err) != 0)
     {
-      printf("# put %s: %s\n", key, err ? err->msg : "conflict");
+      printf("# commit: %s\n", err ? err->msg : "conflict");
       skiff_err_free(&err);
     }
+  writes_free(w);
+}
+
+/* Write a Service or Node (taken over) as the API does. */
+static void put(char kind, json_t *obj)
+{
+  struct writes w = {0};
+  writes_put_json(&w, kind, model_str(obj, "name", ""), obj, STORE_ANY_REV);
+  commit(&w);
+}
+
+/* Write a replica (taken over): the agent reporting. */
+static void put_replica(struct view_replica *r)
+{
+  struct writes w = {0};
+  writes_put_replica(&w, r, STORE_ANY_REV);
+  commit(&w);
+}
+
+static void delete_replica(const char *name)
+{
+  struct writes w = {0};
+  writes_delete(&w, VIEW_REPLICA, name, STORE_ANY_REV);
+  commit(&w);
+}
+
+/* Every replica in the view, in a stable order (a commit changes the view: copy first). */
+static size_t replicas(struct view_replica ***out)
+{
+  size_t n = 0, pos = 0;
+  void *val;
+  *out = xmalloc((cl.view.replicas.n + 1) * sizeof(**out));
+  while (strmap_next(&cl.view.replicas, &pos, NULL, &val))
+    (*out)[n++] = val;
+  return n;
 }
 
 static void add_node(const char *name)
@@ -62,8 +93,7 @@ static void add_node(const char *name)
       = json_pack("{s:s,s:s,s:i,s:{s:f,s:s},s:{},s:s,s:b,s:s}", "name", name, "address",
                   "127.0.0.1", "agentPort", 0, "capacity", "cpu", 4.0, "memory", "8Gi", "labels",
                   "status", "Ready", "cordoned", 0, "created", "2026-01-01T00:00:00Z");
-  put("/nodes/", n);
-  json_decref(n);
+  put(VIEW_NODE, n);
   cluster_heartbeat(&cl, name, now);
 }
 
@@ -84,8 +114,9 @@ static void apply(const char *text)
   json_t *old = json_object_get(cl.view.services, model_str(svc, "name", ""));
   json_t *obj = service_merge(old, svc, &changed, &new_gen);
   if (changed)
-    put("/services/", obj);
-  json_decref(obj);
+    put(VIEW_SERVICE, obj);
+  else
+    json_decref(obj);
   json_decref(svc);
   json_decref(in);
 }
@@ -99,86 +130,82 @@ static void tick(double dt)
 
 static int count(const char *service, const char *state, int64_t gen)
 {
-  int n = 0;
-  const char *name;
-  json_t *r;
-  json_object_foreach(cl.view.replicas, name, r)
-  {
-    if (strcmp(model_str(r, "service", ""), service) == 0
-        && (state == NULL || strcmp(model_str(r, "state", ""), state) == 0)
-        && (gen == 0 || model_int(r, "generation", 0) == gen))
-      n++;
-  }
-  return n;
+  struct view_replica **rs;
+  size_t n = replicas(&rs);
+  int k = 0;
+  for (size_t i = 0; i < n; i++)
+    k += strcmp(rs[i]->service, service) == 0
+         && (state == NULL || strcmp(model_replica_state_name(rs[i]->state), state) == 0)
+         && (gen == 0 || rs[i]->generation == gen);
+  free(rs);
+  return k;
 }
 
 static int on_node(const char *node)
 {
-  int n = 0;
-  const char *name;
-  json_t *r;
-  json_object_foreach(cl.view.replicas, name, r)
-  {
-    n += strcmp(model_str(r, "node", ""), node) == 0;
-  }
-  return n;
+  struct view_replica **rs;
+  size_t n = replicas(&rs);
+  int k = 0;
+  for (size_t i = 0; i < n; i++)
+    k += strcmp(rs[i]->node, node) == 0;
+  free(rs);
+  return k;
 }
 
-/* The agent: every Scheduled replica of service starts Running (ready), and every
+/* The agent: every Scheduled replica of service starts Running (ready or not), and every
  * Terminating one is stopped and deleted. */
 static void agent_sync(const char *service, bool ready)
 {
-  json_t *todo = json_array();
-  const char *name;
-  json_t *r;
-  json_object_foreach(cl.view.replicas, name, r)
-  {
-    if (strcmp(model_str(r, "service", ""), service) == 0)
-      json_array_append(todo, r);
-  }
-  size_t i;
-  json_array_foreach(todo, i, r)
-  {
-    const char *st = model_str(r, "state", "");
-    if (strcmp(st, "Scheduled") == 0)
-      {
-        json_t *c = json_deep_copy(r);
-        json_object_set_new(c, "state", json_string("Running"));
-        json_object_set_new(c, "ready", json_boolean(ready));
-        put("/replicas/", c);
-        json_decref(c);
-      }
-    else if (strcmp(st, "Terminating") == 0)
-      {
-        cleanup_free char *key = xasprintf("/replicas/%s", model_str(r, "name", ""));
-        struct store_op op = {.type = STORE_DELETE, .key = key, .expect_rev = STORE_ANY_REV};
-        CHECK(cluster_commit(&cl, &op, 1, NULL, NULL) == 0);
-      }
-  }
-  json_decref(todo);
+  struct view_replica **rs;
+  size_t n = replicas(&rs);
+  char **todo = xzalloc((n + 1) * sizeof(char *));
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(rs[i]->service, service) == 0)
+      todo[i] = xstrdup(rs[i]->name);
+  free(rs);
+  for (size_t i = 0; i < n; i++)
+    {
+      struct view_replica *r = todo[i] ? view_replica(&cl.view, todo[i]) : NULL;
+      if (r && r->state == REPLICA_SCHEDULED)
+        {
+          struct view_replica *c = view_replica_clone(r);
+          c->state = REPLICA_RUNNING;
+          c->ready = ready;
+          put_replica(c);
+        }
+      else if (r && r->state == REPLICA_TERMINATING)
+        delete_replica(r->name);
+      free(todo[i]);
+    }
+  free(todo);
 }
 
-static void set_state(const char *replica, const char *state, int exit_code)
+static void set_state(const char *replica, enum replica_state state, int exit_code)
 {
-  json_t *c = json_deep_copy(json_object_get(cl.view.replicas, replica));
-  json_object_set_new(c, "state", json_string(state));
-  json_object_set_new(c, "ready", json_false());
-  json_object_set_new(c, "lastExitCode", json_integer(exit_code));
-  put("/replicas/", c);
-  json_decref(c);
+  struct view_replica *c = view_replica_clone(view_replica(&cl.view, replica));
+  c->state = state;
+  c->ready = false;
+  c->has_exit = true;
+  c->exit_code = exit_code;
+  put_replica(c);
 }
 
 static const char *first_replica(const char *service, const char *state)
 {
-  const char *name;
-  json_t *r;
-  json_object_foreach(cl.view.replicas, name, r)
-  {
-    if (strcmp(model_str(r, "service", ""), service) == 0
-        && strcmp(model_str(r, "state", ""), state) == 0)
-      return name;
-  }
-  return NULL;
+  struct view_replica **rs;
+  size_t n = replicas(&rs);
+  const char *found = NULL;
+  for (size_t i = 0; i < n && !found; i++)
+    if (strcmp(rs[i]->service, service) == 0
+        && strcmp(model_replica_state_name(rs[i]->state), state) == 0)
+      found = rs[i]->name;
+  free(rs);
+  return found;
+}
+
+static const char *node_status(const char *node)
+{
+  return model_str(view_node(&cl.view, node)->obj, "status", "");
 }
 
 static const char *rollout_state(const char *service)
@@ -243,10 +270,10 @@ static void test_failed_replica_is_replaced(void)
   agent_sync("web", true);
   tick(0.1);
   cleanup_free char *victim = xstrdup(first_replica("web", "Running"));
-  set_state(victim, "Failed", 1);
+  set_state(victim, REPLICA_FAILED, 1);
   tick(0.1);
   /* the Failed one is gone, a new one took its place and is bound */
-  CHECK(json_object_get(cl.view.replicas, victim) == NULL);
+  CHECK(view_replica(&cl.view, victim) == NULL);
   CHECK(count("web", NULL, 0) == 2);
   CHECK(count("web", "Scheduled", 0) == 1);
   CHECK(count("web", "Running", 0) == 1);
@@ -269,7 +296,7 @@ static void test_lost_node_replicas_move(void)
       cluster_heartbeat(&cl, "b", now);
       tick(0.5);
     }
-  CHECK_STR_EQ(model_str(json_object_get(cl.view.nodes, "a"), "status", ""), "NotReady");
+  CHECK_STR_EQ(node_status("a"), "NotReady");
   CHECK(count("web", "Lost", 0) == 2);
   CHECK(count("web", "Scheduled", 0) == 2);
   CHECK(on_node("b") == 4);
@@ -277,7 +304,7 @@ static void test_lost_node_replicas_move(void)
   cluster_heartbeat(&cl, "a", now);
   cluster_heartbeat(&cl, "b", now);
   tick(0.1);
-  CHECK_STR_EQ(model_str(json_object_get(cl.view.nodes, "a"), "status", ""), "Ready");
+  CHECK_STR_EQ(node_status("a"), "Ready");
   CHECK(count("web", "Terminating", 0) == 2);
   CHECK(count("web", "Lost", 0) == 0);
   CHECK(count("web", "Running", 0) + count("web", "Scheduled", 0) == 4);
@@ -295,7 +322,7 @@ static void test_every_node_lost_marks_nothing(void)
   for (int i = 0; i < 12; i++)
     tick(0.5);
   /* full disruption: the fault is more likely ours; nothing is marked Lost */
-  CHECK_STR_EQ(model_str(json_object_get(cl.view.nodes, "a"), "status", ""), "NotReady");
+  CHECK_STR_EQ(node_status("a"), "NotReady");
   CHECK(count("web", "Running", 0) == 2);
   CHECK(count("web", "Lost", 0) == 0);
   teardown();
@@ -324,20 +351,19 @@ static void test_rolling_update_steps(void)
   tick(0.1);
   CHECK(count("web", NULL, 2) == 1 && count("web", "Running", 1) == 3);
   /* ready: one old replica is stopped, and the next surge follows once it is gone */
-  json_t *r = json_deep_copy(json_object_get(cl.view.replicas, first_replica("web", "Running")));
-  const char *name;
-  json_t *x;
-  json_object_foreach(cl.view.replicas, name, x)
-  {
-    if (model_int(x, "generation", 0) == 2)
+  struct view_replica **rs;
+  size_t n = replicas(&rs);
+  for (size_t i = 0; i < n; i++)
+    if (rs[i]->generation == 2)
       {
-        json_decref(r);
-        r = json_deep_copy(x);
+        struct view_replica *c = view_replica_clone(rs[i]);
+        c->ready = true;
+        free(rs);
+        rs = NULL;
+        put_replica(c);
+        break;
       }
-  }
-  json_object_set_new(r, "ready", json_true());
-  put("/replicas/", r);
-  json_decref(r);
+  free(rs);
   tick(0.1);
   CHECK(count("web", "Terminating", 1) == 1);
   for (int i = 0; i < 10 && strcmp(rollout_state("web"), "Complete") != 0; i++)
@@ -382,8 +408,68 @@ static void test_unschedulable_stays_pending_with_reason(void)
   const char *p = first_replica("big", "Pending");
   CHECK(p != NULL);
   if (p)
-    CHECK_CONTAINS(model_str(json_object_get(cl.view.replicas, p), "reason", ""),
+    CHECK_CONTAINS(view_replica(&cl.view, p)->reason,
                    "0/1 nodes are available: 1 insufficient memory");
+  teardown();
+}
+
+/* A tick whose writes meet a conflict: the conflicting write is dropped alone, counted and
+ * logged; the rest of the tick commits. */
+static void test_conflict_drops_one_write_only(void)
+{
+  setup();
+  apply("{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":3}");
+  tick(0.1);
+  CHECK(count("web", "Pending", 0) == 3); /* no node yet */
+  add_node("a");
+  /* Someone else (another server, say) rewrites one replica behind the view's back: the
+   * revision the controller holds for it is stale now. */
+  const char *victim = first_replica("web", "Pending");
+  struct view_replica *r = view_replica(&cl.view, victim);
+  cleanup_free char *key = xasprintf("/replicas/%s", victim);
+  cleanup_free char *val = view_replica_encode(r, false, NULL);
+  store_notify_fn fn = cl.store->notify;
+  void *data = cl.store->notify_data;
+  store_set_notify(cl.store, NULL, NULL);
+  CHECK(store_put(cl.store, key, val, STORE_ANY_REV, NULL, NULL) == 0);
+  store_set_notify(cl.store, fn, data);
+  tick(0.1);
+  /* the other two were bound and committed */
+  CHECK(count("web", "Scheduled", 0) == 2);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  controller_write_metrics(ctl, f);
+  fclose(f);
+  CHECK_CONTAINS(text, "skiff_controller_conflicts_total 1\n");
+  CHECK_CONTAINS(text, "skiff_scheduler_placements_total 3\n");
+  free(text);
+  teardown();
+}
+
+/* Crash looping in place (BackOff, restarts rising) is not replaced and keeps its name. */
+static void test_backoff_replica_is_kept(void)
+{
+  setup();
+  add_node("a");
+  apply("{\"name\":\"web\",\"image\":\"webapp\",\"replicas\":1}");
+  tick(0.1);
+  const char *name = first_replica("web", "Scheduled");
+  CHECK(name != NULL);
+  cleanup_free char *kept = xstrdup(name ? name : "");
+  for (int i = 1; i <= 3; i++)
+    {
+      struct view_replica *c = view_replica_clone(view_replica(&cl.view, kept));
+      c->state = REPLICA_BACKOFF;
+      c->restarts = i;
+      c->has_exit = true;
+      c->exit_code = 2;
+      put_replica(c);
+      tick(0.5);
+      CHECK(count("web", NULL, 0) == 1);
+      CHECK(view_replica(&cl.view, kept) != NULL);
+    }
+  CHECK(view_replica(&cl.view, kept)->restarts == 3);
   teardown();
 }
 
@@ -397,5 +483,7 @@ int main(void)
   RUN_TEST(test_rolling_update_steps);
   RUN_TEST(test_rollout_stalls_after_deadline);
   RUN_TEST(test_unschedulable_stays_pending_with_reason);
+  RUN_TEST(test_conflict_drops_one_write_only);
+  RUN_TEST(test_backoff_replica_is_kept);
   return CHECK_DONE();
 }

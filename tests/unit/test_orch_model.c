@@ -104,6 +104,11 @@ static void test_error_paths(void)
                "service.update: maxSurge and maxUnavailable cannot both be 0");
   expect_error("{\"name\":\"a\",\"image\":\"w\",\"resources\":{\"memory\":\"lots\"}}",
                "service.resources.memory: expected a size like \"64Mi\" or a number of bytes");
+  /* a huge integer used to normalise to a string the parser rejects: 0 bytes reserved */
+  expect_error("{\"name\":\"a\",\"image\":\"w\",\"resources\":{\"memory\":9223372036854775807}}",
+               "service.resources.memory: out of range: at most 1Pi (1125899906842624 bytes)");
+  expect_error("{\"name\":\"a\",\"image\":\"w\",\"resources\":{\"memory\":\"2000Ti\"}}",
+               "service.resources.memory: out of range: at most 1Pi (1125899906842624 bytes)");
   expect_error("{\"name\":\"a\",\"image\":\"w\",\"env\":{\"A=B\":\"x\"}}",
                "service.env.A=B: invalid variable name");
   expect_error("{\"name\":\"a\",\"image\":\"w\",\"env\":{\"A\":1}}",

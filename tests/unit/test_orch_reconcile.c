@@ -1,12 +1,12 @@
 /* test_orch_reconcile.c - replica controller, rolling update, node lifecycle, restart
  * back-off and rollout state decisions (reconcile.c), and the generation bookkeeping of
- * apply / undo (service_merge, service_undo). */
+ * apply / undo (service_merge, service_undo), and the status a service shows from the counts
+ * of its replicas (service_status, service_rollout_seen). */
 #include <math.h>
 #include <string.h>
 #include "check.h"
 #include "model.h"
 #include "reconcile.h"
-#include "server.h"
 #include "service.h"
 
 #define R(name_, node_, gen_, st_, ready_, created_)                                               \
@@ -231,6 +231,64 @@ static void test_generations_and_undo(void)
     json_decref(objs[i]);
 }
 
+/* A service as the API shows it: its status counted from the replicas at one revision.
+ * The case that was wrong: a new generation applied, the stored status still from the old
+ * one ("Complete: 5 of 5 updated"), every replica of generation 1. */
+static void test_rollout_status_from_counts(void)
+{
+  json_t *in = json_pack("{s:s,s:s,s:i}", "name", "web", "image", "v1", "replicas", 5);
+  json_t *d = NULL;
+  int64_t rev = 0;
+  CHECK(model_service_parse(in, "service", &d, &rev, NULL) == 0);
+  bool changed, new_gen;
+  json_t *svc = service_merge(NULL, d, &changed, &new_gen);
+  struct rc_counts c = {.live = 5, .ready = 5, .updated = 5, .updated_ready = 5};
+  json_t *st = service_status(svc, &c, RC_ROLLOUT_COMPLETE, NULL, "2026-01-01T00:00:00Z");
+  json_object_set_new(svc, "status", st);
+  /* generation 2: the stored status says Complete, for generation 1 */
+  json_object_set_new(d, "image", json_string("v2"));
+  json_t *svc2 = service_merge(svc, d, &changed, &new_gen);
+  CHECK(new_gen && model_int(svc2, "generation", 0) == 2);
+  struct rc_counts old = {.live = 5, .ready = 5, .old = 5};
+  CHECK(service_rollout_seen(svc2, &old) == RC_ROLLOUT_PROGRESSING);
+  json_t *st2 = service_status(svc2, &old, RC_ROLLOUT_PROGRESSING, "; web-2-00001: Pending",
+                               "2026-01-01T00:00:05Z");
+  json_t *ro = json_object_get(st2, "rollout");
+  CHECK(model_int(ro, "generation", 0) == 2);
+  CHECK_STR_EQ(model_str(ro, "state", ""), "Progressing");
+  CHECK_STR_EQ(model_str(ro, "message", ""),
+               "generation 2: 0 of 5 updated replicas ready, 5 old; web-2-00001: Pending");
+  CHECK_STR_EQ(model_str(ro, "since", ""), "2026-01-01T00:00:05Z");
+  CHECK(model_int(st2, "updated", -1) == 0 && model_int(st2, "ready", -1) == 5);
+  /* the rollout answer follows the same status */
+  json_t *shown = json_copy(svc2);
+  json_object_set_new(shown, "status", st2);
+  json_t *answer = service_rollout_status(shown);
+  CHECK_STR_EQ(model_str(answer, "state", ""), "Progressing");
+  CHECK(model_int(answer, "generation", 0) == 2 && model_int(answer, "updated", -1) == 0);
+  json_decref(answer);
+  /* all of generation 2 ready, none old: Complete, whatever was stored */
+  struct rc_counts done = {.live = 5, .ready = 5, .updated = 5, .updated_ready = 5};
+  CHECK(service_rollout_seen(svc2, &done) == RC_ROLLOUT_COMPLETE);
+  /* Stalled shows only when the controller marked this same generation Stalled */
+  json_object_set_new(shown, "status",
+                      service_status(svc2, &old, RC_ROLLOUT_STALLED, NULL, "2026-01-01T00:01:05Z"));
+  CHECK(service_rollout_seen(shown, &old) == RC_ROLLOUT_STALLED);
+  CHECK(service_rollout_seen(shown, &done) == RC_ROLLOUT_COMPLETE);
+  CHECK_CONTAINS(
+      model_str(json_object_get(json_object_get(shown, "status"), "rollout"), "message", ""),
+      "no progress within the deadline");
+  json_object_set_new(d, "image", json_string("v3"));
+  json_t *svc3 = service_merge(shown, d, &changed, &new_gen);
+  CHECK(service_rollout_seen(svc3, &old) == RC_ROLLOUT_PROGRESSING);
+  json_decref(svc3);
+  json_decref(shown);
+  json_decref(svc2);
+  json_decref(svc);
+  json_decref(d);
+  json_decref(in);
+}
+
 int main(void)
 {
   RUN_TEST(test_scale_up_from_zero);
@@ -243,5 +301,6 @@ int main(void)
   RUN_TEST(test_backoff);
   RUN_TEST(test_rollout_state);
   RUN_TEST(test_generations_and_undo);
+  RUN_TEST(test_rollout_status_from_counts);
   return CHECK_DONE();
 }

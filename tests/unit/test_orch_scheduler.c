@@ -1,5 +1,6 @@
 /* test_orch_scheduler.c - filter, score and tie-breaking of the pure scheduler. */
 #include <stdlib.h>
+#include <string.h>
 #include "check.h"
 #include "scheduler.h"
 #include "util.h"
@@ -118,6 +119,71 @@ static void test_why_string(void)
   free(s);
 }
 
+/* sched_place_many must place exactly as repeated sched_pick_node + sched_assume would:
+ * random clusters (capacities, used resources, not-ready and cordoned nodes, max per node,
+ * spread on or off) and batches larger than what fits. */
+static void test_place_many_equals_one_by_one(void)
+{
+  srand(42);
+  int mismatches = 0, placed_total = 0, unplaced_total = 0;
+  for (int round = 0; round < 200; round++)
+    {
+      size_t n = 1 + (size_t)(rand() % 60), count = (size_t)(rand() % 400);
+      struct sched_node *a = xzalloc(n * sizeof(*a)), *b = xzalloc(n * sizeof(*b));
+      char **names = xmalloc(n * sizeof(char *));
+      for (size_t i = 0; i < n; i++)
+        {
+          names[i] = xasprintf("n%03zu", (size_t)rand() % 1000);
+          a[i] = node(names[i], (rand() % 4) * 1000, (int64_t)(rand() % 4) << 30);
+          a[i].cpu_used = rand() % 1500;
+          a[i].mem_used = (int64_t)(rand() % 1000) << 20;
+          a[i].ready = rand() % 10 != 0;
+          a[i].cordoned = rand() % 15 == 0;
+          a[i].svc_count = rand() % 3;
+          b[i] = a[i];
+        }
+      struct sched_request req = {.cpu = (rand() % 3) * 100,
+                                  .mem = (int64_t)(rand() % 3) << 26,
+                                  .owner = "web",
+                                  .spread = rand() % 2,
+                                  .max_per_node = rand() % 4 == 0 ? 1 + rand() % 5 : 0};
+      long *out = xmalloc((count ? count : 1) * sizeof(long));
+      struct sched_why w1, w2;
+      memset(&w1, 0, sizeof(w1));
+      memset(&w2, 0, sizeof(w2));
+      size_t placed = sched_place_many(a, n, &req, count, out, &w1);
+      bool failed = false;
+      for (size_t k = 0; k < count; k++)
+        {
+          struct sched_why w;
+          long best = sched_pick_node(b, n, &req, &w);
+          if (best >= 0)
+            sched_assume(&b[best], &req);
+          else if (!failed)
+            {
+              w2 = w;
+              failed = true;
+            }
+          mismatches += best != out[k];
+        }
+      mismatches += memcmp(&w1, &w2, sizeof(w1)) != 0;
+      placed_total += (int)placed;
+      unplaced_total += (int)(count - placed);
+      for (size_t i = 0; i < n; i++)
+        {
+          mismatches += a[i].cpu_used != b[i].cpu_used || a[i].svc_count != b[i].svc_count;
+          free(names[i]);
+        }
+      free(names);
+      free(out);
+      free(a);
+      free(b);
+    }
+  CHECK(mismatches == 0);
+  /* the rounds covered both outcomes */
+  CHECK(placed_total > 1000 && unplaced_total > 1000);
+}
+
 int main(void)
 {
   RUN_TEST(test_filter_reasons);
@@ -126,5 +192,6 @@ int main(void)
   RUN_TEST(test_spread_first_then_least_allocated);
   RUN_TEST(test_deterministic_ties);
   RUN_TEST(test_why_string);
+  RUN_TEST(test_place_many_equals_one_by_one);
   return CHECK_DONE();
 }

@@ -125,7 +125,7 @@ static void test_id_map_format(void)
 }
 
 /* FIPS 180-4 / NIST example vectors, and a multi-block streamed input */
-static void test_sha256_vectors(void)
+static void sha256_vectors(void)
 {
   char d[DIGEST_STR_LEN];
   digest_buffer("", 0, d);
@@ -149,6 +149,33 @@ static void test_sha256_vectors(void)
   digest_final(ctx, d);
   digest_free(ctx);
   CHECK_STR_EQ(d, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* the vectors with the portable rounds and with the CPU's SHA extensions (when it has them),
+ * and both agree on every length around the block size and on pseudo-random data */
+static void test_sha256_vectors(void)
+{
+  sha256_use_accel(false);
+  CHECK(!sha256_accelerated());
+  sha256_vectors();
+  sha256_use_accel(true);
+  printf("# SHA extensions: %s\n", sha256_accelerated() ? "used" : "not on this CPU");
+  sha256_vectors();
+  static unsigned char buf[4096 + 77];
+  unsigned x = 12345;
+  for (size_t i = 0; i < sizeof(buf); i++)
+    buf[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+  for (size_t len = 0; len < sizeof(buf); len += len < 200 ? 1 : 61)
+    {
+      char a[DIGEST_STR_LEN], b[DIGEST_STR_LEN];
+      sha256_use_accel(false);
+      digest_buffer(buf, len, a);
+      sha256_use_accel(true);
+      digest_buffer(buf, len, b);
+      if (strcmp(a, b) != 0)
+        printf("#   length %zu: %s != %s\n", len, a, b);
+      CHECK_STR_EQ(a, b);
+    }
 }
 
 int main(void)
