@@ -3,7 +3,8 @@
  * kube-scheduler use it, on an etcd lease instead of a Lease object.
  *
  *   - Session: each server holds an etcd lease (TTL --leader-lease, renewed every third of
- *     it).  Its presence key /servers/NAME is bound to it.
+ *     it by the store's keeper thread, so a busy loop does not let it lapse).  Its presence
+ *     key /servers/NAME is bound to it.
  *   - Election: the leader key /leader is created-if-absent bound to the lease.  The others
  *     see it in their watch and try again when it goes (lease expired or revoked).
  *   - Stepping down: a leader whose last renewal was *sent* more than TTL - 0.25 s ago stops
@@ -38,7 +39,7 @@ struct leader
   double ttl;
   int64_t lease;
   double renewed_sent; /* monotonic send time of the last successful grant/renewal */
-  double next_renew, next_grant, next_campaign, next_publish, next_merge;
+  double next_grant, next_campaign, next_publish, next_merge;
   bool leading;
   int64_t fence_rev;   /* revision of our /leader key while leading */
   json_t *leader;      /* the /leader object (NULL: nobody leads) */
@@ -169,39 +170,39 @@ static void session(struct leader *l, double now)
       if (now < l->next_grant)
         return;
       int64_t id = 0;
-      if (store_lease_grant(l->store, (int)(l->ttl + 0.5), &id, &err) < 0)
+      /* now is before the grant was sent: a safe start for the TTL's count. */
+      if (store_lease_grant(l->store, (int)(l->ttl + 0.5), &id, &err) < 0
+          || store_lease_keep(l->store, id, (int)(l->ttl + 0.5), &err) < 0)
         {
           l->next_grant = now + 0.5;
           return;
         }
       l->lease = id;
       l->renewed_sent = now;
-      l->next_renew = now + l->ttl / 3;
       l->publish_needed = true;
       return;
     }
-  if (now >= l->next_renew)
+  /* Renewals run in the store's keeper thread (a busy loop must not let the lease lapse);
+   * here only what they achieved. */
+  double sent = 0;
+  int r = store_lease_status(l->store, l->lease, &sent);
+  if (r != 0)
     {
-      double sent = cluster_now();
-      int r = store_lease_keepalive(l->store, l->lease, &err);
-      if (r == 0)
+      lose(l, r == STORE_EXPIRED ? "lease expired" : "lease no longer kept");
+      l->lease = 0;
+      return;
+    }
+  if (sent > l->renewed_sent)
+    {
+      l->renewed_sent = sent;
+      /* Stepped down while etcd was out of reach, but the lease lived through it and the
+       * leader key is still the one we created: no one else can have led meanwhile. */
+      if (!l->leading && l->fence_rev > 0 && l->leader_rev == l->fence_rev
+          && cluster_now() < sent + l->ttl - 0.25)
         {
-          l->renewed_sent = sent;
-          /* Stepped down while etcd was out of reach, but the lease lived through it and the
-           * leader key is still the one we created: no one else can have led meanwhile. */
-          if (!l->leading && l->fence_rev > 0 && l->leader_rev == l->fence_rev)
-            {
-              l->leading = true;
-              gained(l);
-            }
+          l->leading = true;
+          gained(l);
         }
-      else if (r == STORE_EXPIRED)
-        {
-          lose(l, "lease expired");
-          l->lease = 0;
-          return;
-        }
-      l->next_renew = cluster_now() + (r == 0 ? l->ttl / 3 : 0.2);
     }
   if (l->leading && cluster_now() > l->renewed_sent + l->ttl - 0.25)
     lose(l, "lease not renewed in time (etcd unreachable?)");
@@ -410,10 +411,9 @@ json_t *leader_servers(void *data)
   if (!l->enabled)
     {
       json_t *nodes = heard_nodes(l);
-      json_array_append_new(items,
-                            json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url", l->url,
-                                      "started", l->started, "leader", 1, "self", 1, "nodes",
-                                      (json_int_t)json_array_size(nodes)));
+      json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "name", l->name, "url",
+                                             l->url, "started", l->started, "leader", 1, "self", 1,
+                                             "nodes", (json_int_t)json_array_size(nodes)));
       json_decref(nodes);
       return items;
     }

@@ -223,6 +223,21 @@ int store_lease_revoke(struct store *s, int64_t id, struct skiff_err **err)
   return s->ops->lease_revoke(s, id, err);
 }
 
+int store_lease_keep(struct store *s, int64_t id, int ttl, struct skiff_err **err)
+{
+  if (s->ops->lease_keep == NULL)
+    return skiff_error(err, ENOTSUP, "%s store: leases", s->ops->name);
+  if (ttl < 1)
+    return skiff_error(err, EINVAL, "lease TTL %d s", ttl);
+  return s->ops->lease_keep(s, id, ttl, err);
+}
+
+int store_lease_status(struct store *s, int64_t id, double *renewed_sent)
+{
+  *renewed_sent = 0;
+  return s->ops->lease_status ? s->ops->lease_status(s, id, renewed_sent) : -1;
+}
+
 int store_put_lease(struct store *s, const char *key, const char *value, int64_t expect_rev,
                     int64_t lease, int64_t *new_rev, struct skiff_err **err)
 {

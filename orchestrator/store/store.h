@@ -124,6 +124,10 @@ struct store_ops
   int (*lease_grant)(struct store *s, int ttl, int64_t *id, struct skiff_err **err);
   int (*lease_keepalive)(struct store *s, int64_t id, struct skiff_err **err);
   int (*lease_revoke)(struct store *s, int64_t id, struct skiff_err **err);
+  /* Keep one lease alive in the background (replacing any kept before); its status: 0 with
+   * *renewed_sent, or STORE_EXPIRED. */
+  int (*lease_keep)(struct store *s, int64_t id, int ttl, struct skiff_err **err);
+  int (*lease_status)(struct store *s, int64_t id, double *renewed_sent);
   void (*close)(struct store *s);
 };
 
@@ -178,6 +182,14 @@ int store_lease_grant(struct store *s, int ttl, int64_t *id, struct skiff_err **
 /* 0 renewed, STORE_EXPIRED, -1 error (etcd unreachable: the lease may still run). */
 int store_lease_keepalive(struct store *s, int64_t id, struct skiff_err **err);
 int store_lease_revoke(struct store *s, int64_t id, struct skiff_err **err);
+/* Keep lease id alive in the background, every ttl/3, as clientv3's KeepAlive does: a busy
+ * owner does not lose it.  One kept lease per store; a revoke stops keeping it. */
+int store_lease_keep(struct store *s, int64_t id, int ttl, struct skiff_err **err);
+/* 0 while kept alive, *renewed_sent = CLOCK_MONOTONIC seconds when the last successful
+ * renewal was sent (0 before the first: etcd counts the TTL from when it got it, so the
+ * lease cannot end before renewed_sent + TTL); STORE_EXPIRED once etcd said it is gone;
+ * -1 when id is not the kept lease. */
+int store_lease_status(struct store *s, int64_t id, double *renewed_sent);
 /* A put bound to a lease: 0, STORE_CONFLICT, -1. */
 int store_put_lease(struct store *s, const char *key, const char *value, int64_t expect_rev,
                     int64_t lease, int64_t *new_rev, struct skiff_err **err);

@@ -32,6 +32,7 @@ struct etcd_store
   int64_t view_rev;  /* the owner's view is at this revision */
   int64_t compacted; /* skiff's compaction mark: history at or below it is gone */
   bool in_resync;
+  struct etcd_keeper *keeper; /* the lease kept alive in the background */
 };
 
 #define ES(s) ((struct etcd_store *)(s))
@@ -238,7 +239,7 @@ struct hist_read
   int64_t compact_rev;
   bool done, failed;
   char *buf;
-  size_t len, bcap;
+  size_t len, bcap, scanned; /* buf[0..scanned) holds no newline */
 };
 
 static void hist_line(struct hist_read *h, const char *line, size_t len)
@@ -287,7 +288,8 @@ static size_t hist_write(char *ptr, size_t size, size_t nmemb, void *userdata)
   memcpy(h->buf + h->len, ptr, n);
   h->len += n;
   size_t start = 0;
-  for (size_t i = 0; i < h->len && !h->done; i++)
+  /* A message can be megabytes long: scan each byte once, not each chunk from the start. */
+  for (size_t i = h->scanned; i < h->len && !h->done; i++)
     if (h->buf[i] == '\n')
       {
         if (i > start)
@@ -296,6 +298,7 @@ static size_t hist_write(char *ptr, size_t size, size_t nmemb, void *userdata)
       }
   memmove(h->buf, h->buf + start, h->len - start);
   h->len -= start;
+  h->scanned = h->len;
   return h->done ? 0 : n;
 }
 
@@ -537,10 +540,32 @@ static int etcd_lease_keepalive(struct store *s, int64_t id, struct skiff_err **
   return ttl > 0 ? 0 : STORE_EXPIRED;
 }
 
+static int etcd_lease_keep(struct store *s, int64_t id, int ttl, struct skiff_err **err)
+{
+  struct etcd_store *es = ES(s);
+  etcd_keeper_stop(es->keeper);
+  es->keeper = etcd_keeper_start(etcd_http_endpoints(es->http), id, ttl);
+  return es->keeper ? 0 : skiff_error(err, 0, "etcd lease keeper: cannot start");
+}
+
+static int etcd_lease_status(struct store *s, int64_t id, double *renewed_sent)
+{
+  struct etcd_store *es = ES(s);
+  if (es->keeper == NULL || etcd_keeper_id(es->keeper) != id)
+    return -1;
+  return etcd_keeper_status(es->keeper, renewed_sent);
+}
+
 static int etcd_lease_revoke(struct store *s, int64_t id, struct skiff_err **err)
 {
   char buf[32];
   snprintf(buf, sizeof(buf), "%lld", (long long)id);
+  struct etcd_store *es = ES(s);
+  if (es->keeper && etcd_keeper_id(es->keeper) == id)
+    {
+      etcd_keeper_stop(es->keeper);
+      es->keeper = NULL;
+    }
   json_t *req = json_pack("{s:s}", "ID", buf), *reply = NULL;
   int code = 0;
   int r = etcd_http_call(ES(s)->http, "/v3/lease/revoke", req, true, &reply, &code, NULL, err);
@@ -554,10 +579,38 @@ static int etcd_lease_revoke(struct store *s, int64_t id, struct skiff_err **err
 static void etcd_close(struct store *s)
 {
   struct etcd_store *es = ES(s);
+  etcd_keeper_stop(es->keeper);
   etcd_watch_stop(es->watch);
   etcd_http_free(es->http);
   free(es->prefix);
   free(es);
+}
+
+/* Where etcd's history starts: the lowest revision a read at it still works (etcd says only
+ * "compacted", not up to where), found by bisection with count-only reads.  Skiff's mark is
+ * the revision below it. */
+static int64_t probe_compacted(struct etcd_store *es)
+{
+  cleanup_free char *key = etcd_key_b64(es->prefix, "/");
+  int64_t lo = 1, hi = es->view_rev; /* the answer lies in [lo, hi] */
+  while (lo < hi)
+    {
+      int64_t mid = lo + (hi - lo) / 2;
+      json_t *req
+          = json_pack("{s:s,s:b,s:I}", "key", key, "count_only", 1, "revision", (json_int_t)mid);
+      json_t *reply = NULL;
+      cleanup_err struct skiff_err *err = NULL;
+      int r = call(es, "/v3/kv/range", req, &reply, NULL, &err);
+      json_decref(req);
+      json_decref(reply);
+      if (r == 0)
+        hi = mid;
+      else if (r == -11)
+        lo = mid + 1;
+      else
+        return 0; /* unknown: history reads learn it when they meet it */
+    }
+  return lo - 1;
 }
 
 static const struct store_ops etcd_ops = {
@@ -575,6 +628,8 @@ static const struct store_ops etcd_ops = {
     .lease_grant = etcd_lease_grant,
     .lease_keepalive = etcd_lease_keepalive,
     .lease_revoke = etcd_lease_revoke,
+    .lease_keep = etcd_lease_keep,
+    .lease_status = etcd_lease_status,
     .close = etcd_close,
 };
 
@@ -616,11 +671,7 @@ int store_etcd_open(const char *endpoints, const char *prefix, struct store **ou
   es->view_rev = etcd_int(json_object_get(reply, "header"), "revision");
   json_decref(reply);
   es->watch = etcd_watch_start(es->http, es->prefix, es->view_rev + 1);
-  /* Where etcd's history starts: a read from revision 1 says whether it was compacted. */
-  struct store_event *ev = NULL;
-  size_t n = 0;
-  if (etcd_history(&es->base, 1, "/", 1, &ev, &n, NULL) == 0)
-    store_events_free(ev, n);
+  es->compacted = probe_compacted(es);
   *out = &es->base;
   return 0;
 }

@@ -8,6 +8,7 @@
  *                       kv/event/watch-line parsing (unit-tested without etcd)
  *   store_etcd_watch.c  the watch thread: one streaming connection, its events queued by
  *                       revision for the owner's thread
+ *   store_etcd_lease.c  the lease keeper thread: renewals that do not wait for a busy owner
  *
  * Key mapping: a skiff key K (always "/...") lives at etcd key P + K without its leading
  * "/", where P is the prefix (--etcd-prefix, default "/skiff/", always ending in "/"). */
@@ -102,5 +103,16 @@ bool etcd_watch_wait(struct etcd_watch *w, int64_t rev, long timeout_ms);
 void etcd_watch_reconnect(struct etcd_watch *w);
 /* After a relist at rev: drop the queue and stream from rev + 1. */
 void etcd_watch_restart(struct etcd_watch *w, int64_t rev);
+
+/* ---- lease keeper thread ---- */
+
+struct etcd_keeper;
+/* Renew lease id every ttl/3 from now on, over its own connection. */
+struct etcd_keeper *etcd_keeper_start(const char *endpoints, int64_t id, double ttl);
+void etcd_keeper_stop(struct etcd_keeper *k);
+int64_t etcd_keeper_id(const struct etcd_keeper *k);
+/* 0 (*renewed_sent: CLOCK_MONOTONIC send time of the last successful renewal, 0 before the
+ * first) or STORE_EXPIRED. */
+int etcd_keeper_status(struct etcd_keeper *k, double *renewed_sent);
 
 #endif

@@ -14,4 +14,3 @@ int store_open(const char *spec, const char *data_dir, const char *etcd_prefix, 
   return skiff_error(
       err, 0, "--store `%s`: expected sqlite or etcd:http://HOST:PORT[,http://HOST:PORT...]", spec);
 }
-

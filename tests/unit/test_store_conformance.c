@@ -344,6 +344,13 @@ static void test_compaction(void)
   CHECK(store_get(s, "/c/k", &kv, NULL) == 1 && kv.mod_rev == base + 4);
   store_kv_clear(&kv);
   store_close(s);
+  /* A new handle knows where history starts. */
+  s = B->open();
+  if (s == NULL)
+    return;
+  CHECK(store_compacted(s) == base + 2);
+  CHECK(store_history(s, base + 1, "/c/", 100, &ev, &n, NULL) == STORE_COMPACTED);
+  store_close(s);
 }
 
 static void test_large_values(void)
@@ -530,6 +537,22 @@ static void test_leases(void)
   struct timespec ts = {3, 0};
   nanosleep(&ts, NULL);
   CHECK(store_lease_keepalive(s, id, NULL) == STORE_EXPIRED);
+  CHECK(store_get(s, "/leader", &kv, NULL) == 0);
+  /* Kept by the store in the background while this thread does nothing for 2.5 TTLs. */
+  CHECK(store_lease_grant(s, 1, &id, NULL) == 0);
+  CHECK(store_lease_keep(s, id, 1, NULL) == 0);
+  CHECK(store_put_lease(s, "/leader", "kept", STORE_ABSENT, id, NULL, NULL) == 0);
+  double sent0 = 0, sent1 = 0;
+  struct timespec half = {0, 500 * 1000 * 1000};
+  nanosleep(&half, NULL);
+  CHECK(store_lease_status(s, id, &sent0) == 0 && sent0 > 0);
+  struct timespec two = {2, 0};
+  nanosleep(&two, NULL);
+  CHECK(store_lease_status(s, id, &sent1) == 0 && sent1 > sent0);
+  CHECK(store_get(s, "/leader", &kv, NULL) == 1);
+  store_kv_clear(&kv);
+  CHECK(store_lease_revoke(s, id, NULL) == 0);
+  CHECK(store_lease_status(s, id, &sent1) == -1);
   CHECK(store_get(s, "/leader", &kv, NULL) == 0);
   /* Revoked: the key goes at once. */
   CHECK(store_lease_grant(s, 30, &id, NULL) == 0);
