@@ -57,6 +57,8 @@ RUNTIME_SRC := $(wildcard runtime/*.c runtime/image/*.c runtime/net/*.c runtime/
 # does not pay libarchive's and libcurl's loader cost on every container start.
 SKIFF_IMAGE_SRC := runtime/cmd/image.c runtime/cmd/image_main.c runtime/cmd/pull.c
 SKIFF_SRC := $(filter-out $(SKIFF_IMAGE_SRC),$(wildcard runtime/cmd/*.c))
+# the flag tables and their parser, which skiff-image shares with skiff
+CMD_SHARED_SRC := runtime/cmd/opts.c runtime/cmd/image_flags.c
 ORCH_SRC := $(wildcard $(addsuffix /*.c,$(addprefix orchestrator/,core store server agent client)))
 SKIFFD_SRC := $(wildcard orchestrator/cmd/skiffd*.c)
 SKIFFCTL_SRC := $(wildcard orchestrator/ctl/*.c)
@@ -111,7 +113,7 @@ SKIFF_LIBS := -Wl,--as-needed $(call pc,--libs,jansson libseccomp libcap libnl-3
 $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_LIBS)
 
-$(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC)) $(LIBSKIFF) $(LIBUTIL)
+$(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)

@@ -245,6 +245,29 @@ static int set_process_caps(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t 
   return 0;
 }
 
+static bool in_list(char *const *names, const char *name)
+{
+  for (size_t i = 0; names && names[i]; i++)
+    if (strcasecmp(names[i], name) == 0)
+      return true;
+  return false;
+}
+
+char *caps_unraisable_ambient(const struct skiff_caps *caps)
+{
+  char *out = NULL;
+  for (size_t i = 0; caps->ambient && caps->ambient[i]; i++)
+    {
+      const char *a = caps->ambient[i];
+      if (in_list(caps->permitted, a) && in_list(caps->inheritable, a))
+        continue;
+      char *next = out ? xasprintf("%s, %s", out, a) : xstrdup(a);
+      free(out);
+      out = next;
+    }
+  return out;
+}
+
 int caps_apply_process(const struct skiff_process *proc, struct skiff_err **err)
 {
   const struct skiff_caps *caps = &proc->caps;
@@ -257,6 +280,7 @@ int caps_apply_process(const struct skiff_process *proc, struct skiff_err **err)
           || caps_mask(caps->effective, &eff, err) < 0 || caps_mask(caps->permitted, &perm, err) < 0
           || caps_mask(caps->inheritable, &inh, err) < 0 || caps_mask(caps->ambient, &amb, err) < 0)
         return -1;
+      amb &= perm & inh; /* the rest cannot be raised: create warned (caps_unraisable_ambient) */
       if (drop_bounding(bnd, ncaps, err) < 0)
         return -1;
       /* keep the permitted set across setresuid to a non-root user */

@@ -24,6 +24,12 @@ int caps_validate(const struct skiff_caps *caps, struct skiff_err **err);
  * identity switch happens).  Called in the container init just before exec. */
 int caps_apply_process(const struct skiff_process *proc, struct skiff_err **err);
 
+/* The ambient capabilities of caps that the kernel will not raise (each must be both
+ * permitted and inheritable), as "CAP_KILL, CAP_NET_BIND_SERVICE" (malloc'd), or NULL
+ * when there are none.  caps_apply_process leaves them out: runc and crun warn and run
+ * such a config (`runc spec` writes one), and so does create. */
+char *caps_unraisable_ambient(const struct skiff_caps *caps);
+
 /* Additions. */
 /* 21 -> "CAP_SYS_ADMIN"; NULL if unknown. */
 const char *caps_name(int cap);

@@ -486,6 +486,21 @@ int cgroup_pids(struct skiff_cgroup *cg, pid_t **pids, size_t *n, struct skiff_e
   return cg->ops->pids(cg, pids, n, err);
 }
 
+int cgroup_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err)
+{
+  return cg->ops->freeze(cg, frozen, err);
+}
+
+bool cgroup_is_frozen(struct skiff_cgroup *cg)
+{
+  return cg->ops->frozen(cg) == 1;
+}
+
+int cgroup_stats(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err)
+{
+  return cg->ops->stats(cg, s, err);
+}
+
 int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err)
 {
   return cg->ops->kill(cg, sig, err);
@@ -564,4 +579,48 @@ char **cgroup_host_dirs(struct skiff_cgroup *cg)
   if (cg->unified_dir)
     dirs[n++] = xstrdup(cg->unified_dir);
   return dirs;
+}
+
+unsigned long long cgroup_parse_oom_kill(const char *text)
+{
+  for (const char *line = text; line && *line;)
+    {
+      unsigned long long n = 0;
+      if (sscanf(line, "oom_kill %llu", &n) == 1)
+        return n;
+      line = strchr(line, '\n');
+      if (line)
+        line++;
+    }
+  return 0;
+}
+
+int cgroup_oom_kills(struct skiff_cgroup *cg, unsigned long long *count, struct skiff_err **err)
+{
+  /* v2: memory.events of the unified dir; v1: memory.oom_control of the memory hierarchy.
+   * Whichever dirs hold one of them; the largest count wins (only one does). */
+  static const char *const files[] = {"memory.events", "memory.oom_control"};
+  char **dirs = cgroup_host_dirs(cg);
+  bool found = false;
+  *count = 0;
+  for (size_t i = 0; dirs[i]; i++)
+    {
+      for (size_t f = 0; f < 2; f++)
+        {
+          cleanup_free char *path = xasprintf("%s/%s", dirs[i], files[f]);
+          cleanup_free char *text = NULL;
+          if (skiff_read_file(path, &text, NULL, NULL) < 0)
+            continue;
+          unsigned long long n = cgroup_parse_oom_kill(text);
+          found = true;
+          if (n > *count)
+            *count = n;
+        }
+      free(dirs[i]);
+    }
+  free(dirs);
+  if (!found)
+    return skiff_error(err, ENOENT, "cgroup `%s`: no memory.events or memory.oom_control",
+                       cg->path);
+  return 0;
 }

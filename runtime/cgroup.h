@@ -27,6 +27,16 @@ enum cgroup_mode
 
 struct skiff_cgroup; /* opaque */
 
+/* What the accounting files say (cgroup_state.c); 0 where a file or limit is missing. */
+struct cgroup_stats
+{
+  uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
+  uint64_t cpu_periods, cpu_throttled_periods, cpu_throttled_ns;
+  uint64_t memory_usage, memory_max_usage, memory_limit, memory_failcnt;
+  uint64_t memory_cache, memory_rss, oom_kills;
+  uint64_t pids_current, pids_limit;
+};
+
 struct cgroup_ops
 {
   const char *name; /* "v1" or "v2" */
@@ -42,6 +52,11 @@ struct cgroup_ops
   int (*kill)(struct skiff_cgroup *cg, int sig, struct skiff_err **err);
   /* rmdir everywhere, retrying while processes exit; missing is success */
   int (*destroy)(struct skiff_cgroup *cg, struct skiff_err **err);
+  /* pause (frozen) or resume every process, waiting until the kernel says done */
+  int (*freeze)(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err);
+  /* 1 when frozen by a pause, 0 otherwise (no freezer, no cgroup) */
+  int (*frozen)(struct skiff_cgroup *cg);
+  int (*stats)(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err);
 };
 
 /* Detect the host layout (cached). */
@@ -62,6 +77,10 @@ int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err);
 /* ops->destroy, then the parents it leaves empty (/skiff) up to the mount root;
  * cgroup_create retries when such a parent vanishes under it. */
 int cgroup_destroy(struct skiff_cgroup *cg, struct skiff_err **err);
+
+int cgroup_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err);
+bool cgroup_is_frozen(struct skiff_cgroup *cg);
+int cgroup_stats(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err);
 
 /* v2 only: an O_PATH|O_DIRECTORY fd of the cgroup dir for clone3(CLONE_INTO_CGROUP);
  * -1 with no error on v1. */
@@ -89,7 +108,14 @@ int cgroup_enter_self(struct skiff_cgroup *cg, bool born_in_cgroup2, struct skif
  * Used by tests and by delete's "nothing left behind" check. */
 char **cgroup_host_dirs(struct skiff_cgroup *cg);
 
+/* How many processes the kernel's OOM killer killed in this cgroup: the `oom_kill` line of
+ * memory.events (v2) or memory.oom_control (v1).  Read after the container exited and
+ * before delete, it tells an OOM kill from any other SIGKILL. */
+int cgroup_oom_kills(struct skiff_cgroup *cg, unsigned long long *count, struct skiff_err **err);
+
 /* Pure helpers (unit tested). */
+/* The value of the "oom_kill N" line of memory.events / memory.oom_control; 0 when absent. */
+unsigned long long cgroup_parse_oom_kill(const char *text);
 /* Join root and relative path after validating the relative path (no "..", absolute). */
 int cgroup_join_path(const char *root, const char *rel, char **out, struct skiff_err **err);
 /* cpu shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), the formula runc/crun use. */
@@ -104,6 +130,10 @@ char *cgroup_cpu_max_string(int64_t quota, uint64_t period);
  * processes or change the tree (cgroup.procs, cgroup.threads, cgroup.kill,
  * cgroup.subtree_control, cgroup.type). */
 int cgroup_check_unified_key(const char *key, struct skiff_err **err);
+
+/* The value of "key N" in a flat keyed file's text (memory.stat, cpu.stat, cgroup.events);
+ * 0 when absent. */
+uint64_t cgroup_keyed_value(const char *text, const char *key);
 
 /* Test hook: make detection use this mountinfo text (NULL: back to
  * /proc/self/mountinfo, read again on next use). */

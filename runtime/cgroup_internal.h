@@ -43,6 +43,14 @@ struct skiff_cgroup
   char *unified_dir;
 };
 
+/* cgroup_state.c: pause/resume, frozen?, accounting, for each backend's table */
+int cgroup_v1_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err);
+int cgroup_v2_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err);
+int cgroup_v1_frozen(struct skiff_cgroup *cg);
+int cgroup_v2_frozen(struct skiff_cgroup *cg);
+int cgroup_v1_stats(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err);
+int cgroup_v2_stats(struct skiff_cgroup *cg, struct cgroup_stats *s, struct skiff_err **err);
+
 extern const struct cgroup_ops cgroup_v1_ops;
 extern const struct cgroup_ops cgroup_v2_ops;
 

@@ -484,4 +484,7 @@ const struct cgroup_ops cgroup_v1_ops = {
     .pids = v1_pids,
     .kill = v1_kill,
     .destroy = v1_destroy,
+    .freeze = cgroup_v1_freeze,
+    .frozen = cgroup_v1_frozen,
+    .stats = cgroup_v1_stats,
 };

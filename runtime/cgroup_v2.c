@@ -290,4 +290,7 @@ const struct cgroup_ops cgroup_v2_ops = {
     .pids = v2_pids,
     .kill = v2_kill,
     .destroy = v2_destroy,
+    .freeze = cgroup_v2_freeze,
+    .frozen = cgroup_v2_frozen,
+    .stats = cgroup_v2_stats,
 };

@@ -1,7 +1,9 @@
 /* container.c - create, start and run (see container.h for the process picture).
- * Owns the parent side of the init handshake and the state dir while creating. */
+ * Owns the parent side of the init handshake and the state dir while creating; the
+ * monitor's side of create is in monitor.c. */
 #define _GNU_SOURCE
-#include "container.h"
+#include "container_internal.h"
+#include "caps.h"
 #include "cgroup.h"
 #include "hooks.h"
 #include "ns.h"
@@ -70,23 +72,7 @@ static int read_spec_text(const char *bundle, char **text, struct skiff_err **er
   return 0;
 }
 
-/* Everything create and run share, resolved once. */
-struct create_ctx
-{
-  const struct container_opts *opts;
-  struct skiff_spec *owned_spec;
-  const struct skiff_spec *spec;
-  char *spec_text;
-  char *bundle, *rootfs, *dir, *cgroup_path;
-  int fifo_fd;
-  char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
-  char *overlay_data;
-  int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
-  void *bpf;
-  size_t bpf_len;
-};
-
-static void ctx_free(struct create_ctx *c)
+void container_ctx_free(struct create_ctx *c)
 {
   if (c->owned_spec)
     spec_free(c->owned_spec);
@@ -98,14 +84,27 @@ static void ctx_free(struct create_ctx *c)
   free(c->seccomp_key);
   free(c->bpf);
   free(c->overlay_data);
+  free(c->created);
   if (c->fifo_fd >= 0)
     close(c->fifo_fd);
+  container_ctx_unlock(c);
+}
+
+void container_ctx_unlock(struct create_ctx *c)
+{
+  if (c->lock_fd < 0)
+    return;
+  /* LOCK_UN, not just close: the init shares this open file until it closes its copy */
+  flock(c->lock_fd, LOCK_UN);
+  close(c->lock_fd);
+  c->lock_fd = -1;
 }
 
 static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct skiff_err **err)
 {
   memset(c, 0, sizeof(*c));
   c->fifo_fd = -1;
+  c->lock_fd = -1;
   c->stdio_fd = -1;
   c->opts = o;
   if (state_validate_id(o->id, err) < 0)
@@ -129,6 +128,9 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
     }
   if (!c->spec->has_process)
     return skiff_error(err, 0, "process: required to create a container");
+  if (c->spec->oci_version_unknown)
+    skiff_report("warning: ociVersion \"%s\": not a 1.x version, read as 1.x",
+                 c->spec->oci_version);
   if (spec_find_namespace(c->spec, SKIFF_NS_MOUNT) == NULL)
     return skiff_error(err, 0, "linux.namespaces: a mount namespace is required");
   cleanup_free char *root = c->spec->root_path[0] == '/'
@@ -165,12 +167,9 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
   return 0;
 }
 
-/* The state dir with the config copy, the exec fifo and a first state.json. */
+/* The state dir with the config copy and the exec fifo (state.json comes once created). */
 static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
 {
-  const struct container_opts *o = c->opts;
-  if (state_create_dir(o->root, o->id, err) < 0)
-    return -1;
   cleanup_free char *cfg = xasprintf("%s/config.json", c->dir);
   if (skiff_write_file(cfg, c->spec_text, strlen(c->spec_text), 0600, err) < 0)
     return -1;
@@ -182,29 +181,20 @@ static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
   c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
   if (c->fifo_fd < 0)
     return skiff_error(err, errno, "open `%s`", fifo);
-  struct skiff_state st = {.id = (char *)o->id,
-                           .bundle = c->bundle,
-                           .rootfs = c->rootfs,
-                           .cgroup_path = c->cgroup_path,
-                           .owner = (char *)"root",
-                           .annotations = c->spec->annotations};
-  cleanup_free char *now = state_now_rfc3339();
-  st.created = now;
-  return state_save(o->root, &st, err);
+  /* state.json is written once, when created: until then the dir reads as "creating"
+     (state_load), and delete finds the cgroup through the config copy */
+  c->created = state_now_rfc3339();
+  return 0;
 }
 
-/* The state the prestart, createRuntime and createContainer hooks read.  Built with
- * jansson: a bundle path is any string (a `"` or `\\` in it broke the printf-built JSON). */
+/* The state hooks get while creating (status "creating", the spec's annotations). */
 static char *creating_state_json(struct create_ctx *c, pid_t pid)
 {
-  json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "ociVersion", "1.2.0", "id", c->opts->id, "status",
-                        "creating", "pid", (int)pid, "bundle", c->bundle);
-  /* a bundle that is not UTF-8 was refused earlier, by state_save: only OOM fails here */
-  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  json_decref(o);
-  if (text == NULL)
-    abort();
-  return text;
+  struct skiff_state st = {.id = (char *)c->opts->id,
+                           .bundle = c->bundle,
+                           .pid = pid,
+                           .annotations = c->spec->annotations};
+  return state_hook_json(&st, SKIFF_HOOK_CREATE_RUNTIME);
 }
 
 static int connect_console(const char *path, struct skiff_err **err)
@@ -225,10 +215,19 @@ static int connect_console(const char *path, struct skiff_err **err)
   return fd;
 }
 
-/* Clone the init and walk it through the handshake.  On success *pid is the init,
- * waiting on the exec fifo, inside its cgroup.  On failure nothing is left: the init
- * is killed and reaped, the cgroup removed. */
-static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err)
+/* runc and crun run a config whose ambient capabilities cannot be raised (`runc spec`
+ * lists three without inheritable ones): they warn and go on; so do we (the init leaves
+ * them out, caps_apply_process). */
+static void warn_unraisable_ambient(const struct skiff_process *p)
+{
+  cleanup_free char *dropped = p->has_caps ? caps_unraisable_ambient(&p->caps) : NULL;
+  if (dropped)
+    skiff_report("warning: process.capabilities.ambient: %s not both permitted and "
+                 "inheritable: not raised",
+                 dropped);
+}
+
+int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err)
 {
   const struct skiff_spec *spec = c->spec;
   struct skiff_cgroup *cg = NULL;
@@ -238,7 +237,7 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
   char type;
   char *payload = NULL;
 
-  if (spec->process.terminal && c->opts->console_socket == NULL)
+  if (spec->process.terminal && c->opts->console_socket == NULL && c->opts->console_fd == NULL)
     return skiff_error(err, 0, "process.terminal is true: --console-socket is required");
   if (cgroup_new(c->cgroup_path, &cg, err) < 0 || cgroup_create(cg, err) < 0)
     goto out;
@@ -250,6 +249,16 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
       if (console_fd < 0)
         goto out;
     }
+  else if (c->opts->console_fd && spec->process.terminal)
+    {
+      console_fd = fcntl(*c->opts->console_fd, F_DUPFD_CLOEXEC, 3);
+      if (console_fd < 0)
+        {
+          skiff_error(err, errno, "console socket");
+          goto out;
+        }
+    }
+  warn_unraisable_ambient(&spec->process);
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       skiff_error(err, errno, "socketpair");
@@ -304,7 +313,8 @@ static int spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **e
                              .overlay_data = c->overlay_data,
                              .stdio_fd = c->stdio_fd,
                              .cgroup = cgroup_detect_mode() == CGROUP_MODE_V1 ? cg : NULL,
-                             .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0};
+                             .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0,
+                             .lock_fd = c->lock_fd};
       init_main(&ia);
     }
   close(sv[1]);
@@ -378,44 +388,6 @@ out:
   return ret;
 }
 
-/* The fds open right now (the caller's, inherited by a fork), malloc'd. */
-static int *list_open_fds(size_t *n)
-{
-  size_t cap = 16;
-  int *fds = xmalloc(cap * sizeof(int));
-  *n = 0;
-  cleanup_dir DIR *d = opendir("/proc/self/fd");
-  struct dirent *de;
-  int self = d ? dirfd(d) : -1;
-  while (d && (de = readdir(d)) != NULL)
-    {
-      if (de->d_name[0] == '.')
-        continue;
-      int fd = atoi(de->d_name);
-      if (fd == self)
-        continue;
-      if (*n == cap)
-        fds = xrealloc(fds, (cap *= 2) * sizeof(int));
-      fds[(*n)++] = fd;
-    }
-  return fds;
-}
-
-/* Listen on every published port now: a port in use fails the create. */
-static struct skiff_proxy *make_proxy(const struct container_opts *o, struct skiff_err **err)
-{
-  struct skiff_proxy *p = proxy_new();
-  for (size_t i = 0; i < o->n_ports; i++)
-    if (proxy_add(p, o->ports[i].host_ip, o->ports[i].host_port,
-                  o->net_ip ? o->net_ip : "127.0.0.1", o->ports[i].container_port, err)
-        < 0)
-      {
-        proxy_free(p);
-        return NULL;
-      }
-  return p;
-}
-
 static int write_pid_file(const char *path, pid_t pid, struct skiff_err **err)
 {
   if (path == NULL)
@@ -425,9 +397,9 @@ static int write_pid_file(const char *path, pid_t pid, struct skiff_err **err)
   return skiff_write_file_atomic(path, buf, n, 0644, err);
 }
 
-static int save_created(struct create_ctx *c, pid_t pid, pid_t monitor, struct skiff_err **err)
+int container_save_created(struct create_ctx *c, pid_t pid, pid_t monitor, int restarts,
+                           struct skiff_err **err)
 {
-  cleanup_free char *now = state_now_rfc3339();
   struct skiff_state st = {.id = (char *)c->opts->id,
                            .bundle = c->bundle,
                            .rootfs = c->rootfs,
@@ -437,166 +409,100 @@ static int save_created(struct create_ctx *c, pid_t pid, pid_t monitor, struct s
                            .pid = pid,
                            .start_time = state_proc_start_time(pid),
                            .monitor_pid = monitor,
+                           .restart_count = restarts,
                            .created_done = true,
-                           .created = now};
+                           .created = c->created};
   return state_save(c->opts->root, &st, err);
 }
 
-/* First container with this profile: store the compiled filter for the next ones.
- * Called when nobody waits on us any more (the monitor, or `run` once started). */
-static void ctx_cache_seccomp(struct create_ctx *c)
+/* Called when nobody waits on us any more (the monitor, `run` once started) or, for
+ * create, once everything else is done: one compile per profile and state root. */
+void container_cache_seccomp(struct create_ctx *c)
 {
   if (c->seccomp_key && c->bpf == NULL)
     seccomp_cache_store(c->opts->root, c->seccomp_key, &c->spec->linux.seccomp);
 }
 
-/* Undo a failed create: the state dir (the cgroup is gone with spawn_init). */
-static void ctx_abort(struct create_ctx *c)
+void container_ctx_abort(struct create_ctx *c)
 {
+  container_ctx_unlock(c);
   if (c->dir)
     skiff_rm_rf(c->dir, NULL);
 }
 
-/* ctx_init + the state dir; a failure removes what it made (not another container's dir). */
-static int ctx_setup(struct create_ctx *c, const struct container_opts *opts,
-                     struct skiff_err **err)
+int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts,
+                        struct skiff_err **err)
 {
   if (ctx_init(c, opts, err) < 0)
     return -1;
-  if (ctx_prepare_dir(c, err) < 0)
+  if (state_create_dir(opts->root, opts->id, err) < 0)
+    return -1; /* "already exists": not ours to remove */
+  /* Fault tolerance (SIGKILL of `skiff create`): hold the container's lock while
+   * creating, so a `delete --force` that comes meanwhile waits for a consistent state
+   * instead of racing us; a delete that came first leaves no dir to lock. */
+  c->lock_fd = state_lock(opts->root, opts->id, err);
+  if (c->lock_fd < 0 || ctx_prepare_dir(c, err) < 0)
     {
-      if (!(*err && strstr((*err)->msg, "already exists")))
-        ctx_abort(c);
+      container_ctx_abort(c);
       return -1;
     }
   return 0;
 }
 
+void container_discard_init(struct create_ctx *c, pid_t pid)
+{
+  struct skiff_cgroup *cg = NULL;
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  if (cgroup_new(c->cgroup_path, &cg, NULL) == 0)
+    {
+      cgroup_kill(cg, SIGKILL, NULL);
+      cgroup_destroy(cg, NULL);
+      cgroup_free(cg);
+    }
+}
+
+/* runc's create: the init is our child until we exit, then the caller's subreaper's (an
+ * engine's conmon or shim reaps it and learns its exit).  No process of ours stays. */
+static pid_t create_unmonitored(struct create_ctx *c, struct skiff_err **err)
+{
+  pid_t pid = 0;
+  if (container_spawn_init(c, &pid, err) < 0)
+    {
+      container_ctx_abort(c);
+      return -1;
+    }
+  if (container_save_created(c, pid, 0, 0, err) < 0)
+    {
+      container_discard_init(c, pid);
+      container_ctx_abort(c);
+      return -1;
+    }
+  container_ctx_unlock(c);
+  return pid;
+}
+
+static bool wants_monitor(const struct container_opts *o)
+{
+  return o->monitor || o->log_path || o->n_ports || o->restart.policy != CONTAINER_RESTART_NO;
+}
+
 int container_create(const struct container_opts *opts, struct skiff_err **err)
 {
   struct create_ctx c;
-  int ret = -1, res[2] = {-1, -1};
-  if (ctx_setup(&c, opts, err) < 0)
+  int ret = -1;
+  if (container_ctx_setup(&c, opts, err) < 0)
     goto out;
-  if (pipe2(res, O_CLOEXEC) < 0)
-    {
-      skiff_error(err, errno, "pipe");
-      ctx_abort(&c);
-      goto out;
-    }
-  pid_t mon = fork();
-  if (mon < 0)
-    {
-      skiff_error(err, errno, "fork the monitor");
-      ctx_abort(&c);
-      goto out;
-    }
-  if (mon == 0)
-    {
-      /* the monitor: its own session, so the caller's terminal signals miss it */
-      struct skiff_err *merr = NULL;
-      pid_t pid = 0;
-      struct monitor_io io = {.log_fd = -1, .log_path = opts->log_path};
-      close(res[0]);
-      /* what the caller gave us (after res[0] went: its number may be reused below) */
-      size_t n_inherited = 0;
-      int *inherited = list_open_fds(&n_inherited);
-      int logp[2] = {-1, -1};
-      setsid();
-      /* Fault tolerance (SIGKILL of `skiff create`): hold the container's lock while
-       * creating, so a `delete --force` that comes meanwhile waits for a consistent
-       * state instead of racing us; a delete that came first leaves no dir to lock. */
-      int lock = state_lock(opts->root, opts->id, &merr);
-      if (lock < 0)
-        {
-          cleanup_free char *msg = xasprintf("E%s", merr->msg);
-          skiff_write_all(res[1], msg, strlen(msg));
-          _exit(1);
-        }
-      if (opts->log_path && pipe2(logp, O_CLOEXEC) == 0)
-        {
-          c.stdio_fd = logp[1];
-          io.log_fd = logp[0];
-        }
-      int r = spawn_init(&c, &pid, &merr);
-      if (logp[1] >= 0)
-        close(logp[1]);
-      if (r == 0 && opts->n_ports)
-        io.proxy = make_proxy(opts, &merr);
-      /* the caller may be gone (killed): its pipe must not kill us with SIGPIPE */
-      signal(SIGPIPE, SIG_IGN);
-      if (r < 0 || (opts->n_ports && io.proxy == NULL)
-          || save_created(&c, pid, getpid(), &merr) < 0)
-        {
-          if (pid > 0)
-            {
-              /* spawn_init succeeded: its cgroup is ours to remove (a delete may have
-                 taken the state dir from under us) */
-              struct skiff_cgroup *cg = NULL;
-              kill(pid, SIGKILL);
-              waitpid(pid, NULL, 0);
-              if (cgroup_new(c.cgroup_path, &cg, NULL) == 0)
-                {
-                  cgroup_kill(cg, SIGKILL, NULL);
-                  cgroup_destroy(cg, NULL);
-                  cgroup_free(cg);
-                }
-            }
-          cleanup_free char *msg = xasprintf("E%s", merr->msg);
-          skiff_write_all(res[1], msg, strlen(msg));
-          _exit(1);
-        }
-      /* LOCK_UN, not just close: the init shares this open file until it execs */
-      flock(lock, LOCK_UN);
-      close(lock);
-      char ok[32];
-      int n = snprintf(ok, sizeof(ok), "P%d", (int)pid);
-      skiff_write_all(res[1], ok, n);
-      signal(SIGPIPE, SIG_DFL);
-      close(res[1]);
-      int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-      for (int i = 0; i < 3; i++)
-        dup2(null, i);
-      /* drop every fd the caller gave us, so nobody waits on a pipe we hold */
-      for (size_t i = 0; i < n_inherited; i++)
-        if (inherited[i] > 2 && inherited[i] != res[1])
-          close(inherited[i]);
-      free(inherited);
-      ctx_cache_seccomp(&c);
-      monitor_main(opts->root, opts->id, pid, &io);
-    }
-  close(res[1]);
-  res[1] = -1;
-  /* One read: the monitor writes its answer at once (< PIPE_BUF).  Not read to EOF:
-     the init holds a copy of the pipe until it execs. */
-  char buf[4096];
-  ssize_t n;
-  do
-    n = read(res[0], buf, sizeof(buf) - 1);
-  while (n < 0 && errno == EINTR);
-  if (n <= 0)
-    {
-      waitpid(mon, NULL, WNOHANG);
-      skiff_error(err, 0, "monitor died while creating the container");
-      ctx_abort(&c);
-      goto out;
-    }
-  buf[n] = '\0';
-  if (buf[0] != 'P')
-    {
-      skiff_error(err, 0, "%s", buf + 1);
-      waitpid(mon, NULL, 0);
-      ctx_abort(&c);
-      goto out;
-    }
-  if (write_pid_file(opts->pid_file, (pid_t)atoi(buf + 1), err) < 0)
+  pid_t pid = wants_monitor(opts) ? monitor_create(&c, err) : create_unmonitored(&c, err);
+  if (pid < 0)
     goto out;
+  if (write_pid_file(opts->pid_file, pid, err) < 0)
+    goto out;
+  if (!wants_monitor(opts))
+    container_cache_seccomp(&c);
   ret = 0;
 out:
-  for (int i = 0; i < 2; i++)
-    if (res[i] >= 0)
-      close(res[i]);
-  ctx_free(&c);
+  container_ctx_free(&c);
   return ret;
 }
 
@@ -633,7 +539,7 @@ static void run_poststart(const char *root, const struct skiff_state *st)
   if (container_load_saved_spec(root, st->id, &spec, NULL) < 0
       || spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
     return;
-  cleanup_free char *json = state_oci_json(root, st);
+  cleanup_free char *json = state_hook_json(st, SKIFF_HOOK_POSTSTART);
   struct skiff_err *err = NULL;
   /* the spec says a failing poststart hook is logged, not fatal */
   if (hooks_run(spec, SKIFF_HOOK_POSTSTART, json, &err) < 0)
@@ -679,22 +585,19 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   struct create_ctx c;
   int ret = -1;
   pid_t pid = 0;
-  if (ctx_setup(&c, opts, err) < 0)
+  if (container_ctx_setup(&c, opts, err) < 0)
     goto out;
   sigset_t fwd, old;
-  if (spawn_init(&c, &pid, err) < 0 || save_created(&c, pid, getpid(), err) < 0
+  if (container_spawn_init(&c, &pid, err) < 0
+      || container_save_created(&c, pid, getpid(), 0, err) < 0
       || write_pid_file(opts->pid_file, pid, err) < 0)
     {
       if (pid > 0)
-        {
-          kill(pid, SIGKILL);
-          waitpid(pid, NULL, 0);
-          container_delete(opts->root, opts->id, true, NULL);
-        }
-      else
-        ctx_abort(&c);
+        container_discard_init(&c, pid);
+      container_ctx_abort(&c);
       goto out;
     }
+  container_ctx_unlock(&c);
   /* block before release so no signal is lost; the init was cloned earlier with the
      old mask, so it is not affected */
   container_block_forwarded(&fwd, &old);
@@ -708,7 +611,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
       }
     run_poststart(opts->root, st);
   }
-  ctx_cache_seccomp(&c);
+  container_cache_seccomp(&c);
   int status = container_wait_forwarding(pid, &fwd);
   sigprocmask(SIG_SETMASK, &old, NULL);
   state_record_exit(opts->root, opts->id, status, NULL);
@@ -717,6 +620,6 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
     container_delete(opts->root, opts->id, true, NULL);
   ret = 0;
 out:
-  ctx_free(&c);
+  container_ctx_free(&c);
   return ret;
 }

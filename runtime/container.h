@@ -1,13 +1,18 @@
 /* container.h - the container lifecycle: create, start, run, kill, delete, exec.
  *
- *   skiff create ──fork──> monitor ──clone3(CLONE_NEW*)──> init
- *        │                    │  sync socket: maps/cgroup ready, hooks, ready|error
- *        │<── pid or error ───┘                           │ waits on exec.fifo
+ * The OCI verbs, as runc:
+ *   skiff create ──clone3(CLONE_NEW*)──> init
+ *        │  sync socket: maps/cgroup ready, hooks, ready|error │ waits on exec.fifo
+ *        └─ writes state.json once, exits: the init's parent is now the caller's
+ *           subreaper (conmon, containerd's shim), which reaps it
  *   skiff start: opens exec.fifo ──────────────────────────> execve(process.args)
  *
+ * skiff's docker-style verbs and the agent (opts->monitor):
+ *   skiff run IMAGE ──fork──> monitor ──clone3──> init   (same handshake)
  * The monitor (monitor.c) is a fork of skiff, not a re-exec: one exec less per
- * container start.  It outlives the skiff that forked it, reaps the init and records
- * its exit in the state dir.  `run` without --detach is its own monitor. */
+ * container start.  It outlives the skiff that forked it, reaps the init, records its
+ * exit in the state dir, restarts it by its policy.  `run` without --detach is its own
+ * monitor. */
 #ifndef SKIFF_CONTAINER_H
 #define SKIFF_CONTAINER_H
 
@@ -20,6 +25,26 @@
 #include "proxy.h"
 #include "cgroup.h"
 
+/* docker's --restart: what the monitor does when the init exits (restart.c). */
+enum container_restart_policy
+{
+  CONTAINER_RESTART_NO,
+  CONTAINER_RESTART_ALWAYS,
+  CONTAINER_RESTART_ON_FAILURE,
+  CONTAINER_RESTART_UNLESS_STOPPED,
+};
+struct container_restart
+{
+  enum container_restart_policy policy;
+  int max_retries; /* on-failure:N; 0 = no limit */
+};
+
+struct container_publish
+{
+  char *host_ip; /* NULL: every address */
+  int host_port, container_port;
+};
+
 struct container_opts
 {
   const char *root; /* state root */
@@ -27,6 +52,7 @@ struct container_opts
   const char *bundle;         /* directory holding config.json (made absolute inside) */
   const char *pid_file;       /* create/run: write the init pid here */
   const char *console_socket; /* AF_UNIX socket path receiving the pty master */
+  const int *console_fd;      /* or a connected AF_UNIX socket for it (run -t IMAGE) */
   int preserve_fds;           /* fds 3 .. 3+n-1 pass into the container */
   bool detach;                /* run: return once started */
   bool keep;                  /* run: keep the state after exit */
@@ -44,12 +70,14 @@ struct container_opts
   const struct container_publish *ports;
   size_t n_ports;
   const char *log_path; /* detached: stdout+stderr go through the monitor into this file */
-};
+  long long log_max;    /* rotate the log at this size; 0: SKIFF_LOG_MAX */
 
-struct container_publish
-{
-  char *host_ip; /* NULL: every address */
-  int host_port, container_port;
+  /* A monitor (monitor.c) between the caller and the init: skiff's docker-style verbs and
+   * the agent, where skiff is the engine.  Without one (the OCI verbs) the init's parent
+   * is the caller, or its subreaper once create returns, as with runc: engines reap it.
+   * A log, published ports or a restart policy imply a monitor. */
+  bool monitor;
+  struct container_restart restart; /* the monitor restarts the init by this policy */
 };
 
 int container_create(const struct container_opts *opts, struct skiff_err **err);
@@ -61,17 +89,34 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
 
 struct container_exec_opts
 {
-  char **args;      /* command and arguments */
-  char **env;       /* extra K=V, appended to the spec's */
-  const char *cwd;  /* overrides process.cwd */
-  const char *user; /* "uid[:gid]" overrides process.user */
+  /* runc's `exec --process FILE`: the whole process (args, env, cwd, user, caps,
+     terminal...) instead of the saved spec's with the overrides below.  Borrowed. */
+  const struct skiff_process *process;
+  const char *console_socket; /* process.terminal: the pty master goes there */
+  char **args;                /* command and arguments */
+  char **env;                 /* extra K=V, appended to the spec's */
+  const char *cwd;            /* overrides process.cwd */
+  const char *user;           /* "uid[:gid]" overrides process.user */
   bool detach;
   const char *pid_file;
   int preserve_fds;
   bool tty; /* a host pty as the process's terminal, proxied to our stdin/stdout */
 };
+/* A failure to start the process (not found, not executable, a bad cwd) is an error
+ * with status ENOENT/EACCES...: `skiff exec` exits 127 or 126 for it, as docker. */
 int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
                    int *exit_code, struct skiff_err **err);
+
+/* runc's pause/resume: freeze or thaw every process of a running (paused) container;
+ * `state` then says "paused". */
+int container_set_paused(const char *root, const char *id, bool pause, struct skiff_err **err);
+/* runc's update: apply new cgroup limits (memory, cpu, pids, unified; not devices) to a
+ * live container. */
+int container_update(const char *root, const char *id, const struct skiff_resources *r,
+                     struct skiff_err **err);
+/* The container's cgroup accounting, and its status. */
+int container_stats(const char *root, const char *id, struct cgroup_stats *s,
+                    enum skiff_status *status, struct skiff_err **err);
 
 /* pids of every process of the container (host pid namespace). */
 int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
@@ -120,6 +165,7 @@ struct init_args
   int stdio_fd;                /* >= 0: stdout+stderr to it, stdin from /dev/null */
   struct skiff_cgroup *cgroup; /* v1: the init joins this cgroup itself, first thing */
   bool born_in_cgroup2;
+  int lock_fd; /* the creator's state lock: closed first thing (never held by the init) */
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));
@@ -133,22 +179,9 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
  * the init and by the child of `skiff exec`. */
 int init_enter_cwd(const char *cwd, struct skiff_err **err);
 
-/* What the monitor watches besides the init. */
-struct monitor_io
-{
-  int log_fd;                /* read end of the container's stdout/stderr, or -1 */
-  const char *log_path;      /* file the output goes to (rotated at SKIFF_LOG_MAX) */
-  struct skiff_proxy *proxy; /* published ports, or NULL */
-};
-#define SKIFF_LOG_MAX (10 * 1024 * 1024)
-
-/* The monitor: wait for the init, copy its output to the log, serve its published ports,
- * record its exit, exit.  Never returns. */
-void monitor_main(const char *root, const char *id, pid_t init_pid, const struct monitor_io *io)
-    __attribute__((noreturn));
-
 /* Append to a log file, rotating it to <path>.1 when it would pass max bytes.  Pure
  * arithmetic lives in monitor_log_should_rotate (unit tested). */
 int monitor_log_should_rotate(long long current_size, size_t incoming, long long max);
+#define SKIFF_LOG_MAX (10 * 1024 * 1024)
 
 #endif

@@ -16,7 +16,10 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,8 +49,13 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct s
   if (state_load(root, id, &st, err) < 0)
     return -1;
   enum skiff_status s = state_status(root, st);
-  if (s != SKIFF_STATUS_CREATED && s != SKIFF_STATUS_RUNNING)
-    return skiff_error(err, 0, "cannot kill container `%s`: it is %s", id, state_status_name(s));
+  /* runc's wording, which engines match ("container not running"); --all of a stopped
+     container signals nobody and succeeds, as runc's */
+  if (s == SKIFF_STATUS_STOPPED && all)
+    return 0;
+  if (s == SKIFF_STATUS_STOPPED || s == SKIFF_STATUS_CREATING)
+    return skiff_error(err, 0, "cannot kill container `%s`: container not running (it is %s)", id,
+                       state_status_name(s));
   if (all)
     {
       cleanup_free char *tmp = NULL;
@@ -77,16 +85,34 @@ static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
 
 int container_delete(const char *root, const char *id, bool force, struct skiff_err **err)
 {
-  cleanup_close int lock = state_lock(root, id, err);
+  struct skiff_err *lerr = NULL;
+  cleanup_close int lock = state_lock(root, id, &lerr);
   if (lock < 0)
-    return -1;
+    {
+      /* runc: `delete --force` of a container that does not exist succeeds */
+      if (force && state_validate_id(id, NULL) == 0 && strstr(lerr->msg, "does not exist"))
+        {
+          skiff_err_free(&lerr);
+          return 0;
+        }
+      if (err && *err == NULL)
+        *err = lerr;
+      else
+        skiff_err_free(&lerr);
+      return -1;
+    }
   cleanup_state struct skiff_state *st = NULL;
   if (state_load(root, id, &st, err) < 0)
     return -1;
   enum skiff_status s = state_status(root, st);
-  if (s == SKIFF_STATUS_RUNNING && !force)
+  /* A running or paused container is left untouched without --force.  A created one is
+     deleted (its waiting init killed), as runc does: engines delete created containers
+     whose start they gave up on. */
+  if ((s == SKIFF_STATUS_RUNNING || s == SKIFF_STATUS_PAUSED) && !force)
     return skiff_error(err, 0,
-                       "cannot delete container `%s`: it is running (stop it or use --force)", id);
+                       "cannot delete container `%s` that is not stopped: %s (stop it or use "
+                       "--force)",
+                       id, state_status_name(s));
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
@@ -103,7 +129,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
-      cleanup_free char *json = state_oci_json(root, st);
+      cleanup_free char *json = state_hook_json(st, SKIFF_HOOK_POSTSTOP);
       struct skiff_err *herr = NULL;
       /* the spec: a failing poststop hook is logged and delete goes on */
       if (hooks_run(spec, SKIFF_HOOK_POSTSTOP, json, &herr) < 0)
@@ -188,11 +214,23 @@ static int parse_user(const char *s, struct skiff_user *u, struct skiff_err **er
   return 0;
 }
 
+/* What the exec child tells its parent when it cannot start the process: "<errno>:<msg>"
+ * on a CLOEXEC pipe, which its execve closes on success. */
+static void __attribute__((noreturn)) exec_fail(int err_fd, struct skiff_err *err)
+{
+  char buf[1024];
+  int n = snprintf(buf, sizeof(buf), "%d:%s", err ? err->status : errno,
+                   err ? err->msg : strerror(errno));
+  if (n > 0)
+    skiff_write_all(err_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+  _exit(err && err->status == ENOENT ? 127 : 126);
+}
+
 /* The exec'd process: in the container's namespaces and cgroup, with the spec's caps,
  * seccomp and no_new_privs.  Runs in the child; never returns. */
 static void __attribute__((noreturn))
-exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
-           const struct container_exec_opts *eo, pid_t init_pid)
+exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd, int err_fd,
+           int tty_sock, const struct container_exec_opts *eo, pid_t init_pid)
 {
   struct skiff_err *err = NULL;
   char c;
@@ -205,17 +243,31 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
     if (spec->linux.namespaces[i].type != SKIFF_NS_PID)
       flags |= spec_ns_clone_flag(spec->linux.namespaces[i].type);
   if (ns_join_pid(init_pid, flags, &err) < 0)
-    goto fail;
+    exec_fail(err_fd, err);
   if (chdir("/") < 0)
-    goto fail;
+    exec_fail(err_fd, (skiff_error(&err, errno, "chdir `/`"), err));
+  if (tty_sock >= 0)
+    {
+      /* a terminal of the container's devpts, as runc's: the process finds it under
+         /dev/pts; its master goes back to skiff (to proxy, or for the console socket) */
+      int master = -1, slave = -1;
+      char name[128];
+      if (tty_open_in_root(&master, &slave, name, sizeof(name), &err) < 0
+          || tty_send_fd(tty_sock, master, &err) < 0)
+        exec_fail(err_fd, err);
+      close(master);
+      close(tty_sock);
+      if (tty_make_controlling(slave, &err) < 0)
+        exec_fail(err_fd, err);
+    }
   const char *cwd = eo->cwd ? eo->cwd : proc->cwd ? proc->cwd : "/";
   /* CVE-2024-21626: `--cwd /proc/self/fd/N` (N an fd of the caller, e.g. the host's /)
    * must not give the process a cwd outside the container: resolve inside the root. */
   if (init_enter_cwd(cwd, &err) < 0)
-    goto fail;
+    exec_fail(err_fd, err);
   char *exe = init_find_executable(proc->args[0], proc->env, &err);
   if (exe == NULL)
-    goto fail;
+    exec_fail(err_fd, err);
   for (size_t i = 0; i < proc->n_rlimits; i++)
     {
       struct rlimit rl = {proc->rlimits[i].soft, proc->rlimits[i].hard};
@@ -224,20 +276,47 @@ exec_child(const struct skiff_spec *spec, struct skiff_process *proc, int go_fd,
   umask(proc->user.has_umask ? proc->user.umask : 0022);
   if (spec->linux.has_seccomp && !proc->no_new_privileges
       && seccomp_apply(&spec->linux.seccomp, &err) < 0)
-    goto fail;
+    exec_fail(err_fd, err);
   if (caps_apply_process(proc, &err) < 0)
-    goto fail;
+    exec_fail(err_fd, err);
   if (spec->linux.has_seccomp && proc->no_new_privileges
       && seccomp_apply(&spec->linux.seccomp, &err) < 0)
-    goto fail;
-  /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) */
-  if (skiff_close_fds_from(3 + eo->preserve_fds, NULL, 0, &err) < 0)
-    goto fail;
+    exec_fail(err_fd, err);
+  /* CVE-2024-21626: nothing of ours past 0-2 (and --preserve-fds) reaches the process;
+     the error pipe (close-on-exec) stays to report a failing execve */
+  if (skiff_close_fds_from(3 + eo->preserve_fds, &err_fd, 1, &err) < 0)
+    exec_fail(err_fd, err);
   execve(exe, proc->args, proc->env);
-  skiff_error(&err, errno, "exec `%s`", exe);
-fail:
-  skiff_report("exec: %s", err ? err->msg : strerror(errno));
-  _exit(126);
+  exec_fail(err_fd, (skiff_error(&err, errno, "exec: \"%s\"", exe), err));
+}
+
+/* Send the pty master to the engine's console socket (runc's --console-socket). */
+static int send_console_master(const char *path, int master, struct skiff_err **err)
+{
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof(addr.sun_path))
+    return skiff_error(err, ENAMETOOLONG, "console socket `%s`", path);
+  strcpy(addr.sun_path, path);
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+    return skiff_error(err, errno, "connect console socket `%s`", path);
+  return tty_send_fd(fd, master, err);
+}
+
+/* The child's answer: EOF (it exec'd) or "<errno>:<message>". */
+static int read_child_error(int fd, struct skiff_err **err)
+{
+  char buf[1024];
+  ssize_t n = skiff_read_all(fd, buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  char *colon = strchr(buf, ':');
+  int status = colon ? atoi(buf) : 0;
+  skiff_error(err, 0, "%s", colon ? colon + 1 : buf);
+  if (*err)
+    (*err)->status = status;
+  return -1;
 }
 
 int container_exec(const char *root, const char *id, const struct container_exec_opts *eo,
@@ -249,19 +328,26 @@ int container_exec(const char *root, const char *id, const struct container_exec
     return -1;
   enum skiff_status s = state_status(root, st);
   if (s != SKIFF_STATUS_RUNNING && s != SKIFF_STATUS_CREATED)
-    return skiff_error(err, 0, "cannot exec in container `%s`: it is %s", id, state_status_name(s));
-  if (eo->args == NULL || eo->args[0] == NULL)
+    return skiff_error(err, 0, "cannot exec in container `%s`: container not running (it is %s)",
+                       id, state_status_name(s));
+  if (eo->process == NULL && (eo->args == NULL || eo->args[0] == NULL))
     return skiff_error(err, 0, "exec: a command is required");
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, id, &spec, err) < 0)
     return -1;
-  struct skiff_process proc = spec->process;
-  proc.args = eo->args;
-  proc.terminal = false;
-  cleanup_free char **env = strv_concat(spec->process.env, eo->env);
-  proc.env = env;
+  struct skiff_process proc = eo->process ? *eo->process : spec->process;
+  cleanup_free char **env = eo->process ? NULL : strv_concat(spec->process.env, eo->env);
+  if (!eo->process)
+    {
+      proc.args = eo->args;
+      proc.terminal = false;
+      proc.env = env;
+    }
   if (eo->user && parse_user(eo->user, &proc.user, err) < 0)
     return -1;
+  bool console = proc.terminal || (eo->tty && eo->console_socket);
+  if (console && eo->console_socket == NULL)
+    return skiff_error(err, 0, "process.terminal is true: --console-socket is required");
 
   /* join the pid namespace for our next child only, and step back right after the fork:
      our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
@@ -280,19 +366,26 @@ int container_exec(const char *root, const char *id, const struct container_exec
   struct skiff_cgroup *cg = NULL;
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) < 0)
+  int go[2] = {-1, -1}, cerr[2] = {-1, -1};
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(cerr, O_CLOEXEC) < 0)
     {
+      int e = errno;
       cgroup_free(cg);
-      return skiff_error(err, errno, "pipe");
+      for (int i = 0; i < 2; i++)
+        if (go[i] >= 0)
+          close(go[i]);
+      return skiff_error(err, e, "pipe");
     }
-  int master = -1, slave = -1;
-  if (eo->tty && tty_open_pair(&master, &slave, err) < 0)
+  int master = -1, tsv[2] = {-1, -1};
+  if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
     {
+      int e = errno;
       cgroup_free(cg);
       close(go[0]);
       close(go[1]);
-      return -1;
+      close(cerr[0]);
+      close(cerr[1]);
+      return skiff_error(err, e, "socketpair");
     }
   pid_t child = fork();
   if (child < 0)
@@ -305,42 +398,98 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (child == 0)
     {
       close(go[1]);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      struct skiff_err *terr = NULL;
-      if (slave >= 0 && tty_make_controlling(slave, &terr) < 0)
-        {
-          skiff_report("exec: %s", terr->msg);
-          _exit(126);
-        }
-      exec_child(spec, &proc, go[0], eo, st->pid);
+      close(cerr[0]);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
+      /* a foreground exec dies with us; a detached one lives on (the engine's subreaper
+         reaps it): an error before go is seen as EOF on go */
+      if (!eo->detach)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+      exec_child(spec, &proc, go[0], cerr[1], tsv[1], eo, st->pid);
     }
   close(go[0]);
-  if (slave >= 0)
-    close(slave);
+  close(cerr[1]);
+  if (tsv[1] >= 0)
+    close(tsv[1]);
   int r = cgroup_enter(cg, child, err);
   cgroup_free(cg);
-  if (r < 0)
-    {
-      close(go[1]);
-      kill(child, SIGKILL);
-      waitpid(child, NULL, 0);
-      return -1;
-    }
-  if (eo->pid_file)
+  if (r == 0 && eo->pid_file)
     {
       char buf[32];
       int n = snprintf(buf, sizeof(buf), "%d", (int)child);
-      skiff_write_file_atomic(eo->pid_file, buf, n, 0644, NULL);
+      r = skiff_write_file_atomic(eo->pid_file, buf, n, 0644, err);
+    }
+  if (r < 0)
+    {
+      close(go[1]);
+      close(cerr[0]);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
+      return -1;
     }
   sigset_t fwd, old;
   container_block_forwarded(&fwd, &old);
   if (write(go[1], "g", 1) != 1)
     {
       close(go[1]);
+      close(cerr[0]);
+      if (tsv[0] >= 0)
+        close(tsv[0]);
       sigprocmask(SIG_SETMASK, &old, NULL);
       return skiff_error(err, errno, "exec: start the child");
     }
   close(go[1]);
+  /* the terminal's master, from the child (no master: its error pipe says why) */
+  if (tsv[0] >= 0)
+    {
+      struct skiff_err *terr = NULL;
+      if (tty_recv_fd(tsv[0], &master, &terr) < 0)
+        master = -1;
+      close(tsv[0]);
+      if (master >= 0 && console)
+        r = send_console_master(eo->console_socket, master, &terr);
+      else if (master >= 0)
+        {
+          struct winsize ws;
+          if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+            ioctl(master, TIOCSWINSZ, &ws);
+        }
+      if (master < 0 || r < 0)
+        {
+          /* the child's own reason comes first, if it gave one */
+          if (read_child_error(cerr[0], err) == 0 && err && *err == NULL)
+            {
+              *err = terr;
+              terr = NULL;
+            }
+          skiff_err_free(&terr);
+          close(cerr[0]);
+          if (master >= 0)
+            close(master);
+          kill(child, SIGKILL);
+          waitpid(child, NULL, 0);
+          sigprocmask(SIG_SETMASK, &old, NULL);
+          return -1;
+        }
+    }
+  /* wait for the execve (the pipe closes) or the child's reason why not */
+  r = read_child_error(cerr[0], err);
+  close(cerr[0]);
+  if (r < 0)
+    {
+      waitpid(child, NULL, 0);
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      if (master >= 0)
+        close(master);
+      return -1;
+    }
+  if (console && master >= 0)
+    {
+      close(master); /* the engine holds the terminal now */
+      master = -1;
+    }
   if (eo->detach)
     {
       sigprocmask(SIG_SETMASK, &old, NULL);
@@ -358,11 +507,9 @@ int container_exec(const char *root, const char *id, const struct container_exec
       if (pidfd >= 0)
         close(pidfd);
       waitpid(child, &status, 0);
-      sigprocmask(SIG_SETMASK, &old, NULL);
-      *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return 0;
     }
-  status = container_wait_forwarding(child, &fwd);
+  else
+    status = container_wait_forwarding(child, &fwd);
   sigprocmask(SIG_SETMASK, &old, NULL);
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return 0;

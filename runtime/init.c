@@ -39,11 +39,13 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
       skiff_error(err, 0, "process.args[0]: empty");
       return NULL;
     }
+  /* runc's wording: engines map "executable file not found" and "no such file or
+     directory" to exit 127, "permission denied" to 126 */
   if (strchr(file, '/'))
     {
       if (access(file, X_OK) < 0)
         {
-          skiff_error(err, errno, "exec `%s`", file);
+          skiff_error(err, errno, "exec: \"%s\"", file);
           return NULL;
         }
       return xstrdup(file);
@@ -62,7 +64,9 @@ char *init_find_executable(const char *file, char **env, struct skiff_err **err)
         return cand;
       free(cand);
     }
-  skiff_error(err, ENOENT, "exec `%s`: not found in PATH", file);
+  skiff_error(err, 0, "exec: \"%s\": executable file not found in $PATH", file);
+  if (err && *err)
+    (*err)->status = ENOENT;
   return NULL;
 }
 
@@ -96,33 +100,15 @@ int init_enter_cwd(const char *cwd, struct skiff_err **err)
 
 static int setup_console(int console_fd, struct skiff_err **err)
 {
-  cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0)
-    return skiff_error(err, errno, "open `/dev/ptmx`");
-  if (unlockpt(master) < 0)
-    return skiff_error(err, errno, "unlockpt");
+  cleanup_close int master = -1, slave = -1;
   char name[128];
-  if (ptsname_r(master, name, sizeof(name)) != 0)
-    return skiff_error(err, errno, "ptsname");
-  cleanup_close int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0)
-    return skiff_error(err, errno, "open `%s`", name);
+  if (tty_open_in_root(&master, &slave, name, sizeof(name), err) < 0)
+    return -1;
   if (mount_setup_console(name, err) < 0)
     return -1;
   /* hand the master to whoever listens on the console socket, as runc does */
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof(cbuf));
-  char data[] = "/dev/ptmx";
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-  struct msghdr msg
-      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(console_fd, &msg, MSG_NOSIGNAL) < 0)
-    return skiff_error(err, errno, "send the pty master over the console socket");
+  if (tty_send_fd(console_fd, master, err) < 0)
+    return -1;
   return tty_make_controlling(steal_fd(&slave), err) < 0 ? -1 : 0;
 }
 
@@ -174,6 +160,12 @@ void init_main(const struct init_args *a)
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* the creator's state lock: our copy would keep it held (a delete waiting forever) */
+  if (a->lock_fd >= 0)
+    close(a->lock_fd);
+  /* Our own session: the caller's process group and terminal signals (^C, a hangup, a
+   * kill of the group) miss the container, which outlives `skiff create` and `run -d`. */
+  setsid();
   if (a->stdio_fd >= 0)
     {
       int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -229,9 +221,10 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, err);
   if (a->console_fd >= 0)
     close(a->console_fd);
-  if (mount_finalize_rootfs(spec, &err) < 0)
-    fail(a->sync_fd, err);
+  /* before readonlyPaths make /proc/sys read-only (podman's configs list it), as runc */
   if (apply_sysctl(spec->linux.sysctl, &err) < 0)
+    fail(a->sync_fd, err);
+  if (mount_finalize_rootfs(spec, &err) < 0)
     fail(a->sync_fd, err);
   if (apply_rlimits(proc, &err) < 0)
     fail(a->sync_fd, err);
@@ -262,10 +255,12 @@ void init_main(const struct init_args *a)
   if (spec->linux.has_seccomp && seccomp_late && apply_seccomp(a, &err) < 0)
     fail(a->sync_fd, err);
 
+  /* From here the container lives on its own: it must survive its creator, which exits
+   * as soon as it reads READY (`skiff create`), so the death signal goes first.  A
+   * creator that died meanwhile closed its end: the send fails and we give up. */
+  prctl(PR_SET_PDEATHSIG, 0);
   if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
     _exit(1);
-  /* from here the container lives on its own: it must survive its monitor */
-  prctl(PR_SET_PDEATHSIG, 0);
   close(a->sync_fd);
 
   if (a->fifo_fd >= 0)
@@ -281,7 +276,8 @@ void init_main(const struct init_args *a)
     }
   if (spec->n_hooks[SKIFF_HOOK_START_CONTAINER])
     {
-      if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, state_json, &err) < 0)
+      cleanup_free char *created = state_json_with_status(state_json, "created");
+      if (hooks_run(spec, SKIFF_HOOK_START_CONTAINER, created ? created : state_json, &err) < 0)
         {
           skiff_report("%s", err->msg);
           _exit(1);

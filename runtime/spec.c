@@ -457,10 +457,10 @@ static int parse_version(json_t *doc, struct skiff_spec *s, struct skiff_err **e
 {
   if (spec_json_string(doc, "", "ociVersion", true, &s->oci_version, err) < 0)
     return -1;
-  /* Compatible within a major version (the spec's promise); 2.x may mean anything. */
-  if (strncmp(s->oci_version, "1.", 2) != 0)
-    return spec_json_error(err, "ociVersion", "unsupported version \"%s\" (skiff reads 1.x)",
-                           s->oci_version);
+  /* Compatible within a major version (the spec's promise): any 1.x is read.  Another
+     version may mean anything: it is read as 1.x too, and create warns (runc and crun do
+     the same rather than refuse). */
+  s->oci_version_unknown = strncmp(s->oci_version, "1.", 2) != 0;
   return 0;
 }
 
@@ -527,6 +527,30 @@ int spec_load(const char *bundle, struct skiff_spec **out, struct skiff_err **er
   return 0;
 }
 
+int spec_parse_process(const char *json_text, size_t len, struct skiff_process **out,
+                       struct skiff_err **err)
+{
+  json_error_t jerr;
+  json_t *proc = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (proc == NULL)
+    return skiff_error(err, 0, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                       jerr.text);
+  cleanup_spec_json json_t *doc = json_pack("{s:o}", "process", proc);
+  struct skiff_spec *s = xzalloc(sizeof(*s));
+  if (doc == NULL || parse_process(doc, s, err) < 0 || !s->has_process)
+    {
+      if (!s->has_process && doc)
+        spec_json_type_error(err, "process", proc, "an object");
+      spec_free(s);
+      return -1;
+    }
+  *out = xmalloc(sizeof(**out));
+  **out = s->process;
+  memset(&s->process, 0, sizeof(s->process));
+  spec_free(s);
+  return 0;
+}
+
 static void process_free(struct skiff_process *p)
 {
   free(p->user.additional_gids);
@@ -543,6 +567,14 @@ static void process_free(struct skiff_process *p)
   free(p->rlimits);
   free(p->apparmor_profile);
   free(p->selinux_label);
+}
+
+void spec_process_free(struct skiff_process *p)
+{
+  if (p == NULL)
+    return;
+  process_free(p);
+  free(p);
 }
 
 void spec_free(struct skiff_spec *s)

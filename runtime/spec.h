@@ -233,7 +233,8 @@ struct skiff_linux
 struct skiff_spec
 {
   char *oci_version;
-  char *root_path; /* as written; relative to the bundle when not absolute */
+  bool oci_version_unknown; /* not 1.x: read as 1.x, create warns */
+  char *root_path;          /* as written; relative to the bundle when not absolute */
   bool root_readonly;
   char *hostname, *domainname;
   struct skiff_process process;
@@ -252,6 +253,16 @@ int spec_parse(const char *json_text, size_t len, struct skiff_spec **out, struc
 /* Read <bundle>/config.json and parse it. */
 int spec_load(const char *bundle, struct skiff_spec **out, struct skiff_err **err);
 void spec_free(struct skiff_spec *spec);
+/* A process object alone (runc's `exec --process FILE`), validated as process is in a
+ * config.json; spec_process_free frees it. */
+int spec_parse_process(const char *json_text, size_t len, struct skiff_process **out,
+                       struct skiff_err **err);
+void spec_process_free(struct skiff_process *p);
+/* A linux.resources object alone (runc's `update -r FILE`); spec_resources_free frees
+ * what it holds. */
+int spec_parse_resources(const char *json_text, size_t len, struct skiff_resources *out,
+                         struct skiff_err **err);
+void spec_resources_free(struct skiff_resources *r);
 static inline void cleanup_specp(struct skiff_spec **s)
 {
   if (*s)

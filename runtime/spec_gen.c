@@ -5,6 +5,8 @@
 #include "caps.h"
 #include "seccomp.h"
 
+#include <libseccomp.h>
+
 #include <ctype.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -191,14 +193,23 @@ char *spec_features_json(void)
                               filtered_json(oci_seccomp_archs, seccomp_arch_known), "knownFlags",
                               strv_json(oci_seccomp_flags), "supportedFlags",
                               filtered_json(oci_seccomp_flags, seccomp_flag_known));
-  json_t *linux_obj
-      = json_pack("{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:o, s:{s:b}, s:{s:b}, s:{s:b}}",
-                  "namespaces", namespaces, "capabilities", all_caps_json(), "cgroup", "v1", 1,
-                  "v2", 1, "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", seccomp,
-                  "apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0);
-  json_t *doc
-      = json_pack("{s:s, s:s, s:o, s:o, s:o}", "ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0",
-                  "hooks", strv_json(hooks), "mountOptions", mount_options, "linux", linux_obj);
+  json_t *linux_obj = json_pack(
+      "{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:o, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:{s:b}}}",
+      "namespaces", namespaces, "capabilities", all_caps_json(), "cgroup", "v1", 1, "v2", 1,
+      "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", seccomp, "apparmor", "enabled", 0,
+      "selinux", "enabled", 0, "intelRdt", "enabled", 0, "mountExtensions", "idmap", "enabled", 0);
+  /* what a caller may want to know beyond the spec's fields (runc's annotations have the
+     same shape: its libseccomp, whether checkpoint works) */
+  const struct scmp_version *sv = seccomp_version();
+  char libseccomp[32];
+  snprintf(libseccomp, sizeof(libseccomp), "%u.%u.%u", sv->major, sv->minor, sv->micro);
+  json_t *annotations
+      = json_pack("{s:s, s:s, s:s}", "io.github.seccomp.libseccomp.version", libseccomp,
+                  "org.skiff.checkpoint.enabled", "false", "org.skiff.version", SKIFF_VERSION);
+  json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:[]}", "ociVersionMin", "1.0.0",
+                          "ociVersionMax", SKIFF_OCI_VERSION, "hooks", strv_json(hooks),
+                          "mountOptions", mount_options, "linux", linux_obj, "annotations",
+                          annotations, "potentiallyUnsafeConfigAnnotations");
   if (doc == NULL)
     abort();
   char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -414,6 +414,38 @@ int spec_parse_linux(json_t *lx, struct skiff_linux *l, struct skiff_err **err)
   return parse_seccomp(lx, l, err);
 }
 
+int spec_parse_resources(const char *json_text, size_t len, struct skiff_resources *out,
+                         struct skiff_err **err)
+{
+  json_error_t jerr;
+  memset(out, 0, sizeof(*out));
+  json_t *res = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (res == NULL)
+    return skiff_error(err, 0, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                       jerr.text);
+  cleanup_spec_json json_t *lx = json_pack("{s:o}", "resources", res);
+  struct skiff_linux l;
+  memset(&l, 0, sizeof(l));
+  if (lx == NULL || parse_resources(lx, &l, err) < 0)
+    {
+      spec_resources_free(&l.resources);
+      return -1;
+    }
+  *out = l.resources;
+  return 0;
+}
+
+void spec_resources_free(struct skiff_resources *r)
+{
+  free(r->cpuset_cpus);
+  free(r->cpuset_mems);
+  for (size_t i = 0; i < r->n_devices; i++)
+    free(r->devices[i].access);
+  free(r->devices);
+  spec_strv_free(r->unified);
+  memset(r, 0, sizeof(*r));
+}
+
 void spec_linux_free(struct skiff_linux *l)
 {
   for (size_t i = 0; i < l->n_namespaces; i++)
@@ -425,12 +457,7 @@ void spec_linux_free(struct skiff_linux *l)
     free(l->devices[i].path);
   free(l->devices);
   free(l->cgroups_path);
-  free(l->resources.cpuset_cpus);
-  free(l->resources.cpuset_mems);
-  for (size_t i = 0; i < l->resources.n_devices; i++)
-    free(l->resources.devices[i].access);
-  free(l->resources.devices);
-  spec_strv_free(l->resources.unified);
+  spec_resources_free(&l->resources);
   free(l->rootfs_propagation);
   spec_strv_free(l->masked_paths);
   spec_strv_free(l->readonly_paths);

@@ -1,6 +1,7 @@
 /* state.c - container state on disk (see state.h): state.json, exit.json, the lock. */
 #define _GNU_SOURCE
 #include "state.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +81,10 @@ int state_save(const char *root, const struct skiff_state *st, struct skiff_err 
                   st->created ? st->created : "", "owner", st->owner ? st->owner : "", "pid",
                   (json_int_t)st->pid, "startTime", (json_int_t)st->start_time, "monitorPid",
                   (json_int_t)st->monitor_pid, "createdDone", st->created_done);
+  if (o && st->restart_count)
+    json_object_set_new(o, "restartCount", json_integer(st->restart_count));
+  if (o && st->restarting)
+    json_object_set_new(o, "restarting", json_true());
   if (o == NULL)
     return skiff_error(err, 0, "encode state of `%s`", st->id);
   json_object_set_new(o, "annotations", strv_pairs_to_object(st->annotations));
@@ -108,10 +113,18 @@ int state_load(const char *root, const char *id, struct skiff_state **out, struc
       if (stat(dir, &sb) < 0)
         return skiff_error(err, 0, "container `%s` does not exist", id);
       /* the dir exists but state.json not yet: a create in its first steps, or one
-       * killed there.  Report it as creating so delete can clean it up. */
+       * killed there.  Report it as creating so delete can clean it up; its cgroup is
+       * the one the config copy names. */
       struct skiff_state *st = xzalloc(sizeof(*st));
       st->id = xstrdup(id);
       st->annotations = xzalloc(sizeof(char *));
+      cleanup_free char *cfg = xasprintf("%s/config.json", dir);
+      json_t *doc = json_load_file(cfg, 0, NULL);
+      const char *cg
+          = json_string_value(json_object_get(json_object_get(doc, "linux"), "cgroupsPath"));
+      if (cg && *cg && !strchr(cg, ':'))
+        st->cgroup_path = cg[0] == '/' ? xstrdup(cg) : xasprintf("/%s", cg);
+      json_decref(doc);
       *out = st;
       return 0;
     }
@@ -129,6 +142,8 @@ int state_load(const char *root, const char *id, struct skiff_state **out, struc
   st->pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
   st->start_time = (unsigned long long)json_integer_value(json_object_get(o, "startTime"));
   st->monitor_pid = (pid_t)json_integer_value(json_object_get(o, "monitorPid"));
+  st->restart_count = (int)json_integer_value(json_object_get(o, "restartCount"));
+  st->restarting = json_is_true(json_object_get(o, "restarting"));
   st->created_done = json_is_true(json_object_get(o, "createdDone"));
   st->annotations = object_to_strv_pairs(json_object_get(o, "annotations"));
   json_decref(o);
@@ -214,12 +229,16 @@ enum skiff_status state_status(const char *root, const struct skiff_state *st)
   cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", root, st->id);
   if (access(fifo, F_OK) == 0)
     return SKIFF_STATUS_CREATED;
-  return SKIFF_STATUS_RUNNING;
+  struct skiff_cgroup *cg = NULL;
+  bool frozen
+      = st->cgroup_path && cgroup_new(st->cgroup_path, &cg, NULL) == 0 && cgroup_is_frozen(cg);
+  cgroup_free(cg);
+  return frozen ? SKIFF_STATUS_PAUSED : SKIFF_STATUS_RUNNING;
 }
 
 const char *state_status_name(enum skiff_status s)
 {
-  static const char *const names[] = {"creating", "created", "running", "stopped"};
+  static const char *const names[] = {"creating", "created", "running", "stopped", "paused"};
   return names[s];
 }
 
@@ -249,8 +268,8 @@ int state_record_exit(const char *root, const char *id, int wait_status, struct 
 char *state_oci_json(const char *root, const struct skiff_state *st)
 {
   enum skiff_status s = state_status(root, st);
-  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "ociVersion", "1.2.0", "id", st->id, "status",
-                        state_status_name(s), "pid",
+  json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "ociVersion", SKIFF_OCI_VERSION, "id", st->id,
+                        "status", state_status_name(s), "pid",
                         (json_int_t)(s == SKIFF_STATUS_STOPPED ? 0 : st->pid), "bundle",
                         st->bundle ? st->bundle : "");
   json_object_set_new(o, "rootfs", json_string(st->rootfs ? st->rootfs : ""));
@@ -260,6 +279,51 @@ char *state_oci_json(const char *root, const struct skiff_state *st)
   if (st->has_exit)
     json_object_set_new(o, "exitCode", json_integer(st->exit_code));
   char *text = json_dumps(o, JSON_INDENT(2));
+  json_decref(o);
+  return text;
+}
+
+const char *state_hook_status(enum skiff_hook_kind kind)
+{
+  switch (kind)
+    {
+      case SKIFF_HOOK_START_CONTAINER:
+        return "created";
+      case SKIFF_HOOK_POSTSTART:
+        return "running";
+      case SKIFF_HOOK_POSTSTOP:
+        return "stopped";
+      default:
+        return "creating";
+    }
+}
+
+char *state_hook_json(const struct skiff_state *st, enum skiff_hook_kind kind)
+{
+  /* one field at a time: a bundle path that is not UTF-8 is left out, not fatal */
+  json_t *o = json_object();
+  json_object_set_new(o, "ociVersion", json_string(SKIFF_OCI_VERSION));
+  json_object_set_new(o, "id", json_string(st->id));
+  json_object_set_new(o, "status", json_string(state_hook_status(kind)));
+  if (kind != SKIFF_HOOK_POSTSTOP && st->pid > 0)
+    json_object_set_new(o, "pid", json_integer(st->pid));
+  json_object_set_new(o, "bundle", json_string(st->bundle ? st->bundle : ""));
+  json_object_set_new(o, "annotations", strv_pairs_to_object(st->annotations));
+  char *text = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return text;
+}
+
+char *state_json_with_status(const char *json, const char *status)
+{
+  json_t *o = json_loads(json, 0, NULL);
+  if (!json_is_object(o))
+    {
+      json_decref(o);
+      return NULL;
+    }
+  json_object_set_new(o, "status", json_string(status));
+  char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return text;
 }
@@ -288,6 +352,29 @@ int state_lock(const char *root, const char *id, struct skiff_err **err)
       return skiff_error(err, 0, "container `%s` does not exist", id);
     }
   return fd;
+}
+
+int state_mark_stopped(const char *root, const char *id, bool clear, struct skiff_err **err)
+{
+  cleanup_free char *path = xasprintf("%s/%s/stopped-by-user", root, id);
+  if (clear)
+    return unlink(path) < 0 && errno != ENOENT ? skiff_error(err, errno, "unlink `%s`", path) : 0;
+  return skiff_write_file_atomic(path, "", 0, 0600, err);
+}
+
+bool state_stopped_by_user(const char *root, const char *id)
+{
+  cleanup_free char *path = xasprintf("%s/%s/stopped-by-user", root, id);
+  return access(path, F_OK) == 0;
+}
+
+void state_set_restarting(const char *root, const char *id, bool restarting)
+{
+  cleanup_state struct skiff_state *st = NULL;
+  if (state_load(root, id, &st, NULL) < 0 || st->restarting == restarting || !st->created_done)
+    return;
+  st->restarting = restarting;
+  state_save(root, st, NULL);
 }
 
 int state_remove(const char *root, const char *id, struct skiff_err **err)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "util.h"
+#include "spec.h"
 
 #define SKIFF_DEFAULT_ROOT "/run/skiff"
 
@@ -20,6 +21,7 @@ enum skiff_status
   SKIFF_STATUS_CREATED,
   SKIFF_STATUS_RUNNING,
   SKIFF_STATUS_STOPPED,
+  SKIFF_STATUS_PAUSED, /* running, every process frozen by `skiff pause` */
 };
 
 struct skiff_state
@@ -33,6 +35,8 @@ struct skiff_state
   pid_t pid;                     /* init pid in the host pid namespace, 0 before clone */
   unsigned long long start_time; /* /proc/<pid>/stat field 22, guards against pid reuse */
   pid_t monitor_pid;
+  int restart_count;  /* times the monitor restarted the init (--restart) */
+  bool restarting;    /* the init exited and the monitor waits to restart it */
   bool created_done;  /* stored status: false = creating, true = created */
   char **annotations; /* k0, v0, ..., NULL */
   /* from exit.json, when the monitor recorded an exit */
@@ -59,7 +63,7 @@ static inline void cleanup_statep(struct skiff_state **s)
 }
 #define cleanup_state __attribute__((cleanup(cleanup_statep)))
 
-/* Derived status (see the top of this file). */
+/* Derived status (see the top of this file); paused is read from the cgroup's freezer. */
 enum skiff_status state_status(const char *root, const struct skiff_state *st);
 const char *state_status_name(enum skiff_status s);
 /* Is pid alive and still the process that started at start_time? */
@@ -71,9 +75,24 @@ int state_record_exit(const char *root, const char *id, int wait_status, struct 
 
 /* The OCI state JSON (malloc'd text): ociVersion, id, status, pid, bundle, annotations. */
 char *state_oci_json(const char *root, const struct skiff_state *st);
+/* The state a hook of `kind` gets on stdin (runtime-spec "State"): ociVersion, id, pid,
+ * bundle, the spec's annotations and the status the spec names for that hook: creating
+ * (prestart, createRuntime, createContainer), created (startContainer), running
+ * (poststart), stopped (poststop). */
+char *state_hook_json(const struct skiff_state *st, enum skiff_hook_kind kind);
+const char *state_hook_status(enum skiff_hook_kind kind);
+/* The same state JSON text with another status (NULL if json is not an object). */
+char *state_json_with_status(const char *json, const char *status);
 
 /* Exclusive lock on the container dir (flock); returns the fd to close. */
 int state_lock(const char *root, const char *id, struct skiff_err **err);
+
+/* `skiff stop` tells the monitor not to restart the container: a marker in the state dir
+ * (gone with it).  clear: a `skiff start`/`restart` that wants the policy back. */
+int state_mark_stopped(const char *root, const char *id, bool clear, struct skiff_err **err);
+bool state_stopped_by_user(const char *root, const char *id);
+/* The monitor's "waiting to restart" flag in state.json (best effort). */
+void state_set_restarting(const char *root, const char *id, bool restarting);
 
 /* Remove the state dir. */
 int state_remove(const char *root, const char *id, struct skiff_err **err);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 
@@ -36,6 +39,74 @@ int tty_open_pair(int *master, int *slave, struct skiff_err **err)
     ioctl(m, TIOCSWINSZ, &ws);
   *master = m;
   *slave = s;
+  return 0;
+}
+
+/* Unix98 pty slaves have majors 136..143. */
+#define PTY_SLAVE_MAJOR_FIRST 136
+#define PTY_SLAVE_MAJOR_LAST 143
+
+int tty_open_in_root(int *master, int *slave, char *name, size_t len, struct skiff_err **err)
+{
+  cleanup_close int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0)
+    return skiff_error(err, errno, "open `/dev/ptmx`");
+  if (unlockpt(m) < 0)
+    return skiff_error(err, errno, "unlockpt");
+  if (ptsname_r(m, name, len) != 0)
+    return skiff_error(err, errno, "ptsname");
+  cleanup_close int s = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (s < 0 && errno == ELOOP)
+    return skiff_error(err, ELOOP, "`%s` is not a pty slave (a symlink)", name);
+  if (s < 0)
+    return skiff_error(err, errno, "open `%s`", name);
+  struct stat st;
+  if (fstat(s, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) < PTY_SLAVE_MAJOR_FIRST
+      || major(st.st_rdev) > PTY_SLAVE_MAJOR_LAST)
+    return skiff_error(err, EINVAL, "`%s` is not a pty slave", name);
+  *master = steal_fd(&m);
+  *slave = steal_fd(&s);
+  return 0;
+}
+
+int tty_send_fd(int sock, int fd, struct skiff_err **err)
+{
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof(cbuf));
+  char data[] = "/dev/ptmx";
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  struct msghdr msg
+      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return skiff_error(err, errno, "send the pty master over the console socket");
+  return 0;
+}
+
+int tty_recv_fd(int sock, int *fd, struct skiff_err **err)
+{
+  char cbuf[CMSG_SPACE(sizeof(int))], data[64];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  struct msghdr msg
+      = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+  ssize_t n;
+  do
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return skiff_error(err, errno, "receive the pty master from the console socket");
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    return skiff_error(err, 0, "console socket: no pty master received");
+  memcpy(fd, CMSG_DATA(c), sizeof(int));
   return 0;
 }
 

@@ -1,83 +1,43 @@
-/* agent.c - `skiffd agent`, the node agent.  Only the fake runtime exists so far: like
- * Kubernetes' kubemark "hollow nodes", it registers one or many nodes, heartbeats for them and
- * reports every replica bound to them Running + ready without creating a container, so tests
- * and benchmarks can run a thousand nodes in one process.  Stopping the process (SIGSTOP /
- * SIGKILL) is a node failure; SIGCONT is the node coming back.
+/* agent.c - `skiffd agent`: flags, the node's registration and heartbeats, and the start of
+ * either agent: the real one (containers through libskiff: sync.c and the files around it)
+ * or the fake runtime (fake.c, kubemark's hollow nodes).
  *
- * Threads (each owns its own struct client; shared state is the job queue, the reports
- * waiting per node, the crash loops, the stop flag and the read-only configuration):
- *   heartbeat x H  register its slice of the nodes, then POST a heartbeat for each every interval
- *   watcher        list + watch replicas, turn each one bound to our nodes into a report or a job
- *   worker x W     carry out jobs: a node's waiting reports in one POST /v1/nodes/NAME/status
- *                  (API.md), replica deletes
- *   timer          restart crash-looping replicas when their back-off ends; poll --fail-file
- * The main thread waits for SIGTERM/SIGINT. */
+ * The real agent's threads (each owns what it touches; what is shared says so where it is
+ * declared, agent_internal.h):
+ *   main        the sync loop (sync.c): owns the replica records, talks to the runtime helper
+ *   heartbeat   POST /v1/nodes/NAME/heartbeat every interval (re-registers on 404)
+ *   watch       list + watch the node's replicas into the desired state (watch.c)
+ *   status      POSTs status reports and DELETEs (status.c)
+ *   probe x 4   HTTP/TCP probes (probe.c)
+ *   http        the node's endpoint for logs (http.c, libmicrohttpd's threads)
+ * plus one process, the runtime helper (runtime.h). */
 #include "agent.h"
+#include "agent_internal.h"
 #include "client.h"
-#include "reconcile.h"
+#include "image.h"
+#include "net.h"
+#include "netagent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#define AGENT_WORKERS 4
-#define AGENT_MAX_HB_THREADS 8
 #define AGENT_MAX_COUNT 100000
+#define AGENT_DEFAULT_ROOT "/var/lib/skiff-agent"
+#define AGENT_DEFAULT_PORT 7071
+#define AGENT_DEFAULT_POD_CIDR "10.244.0.0/24"
 
-/* A fake node's reports waiting to be sent, in one request. */
-struct fake_node
-{
-  char *name;
-  json_t *pending; /* replica name -> status item */
-  int queued;      /* a JOB_NODE for it is in the queue */
-};
-
-/* A crash-looping fake container: it starts again at `due` and exits at once. */
-struct crash
-{
-  char *replica;
-  long node;
-  int restarts, exit_code;
-  double due;
-  struct crash *next;
-};
-
-struct agent
-{
-  char *server, *token;
-  const char *name, *address, *fail_file;
-  json_t *labels;
-  double cpu;
-  long long memory;
-  long count;
-  double interval; /* seconds between heartbeats */
-  int hb_threads;
-
-  pthread_mutex_t lock; /* guards the job queue, `queued`, the nodes' reports, `crashes` */
-  pthread_cond_t cond;
-  struct job *head, *tail;
-  json_t *queued; /* replicas with a delete in the queue: a relist does not repeat them */
-  struct fake_node *nodes;
-  struct crash *crashes;
-};
-
-enum job_kind
-{
-  JOB_NODE,
-  JOB_DELETE,
-};
-
-struct job
-{
-  struct job *next;
-  enum job_kind kind;
-  long node;     /* JOB_NODE */
-  char *replica; /* JOB_DELETE */
-};
+volatile sig_atomic_t agent_stopping;
 
 /* ---- pure helpers --------------------------------------------------------------------- */
 
@@ -128,569 +88,176 @@ long agent_node_index(const char *base, long count, const char *name)
   return i;
 }
 
-void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out)
-{
-  json_t *env = spec ? json_object_get(spec, "env") : NULL;
-  const char *exit_s = json_string_value(json_object_get(env, "SKIFF_FAKE_EXIT"));
-  const char *ready_s = json_string_value(json_object_get(env, "SKIFF_FAKE_READY"));
-  const char *policy = spec ? json_string_value(json_object_get(spec, "restart")) : NULL;
+/* ---- shared by both agents ---------------------------------------------------------------- */
 
-  memset(out, 0, sizeof(*out));
-  out->state = "Running";
-  out->ready = 1;
-  out->reason = "";
-  out->restarts = restarts;
-  out->restart_in = -1;
-  if (exit_s && *exit_s)
-    {
-      char *end = NULL;
-      long code = strtol(exit_s, &end, 10);
-      out->ready = 0;
-      out->has_exit_code = 1;
-      out->exit_code = (*end == '\0' && code >= 0 && code <= 255) ? (int)code : 1;
-      out->reason = "fake runtime: SKIFF_FAKE_EXIT";
-      if (rc_should_restart(policy, out->exit_code))
-        {
-          /* Restarted in place, as a kubelet does: same replica, waiting for its next start
-           * (first immediate, then 1 s, 2 s, ... 30 s), where the count goes up. */
-          out->state = "BackOff";
-          out->restart_in = rc_backoff_delay(&rc_backoff_default, (unsigned)restarts);
-        }
-      else
-        out->state = out->exit_code == 0 ? "Succeeded" : "Failed";
-      return;
-    }
-  if (ready_s && (strcmp(ready_s, "never") == 0 || strcmp(ready_s, "false") == 0))
-    {
-      out->ready = 0;
-      out->reason = "fake runtime: SKIFF_FAKE_READY=never";
-    }
+void agent_log(const char *fmt, ...)
+{
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  va_list ap;
+  pthread_mutex_lock(&lock);
+  fputs("skiffd agent: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  fflush(stderr);
+  pthread_mutex_unlock(&lock);
 }
 
-/* ---- small utilities ------------------------------------------------------------------ */
-
-static volatile sig_atomic_t stopping;
-
-static double now_s(void)
+double agent_now(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_s(double s)
+void agent_sleep(double s)
 {
   struct timespec ts;
   if (s <= 0)
     return;
   ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
     ;
 }
 
-static char *node_name(const struct agent *a, long i)
+double agent_outage_failed(struct agent_outage *o, const char *what, const char *msg)
 {
-  if (a->count == 1)
-    return xstrdup(a->name);
-  return xasprintf("%s-%ld", a->name, i);
-}
-
-static void push_job(struct agent *a, struct job *j)
-{
-  if (a->tail)
-    a->tail->next = j;
-  else
-    a->head = j;
-  a->tail = j;
-  pthread_cond_signal(&a->cond);
-}
-
-static void enqueue_delete(struct agent *a, const char *replica)
-{
-  pthread_mutex_lock(&a->lock);
-  if (json_object_get(a->queued, replica) == NULL)
+  double now = agent_now();
+  if (!o->down)
     {
-      struct job *j = xzalloc(sizeof(*j));
-      json_object_set_new(a->queued, replica, json_true());
-      j->kind = JOB_DELETE;
-      j->replica = xstrdup(replica);
-      push_job(a, j);
+      o->since = now;
+      o->next_log = now;
+      o->step = 0;
+      o->retry = 0;
     }
-  pthread_mutex_unlock(&a->lock);
-}
-
-/* Queue a report for replica on fake node idx: it leaves with the node's next request. */
-static void report(struct agent *a, long idx, const char *replica,
-                   const struct agent_fake_report *rep)
-{
-  json_t *item = json_pack("{s:s, s:s, s:b, s:s, s:s, s:i}", "name", replica, "state", rep->state,
-                           "ready", rep->ready, "address", a->address, "reason",
-                           rep->reason ? rep->reason : "", "restarts", rep->restarts);
-  if (rep->has_exit_code)
-    json_object_set_new(item, "lastExitCode", json_integer(rep->exit_code));
-  pthread_mutex_lock(&a->lock);
-  json_object_set_new(a->nodes[idx].pending, replica, item);
-  if (!a->nodes[idx].queued)
+  /* one line per back-off step of the log: at once, then 1, 2, 4 ... 30 s apart */
+  if (now >= o->next_log)
     {
-      struct job *j = xzalloc(sizeof(*j));
-      j->kind = JOB_NODE;
-      j->node = idx;
-      a->nodes[idx].queued = 1;
-      push_job(a, j);
+      if (now - o->since < 0.5)
+        agent_log("%s: %s (retrying)", what, msg);
+      else
+        agent_log("%s: %s (failing for %.0fs, retrying)", what, msg, now - o->since);
+      o->next_log = now + (o->step >= 5 ? 30 : (double)(1u << o->step));
+      o->step++;
     }
-  pthread_mutex_unlock(&a->lock);
+  o->down = true;
+  /* retries themselves back off only to AGENT_RETRY_MAX: a returning server is seen soon */
+  o->retry = o->retry <= 0 ? 0.25 : o->retry * 2;
+  if (o->retry > AGENT_RETRY_MAX)
+    o->retry = AGENT_RETRY_MAX;
+  return o->retry;
 }
 
-/* Crash loops: track, forget. */
-static void crash_track(struct agent *a, const char *replica, long node, int restarts,
-                        int exit_code, double due)
+void agent_outage_ok(struct agent_outage *o, const char *what)
 {
-  pthread_mutex_lock(&a->lock);
-  struct crash *c;
-  for (c = a->crashes; c && strcmp(c->replica, replica) != 0; c = c->next)
-    ;
-  if (c == NULL)
+  if (o->down)
+    agent_log("%s: server reachable again after %.0fs", what, agent_now() - o->since);
+  o->down = false;
+  o->step = 0;
+}
+
+json_t *agent_node_body(const char *name, const char *address, int agent_port, double cpu,
+                        long long memory, json_t *labels, const char *pod_cidr)
+{
+  json_t *body = json_pack("{s:s, s:s, s:i, s:{s:f, s:I}, s:O}", "name", name, "address", address,
+                           "agentPort", agent_port, "capacity", "cpu", cpu, "memory",
+                           (json_int_t)memory, "labels", labels);
+  if (pod_cidr)
+    json_object_set_new(body, "podCIDR", json_string(pod_cidr));
+  return body;
+}
+
+void agent_block_signals(sigset_t *sigs)
+{
+  sigemptyset(sigs);
+  sigaddset(sigs, SIGTERM);
+  sigaddset(sigs, SIGINT);
+  sigaddset(sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void *agent_heartbeat_thread(void *arg)
+{
+  struct agent_heartbeat *h = arg;
+  struct client *c = client_new(h->server, h->token, 5000);
+  char **paths = xzalloc((h->n + 1) * sizeof(char *));
+  bool *registered = xzalloc((h->n + 1) * sizeof(bool));
+  struct agent_outage out = {0};
+  json_t *empty = json_object();
+
+  for (size_t i = 0; i < h->n; i++)
     {
-      c = xzalloc(sizeof(*c));
-      c->replica = xstrdup(replica);
-      c->next = a->crashes;
-      a->crashes = c;
+      paths[i] = xasprintf("/v1/nodes/%s/heartbeat", h->names[i]);
+      registered[i] = h->registered;
     }
-  c->node = node;
-  c->restarts = restarts;
-  c->exit_code = exit_code;
-  c->due = due;
-  pthread_mutex_unlock(&a->lock);
-}
-
-static void crash_forget(struct agent *a, const char *replica)
-{
-  pthread_mutex_lock(&a->lock);
-  for (struct crash **p = &a->crashes; *p; p = &(*p)->next)
-    if (strcmp((*p)->replica, replica) == 0)
-      {
-        struct crash *c = *p;
-        *p = c->next;
-        free(c->replica);
-        free(c);
-        break;
-      }
-  pthread_mutex_unlock(&a->lock);
-}
-
-/* ---- heartbeats ----------------------------------------------------------------------- */
-
-struct hb_arg
-{
-  struct agent *a;
-  int index;
-};
-
-static int register_node(struct agent *a, struct client *c, const char *name,
-                         struct skiff_err **err)
-{
-  json_t *body = json_pack("{s:s, s:s, s:i, s:{s:f, s:I}, s:O}", "name", name, "address",
-                           a->address, "agentPort", 0, "capacity", "cpu", a->cpu, "memory",
-                           (json_int_t)a->memory, "labels", a->labels);
-  int ret = client_call(c, "POST", "/v1/nodes", body, NULL, NULL, err);
-  json_decref(body);
-  return ret;
-}
-
-static void report_outage(const char *what, int *down, struct skiff_err **err)
-{
-  if (*err && !*down)
-    fprintf(stderr, "skiffd agent: %s: %s (retrying)\n", what, (*err)->msg);
-  if (*err == NULL && *down)
-    fprintf(stderr, "skiffd agent: %s: server reachable again\n", what);
-  *down = *err != NULL;
-  skiff_err_free(err);
-}
-
-static void *heartbeat_thread(void *arg)
-{
-  struct hb_arg *h = arg;
-  struct agent *a = h->a;
-  struct client *c = client_new(a->server, a->token, 5000);
-  long i, n = 0;
-  char **names;
-  char **paths;
-  int *registered;
-  int down = 0;
-
-  for (i = h->index; i < a->count; i += a->hb_threads)
-    n++;
-  names = xzalloc((n + 1) * sizeof(char *));
-  paths = xzalloc((n + 1) * sizeof(char *));
-  registered = xzalloc((n + 1) * sizeof(int));
-  for (i = 0; i < n; i++)
+  while (!agent_stopping)
     {
-      names[i] = node_name(a, h->index + i * a->hb_threads);
-      paths[i] = xasprintf("/v1/nodes/%s/heartbeat", names[i]);
-    }
-
-  while (!stopping)
-    {
-      double next = now_s() + a->interval;
-      json_t *empty = json_object();
-      for (i = 0; i < n && !stopping; i++)
+      double next = agent_now() + h->interval;
+      cleanup_free char *failure = NULL;
+      for (size_t i = 0; i < h->n && !agent_stopping; i++)
         {
           struct skiff_err *err = NULL;
           long status = 0;
-          if (!registered[i])
-            {
-              if (register_node(a, c, names[i], &err) == 0)
-                registered[i] = 1;
-            }
-          else if (client_call(c, "POST", paths[i], empty, &status, NULL, &err) < 0
-                   && status == 404)
+          if (registered[i] && client_call(c, "POST", paths[i], empty, &status, NULL, &err) < 0
+              && status == 404)
             {
               /* the node object was deleted: register again (API.md, agent protocol) */
               skiff_err_free(&err);
-              registered[i] = register_node(a, c, names[i], &err) == 0;
+              registered[i] = false;
             }
-          report_outage("heartbeat", &down, &err);
+          if (!registered[i] && err == NULL)
+            {
+              json_t *body = h->register_body(h->arg, h->names[i]);
+              registered[i] = client_call(c, "POST", "/v1/nodes", body, NULL, NULL, &err) == 0;
+              json_decref(body);
+            }
+          if (err && failure == NULL)
+            failure = xstrdup(err->msg);
+          skiff_err_free(&err);
         }
-      json_decref(empty);
-      sleep_s(next - now_s());
+      /* heartbeats keep their interval through an outage; only the log backs off */
+      if (failure)
+        agent_outage_failed(&out, "heartbeat", failure);
+      else
+        agent_outage_ok(&out, "heartbeat");
+      agent_sleep(next - agent_now());
     }
-  for (i = 0; i < n; i++)
-    {
-      free(names[i]);
-      free(paths[i]);
-    }
-  free(names);
+  for (size_t i = 0; i < h->n; i++)
+    free(paths[i]);
   free(paths);
   free(registered);
+  json_decref(empty);
   client_free(c);
   return NULL;
 }
 
-/* ---- replicas ------------------------------------------------------------------------- */
-
-static void handle_replica(struct agent *a, json_t *r)
-{
-  const char *name = json_string_value(json_object_get(r, "name"));
-  const char *node = json_string_value(json_object_get(r, "node"));
-  const char *state = json_string_value(json_object_get(r, "state"));
-  long idx = agent_node_index(a->name, a->count, node);
-
-  if (name == NULL || state == NULL || idx < 0)
-    return;
-  if (strcmp(state, "Scheduled") == 0)
-    {
-      struct agent_fake_report rep;
-      agent_fake_decide(json_object_get(r, "spec"), 0, &rep);
-      report(a, idx, name, &rep);
-      if (rep.restart_in >= 0)
-        crash_track(a, name, idx, rep.restarts, rep.exit_code, now_s() + rep.restart_in);
-    }
-  else if (strcmp(state, "BackOff") == 0)
-    {
-      /* After an agent restart: a crash loop goes on where the server says it was. */
-      struct agent_fake_report rep;
-      int restarts = (int)json_integer_value(json_object_get(r, "restarts"));
-      agent_fake_decide(json_object_get(r, "spec"), restarts, &rep);
-      if (rep.restart_in >= 0)
-        crash_track(a, name, idx, restarts, rep.exit_code, now_s() + rep.restart_in);
-    }
-  else if (strcmp(state, "Terminating") == 0 || strcmp(state, "Lost") == 0)
-    {
-      crash_forget(a, name);
-      enqueue_delete(a, name);
-    }
-}
-
-struct watch_ctx
-{
-  struct agent *a;
-  json_int_t revision;
-};
-
-static int watch_line(json_t *ev, void *data)
-{
-  struct watch_ctx *w = data;
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  json_t *rev = json_object_get(ev, "revision");
-
-  if (json_is_integer(rev) && json_integer_value(rev) > w->revision)
-    w->revision = json_integer_value(rev);
-  if (type && strcmp(type, "DELETED") == 0)
-    crash_forget(w->a, json_string_value(json_object_get(json_object_get(ev, "object"), "name")));
-  else if (type && strcmp(type, "BOOKMARK") != 0)
-    handle_replica(w->a, json_object_get(ev, "object"));
-  return stopping ? 1 : 0;
-}
-
-static void *watch_thread(void *arg)
-{
-  struct agent *a = arg;
-  /* a list of 10,000 replicas from a busy server can take a while */
-  struct client *c = client_new(a->server, a->token, 60000);
-  cleanup_free char *filter
-      = a->count == 1 ? xasprintf("node=%s", a->name) : xstrdup("kind=replicas");
-  int down = 0;
-
-  while (!stopping)
-    {
-      struct skiff_err *err = NULL;
-      json_t *list = NULL, *items, *r;
-      struct watch_ctx w = {a, 0};
-      cleanup_free char *lpath = NULL, *wpath = NULL;
-      size_t i;
-
-      lpath = xasprintf("/v1/replicas%s%s", a->count == 1 ? "?" : "", a->count == 1 ? filter : "");
-      if (client_call(c, "GET", lpath, NULL, NULL, &list, &err) < 0)
-        {
-          report_outage("list replicas", &down, &err);
-          sleep_s(1);
-          continue;
-        }
-      report_outage("list replicas", &down, &err);
-      w.revision = json_integer_value(json_object_get(list, "revision"));
-      items = json_object_get(list, "items");
-      json_array_foreach(items, i, r) handle_replica(a, r);
-      json_decref(list);
-
-      wpath = xasprintf("/v1/watch?from=%lld&kind=replicas%s%s", (long long)w.revision,
-                        a->count == 1 ? "&" : "", a->count == 1 ? filter : "");
-      if (client_stream(c, wpath, watch_line, &w, &err) < 0)
-        {
-          report_outage("watch replicas", &down, &err);
-          sleep_s(1);
-        }
-      /* stream ended (server restart, 410 compaction, SIGSTOP): list again */
-    }
-  client_free(c);
-  return NULL;
-}
-
-/* Send fake node idx's waiting reports in one request; act on the refusals. */
-static void send_node_reports(struct agent *a, struct client *c, long idx)
-{
-  struct skiff_err *err = NULL;
-  json_t *resp = NULL;
-  long status = 0;
-
-  pthread_mutex_lock(&a->lock);
-  json_t *pending = a->nodes[idx].pending;
-  a->nodes[idx].pending = json_object();
-  a->nodes[idx].queued = 0;
-  pthread_mutex_unlock(&a->lock);
-  json_t *items = json_array();
-  const char *name;
-  json_t *item;
-  json_object_foreach(pending, name, item) json_array_append(items, item);
-  json_decref(pending);
-  if (json_array_size(items) == 0)
-    {
-      json_decref(items);
-      return;
-    }
-  cleanup_free char *path = xasprintf("/v1/nodes/%s/status", a->nodes[idx].name);
-  json_t *body = json_pack("{s:o}", "replicas", items);
-  if (client_request(c, "POST", path, body, &status, &resp, &err) < 0)
-    fprintf(stderr, "skiffd agent: report node %s: %s\n", a->nodes[idx].name, err->msg);
-  else if (status != 200)
-    {
-      cleanup_free char *msg = client_error_message(status, resp);
-      fprintf(stderr, "skiffd agent: report node %s: %s\n", a->nodes[idx].name, msg);
-    }
-  else
-    {
-      size_t i;
-      json_array_foreach(json_object_get(resp, "items"), i, item)
-      {
-        /* Terminating or Lost meanwhile: stop (delete) it */
-        if (json_object_get(item, "replica"))
-          handle_replica(a, json_object_get(item, "replica"));
-        else if (json_integer_value(json_object_get(item, "code")) == 409
-                 && strstr(model_str(item, "error", ""), "meanwhile"))
-          fprintf(stderr, "skiffd agent: report %s: %s\n", model_str(item, "name", ""),
-                  model_str(item, "error", ""));
-      }
-    }
-  json_decref(body);
-  json_decref(resp);
-  skiff_err_free(&err);
-}
-
-static void run_job(struct agent *a, struct client *c, struct job *j)
-{
-  struct skiff_err *err = NULL;
-  long status = 0;
-
-  if (j->kind == JOB_NODE)
-    {
-      send_node_reports(a, c, j->node);
-      return;
-    }
-  cleanup_free char *path = xasprintf("/v1/replicas/%s", j->replica);
-  if (client_call(c, "DELETE", path, NULL, &status, NULL, &err) < 0 && status != 404)
-    fprintf(stderr, "skiffd agent: delete replica %s: %s\n", j->replica, err->msg);
-  skiff_err_free(&err);
-}
-
-static void *worker_thread(void *arg)
-{
-  struct agent *a = arg;
-  struct client *c = client_new(a->server, a->token, 10000);
-
-  for (;;)
-    {
-      struct job *j;
-      pthread_mutex_lock(&a->lock);
-      while (a->head == NULL && !stopping)
-        pthread_cond_wait(&a->cond, &a->lock);
-      j = a->head;
-      if (j)
-        {
-          a->head = j->next;
-          if (a->head == NULL)
-            a->tail = NULL;
-        }
-      pthread_mutex_unlock(&a->lock);
-      if (j == NULL)
-        break;
-      run_job(a, c, j);
-      if (j->kind == JOB_DELETE)
-        {
-          pthread_mutex_lock(&a->lock);
-          json_object_del(a->queued, j->replica);
-          pthread_mutex_unlock(&a->lock);
-        }
-      free(j->replica);
-      free(j);
-    }
-  client_free(c);
-  return NULL;
-}
-
-/* ---- --fail-file ---------------------------------------------------------------------- */
-
-/* --fail-file: when the file changed, each line naming a replica bound to one of our nodes
- * that was not failed before is reported Failed (exit code 1), as if its container died and
- * the node gave up restarting it.  The replica controller then replaces it. */
-struct fail_file
-{
-  char **done;
-  size_t ndone;
-  struct timespec mtime;
-  off_t size;
-};
-
-static void check_fail_file(struct agent *a, struct client *c, struct fail_file *ff)
-{
-  struct stat st;
-  cleanup_free char *text = NULL;
-  char *save = NULL, *line;
-
-  if (stat(a->fail_file, &st) < 0)
-    return;
-  if (st.st_size == ff->size && st.st_mtim.tv_sec == ff->mtime.tv_sec
-      && st.st_mtim.tv_nsec == ff->mtime.tv_nsec)
-    return;
-  ff->size = st.st_size;
-  ff->mtime = st.st_mtim;
-  if (skiff_read_file(a->fail_file, &text, NULL, NULL) < 0)
-    return;
-  for (line = strtok_r(text, " \t\r\n", &save); line; line = strtok_r(NULL, " \t\r\n", &save))
-    {
-      struct skiff_err *err = NULL;
-      cleanup_free char *path = xasprintf("/v1/replicas/%s", line);
-      json_t *r = NULL;
-      int seen = 0;
-
-      for (size_t i = 0; i < ff->ndone; i++)
-        seen |= strcmp(ff->done[i], line) == 0;
-      if (seen || client_call(c, "GET", path, NULL, NULL, &r, &err) < 0)
-        {
-          skiff_err_free(&err);
-          continue;
-        }
-      long idx = agent_node_index(a->name, a->count, json_string_value(json_object_get(r, "node")));
-      if (idx >= 0)
-        {
-          struct agent_fake_report rep
-              = {.state = "Failed",
-                 .has_exit_code = 1,
-                 .exit_code = 1,
-                 .reason = "fake runtime: --fail-file",
-                 .restarts = (int)json_integer_value(json_object_get(r, "restarts"))};
-          crash_forget(a, line);
-          report(a, idx, line, &rep);
-          ff->done = xrealloc(ff->done, (ff->ndone + 1) * sizeof(char *));
-          ff->done[ff->ndone++] = xstrdup(line);
-        }
-      json_decref(r);
-    }
-}
-
-/* Crash loops whose back-off ended: the container starts and exits again at once. */
-static void restart_crashed(struct agent *a)
-{
-  double now = now_s();
-  for (;;)
-    {
-      struct agent_fake_report rep
-          = {.state = "BackOff", .has_exit_code = 1, .reason = "fake runtime: SKIFF_FAKE_EXIT"};
-      char *replica = NULL;
-      long node = 0;
-      pthread_mutex_lock(&a->lock);
-      for (struct crash *c = a->crashes; c; c = c->next)
-        if (c->due <= now)
-          {
-            replica = xstrdup(c->replica);
-            node = c->node;
-            c->restarts++;
-            rep.restarts = c->restarts;
-            rep.exit_code = c->exit_code;
-            c->due = now + rc_backoff_delay(&rc_backoff_default, (unsigned)c->restarts);
-            break;
-          }
-      pthread_mutex_unlock(&a->lock);
-      if (replica == NULL)
-        return;
-      report(a, node, replica, &rep);
-      free(replica);
-    }
-}
-
-/* Every 100 ms: crash loops; every 200 ms: --fail-file. */
-static void *timer_thread(void *arg)
-{
-  struct agent *a = arg;
-  struct client *c = a->fail_file ? client_new(a->server, a->token, 5000) : NULL;
-  struct fail_file ff = {.size = -1};
-
-  for (unsigned n = 0; !stopping; n++)
-    {
-      sleep_s(0.1);
-      restart_crashed(a);
-      if (c && n % 2 == 1)
-        check_fail_file(a, c, &ff);
-    }
-  for (size_t i = 0; i < ff.ndone; i++)
-    free(ff.done[i]);
-  free(ff.done);
-  client_free(c);
-  return NULL;
-}
-
-/* ---- main ------------------------------------------------------------------------------ */
+/* ---- flags ------------------------------------------------------------------------------- */
 
 static void agent_usage(FILE *f)
 {
   fprintf(
       f,
-      "usage: skiffd agent --fake-runtime --name NODE [--server URL] [--token T | --token-file F]\n"
-      "                    [--data DIR] [--cpu N] [--memory SIZE] [--labels k=v,...]\n"
-      "                    [--address IP] [--count N] [--heartbeat-interval SECONDS]\n"
-      "                    [--fail-file PATH]\n"
-      "  --fake-runtime  simulate containers: bound replicas are reported Running + ready\n"
-      "  --count N       run N fake nodes NODE-0 .. NODE-(N-1) in this process\n"
-      "  --fail-file F   each replica named on a line of F is reported Failed (exit 1)\n"
+      "usage: skiffd agent --server URL --token-file F --name NODE [--address IP] [--cpu N]\n"
+      "                    [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
+      "                    [--bridge NAME] [--agent-port N] [--image-root DIR]\n"
+      "                    [--log-max SIZE] [--log-retention SECONDS]\n"
+      "                    [--heartbeat-interval SECONDS]\n"
+      "       skiffd agent --fake-runtime --name NODE [--count N] [--fail-file PATH] ...\n"
+      "  --root DIR        runtime state, container dirs, leases, logs (default " AGENT_DEFAULT_ROOT
+      ")\n"
+      "  --pod-cidr CIDR   container subnet of this node (default: the server's, else "
+      "" AGENT_DEFAULT_POD_CIDR ")\n"
+      "  --bridge NAME     bridge of the node's containers (default skiff0)\n"
+      "  --agent-port N    HTTP endpoint for logs (default 7071; 0 = any free port)\n"
+      "  --image-root DIR  the node's image store (default $SKIFF_IMAGE_ROOT or /var/lib/skiff)\n"
+      "  --log-max SIZE    rotate a replica's log at this size, one old file kept (default 10Mi)\n"
+      "  --log-retention S keep a removed replica's logs this long (default 300)\n"
+      "  --fake-runtime    simulate containers: bound replicas are reported Running + ready\n"
+      "  --count N         run N fake nodes NODE-0 .. NODE-(N-1) in this process\n"
+      "  --fail-file F     each replica named on a line of F is reported Failed (exit 1)\n"
       "  replica env SKIFF_FAKE_EXIT=N: fails at start; SKIFF_FAKE_READY=never: never ready\n");
 }
 
@@ -702,12 +269,255 @@ static int parse_number(const char *opt, const char *s, double min, double max, 
   v = strtod(s, &end);
   if (errno || end == s || *end != '\0' || v < min || v > max)
     {
-      fprintf(stderr, "skiffd agent: %s `%s`: expected a number in [%g, %g]\n", opt, s, min, max);
+      agent_log("%s `%s`: expected a number in [%g, %g]", opt, s, min, max);
       return -1;
     }
   *out = v;
   return 0;
 }
+
+/* The address this host uses to reach the server (a connected UDP socket sends nothing);
+ * of a list "URL,URL", the first. */
+static char *address_towards(const char *servers)
+{
+  cleanup_free char *host = NULL;
+  cleanup_free char *server = strndup(servers, strcspn(servers, ","));
+  const char *p = server ? strstr(server, "://") : NULL;
+  p = p ? p + 3 : server ? server : servers;
+  const char *end = p + strcspn(p, ":/");
+  const char *port = *end == ':' ? end + 1 : "80";
+  host = strndup(p, (size_t)(end - p));
+  cleanup_free char *portstr = strndup(port, strcspn(port, "/"));
+  struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+  char buf[INET_ADDRSTRLEN] = "127.0.0.1";
+  if (host && getaddrinfo(host, portstr, &hints, &ai) == 0)
+    {
+      int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_in sa;
+      socklen_t sl = sizeof(sa);
+      if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0
+          && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        inet_ntop(AF_INET, &sa.sin_addr, buf, sizeof(buf));
+      if (fd >= 0)
+        close(fd);
+      freeaddrinfo(ai);
+    }
+  return xstrdup(buf);
+}
+
+/* ---- the real agent's start --------------------------------------------------------------- */
+
+struct real_opts
+{
+  const char *root, *pod_cidr, *bridge, *image_root, *address;
+  const char *log_max, *memory;
+  double log_retention, agent_port, cpu;
+  bool cpu_set;
+};
+
+static json_t *real_register_body(void *arg, const char *name)
+{
+  struct agent_node *n = arg;
+  return agent_node_body(name, n->address, n->agent_port, n->cpu, n->memory, n->labels,
+                         n->pod_cidr_flag);
+}
+
+/* Register until it works (or SIGTERM): the answer gives the node's podCIDR. */
+static int register_first(struct agent_node *n, int sigfd)
+{
+  struct client *c = client_new(n->server, n->token, 5000);
+  struct agent_outage out = {0};
+  int ret = -1;
+  while (ret < 0)
+    {
+      struct skiff_err *err = NULL;
+      json_t *body = real_register_body(n, n->name), *resp = NULL;
+      long status = 0;
+      int r = client_request(c, "POST", "/v1/nodes", body, &status, &resp, &err);
+      json_decref(body);
+      const char *emsg = json_string_value(json_object_get(resp, "error"));
+      if (r == 0 && status == 400 && n->pod_cidr_flag && emsg
+          && strstr(emsg, "podCIDR: unknown field"))
+        {
+          /* a server without pod CIDRs: the flag stays ours alone */
+          agent_log("the server does not take podCIDR; using --pod-cidr %s locally",
+                    n->pod_cidr_flag);
+          n->pod_cidr = xstrdup(n->pod_cidr_flag);
+          n->pod_cidr_flag = NULL;
+          json_decref(resp);
+          continue;
+        }
+      if (r == 0 && (status == 400 || status == 409) && emsg && strstr(emsg, "podCIDR"))
+        {
+          /* the server refused our --pod-cidr (overlaps another node's, or a reserved range):
+           * a configuration error, not an outage */
+          agent_log("register: %s", emsg);
+          json_decref(resp);
+          ret = -2;
+          break;
+        }
+      if (r == 0 && (status == 200 || status == 201))
+        {
+          json_t *jc = json_object_get(resp, "podCIDR");
+          const char *cidr = json_string_value(jc);
+          if (cidr && *cidr)
+            {
+              free(n->pod_cidr);
+              n->pod_cidr = xstrdup(cidr);
+              n->pod_cidr_flag = n->pod_cidr; /* re-registrations keep it */
+            }
+          else if (jc)
+            agent_log("the server has no pod CIDR left for this node; using %s (it may "
+                      "overlap another node's)",
+                      n->pod_cidr);
+          ret = 0;
+        }
+      else
+        {
+          cleanup_free char *msg = err ? xstrdup(err->msg) : client_error_message(status, resp);
+          double wait = agent_outage_failed(&out, "register", msg);
+          struct pollfd p = {.fd = sigfd, .events = POLLIN};
+          if (poll(&p, 1, (int)(wait * 1000)) > 0)
+            {
+              json_decref(resp);
+              skiff_err_free(&err);
+              break;
+            }
+        }
+      json_decref(resp);
+      skiff_err_free(&err);
+    }
+  client_free(c);
+  return ret;
+}
+
+static int make_dirs(struct agent_node *n)
+{
+  const char *dirs[] = {n->root, n->state_root, n->data_root, n->net_dir, n->log_dir};
+  cleanup_err struct skiff_err *err = NULL;
+  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+    if (skiff_mkdir_p(dirs[i], 0700, &err) < 0)
+      {
+        agent_log("--root: %s", err->msg);
+        return -1;
+      }
+  return 0;
+}
+
+static int agent_real_run(struct agent_node *n, const struct real_opts *o)
+{
+  cleanup_err struct skiff_err *err = NULL;
+  char *real = realpath(o->root, NULL);
+  n->root = real ? real : xstrdup(o->root);
+  n->state_root = xasprintf("%s/state", n->root);
+  n->data_root = xasprintf("%s/data", n->root);
+  n->net_dir = xasprintf("%s/net", n->root);
+  n->log_dir = xasprintf("%s/logs", n->root);
+  n->bridge = o->bridge;
+  n->image_root = image_store_root(o->image_root);
+  n->log_retention = o->log_retention;
+  n->pod_cidr_flag = o->pod_cidr;
+  n->pod_cidr = xstrdup(o->pod_cidr ? o->pod_cidr : AGENT_DEFAULT_POD_CIDR);
+  n->address = o->address ? xstrdup(o->address) : address_towards(n->server);
+  if (o->cpu_set)
+    n->cpu = o->cpu;
+  else
+    n->cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+  if (o->memory)
+    {
+      if (skiff_parse_size(o->memory, &n->memory, &err) < 0)
+        {
+          agent_log("--memory: %s", err->msg);
+          return 2;
+        }
+    }
+  else
+    n->memory = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+  if (skiff_parse_size(o->log_max, &n->log_max, &err) < 0 || n->log_max < 4096)
+    {
+      agent_log("--log-max `%s`: expected a size of at least 4k", o->log_max);
+      return 2;
+    }
+  if (strlen(n->bridge) == 0 || strlen(n->bridge) > 15 || strchr(n->bridge, '/'))
+    {
+      agent_log("--bridge `%s`: expected an interface name of 1-15 characters", n->bridge);
+      return 2;
+    }
+  uint32_t network;
+  int prefix;
+  if (o->pod_cidr && net_parse_subnet(o->pod_cidr, &network, &prefix, &err) < 0)
+    {
+      agent_log("--pod-cidr: %s", err->msg);
+      return 2;
+    }
+  if (make_dirs(n) < 0)
+    return 1;
+
+  /* Signals are read by the sync loop through a signalfd; every thread inherits the mask. */
+  sigset_t sigs;
+  agent_block_signals(&sigs);
+  int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  struct agent_http *http = agent_http_start(n, (int)o->agent_port, &err);
+  if (http == NULL)
+    {
+      agent_log("%s", err->msg);
+      return 1;
+    }
+  int reg = register_first(n, sigfd);
+  if (reg == -2)
+    return 2;
+  if (reg < 0)
+    return 0; /* SIGTERM while the server was away */
+  if (net_parse_subnet(n->pod_cidr, &network, &prefix, &err) < 0)
+    {
+      agent_log("podCIDR from the server: %s", err->msg);
+      return 1;
+    }
+  agent_log("node %s registered (address %s, pod CIDR %s on bridge %s, logs on port %d), "
+            "server %s, root %s",
+            n->name, n->address, n->pod_cidr, n->bridge, n->agent_port, n->server, n->root);
+
+  /* the network side: routes to the other nodes' pod CIDRs, the node-port proxy */
+  struct netagent_config nc
+      = {.server = n->server, .token = n->token, .node = n->name, .address = n->address};
+  if (netagent_start(&nc, &err) < 0)
+    {
+      agent_log("network side: %s", err->msg);
+      return 1;
+    }
+
+  static struct agent_desired desired;
+  pthread_mutex_init(&desired.lock, NULL);
+  desired.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (agent_watch_start(n, &desired, &err) < 0)
+    {
+      agent_log("%s", err->msg);
+      return 1;
+    }
+  struct agent_status *status = agent_status_start(n);
+  static struct agent_heartbeat hb;
+  static char *names[2];
+  names[0] = (char *)n->name;
+  hb = (struct agent_heartbeat){.server = n->server,
+                                .token = n->token,
+                                .interval = n->heartbeat_interval,
+                                .names = names,
+                                .n = 1,
+                                .register_body = real_register_body,
+                                .arg = n,
+                                .registered = true};
+  pthread_t hbt;
+  pthread_create(&hbt, NULL, agent_heartbeat_thread, &hb);
+  int rc = agent_sync_loop(n, &desired, status, http, sigfd);
+  /* Containers stay with their monitors; threads may sit in blocking calls: leave at once,
+   * as a kubelet does (the next agent on this --root adopts the containers). */
+  agent_stopping = 1;
+  fflush(stderr);
+  _exit(rc);
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
 
 int agent_main(int argc, char **argv)
 {
@@ -725,26 +535,32 @@ int agent_main(int argc, char **argv)
       {"heartbeat-interval", required_argument, NULL, 'i'},
       {"fail-file", required_argument, NULL, 'F'},
       {"fake-runtime", no_argument, NULL, 'f'},
+      {"root", required_argument, NULL, 'r'},
+      {"pod-cidr", required_argument, NULL, 'P'},
+      {"bridge", required_argument, NULL, 'b'},
+      {"agent-port", required_argument, NULL, 'p'},
+      {"image-root", required_argument, NULL, 'I'},
+      {"log-max", required_argument, NULL, 'L'},
+      {"log-retention", required_argument, NULL, 'R'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *server = NULL, *token = NULL, *token_file = NULL, *data_dir = NULL;
-  const char *memory = "8Gi", *labels = "";
+  const char *labels = "", *name = NULL, *fail_file = NULL;
   cleanup_free char *file_token = NULL;
   cleanup_err struct skiff_err *err = NULL;
   struct client_target target = {NULL, NULL};
-  struct agent a;
-  double count = 1;
-  int fake = 0, opt, i, nthreads = 0;
-  pthread_t threads[AGENT_MAX_HB_THREADS + AGENT_WORKERS + 2];
-  struct hb_arg hb[AGENT_MAX_HB_THREADS];
-  sigset_t sigs;
+  struct real_opts ro = {.root = AGENT_DEFAULT_ROOT,
+                         .bridge = SKIFF_DEFAULT_BRIDGE,
+                         .log_max = "10Mi",
+                         .log_retention = 300,
+                         .agent_port = AGENT_DEFAULT_PORT};
+  double count = 1, interval = 1;
+  int fake = 0, opt, real_only = 0;
+  const char *real_flag = NULL;
 
-  memset(&a, 0, sizeof(a));
-  a.cpu = 4;
-  a.interval = 1;
-  a.address = "127.0.0.1";
   optind = 0;
+  opterr = 0;
   while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
     switch (opt)
       {
@@ -761,124 +577,141 @@ int agent_main(int argc, char **argv)
           data_dir = optarg;
           break;
         case 'n':
-          a.name = optarg;
+          name = optarg;
           break;
         case 'c':
-          if (parse_number("--cpu", optarg, 0, 1e6, &a.cpu) < 0)
+          if (parse_number("--cpu", optarg, 0, 1e6, &ro.cpu) < 0)
             return 2;
+          ro.cpu_set = true;
           break;
         case 'm':
-          memory = optarg;
+          ro.memory = optarg;
           break;
         case 'l':
           labels = optarg;
           break;
         case 'a':
-          a.address = optarg;
+          ro.address = optarg;
           break;
         case 'N':
           if (parse_number("--count", optarg, 1, AGENT_MAX_COUNT, &count) < 0)
             return 2;
           break;
         case 'i':
-          if (parse_number("--heartbeat-interval", optarg, 0.01, 3600, &a.interval) < 0)
+          if (parse_number("--heartbeat-interval", optarg, 0.01, 3600, &interval) < 0)
             return 2;
           break;
         case 'F':
-          a.fail_file = optarg;
+          fail_file = optarg;
           break;
         case 'f':
           fake = 1;
+          break;
+        case 'r':
+        case 'P':
+        case 'b':
+        case 'I':
+        case 'L':
+          real_only = 1;
+          real_flag = opt == 'r'   ? "--root"
+                      : opt == 'P' ? "--pod-cidr"
+                      : opt == 'b' ? "--bridge"
+                      : opt == 'I' ? "--image-root"
+                                   : "--log-max";
+          if (opt == 'r')
+            ro.root = optarg;
+          else if (opt == 'P')
+            ro.pod_cidr = optarg;
+          else if (opt == 'b')
+            ro.bridge = optarg;
+          else if (opt == 'I')
+            ro.image_root = optarg;
+          else
+            ro.log_max = optarg;
+          break;
+        case 'p':
+          real_only = 1;
+          real_flag = "--agent-port";
+          if (parse_number("--agent-port", optarg, 0, 65535, &ro.agent_port) < 0)
+            return 2;
+          break;
+        case 'R':
+          real_only = 1;
+          real_flag = "--log-retention";
+          if (parse_number("--log-retention", optarg, 0, 1e7, &ro.log_retention) < 0)
+            return 2;
           break;
         case 'h':
           agent_usage(stdout);
           return 0;
         default:
+          agent_log("unknown option or missing value: `%s`", argv[optind - 1]);
           agent_usage(stderr);
           return 2;
       }
   if (optind < argc)
     {
-      fprintf(stderr, "skiffd agent: unexpected argument `%s`\n", argv[optind]);
+      agent_log("unexpected argument `%s`", argv[optind]);
       return 2;
     }
-  if (!fake)
+  if (name == NULL || *name == '\0')
     {
-      fprintf(stderr, "skiffd agent: real runtime agent not yet available; use --fake-runtime "
-                      "to simulate nodes\n");
+      agent_log("--name NODE is required");
       return 2;
     }
-  if (a.name == NULL || *a.name == '\0')
+  if (fake && real_only)
     {
-      fprintf(stderr, "skiffd agent: --name NODE is required\n");
+      agent_log("%s is for the real agent, not --fake-runtime", real_flag);
       return 2;
     }
-  a.count = (long)count;
-  if (skiff_parse_size(memory, &a.memory, &err) < 0)
+  if (!fake && (count != 1 || fail_file))
     {
-      fprintf(stderr, "skiffd agent: --memory: %s\n", err->msg);
+      agent_log("%s needs --fake-runtime", fail_file ? "--fail-file" : "--count");
       return 2;
     }
-  if (agent_parse_labels(labels, &a.labels, &err) < 0)
+  json_t *label_obj = NULL;
+  if (agent_parse_labels(labels, &label_obj, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
+      agent_log("%s", err->msg);
       return 2;
     }
   if (token_file && client_read_token_file(token_file, &file_token, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: --token-file: %s\n", err->msg);
-      json_decref(a.labels);
+      agent_log("--token-file: %s", err->msg);
+      json_decref(label_obj);
       return 2;
     }
   if (client_load_target(server, token ? token : file_token, data_dir, &target, &err) < 0)
     {
-      fprintf(stderr, "skiffd agent: %s\n", err->msg);
-      json_decref(a.labels);
+      agent_log("%s", err->msg);
+      json_decref(label_obj);
       return 2;
     }
-  a.server = target.server;
-  a.token = target.token;
-  a.hb_threads = a.count < AGENT_MAX_HB_THREADS ? (int)a.count : AGENT_MAX_HB_THREADS;
-  a.queued = json_object();
-  a.nodes = xzalloc(a.count * sizeof(*a.nodes));
-  for (long k = 0; k < a.count; k++)
+  if (fake)
     {
-      a.nodes[k].name = node_name(&a, k);
-      a.nodes[k].pending = json_object();
+      long long mem = 0;
+      if (skiff_parse_size(ro.memory ? ro.memory : "8Gi", &mem, &err) < 0)
+        {
+          agent_log("--memory: %s", err->msg);
+          return 2;
+        }
+      struct agent_fake_config fc = {.server = target.server,
+                                     .token = target.token,
+                                     .name = name,
+                                     .address = ro.address ? ro.address : "127.0.0.1",
+                                     .fail_file = fail_file,
+                                     .labels = label_obj,
+                                     .cpu = ro.cpu_set ? ro.cpu : 4,
+                                     .memory = mem,
+                                     .count = (long)count,
+                                     .interval = interval};
+      return agent_fake_run(&fc);
     }
-  pthread_mutex_init(&a.lock, NULL);
-  pthread_cond_init(&a.cond, NULL);
-
-  /* Signals go to the main thread only (sigwait below). */
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
-  for (i = 0; i < a.hb_threads; i++)
-    {
-      hb[i].a = &a;
-      hb[i].index = i;
-      pthread_create(&threads[nthreads++], NULL, heartbeat_thread, &hb[i]);
-    }
-  pthread_create(&threads[nthreads++], NULL, watch_thread, &a);
-  for (i = 0; i < AGENT_WORKERS; i++)
-    pthread_create(&threads[nthreads++], NULL, worker_thread, &a);
-  pthread_create(&threads[nthreads++], NULL, timer_thread, &a);
-  fprintf(stderr, "skiffd agent: fake runtime, %ld node%s named %s%s, server %s\n", a.count,
-          a.count == 1 ? "" : "s", a.name, a.count == 1 ? "" : "-N", a.server);
-
-  for (;;)
-    {
-      int sig = 0;
-      if (sigwait(&sigs, &sig) == 0 && sig != SIGHUP)
-        break;
-    }
-  /* A fake node holds nothing to clean up, and the watcher may sit in a blocking read:
-   * leave at once, like a kubelet killed on a node (the server marks the nodes NotReady). */
-  stopping = 1;
-  fflush(stderr);
-  _exit(0);
+  static struct agent_node node;
+  node.server = target.server;
+  node.token = target.token;
+  node.name = name;
+  node.labels = label_obj;
+  node.heartbeat_interval = interval;
+  return agent_real_run(&node, &ro);
 }

@@ -1,8 +1,8 @@
-/* agent.h - `skiffd agent`: the node agent.  For now only the fake runtime exists
- * (kubemark-like: registers nodes, heartbeats, reports bound replicas Running + ready without
- * creating containers); the real runtime agent comes with its own issue.
- *
- * The pure helpers below are what the unit tests drive. */
+/* agent.h - `skiffd agent`: the node agent (skiff's kubelet).  agent_main runs the real agent
+ * (containers through libskiff) or, with --fake-runtime, simulated nodes (kubemark-like:
+ * registers nodes, heartbeats, reports bound replicas Running + ready without creating
+ * containers).  The agent's decisions are in decide.h; the helpers below are the flag and
+ * fake-runtime parts the unit tests drive. */
 #ifndef SKIFF_AGENT_H
 #define SKIFF_AGENT_H
 
@@ -12,6 +12,9 @@
 
 /* Entry point of `skiffd agent ...` (argv[0] is "agent"); returns the process exit code. */
 int agent_main(int argc, char **argv);
+/* Entry point of the runtime helper the agent spawns, `skiffd agent-runtime ...` (argv[0] is
+ * "skiffd"; see runtime.h). */
+int agent_runtime_main(int argc, char **argv);
 
 /* "k=v,k2=v2" -> {"k":"v","k2":"v2"}; empty string -> {}.  Keys and values non-empty,
  * no duplicate keys. */

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
@@ -544,6 +545,73 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
   return n;
 }
 
+/* Several servers: a streaming GET that got no answer, or a 503, before the last server was
+ * tried goes on with the next one (returns 1; errbody freed, *reasons gets why). */
+static int stream_next_server(struct client *c, size_t tries, CURLcode rc, long code, int stopped,
+                              struct membuf *errbody, const char *errbuf, char **reasons)
+{
+  if (stopped || tries >= c->nservers)
+    return 0;
+  if (rc != CURLE_OK && code == 0)
+    {
+      cleanup_free char *why = transport_reason(c, rc, errbuf);
+      fail_over(c, reasons, why);
+    }
+  else if (code == 503)
+    fail_over(c, reasons, "HTTP 503");
+  else
+    return 0;
+  free(errbody->data);
+  *errbody = (struct membuf){NULL, 0, 0};
+  return 1;
+}
+
+/* How a streaming GET ended: 0 (the callback stopped it, or the server ended it), or -1
+ * with the transport's error, the server's message (prefixed "GET path: " when name_path),
+ * or a broken stream.  Frees errbody. */
+static int stream_result(struct client *c, const char *path, CURLcode rc, long code, int stopped,
+                         struct membuf *errbody, const char *errbuf, bool name_path, char *reasons,
+                         struct skiff_err **err)
+{
+  int ret = 0;
+  if (stopped)
+    ret = 0;
+  else if (rc != CURLE_OK && code == 0)
+    {
+      cleanup_free char *why = transport_reason(c, rc, errbuf);
+      cleanup_free char *all = reasons ? xstrdup(reasons) : NULL;
+      fail_over(c, &all, why);
+      ret = unreachable(c, all, why, err);
+    }
+  else if (code < 200 || code > 299)
+    {
+      json_t *body = errbody->data ? json_loads(errbody->data, 0, NULL) : NULL;
+      cleanup_free char *msg = client_error_message(code, body);
+      json_decref(body);
+      ret = name_path ? skiff_error(err, 0, "GET %s: %s", path, msg)
+                      : skiff_error(err, 0, "%s", msg);
+    }
+  else if (rc != CURLE_OK)
+    ret = skiff_error(err, 0, "GET %s: stream broken: %s", path,
+                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  free(errbody->data);
+  errbody->data = NULL;
+  return ret;
+}
+
+/* What both streaming GETs set: the URL, headers, no signals, connect timeout, errors. */
+static void stream_setup(struct client *c, const char *url, struct curl_slist *headers,
+                         char *errbuf)
+{
+  curl_easy_reset(c->curl);
+  curl_easy_setopt(c->curl, CURLOPT_URL, url);
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
                   struct skiff_err **err)
 {
@@ -558,15 +626,9 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
       cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
       char errbuf[CURL_ERROR_SIZE] = "";
       s = (struct stream_ctx){{NULL, 0, 0, 0}, cb, data, 0, c, {NULL, 0, 0}};
-      curl_easy_reset(c->curl);
-      curl_easy_setopt(c->curl, CURLOPT_URL, url);
-      curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-      curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+      stream_setup(c, url, headers, errbuf);
       curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
       curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-      curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
       /* The server sends a BOOKMARK line every 5 s of silence (API.md): 30 s without a byte
        * means a dead (e.g. stopped) server, so give up and let the caller list again. */
       curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -575,41 +637,120 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
       rc = curl_easy_perform(c->curl);
       if (s.code == 0)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.code);
-      if (s.lines.stopped)
-        ret = 0;
-      else if (rc != CURLE_OK && s.code == 0)
+      if (stream_next_server(c, tries, rc, s.code, s.lines.stopped, &s.errbody, errbuf, &reasons))
         {
-          /* No answer at all: the next server, if there is one. */
-          cleanup_free char *why = transport_reason(c, rc, errbuf);
-          fail_over(c, &reasons, why);
-          if (tries < c->nservers)
-            {
-              client_lines_clear(&s.lines);
-              continue;
-            }
-          ret = unreachable(c, reasons, why, err);
-        }
-      else if (s.code == 503 && tries < c->nservers)
-        {
-          free(s.errbody.data);
           client_lines_clear(&s.lines);
-          fail_over(c, &reasons, "HTTP 503");
           continue;
         }
-      else if (s.code < 200 || s.code > 299)
-        {
-          json_t *body = s.errbody.data ? json_loads(s.errbody.data, 0, NULL) : NULL;
-          cleanup_free char *msg = client_error_message(s.code, body);
-          json_decref(body);
-          ret = skiff_error(err, 0, "GET %s: %s", path, msg);
-        }
-      else if (rc != CURLE_OK)
-        ret = skiff_error(err, 0, "GET %s: stream broken: %s", path,
-                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      ret = stream_result(c, path, rc, s.code, s.lines.stopped, &s.errbody, errbuf, true, reasons,
+                          err);
       break;
     }
   curl_slist_free_all(headers);
-  free(s.errbody.data);
   client_lines_clear(&s.lines);
+  return ret;
+}
+
+/* ---- raw stream ----------------------------------------------------------------------------- */
+
+struct raw_ctx
+{
+  const struct client_raw_cbs *cbs;
+  struct client *c;
+  long code;
+  int stopped, status_told;
+  int quiet_503; /* a 503 will be retried on the next server: not told to cbs->status */
+  struct membuf errbody;
+};
+
+static size_t raw_header(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+  struct raw_ctx *r = userdata;
+  size_t n = size * nmemb;
+  /* the blank line that ends a header block; 1xx blocks come before the real one */
+  if (n <= 2 && (buf[0] == '\r' || buf[0] == '\n'))
+    {
+      long code = 0;
+      curl_easy_getinfo(r->c->curl, CURLINFO_RESPONSE_CODE, &code);
+      if (code >= 200 && !r->status_told)
+        {
+          r->code = code;
+          if (code == 503 && r->quiet_503)
+            return n;
+          r->status_told = 1;
+          if (r->cbs->status && r->cbs->status(code, r->cbs->arg))
+            {
+              r->stopped = 1;
+              return 0;
+            }
+        }
+    }
+  return n;
+}
+
+static size_t raw_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  struct raw_ctx *r = userdata;
+  size_t n = size * nmemb;
+  if (r->code < 200 || r->code > 299)
+    return membuf_write(ptr, size, nmemb, &r->errbody);
+  if (r->cbs->data && r->cbs->data(ptr, n, r->cbs->arg))
+    {
+      r->stopped = 1;
+      return 0;
+    }
+  return n;
+}
+
+static int raw_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+  struct raw_ctx *r = userdata;
+  (void)dt;
+  (void)dn;
+  (void)ut;
+  (void)un;
+  if (r->cbs->keep_going && !r->cbs->keep_going(r->cbs->arg))
+    {
+      r->stopped = 1;
+      return 1;
+    }
+  return 0;
+}
+
+int client_stream_raw(struct client *c, const char *path, const struct client_raw_cbs *cbs,
+                      long *status, struct skiff_err **err)
+{
+  struct curl_slist *headers = base_headers(c, 0);
+  cleanup_free char *reasons = NULL;
+  struct raw_ctx r;
+  int ret = 0;
+
+  if (status)
+    *status = 0;
+  for (size_t tries = 1;; tries++)
+    {
+      cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
+      char errbuf[CURL_ERROR_SIZE] = "";
+      r = (struct raw_ctx){.cbs = cbs, .c = c, .quiet_503 = tries < c->nservers};
+      stream_setup(c, url, headers, errbuf);
+      curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, raw_header);
+      curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, raw_write);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, raw_progress);
+      curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+      CURLcode rc = curl_easy_perform(c->curl);
+      if (r.code == 0)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r.code);
+      int stopped = r.stopped && r.code >= 200 && r.code <= 299;
+      if (stream_next_server(c, tries, rc, r.code, stopped, &r.errbody, errbuf, &reasons))
+        continue;
+      if (status)
+        *status = r.code;
+      ret = stream_result(c, path, rc, r.code, stopped, &r.errbody, errbuf, false, reasons, err);
+      break;
+    }
+  curl_slist_free_all(headers);
   return ret;
 }

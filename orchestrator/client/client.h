@@ -74,6 +74,23 @@ typedef int (*client_line_cb)(json_t *obj, void *data);
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
                   struct skiff_err **err);
 
+/* Streaming GET of raw bytes (logs).  status() is called once the answer's headers are in
+ * (before any byte; also for errors), data() with each piece of a 2xx body, keep_going()
+ * about once a second (also while nothing arrives); a non-zero from status() or data(), or
+ * a zero from keep_going(), ends the transfer (returns 0).  No idle timeout.  A non-2xx
+ * answer is an error with the server's message; *status (may be NULL) gets the code, 0
+ * when no answer came.  Several servers: no answer or a 503 moves on to the next, unseen
+ * by status(), as client_request does.  Any callback may be NULL. */
+struct client_raw_cbs
+{
+  int (*status)(long code, void *arg);
+  int (*data)(const char *buf, size_t len, void *arg);
+  int (*keep_going)(void *arg);
+  void *arg;
+};
+int client_stream_raw(struct client *c, const char *path, const struct client_raw_cbs *cbs,
+                      long *status, struct skiff_err **err);
+
 /* Pure: the message of an error answer: body.error (string) or body.error.message, or
  * body.message, else the HTTP reason.  Returns a new string "HTTP 404: reason". */
 char *client_error_message(long status, json_t *body);

@@ -12,7 +12,8 @@ static void usage(FILE *f)
   fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S] "
              "[--node-grace S]\n"
              "       skiffd agent [--fake-runtime] ...   (skiffd agent --help)\n"
-             "       skiffd netagent --name NODE ...     (skiffd netagent --help)\n");
+             "       skiffd netagent --name NODE ...     (skiffd netagent --help)\n"
+             "       skiffd --version\n");
 }
 
 int main(int argc, char **argv)
@@ -26,11 +27,18 @@ int main(int argc, char **argv)
     return server_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "agent") == 0)
     return agent_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "agent-runtime") == 0) /* spawned by the agent, not for people */
+    return agent_runtime_main(argc, argv);
   if (strcmp(argv[1], "netagent") == 0)
     return netagent_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
     {
       usage(stdout);
+      return 0;
+    }
+  if (strcmp(argv[1], "--version") == 0)
+    {
+      printf("skiffd version %s\n", SKIFF_VERSION);
       return 0;
     }
   fprintf(stderr, "skiffd: unknown command `%s`\n", argv[1]);

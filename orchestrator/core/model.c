@@ -16,8 +16,9 @@ static const char *const state_names[REPLICA_STATE_COUNT] = {
     [REPLICA_TERMINATING] = "Terminating",
 };
 
-const char *const model_template_fields[]
-    = {"image", "command", "env", "resources", "ports", "health", "restart", NULL};
+const char *const model_template_fields[] = {
+    "image", "command", "env", "resources", "ports", "health", "restart", "terminationGracePeriod",
+    NULL};
 
 const char *model_replica_state_name(enum replica_state s)
 {
@@ -436,9 +437,10 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
                         struct skiff_err **err)
 {
   static const char *const fields[]
-      = {"name",   "image",   "replicas", "command",    "env",       "resources",
-         "ports",  "health",  "restart",  "update",     "placement", "revision",
-         "status", "history", "created",  "generation", NULL};
+      = {"name",      "image",      "replicas", "command", "env",
+         "resources", "ports",      "health",   "restart", "terminationGracePeriod",
+         "update",    "placement",  "revision", "status",  "history",
+         "created",   "generation", NULL};
   static const char *const restarts[] = {"always", "on-failure", "never", NULL};
   if (get_object(in, path, err) < 0 || check_fields(in, path, fields, err) < 0)
     return -1;
@@ -527,6 +529,18 @@ int model_service_parse(json_t *in, const char *path, json_t **out, int64_t *rev
         }
     }
   json_object_set_new(svc, "restart", json_string(s));
+
+  double grace = MODEL_GRACE_DEFAULT;
+  sub = FIELD("terminationGracePeriod");
+  if (sub
+      && (get_number(sub, p, 0, "a number of seconds between 0 and 3600", &grace, err) < 0
+          || grace > MODEL_GRACE_MAX))
+    {
+      if (grace > MODEL_GRACE_MAX)
+        bad(err, p, "expected a number of seconds between 0 and 3600");
+      goto fail;
+    }
+  json_object_set_new(svc, "terminationGracePeriod", json_real(grace));
 
   val = NULL;
   sub = FIELD("update");

@@ -36,6 +36,9 @@ bool model_replica_state_live(enum replica_state s);
 extern const char *const model_template_fields[];
 
 #define MODEL_NAME_MAX 40
+/* terminationGracePeriod: seconds between SIGTERM and SIGKILL when a replica stops */
+#define MODEL_GRACE_DEFAULT 10.0
+#define MODEL_GRACE_MAX 3600.0
 #define MODEL_HISTORY_MAX 10
 /* Largest resources.memory / capacity.memory accepted: 1 PiB. */
 #define MODEL_MEMORY_MAX (1LL << 50)

@@ -51,6 +51,8 @@ struct ctl_cmdline
   enum ctl_output output;
   int watch; /* -w */
   int help;
+  int follow; /* logs -f */
+  long tail;  /* logs --tail N; -1 = all */
 };
 
 /* Parse skiffctl's argv (flags may come before or after the verb).  Checks the verb, its

@@ -9,6 +9,7 @@ enum
   TAKES_FILE = 1,
   TAKES_OUTPUT = 2,
   TAKES_WATCH = 4,
+  TAKES_FOLLOW = 8, /* -f is --follow (not --filename), and --tail N */
 };
 
 struct verb_spec
@@ -31,7 +32,7 @@ static const struct verb_spec verbs[] = {
     {"drain", 1, 1, 0, "drain NODE"},
     {"events", 0, 0, TAKES_OUTPUT | TAKES_WATCH, "events [-o json] [-w]"},
     {"rollout", 2, 2, TAKES_WATCH, "rollout status|undo SERVICE [-w]"},
-    {"logs", 1, 1, 0, "logs REPLICA"},
+    {"logs", 1, 1, TAKES_FOLLOW, "logs REPLICA [-f] [--tail N]"},
 };
 
 /* Resource names and their short forms, kubectl style. */
@@ -175,6 +176,7 @@ int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct ski
   int i, r;
 
   memset(out, 0, sizeof(*out));
+  out->tail = -1;
   for (i = 1; i < argc; i++)
     {
       const char *a = argv[i], *val = NULL;
@@ -208,6 +210,22 @@ int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct ski
       if (strcmp(a, "-w") == 0 || strcmp(a, "--watch") == 0)
         {
           saw_watch = out->watch = 1;
+          continue;
+        }
+      if (v && (v->flags & TAKES_FOLLOW) && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0))
+        {
+          out->follow = 1;
+          continue;
+        }
+      if (v && (v->flags & TAKES_FOLLOW)
+          && (r = take_opt(argc, argv, &i, NULL, "--tail", &val)) != 0)
+        {
+          char *end = NULL;
+          if (r < 0)
+            return skiff_error(err, 0, "option `%s` needs a value", a);
+          out->tail = strtol(val, &end, 10);
+          if (*val == '\0' || *end != '\0' || out->tail < 0 || *val == '-')
+            return skiff_error(err, 0, "--tail `%s`: expected a non-negative number of lines", val);
           continue;
         }
       if ((r = take_opt(argc, argv, &i, NULL, "--server", &val)) != 0)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct client *cli;
 static struct client_target target;
@@ -27,7 +28,8 @@ static const char usage_text[]
       "  rollout status SERVICE [-w]            -w waits until Complete (exit 0) or Stalled (exit "
       "1)\n"
       "  rollout undo SERVICE\n"
-      "  logs REPLICA\n"
+      "  logs REPLICA [-f] [--tail N]\n"
+      "  --version\n"
       "\n"
       "The server is --server, else $SKIFF_SERVER, else " CLIENT_DEFAULT_SERVER ".\n"
       "The token is --token, else $SKIFF_TOKEN, else the file DIR/token of the server's data dir\n"
@@ -410,45 +412,23 @@ static int cmd_rollout(const char *action, const char *name)
     }
 }
 
-static int cmd_logs(const char *replica)
+static int logs_out(const char *buf, size_t len, void *arg)
+{
+  (void)arg;
+  return skiff_write_all(STDOUT_FILENO, buf, len) < 0 ? 1 : 0; /* reader gone: stop */
+}
+
+/* The server streams the log from the agent of the replica's node (API.md). */
+static int cmd_logs(const char *replica, int follow, long tail)
 {
   struct skiff_err *err = NULL;
-  cleanup_free char *path = xasprintf("/v1/replicas/%s", replica);
-  cleanup_free char *npath = NULL;
-  json_t *r = NULL, *n = NULL;
-  const char *node;
-  long long port;
-
-  if (client_call(cli, "GET", path, NULL, NULL, &r, &err) < 0)
+  cleanup_free char *path
+      = tail >= 0 ? xasprintf("/v1/replicas/%s/logs?follow=%d&tail=%ld", replica, follow, tail)
+                  : xasprintf("/v1/replicas/%s/logs?follow=%d", replica, follow);
+  struct client_raw_cbs cbs = {.data = logs_out};
+  if (client_stream_raw(cli, path, &cbs, NULL, &err) < 0)
     return fail(NULL, err);
-  node = json_string_value(json_object_get(r, "node"));
-  if (node == NULL || *node == '\0')
-    {
-      fprintf(stderr, "skiffctl: logs: replica %s is not bound to a node yet\n", replica);
-      json_decref(r);
-      return 1;
-    }
-  npath = xasprintf("/v1/nodes/%s", node);
-  if (client_call(cli, "GET", npath, NULL, NULL, &n, &err) < 0)
-    {
-      json_decref(r);
-      return fail(NULL, err);
-    }
-  port = json_integer_value(json_object_get(n, "agentPort"));
-  if (port == 0)
-    fprintf(stderr,
-            "skiffctl: logs: node %s has no agent endpoint (fake runtime?); logs need a real "
-            "agent\n",
-            node);
-  else
-    /* API.md has no logs route on the agent yet: the real agent's issue adds it. */
-    fprintf(stderr,
-            "skiffctl: logs: node %s runs an agent on port %lld but the API has no logs route "
-            "yet; logs need a real agent\n",
-            node, port);
-  json_decref(r);
-  json_decref(n);
-  return 1;
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -457,6 +437,11 @@ int main(int argc, char **argv)
   struct skiff_err *err = NULL;
   int ret = 1;
 
+  if (argc == 2 && strcmp(argv[1], "--version") == 0)
+    {
+      printf("skiffctl version %s\n", SKIFF_VERSION);
+      return 0;
+    }
   if (ctl_parse_cmdline(argc, argv, &c, &err) < 0)
     return fail(NULL, err) + 1; /* usage errors: 2 */
   if (c.help)
@@ -490,7 +475,7 @@ int main(int argc, char **argv)
   else if (strcmp(c.verb, "rollout") == 0)
     ret = cmd_rollout(c.args[0], c.args[1]);
   else if (strcmp(c.verb, "logs") == 0)
-    ret = cmd_logs(c.args[0]);
+    ret = cmd_logs(c.args[0], c.follow, c.tail);
 
   client_free(cli);
   client_target_clear(&target);

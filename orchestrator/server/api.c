@@ -110,16 +110,8 @@ int api_query_revision(struct MHD_Connection *c, int64_t *rev)
 
 static bool auth_ok(struct api *api, struct MHD_Connection *c)
 {
-  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
-    return false;
-  const char *t = h + 7;
-  size_t lt = strlen(t), lk = strlen(api->token);
-  unsigned char diff = lt != lk;
-  /* Constant time over the token length: no timing oracle on the prefix. */
-  for (size_t i = 0; i < lk; i++)
-    diff |= (unsigned char)(api->token[i] ^ (i < lt ? t[i] : 0));
-  return diff == 0;
+  return skiff_bearer_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                              api->token);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -378,6 +370,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   struct request *rq = *con_cls;
   if (rq && !rq->parked)
     {
+      api_logs_request_done(rq);
       api_request_free(rq);
       *con_cls = NULL;
     }
@@ -471,6 +464,7 @@ void api_stop(struct api *api)
    * every watch stream first. */
   api_flush(api);
   api->stopping = true;
+  api_logs_shutdown();
   for (int i = 0; i < 50 && api->watchers; i++)
     {
       api_wake_watchers(api);

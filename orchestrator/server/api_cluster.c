@@ -242,6 +242,17 @@ enum MHD_Result api_route_replicas(struct api *api, struct MHD_Connection *c, co
         return api_send_405(api, c, method, "POST");
       return replica_status(api, c, rq, name);
     }
+  if (sub && strcmp(sub, "logs") == 0)
+    {
+      if (strcmp(method, "GET") != 0)
+        return api_send_405(api, c, method, "GET");
+      if (rq->logs) /* a log stream resumed: its replica may be gone meanwhile */
+        return api_route_logs(api, c, rq, name, NULL);
+      struct view_replica *rep = view_replica(api->view, name);
+      if (rep == NULL)
+        return api_send_error(api, c, 404, "replica `%s` not found", name);
+      return api_route_logs(api, c, rq, name, rep->node);
+    }
   if (sub)
     return api_send_error(api, c, 404, "no route for %s", sub);
   if (strcmp(method, "DELETE") == 0)

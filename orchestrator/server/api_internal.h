@@ -33,6 +33,8 @@ struct api
   uint64_t group_commits, group_writes;
 };
 
+struct log_proxy;
+
 /* What a parked request answers once its group committed. */
 enum api_reply
 {
@@ -47,6 +49,7 @@ struct request
   char *body;
   size_t len;
   bool too_big;
+  struct log_proxy *logs; /* GET .../logs: the stream from the agent (api_logs.c) */
   /* parked (api_group.c) */
   struct MHD_Connection *conn;
   struct request *next;
@@ -113,5 +116,11 @@ enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const
                                 struct request *rq, const char *name, const char *sub);
 bool api_keep_event(json_t *e, void *arg);
 enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c);
+/* GET /v1/replicas/NAME/logs (api_logs.c); called again for the request after a resume. */
+enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct request *rq,
+                               const char *name, const char *node);
+void api_logs_request_done(struct request *rq);
+/* Server stopping: end every log stream (no connection may stay suspended). */
+void api_logs_shutdown(void);
 
 #endif

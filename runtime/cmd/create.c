@@ -6,63 +6,76 @@
 
 #include <string.h>
 
-/* create's and run's options; run adds --detach and --keep */
-static const struct option container_opts_table[] = {{"bundle", required_argument, 0, 'b'},
-                                                     {"pid-file", required_argument, 0, 'p'},
-                                                     {"console-socket", required_argument, 0, 'c'},
-                                                     {"preserve-fds", required_argument, 0, 'f'},
-                                                     {"no-pivot", no_argument, 0, 'n'},
-                                                     {"no-new-keyring", no_argument, 0, 'k'},
-                                                     {"detach", no_argument, 0, 'd'},
-                                                     {"keep", no_argument, 0, 'K'},
-                                                     {0, 0, 0, 0}};
+#define CREATE_FLAGS                                                                               \
+  {"bundle", 'b', "DIR", "the bundle: config.json and the rootfs (default: .)"},                   \
+      {"pid-file", CMD_LONG(1), "FILE", "write the init's pid (host pid namespace) to FILE"},      \
+      {"console-socket", CMD_LONG(2), "PATH",                                                      \
+       "AF_UNIX socket that receives the pty master (process.terminal)"},                          \
+      {"preserve-fds", CMD_LONG(3), "N", "pass fds 3 .. 3+N-1 on into the container"},             \
+      {"no-pivot", CMD_LONG(4), NULL, "accepted for runc compatibility (skiff always pivots)"},    \
+  {                                                                                                \
+    "no-new-keyring", CMD_LONG(5), NULL, "accepted for runc compatibility"                         \
+  }
 
-int cmd_parse_container_opts(const char *verb, int argc, char **argv, struct container_opts *o,
-                             struct skiff_err **err)
+static const struct cmd_flag create_flags[] = {CREATE_FLAGS, {0}};
+
+const struct cmd_flag cmd_run_bundle_flags[]
+    = {{NULL, 0, NULL, "OCI bundle (runc's run: `skiff run [--bundle DIR] ... ID`):"},
+       CREATE_FLAGS,
+       {"detach", 'd', NULL, "return once started (no wait, no delete)"},
+       {"keep", CMD_LONG(6), NULL, "keep the state after the container exits"},
+       {0}};
+
+static int create_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err);
+const struct cmd_verb cmd_verb_create
+    = {.name = "create",
+       .fn = create_main,
+       .usage = "create [OPTIONS] ID",
+       .summary = "Create a container from a bundle; its process waits for `skiff start`.",
+       .flags = create_flags};
+
+int cmd_parse_container_opts(const struct cmd_verb *v, int argc, char **argv,
+                             struct container_opts *o, struct skiff_err **err)
 {
-  bool is_run = strcmp(verb, "run") == 0;
+  bool is_run = v == &cmd_verb_run;
   int c;
-  while ((c = getopt_long(argc, argv, is_run ? "+b:d" : "+b:", container_opts_table, NULL)) != -1)
+  optind = 0;
+  while ((c = cmd_getopt(argc, argv, is_run ? cmd_run_bundle_flags : create_flags, false)) != -1)
     switch (c)
       {
         case 'b':
           o->bundle = optarg;
           break;
-        case 'p':
+        case CMD_LONG(1):
           o->pid_file = optarg;
           break;
-        case 'c':
+        case CMD_LONG(2):
           o->console_socket = optarg;
           break;
-        case 'f':
+        case CMD_LONG(3):
           if (cmd_parse_int("--preserve-fds", optarg, &o->preserve_fds, err) < 0)
             return -1;
           break;
-        case 'n':
-        case 'k':
+        case CMD_LONG(4):
+        case CMD_LONG(5):
           break; /* accepted for runc compatibility */
         case 'd':
-        case 'K':
-          if (is_run)
-            {
-              *(c == 'd' ? &o->detach : &o->keep) = true;
-              break;
-            }
-          /* create has no --detach/--keep */
-          __attribute__((fallthrough));
+          o->detach = true;
+          break;
+        case CMD_LONG(6):
+          o->keep = true;
+          break;
         default:
-          return skiff_error(err, 0,
-                             "usage: skiff %s [--bundle DIR] [--pid-file F] [--console-socket S] "
-                             "[--preserve-fds N]%s ID",
-                             verb, is_run ? " [--detach] [--keep]" : "");
+          cmd_bad_flag(v, argc, argv, err);
+          return -1;
       }
-  return cmd_one_id(verb, argc, argv, &o->id, err);
+  return cmd_one_id(v->name, argc, argv, &o->id, err);
 }
 
-int cmd_create(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static int create_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   struct container_opts o = {.root = g->root, .bundle = "."};
-  if (cmd_parse_container_opts("create", argc, argv, &o, err) < 0)
+  if (cmd_parse_container_opts(&cmd_verb_create, argc, argv, &o, err) < 0)
     return 2;
   return container_create(&o, err) < 0 ? 1 : 0;
 }

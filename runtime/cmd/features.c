@@ -3,13 +3,20 @@
 #include "cmd.h"
 #include "spec.h"
 
-int cmd_features(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static int features_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  (void)argv;
-  if (argc > 1)
-    return skiff_error(err, 0, "usage: skiff features"), 2;
+  if (cmd_no_flags(&cmd_verb_features, argc, argv, 0, 0, err))
+    return 2;
+  if (argc - optind != 0)
+    return cmd_usage_error(&cmd_verb_features, NULL, err);
   cleanup_free char *text = spec_features_json();
   printf("%s\n", text);
   return 0;
 }
+
+const struct cmd_verb cmd_verb_features
+    = {.name = "features",
+       .fn = features_main,
+       .usage = "features",
+       .summary = "Print what this runtime supports (the OCI features document, JSON)."};

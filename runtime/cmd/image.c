@@ -94,12 +94,10 @@ static int inspect_image(const char *store, const char *ref, struct skiff_err **
 int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  static const struct option opts[]
-      = {{"store", required_argument, 0, 's'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
   const char *store = NULL;
   bool quiet = false;
   int c;
-  while ((c = getopt_long(argc, argv, "s:q", opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, cmd_images_flags, false)) != -1)
     if (c == 's')
       store = optarg;
     else if (c == 'q')
@@ -114,15 +112,11 @@ int cmd_images(struct cmd_global *g, int argc, char **argv, struct skiff_err **e
 int cmd_image(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  static const struct option opts[]
-      = {{"store", required_argument, 0, 's'},  {"name", required_argument, 0, 'n'},
-         {"rootfs", required_argument, 0, 'r'}, {"config", required_argument, 0, 'c'},
-         {"quiet", no_argument, 0, 'q'},        {0, 0, 0, 0}};
   const char *store = NULL, *name = NULL, *rootfs = NULL, *config = NULL;
   bool quiet = false;
   int c;
   /* GNU getopt permutes: flags may come before or after the sub-verb */
-  while ((c = getopt_long(argc, argv, "s:n:r:c:q", opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, cmd_image_flags, true)) != -1)
     switch (c)
       {
         case 's':

@@ -32,3 +32,33 @@ int cmd_image_delegate(struct cmd_global *g, int argc, char **argv, struct skiff
   execv(tool, args);
   return skiff_error(err, errno, "exec `%s`", tool), 1;
 }
+
+const struct cmd_verb cmd_verb_image
+    = {.name = "image",
+       .fn = cmd_image_delegate,
+       .usage
+       = "image [--store DIR] SUB-COMMAND ...\n"
+         "  skiff image import PATH [--name NAME[:TAG]]   an OCI layout (dir or tar) or `docker "
+         "save` tar\n"
+         "  skiff image build --rootfs DIR --name NAME[:TAG] [--config JSON|@FILE]\n"
+         "  skiff image export NAME[:TAG] PATH            an OCI layout tar\n"
+         "  skiff image rm NAME[:TAG]...   skiff image ls [-q]   skiff image inspect NAME[:TAG]",
+       .summary = "Manage the image store.",
+       .flags = cmd_image_flags,
+       .permute = true};
+const struct cmd_verb cmd_verb_images = {.name = "images",
+                                         .fn = cmd_image_delegate,
+                                         .usage = "images [--store DIR] [--quiet]",
+                                         .summary = "List the images of the store.",
+                                         .flags = cmd_images_flags};
+const struct cmd_verb cmd_verb_pull
+    = {.name = "pull",
+       .fn = cmd_image_delegate,
+       .usage = "pull [OPTIONS] [HOST[:PORT]/]REPO[:TAG|@sha256:DIGEST]",
+       .summary = "Download an image from a registry (OCI distribution API) into the store.",
+       .flags = cmd_pull_flags};
+const struct cmd_verb cmd_verb_push = {.name = "push",
+                                       .fn = cmd_image_delegate,
+                                       .usage = "push [OPTIONS] NAME[:TAG] [REF]",
+                                       .summary = "Upload an image of the store to a registry.",
+                                       .flags = cmd_push_flags};

@@ -6,20 +6,25 @@
 #include <jansson.h>
 #include <string.h>
 
-int cmd_list(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static const struct cmd_flag list_flags[]
+    = {{"format", 'f', "table|json", "output format (default table)"},
+       {"quiet", 'q', NULL, "only the ids"},
+       {0}};
+
+static int list_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  static const struct option opts[]
-      = {{"format", required_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
   const char *format = "table";
   bool quiet = false;
   int c;
-  while ((c = getopt_long(argc, argv, "+f:q", opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, list_flags, false)) != -1)
     if (c == 'f')
       format = optarg;
     else if (c == 'q')
       quiet = true;
     else
-      return skiff_error(err, 0, "usage: skiff list [--format table|json] [--quiet]"), 2;
+      return cmd_bad_flag(&cmd_verb_list, argc, argv, err);
+  if (optind != argc)
+    return cmd_usage_error(&cmd_verb_list, NULL, err);
   bool json = strcmp(format, "json") == 0;
   if (!json && strcmp(format, "table") != 0)
     return skiff_error(err, 0, "--format `%s`: expected table or json", format), 2;
@@ -59,3 +64,9 @@ int cmd_list(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
   json_decref(arr);
   return 0;
 }
+
+const struct cmd_verb cmd_verb_list = {.name = "list",
+                                       .fn = list_main,
+                                       .usage = "list [--format table|json] [--quiet]",
+                                       .summary = "List the containers of the state root.",
+                                       .flags = list_flags};

@@ -1,187 +1,252 @@
-/* main.c - the skiff CLI entry: global flags, verb dispatch, the only place that
- * prints an error.  Verbs and flags follow runc's so tools written for it drive skiff. */
+/* main.c - the skiff CLI entry: global flags, verb dispatch, --help, and the only place
+ * that prints an error.  Verbs and flags follow runc's so tools written for it drive
+ * skiff; errors also go to `--log FILE` in runc's format (`--log-format json`: one
+ * {"level","msg","time"} object a line), where engines read them. */
 #define _GNU_SOURCE
 #include "cmd.h"
 #include "cloned_binary.h"
+#include "state.h"
 
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SKIFF_VERSION "0.1.0"
-
-static const struct
-{
-  const char *name;
-  cmd_fn fn;
-  const char *usage;
-} verbs[] = {
-    {"create", cmd_create,
-     "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID"},
-    {"start", cmd_start, "start ID"},
-    {"state", cmd_state, "state ID"},
-    {"kill", cmd_kill, "kill [--all] ID [SIGNAL]"},
-    {"delete", cmd_delete, "delete [--force] ID"},
-    {"run", cmd_run,
-     "run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID\n"
-     "  skiff run [--name N] [-d] [--rm] [-e K=V] [-p [IP:]H:C] [-v HOST:CTR[:ro]] [-m SIZE]\n"
-     "            [--cpus N] [--pids-limit N] [--hostname H] [--user U] [-w DIR] [--read-only]\n"
-     "            [--net bridge|none|host] [--entrypoint CMD] [--pull always|missing|never]\n"
-     "            IMAGE [CMD...]"},
-    {"exec", cmd_exec, "exec [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] ID CMD..."},
-    {"list", cmd_list, "list [--format table|json] [--quiet]"},
-    {"ps", cmd_ps, "ps [--format table|json] ID\n  skiff ps [-a] [-q]"},
-    {"spec", cmd_spec, "spec [--bundle DIR]"},
-    {"features", cmd_features, "features"},
-    {"image", cmd_image_delegate,
-     "image [--store DIR] import PATH [--name N[:T]] | build --rootfs DIR --name N[:T] "
-     "[--config JSON|@F] | rm N[:T] | export N[:T] PATH | ls | inspect N[:T]"},
-    {"images", cmd_image_delegate, "images [--store DIR] [--quiet]"},
-    {"pull", cmd_image_delegate,
-     "pull [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] "
-     "[--platform OS/ARCH[/VARIANT]] [-q] REF"},
-    {"push", cmd_image_delegate,
-     "push [--store DIR] [--authfile F] [--creds USER:PASS] [--insecure] [-q] NAME [REF]"},
-    {"stop", cmd_stop, "stop [-t SECS] NAME..."},
-    {"rm", cmd_rm, "rm [-f] NAME..."},
-    {"logs", cmd_logs, "logs [-f] NAME"},
-    {"inspect", cmd_inspect, "inspect NAME"},
-};
+static const struct cmd_verb *const verbs[] = {
+    /* OCI (runc's verbs) */
+    &cmd_verb_create, &cmd_verb_start, &cmd_verb_state, &cmd_verb_kill, &cmd_verb_delete,
+    &cmd_verb_run, &cmd_verb_exec, &cmd_verb_list, &cmd_verb_ps, &cmd_verb_pause, &cmd_verb_resume,
+    &cmd_verb_update, &cmd_verb_events, &cmd_verb_spec, &cmd_verb_features, &cmd_verb_checkpoint,
+    &cmd_verb_restore,
+    /* docker-style */
+    &cmd_verb_stop, &cmd_verb_restart, &cmd_verb_rm, &cmd_verb_logs, &cmd_verb_inspect,
+    &cmd_verb_stats, &cmd_verb_top, &cmd_verb_system, &cmd_verb_image, &cmd_verb_images,
+    &cmd_verb_pull, &cmd_verb_push};
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: skiff [--root DIR] VERB [OPTIONS] ...\n\nverbs:\n");
+  fprintf(f, "usage: skiff [GLOBAL OPTIONS] VERB [OPTIONS] ...\n\nverbs:\n");
   for (size_t i = 0; i < N_VERBS; i++)
-    fprintf(f, "  skiff %s\n", verbs[i].usage);
-  fprintf(f, "\n  skiff --version\n");
+    fprintf(f, "  %-11s %s\n", verbs[i]->name, verbs[i]->summary);
+  fprintf(f, "\nglobal options:\n"
+             "  --root DIR              state root (default /run/skiff, or $SKIFF_STATE_ROOT)\n"
+             "  --log FILE              also write errors and warnings to FILE\n"
+             "  --log-format text|json  format of --log (json: runc's, one object a line)\n"
+             "  --debug                 accepted (runc's)\n"
+             "  --systemd-cgroup        refused: skiff drives cgroupfs only\n"
+             "  --version, --help\n"
+             "\n`skiff VERB --help` lists every flag of a verb.\n");
 }
 
-int cmd_parse_int(const char *flag, const char *v, int *out, struct skiff_err **err)
-{
-  char *end = NULL;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < 0 || n > INT_MAX)
-    return skiff_error(err, 0, "%s `%s`: expected a non-negative integer", flag, v);
-  *out = (int)n;
-  return 0;
-}
+/* ---- --log FILE: runc's log, where engines read the runtime's error ---------------- */
 
-int cmd_switch_only(int argc, char **argv, const char *name, char letter, bool *set, int min_args,
-                    int max_args, const char *usage, struct skiff_err **err)
+static int log_fd = -1;
+static bool log_json;
+
+static void log_line(const char *level, const char *msg)
 {
-  const struct option opts[] = {{name, no_argument, 0, letter}, {0, 0, 0, 0}};
-  const char shortopts[] = {'+', letter, '\0'};
-  int c, n;
-  *set = false;
-  while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+  if (log_fd < 0)
+    return;
+  cleanup_free char *now = state_now_rfc3339();
+  cleanup_free char *line = NULL;
+  if (log_json)
     {
-      if (c != letter)
-        return skiff_error(err, 0, "unknown option `%s`; usage: skiff %s", argv[optind - 1], usage);
-      *set = true;
+      json_t *o = json_object();
+      json_object_set_new(o, "level", json_string(level));
+      json_object_set_new(o, "msg", json_string(msg));
+      json_object_set_new(o, "time", json_string(now));
+      if (json_object_get(o, "msg") == NULL) /* not UTF-8: keep the line, lose the bytes */
+        json_object_set_new(o, "msg", json_string("(message is not valid UTF-8)"));
+      char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+      json_decref(o);
+      line = xasprintf("%s\n", text ? text : "{}");
+      free(text);
     }
-  n = argc - optind;
-  if (n < min_args || (max_args > 0 && n > max_args))
-    return skiff_error(err, 0, "usage: skiff %s", usage);
-  return 0;
-}
-
-int cmd_one_id(const char *verb, int argc, char **argv, const char **id, struct skiff_err **err)
-{
-  if (argc - optind != 1)
-    return skiff_error(err, 0, "%s: expected exactly one container id (got %d arguments)", verb,
-                       argc - optind);
-  *id = argv[optind];
-  return 0;
+  else
+    line = xasprintf("time=\"%s\" level=%s msg=\"%s\"\n", now, level, msg);
+  /* one write per line: O_APPEND keeps lines of concurrent skiffs whole */
+  skiff_write_all(log_fd, line, strlen(line));
 }
 
 /* The library's warnings and a child's last words (util.h: skiff_report). */
-static void report_to_stderr(const char *line)
+static void report(const char *line)
 {
   fprintf(stderr, "skiff: %s\n", line);
+  if (strncmp(line, "warning: ", 9) == 0)
+    log_line("warning", line + 9);
+  else
+    log_line("error", line);
 }
 
-int main(int argc, char **argv)
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
 {
-  skiff_set_reporter(report_to_stderr);
-  struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
-  if (g.root == NULL || *g.root == '\0')
-    g.root = "/run/skiff";
+  va_list ap;
+  cleanup_free char *msg = NULL;
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0)
+    abort();
+  va_end(ap);
+  fprintf(stderr, "skiff: %s\n", msg);
+  log_line("error", msg);
+  return 2;
+}
+
+static const struct cmd_verb *find_verb(const char *name)
+{
+  for (size_t v = 0; v < N_VERBS; v++)
+    if (strcmp(name, verbs[v]->name) == 0)
+      return verbs[v];
+  return NULL;
+}
+
+/* Global flags up to the verb; returns the index of the verb, or -1 with *rc set. */
+static int parse_globals(int argc, char **argv, struct cmd_global *g, int *rc)
+{
+  const char *log_path = NULL, *log_format = "text";
   int i = 1;
+  *rc = 0;
   for (; i < argc && argv[i][0] == '-'; i++)
     {
       const char *a = argv[i];
+      const char *val = NULL;
       if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0)
         {
-          printf("skiff version %s\nspec: 1.2.0\n", SKIFF_VERSION);
-          return 0;
+          printf("skiff version %s\nspec: %s\n", SKIFF_VERSION, SKIFF_OCI_VERSION);
+          return -1;
         }
       if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
         {
           usage(stdout);
-          return 0;
+          return -1;
         }
-      if (strcmp(a, "--root") == 0 && i + 1 < argc)
-        g.root = argv[++i];
-      else if (strncmp(a, "--root=", 7) == 0)
-        g.root = a + 7;
-      else if ((strcmp(a, "--log") == 0 || strcmp(a, "--log-format") == 0) && i + 1 < argc)
-        i++; /* accepted for runc compatibility; skiff logs to stderr */
-      else if (strncmp(a, "--log=", 6) == 0 || strncmp(a, "--log-format=", 13) == 0
-               || strcmp(a, "--debug") == 0 || strcmp(a, "--systemd-cgroup") == 0)
-        ;
-      else
+      if (strcmp(a, "--debug") == 0)
+        continue;
+      if (strcmp(a, "--systemd-cgroup") == 0)
         {
-          fprintf(stderr, "skiff: unknown global option `%s`\n", a);
-          return 2;
+          *rc = fail("--systemd-cgroup: not supported: skiff manages cgroups through cgroupfs "
+                     "only (configure the engine's cgroupfs driver)");
+          return -1;
+        }
+      static const char *const with_value[]
+          = {"--root", "--log", "--log-format", "--criu", "--rootless"};
+      const char *name = NULL;
+      for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+        {
+          size_t n = strlen(with_value[k]);
+          if (strncmp(a, with_value[k], n) == 0 && (a[n] == '=' || a[n] == '\0'))
+            {
+              name = with_value[k];
+              val = a[n] == '=' ? a + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            }
+        }
+      if (name == NULL)
+        {
+          *rc = fail("unknown global option `%s` (see skiff --help)", a);
+          return -1;
+        }
+      if (val == NULL)
+        {
+          *rc = fail("%s: a value is required", name);
+          return -1;
+        }
+      if (strcmp(name, "--root") == 0)
+        g->root = val;
+      else if (strcmp(name, "--log") == 0)
+        log_path = val;
+      else if (strcmp(name, "--log-format") == 0)
+        log_format = val;
+      else if (strcmp(name, "--rootless") == 0 && strcmp(val, "false") && strcmp(val, "auto"))
+        {
+          *rc = fail("--rootless `%s`: not supported (skiff runs as root)", val);
+          return -1;
+        }
+    }
+  if (strcmp(log_format, "json") && strcmp(log_format, "text"))
+    {
+      *rc = fail("--log-format `%s`: expected text or json", log_format);
+      return -1;
+    }
+  log_json = strcmp(log_format, "json") == 0;
+  if (log_path)
+    {
+      log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (log_fd < 0)
+        {
+          *rc = fail("--log `%s`: %s", log_path, strerror(errno));
+          return -1;
         }
     }
   if (i >= argc)
     {
       usage(stderr);
-      return 2;
+      *rc = 2;
+      return -1;
     }
-  if (g.root[0] != '/')
+  if (g->root[0] != '/')
     {
-      fprintf(stderr, "skiff: --root `%s`: must be an absolute path\n", g.root);
-      return 2;
+      *rc = fail("--root `%s`: must be an absolute path", g->root);
+      return -1;
     }
-  for (size_t v = 0; v < N_VERBS; v++)
-    if (strcmp(argv[i], verbs[v].name) == 0)
-      {
-        struct skiff_err *err = NULL;
-        /* an image run pulls first, with the real binary's path at hand (see cmd.h) */
-        if (verbs[v].fn == cmd_run && cloned_binary_is_sealed(NULL) == 0
-            && cmd_run_pull(argc - i, argv + i, &err) < 0)
-          {
-            if (err)
-              fprintf(stderr, "skiff run: %s\n", err->msg);
-            skiff_err_free(&err);
-            return 125; /* docker's code for a run that failed before the container */
-          }
-        /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
-         * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
-        if ((verbs[v].fn == cmd_create || verbs[v].fn == cmd_run || verbs[v].fn == cmd_exec)
-            && cloned_binary_ensure(argc, argv, &err) < 0)
-          {
-            fprintf(stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
-            skiff_err_free(&err);
-            return 1;
-          }
-        optind = 0; /* GNU getopt: reinitialise for the verb's own argv */
-        opterr = 0; /* bad flags are reported by the verb, in its one line */
-        int rc = verbs[v].fn(&g, argc - i, argv + i, &err);
-        if (err)
-          {
-            fprintf(stderr, "skiff %s: %s\n", verbs[v].name, err->msg);
-            skiff_err_free(&err);
-            return rc ? rc : 1;
-          }
-        return rc;
-      }
-  fprintf(stderr, "skiff: unknown verb `%s` (see skiff --help)\n", argv[i]);
-  return 2;
+  return i;
+}
+
+int main(int argc, char **argv)
+{
+  skiff_set_reporter(report);
+  struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
+  if (g.root == NULL || *g.root == '\0')
+    g.root = "/run/skiff";
+  int rc, i = parse_globals(argc, argv, &g, &rc);
+  if (i < 0)
+    return rc;
+  const struct cmd_verb *v = find_verb(argv[i]);
+  if (v == NULL)
+    return fail("unknown verb `%s` (see skiff --help)", argv[i]);
+  int vargc = argc - i;
+  char **vargv = argv + i;
+  if (cmd_wants_help(vargc, vargv, v))
+    {
+      cmd_print_help(v, stdout);
+      return 0;
+    }
+  struct skiff_err *err = NULL;
+  /* an image run pulls first, with the real binary's path at hand (see cmd.h) */
+  if (v == &cmd_verb_run && cloned_binary_is_sealed(NULL) == 0
+      && cmd_run_pull(vargc, vargv, &err) < 0)
+    {
+      if (err)
+        {
+          cleanup_free char *msg = xasprintf("skiff run: %s", err->msg);
+          fprintf(stderr, "%s\n", msg);
+          log_line("error", msg);
+        }
+      skiff_err_free(&err);
+      return 125; /* docker's code for a run that failed before the container */
+    }
+  /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
+   * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
+  if ((v == &cmd_verb_create || v == &cmd_verb_run || v == &cmd_verb_exec)
+      && cloned_binary_ensure(argc, argv, &err) < 0)
+    {
+      fprintf(stderr, "skiff %s: %s\n", v->name, err->msg);
+      skiff_err_free(&err);
+      return 1;
+    }
+  optind = 0; /* GNU getopt: reinitialise for the verb's own argv */
+  opterr = 0; /* bad flags are reported by the verb, in its one line */
+  rc = v->fn(&g, vargc, vargv, &err);
+  if (err)
+    {
+      cleanup_free char *msg = xasprintf("skiff %s: %s", v->name, err->msg);
+      fprintf(stderr, "%s\n", msg);
+      log_line("error", msg);
+      skiff_err_free(&err);
+      return rc ? rc : 1;
+    }
+  return rc;
 }

@@ -1,9 +1,15 @@
-/* ps.c - `skiff ps ID`: the processes of a container (from its cgroup). */
+/* ps.c - `skiff ps ID`: the processes of a container (from its cgroup), runc's ps.
+ * Without an ID it is docker's ps (ps_containers.c). */
 #define _GNU_SOURCE
 #include "cmd.h"
 #include "container.h"
 
 #include <string.h>
+
+const struct cmd_flag cmd_ps_flags[]
+    = {{NULL, 0, NULL, "Processes of a container (runc's ps: `skiff ps [--format F] ID`):"},
+       {"format", 'f', "table|json", "json: the pids as an array (what containerd reads)"},
+       {0}};
 
 static void print_cmdline(pid_t pid)
 {
@@ -22,23 +28,36 @@ static void print_cmdline(pid_t pid)
   printf("%s\n", text);
 }
 
-int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static int ps_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   /* without an ID this is docker's `ps`: the containers run from images */
-  bool has_id = false;
-  for (int i = 1; i < argc; i++)
-    if (argv[i][0] != '-' && !(i > 1 && strcmp(argv[i - 1], "--format") == 0))
-      has_id = true;
-  if (!has_id)
+  int saved = opterr;
+  opterr = 0;
+  optind = 0;
+  while (cmd_getopt(argc, argv, cmd_ps_containers_flags, false) != -1)
+    ;
+  opterr = saved;
+  if (optind >= argc)
     return cmd_ps_containers(g, argc, argv, err);
-  static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
   const char *format = "table";
   int c;
-  while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1)
+  optind = 0;
+  while ((c = cmd_getopt(argc, argv, cmd_ps_flags, false)) != -1)
     if (c == 'f')
       format = optarg;
     else
-      return skiff_error(err, 0, "usage: skiff ps [--format table|json] ID"), 2;
+      {
+        const char *a = argv[optind - 1];
+        for (size_t i = 0; cmd_ps_containers_flags[i].help; i++)
+          if (cmd_ps_containers_flags[i].name && a[0] == '-' && a[1] == '-'
+              && strcmp(a + 2, cmd_ps_containers_flags[i].name) == 0)
+            return skiff_error(err, 0,
+                               "`%s` belongs to the container list, which takes no ID (skiff ps "
+                               "[-a] [-q] [--filter F]); with an ID: skiff ps [--format F] ID",
+                               a),
+                   2;
+        return cmd_bad_flag(&cmd_verb_ps, argc, argv, err);
+      }
   if (strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
     return skiff_error(err, 0, "--format `%s`: expected table or json", format), 2;
   const char *id;
@@ -64,3 +83,13 @@ int cmd_ps(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
     }
   return 0;
 }
+
+const struct cmd_verb cmd_verb_ps
+    = {.name = "ps",
+       .fn = ps_main,
+       .usage = "ps [--format table|json] ID\n  skiff ps [-a] [-q] [--filter KEY=VALUE]...",
+       .summary
+       = "The processes of a container (with an ID, as runc), or the containers run from images "
+         "(without, as docker).",
+       .flags = cmd_ps_flags,
+       .flags2 = cmd_ps_containers_flags};

@@ -180,26 +180,19 @@ static void reg_flags_clear(struct reg_flags *f)
 static int parse_flags(int argc, char **argv, bool pull, struct reg_flags *f, const char *usage,
                        struct skiff_err **err)
 {
-  static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                       {"authfile", required_argument, 0, 'a'},
-                                       {"creds", required_argument, 0, 'c'},
-                                       {"insecure", no_argument, 0, 'k'},
-                                       {"platform", required_argument, 0, 'P'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {0, 0, 0, 0}};
   memset(f, 0, sizeof(*f));
   f->ro.insecure_registries = getenv("SKIFF_INSECURE_REGISTRIES");
   int c;
-  while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, pull ? cmd_pull_flags : cmd_push_flags, false)) != -1)
     switch (c)
       {
-        case 's':
+        case CMD_LONG(1):
           f->store = optarg;
           break;
-        case 'a':
+        case CMD_LONG(2):
           f->ro.authfile = optarg;
           break;
-        case 'c':
+        case CMD_LONG(3):
           if (strchr(optarg, ':') == NULL || optarg[0] == ':')
             return skiff_error(err, 0, "--creds: expected USER:PASS"), 2;
           free(f->creds);
@@ -208,12 +201,10 @@ static int parse_flags(int argc, char **argv, bool pull, struct reg_flags *f, co
           for (char *p = strchr(optarg, ':') + 1; *p; p++)
             *p = '*';
           break;
-        case 'k':
+        case CMD_LONG(4):
           f->ro.insecure = true;
           break;
-        case 'P':
-          if (!pull)
-            return skiff_error(err, 0, "%s", usage), 2;
+        case CMD_LONG(5):
           f->platform = optarg;
           break;
         case 'q':

@@ -4,11 +4,20 @@
 #include "image.h"
 #include "managed.h"
 
-int cmd_rm(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static const struct cmd_flag rm_flags[]
+    = {{"force", 'f', NULL, "remove running containers too (killed first)"}, {0}};
+
+static int rm_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  bool force;
-  if (cmd_switch_only(argc, argv, "force", 'f', &force, 1, 0, "rm [-f] NAME...", err) < 0)
-    return 2;
+  bool force = false;
+  int c;
+  while ((c = cmd_getopt(argc, argv, rm_flags, false)) != -1)
+    if (c == 'f')
+      force = true;
+    else
+      return cmd_bad_flag(&cmd_verb_rm, argc, argv, err);
+  if (optind >= argc)
+    return cmd_usage_error(&cmd_verb_rm, NULL, err);
   for (int i = optind; i < argc; i++)
     {
       if (managed_remove(g->root, image_store_root(NULL), argv[i], force, err) < 0)
@@ -17,3 +26,10 @@ int cmd_rm(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
     }
   return 0;
 }
+
+const struct cmd_verb cmd_verb_rm
+    = {.name = "rm",
+       .fn = rm_main,
+       .usage = "rm [-f] NAME...",
+       .summary = "Remove containers run from images: state, data dir, address lease.",
+       .flags = rm_flags};

@@ -4,87 +4,97 @@
 #include "cmd.h"
 #include "image.h"
 #include "managed.h"
+#include "restart.h"
 
+#include <errno.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/wait.h>
 
-static const struct option run_opts[] = {{"name", required_argument, 0, 'N'},
-                                         {"detach", no_argument, 0, 'd'},
-                                         {"rm", no_argument, 0, 'R'},
-                                         {"env", required_argument, 0, 'e'},
-                                         {"publish", required_argument, 0, 'p'},
-                                         {"volume", required_argument, 0, 'v'},
-                                         {"memory", required_argument, 0, 'm'},
-                                         {"cpus", required_argument, 0, 'C'},
-                                         {"pids-limit", required_argument, 0, 'P'},
-                                         {"hostname", required_argument, 0, 'h'},
-                                         {"user", required_argument, 0, 'u'},
-                                         {"workdir", required_argument, 0, 'w'},
-                                         {"read-only", no_argument, 0, 'r'},
-                                         {"net", required_argument, 0, 'n'},
-                                         {"network", required_argument, 0, 'n'},
-                                         {"entrypoint", required_argument, 0, 'E'},
-                                         {"interactive", no_argument, 0, 'i'},
-                                         {"tty", no_argument, 0, 't'},
-                                         {"pull", required_argument, 0, 'L'},
-                                         {0, 0, 0, 0}};
-#define RUN_SHORT "+de:p:v:m:h:u:w:it"
+const struct cmd_flag cmd_run_image_flags[]
+    = {{NULL, 0, NULL, "Image (docker's run: `skiff run [OPTIONS] IMAGE [CMD...]`):"},
+       {"name", CMD_LONG(20), "NAME", "container name (default IMAGE-<6 hex>)"},
+       {"detach", 'd', NULL, "run in the background and print the name"},
+       {"rm", CMD_LONG(21), NULL, "remove the container when it exits"},
+       {"env", 'e', "KEY=VALUE", "set an environment variable (KEY alone: the caller's value)"},
+       {"env-file", CMD_LONG(22), "FILE", "read KEY=VALUE lines (# comments) from FILE"},
+       {"label", 'l', "KEY=VALUE", "attach a label (see ps --filter label=...)"},
+       {"publish", 'p', "[IP:]HOST:CTR[/tcp]", "publish a container port on the host"},
+       {"volume", 'v', "HOST:CTR[:ro]", "bind-mount a host path"},
+       {"memory", 'm', "SIZE", "memory limit (64m, 1g; at least 4m)"},
+       {"cpus", CMD_LONG(23), "N", "CPU quota in CPUs (0.5)"},
+       {"pids-limit", CMD_LONG(24), "N", "maximum number of processes"},
+       {"hostname", 'h', "NAME", "the container's hostname (default: its name)"},
+       {"user", 'u', "USER[:GROUP]", "a name (the image's /etc/passwd, /etc/group) or an id"},
+       {"workdir", 'w', "DIR", "working directory inside the container"},
+       {"read-only", CMD_LONG(25), NULL, "mount the root filesystem read-only"},
+       {"net", CMD_LONG(26), "bridge|none|host", "network (default bridge)"},
+       {"network", CMD_LONG(27), "bridge|none|host", "same as --net"},
+       {"entrypoint", CMD_LONG(28), "CMD", "override the image's entrypoint"},
+       {"restart", CMD_LONG(29), "POLICY",
+        "no, always, unless-stopped, on-failure[:N]: the monitor restarts it, with back-off"},
+       {"pull", CMD_LONG(30), "always|missing|never",
+        "pull a HOST/REPO reference first (default missing: when the store lacks it)"},
+       {"interactive", 'i', NULL, "keep stdin open (it always is in the foreground)"},
+       {"tty", 't', NULL, "a pseudo-terminal for the process, proxied to yours"},
+       {0}};
 
 /* Is this argv a docker-style run?  True unless --bundle/-b is given, or the first
  * positional argument is not an image while ./config.json exists (runc's `run ID`).
  * *image gets the image when it was found (handed on to the run: resolved once). */
-bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
+/* Scan run's argv with the image form's flags: *first gets the first operand (argc if none),
+ * *pull the --pull value; true when a flag only runc's form has (--pid-file, --keep ...) is
+ * there, or --bundle: then it is runc's run, and its values are no image to pull. */
+static bool scan_run_args(int argc, char **argv, int *first, const char **pull)
 {
-  *image = NULL;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--bundle") == 0 || strcmp(argv[i], "-b") == 0
         || strncmp(argv[i], "--bundle=", 9) == 0)
-      return false;
+      return true;
   optind = 0;
-  int saved_opterr = opterr;
+  int saved_opterr = opterr, c;
+  bool bundle_flag = false;
   opterr = 0;
-  while (getopt_long(argc, argv, RUN_SHORT, run_opts, NULL) != -1)
-    ;
+  while ((c = cmd_getopt(argc, argv, cmd_run_image_flags, false)) != -1)
+    if (c == CMD_LONG(30) && pull)
+      *pull = optarg;
+    else if (c == '?' && strncmp(argv[optind - 1], "--", 2) == 0)
+      for (size_t i = 0; cmd_run_bundle_flags[i].help; i++)
+        if (cmd_run_bundle_flags[i].name
+            && strncmp(argv[optind - 1] + 2, cmd_run_bundle_flags[i].name,
+                       strcspn(argv[optind - 1] + 2, "="))
+                   == 0)
+          bundle_flag = true;
   opterr = saved_opterr;
-  int first = optind;
+  *first = optind;
   optind = 0;
-  if (first >= argc)
+  return bundle_flag;
+}
+
+bool cmd_run_is_image(int argc, char **argv, struct image_info **image)
+{
+  *image = NULL;
+  int first;
+  if (scan_run_args(argc, argv, &first, NULL))
     return false;
+  struct stat st;
+  if (first >= argc) /* no operand: the usage error of docker's form, unless a bundle is here */
+    return stat("config.json", &st) < 0;
   if (image_resolve(image_store_root(NULL), argv[first], image, NULL) == 0)
     return true;
   if (image_ref_has_registry(argv[first]))
-    return true; /* HOST/REPO is never a container id */
-  struct stat st;
+    return true;                       /* HOST/REPO is never a container id */
   return stat("config.json", &st) < 0; /* no bundle here: report the missing image */
 }
 
-/* Options only runc's `run ID` takes: their values (a pid file `run.d/pid`) must never be
- * taken for an image to pull. */
-static const char *const runc_only[]
-    = {"--bundle",       "-b",     "--pid-file", "--console-socket",
-       "--preserve-fds", "--keep", "--no-pivot", "--no-new-keyring"};
-
 int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
 {
-  for (int i = 1; i < argc; i++)
-    for (size_t k = 0; k < sizeof(runc_only) / sizeof(runc_only[0]); k++)
-      {
-        size_t n = strlen(runc_only[k]);
-        if (strncmp(argv[i], runc_only[k], n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
-          return 0;
-      }
   const char *policy = "missing";
-  optind = 0;
-  int c, saved_opterr = opterr;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, RUN_SHORT, run_opts, NULL)) != -1)
-    if (c == 'L')
-      policy = optarg;
-  opterr = saved_opterr;
-  int first = optind;
-  optind = 0;
+  int first;
+  if (scan_run_args(argc, argv, &first, &policy))
+    return 0;
   if (strcmp(policy, "always") != 0 && strcmp(policy, "missing") != 0
       && strcmp(policy, "never") != 0)
     return skiff_error(err, 0, "--pull `%s`: expected always, missing or never", policy);
@@ -132,141 +142,210 @@ int cmd_run_pull(int argc, char **argv, struct skiff_err **err)
   return CMD_REPORTED; /* skiff-image printed the pull's one-line error */
 }
 
-int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
-                  struct skiff_err **err)
+/* Growing NULL-terminated lists of borrowed or owned strings. */
+struct strv
 {
-  struct managed_run_opts o = {
-      .state_root = g->root, .store = image_store_root(NULL), .net = "bridge", .resolved = image};
-  cleanup_free char **env = xzalloc((size_t)argc * sizeof(char *));
-  cleanup_free char **env_owned = xzalloc((size_t)argc * sizeof(char *)); /* -e KEY copies */
-  cleanup_free char **vols = xzalloc((size_t)argc * sizeof(char *));
-  cleanup_free struct container_publish *ports = xzalloc((size_t)argc * sizeof(*ports));
-  size_t ne = 0, nv = 0, np = 0, no = 0;
-  int c, rc = 125; /* docker: a run that fails before the container runs, bad flags included */
+  char **v;
+  size_t n;
+};
+
+static void strv_add(struct strv *l, char *s)
+{
+  l->v = xrealloc(l->v, (l->n + 2) * sizeof(char *));
+  l->v[l->n++] = s;
+  l->v[l->n] = NULL;
+}
+
+/* -e KEY=VALUE, or KEY alone: the caller's value (docker's), skipped when unset. */
+static void add_env(struct strv *env, struct strv *owned, const char *kv)
+{
+  if (strchr(kv, '='))
+    {
+      strv_add(env, (char *)kv);
+      return;
+    }
+  const char *v = getenv(kv);
+  if (v == NULL)
+    return;
+  char *s = xasprintf("%s=%s", kv, v);
+  strv_add(owned, s);
+  strv_add(env, s);
+}
+
+static int add_env_file(struct strv *env, struct strv *owned, const char *path,
+                        struct skiff_err **err)
+{
+  cleanup_free char *text = NULL;
+  if (skiff_read_file(path, &text, NULL, err) < 0)
+    return skiff_err_prefix(err, "--env-file");
+  char **lines = NULL;
+  if (managed_parse_env_file(text, path, &lines, err) < 0)
+    return -1;
+  for (size_t i = 0; lines[i]; i++)
+    {
+      strv_add(owned, lines[i]);
+      add_env(env, owned, lines[i]);
+    }
+  free(lines);
+  return 0;
+}
+
+/* What the flags make: the run's options and the lists they point into. */
+struct run_args
+{
+  struct managed_run_opts o;
+  struct strv env, owned, vols, labels;
+  struct container_publish *ports;
+  size_t np;
+};
+
+static int parse_run_flags(int argc, char **argv, struct run_args *a, struct skiff_err **err)
+{
+  struct managed_run_opts *o = &a->o;
+  struct strv *env = &a->env, *owned = &a->owned;
+  int c;
   optind = 0;
-  while ((c = getopt_long(argc, argv, RUN_SHORT, run_opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, cmd_run_image_flags, false)) != -1)
     {
       switch (c)
         {
-          case 'N':
-            o.name = optarg;
+          case CMD_LONG(20):
+            if (managed_validate_name(optarg, err) < 0)
+              return -1;
+            o->name = optarg;
             break;
           case 'd':
-            o.detach = true;
+            o->detach = true;
             break;
-          case 'R':
-            o.autoremove = true;
+          case CMD_LONG(21):
+            o->autoremove = true;
             break;
           case 'e':
-            if (strchr(optarg, '=') == NULL)
-              {
-                /* docker's -e KEY passes the caller's value */
-                const char *v = getenv(optarg);
-                if (v == NULL)
-                  continue;
-                env[ne++] = env_owned[no++] = xasprintf("%s=%s", optarg, v);
-              }
-            else
-              env[ne++] = optarg;
+            add_env(env, owned, optarg);
+            break;
+          case CMD_LONG(22):
+            if (add_env_file(env, owned, optarg, err) < 0)
+              return -1;
+            break;
+          case 'l':
+            if (optarg[0] == '=' || optarg[0] == '\0')
+              return skiff_error(err, 0, "--label `%s`: expected KEY=VALUE", optarg);
+            strv_add(&a->labels, optarg);
             break;
           case 'p':
-            if (proxy_parse_publish(optarg, &ports[np].host_ip, &ports[np].host_port,
-                                    &ports[np].container_port, err)
+            if (proxy_parse_publish(optarg, &a->ports[a->np].host_ip, &a->ports[a->np].host_port,
+                                    &a->ports[a->np].container_port, err)
                 < 0)
-              goto out;
-            np++;
+              return -1;
+            a->np++;
             break;
           case 'v':
-            vols[nv++] = optarg;
+            strv_add(&a->vols, optarg);
             break;
           case 'm':
-            if (skiff_parse_size(optarg, &o.memory, err) < 0)
-              {
-                skiff_err_prefix(err, "-m");
-                goto out;
-              }
-            if (o.memory < 4 * 1024 * 1024)
-              {
-                skiff_error(err, 0, "-m `%s`: the minimum memory limit is 4m", optarg);
-                goto out;
-              }
+            if (skiff_parse_size(optarg, &o->memory, err) < 0)
+              return skiff_err_prefix(err, "-m");
+            if (o->memory < 4 * 1024 * 1024)
+              return skiff_error(err, 0, "-m `%s`: the minimum memory limit is 4m", optarg);
             break;
-          case 'C':
-            if (managed_parse_cpus(optarg, &o.cpus, err) < 0)
-              goto out;
+          case CMD_LONG(23):
+            if (managed_parse_cpus(optarg, &o->cpus, err) < 0)
+              return -1;
             break;
-          case 'P':
+          case CMD_LONG(24):
             {
               int n = 0;
-              if (cmd_parse_int("--pids-limit", optarg, &n, err) < 0 || n == 0)
-                {
-                  if (!*err)
-                    skiff_error(err, 0, "--pids-limit `%s`: must be above 0", optarg);
-                  goto out;
-                }
-              o.pids_limit = n;
+              if (cmd_parse_int("--pids-limit", optarg, &n, err) < 0)
+                return -1;
+              if (n == 0)
+                return skiff_error(err, 0, "--pids-limit `%s`: must be above 0", optarg);
+              o->pids_limit = n;
               break;
             }
           case 'h':
-            o.hostname = optarg;
+            o->hostname = optarg;
             break;
           case 'u':
-            o.user = optarg;
+            o->user = optarg;
             break;
           case 'w':
             if (optarg[0] != '/')
-              {
-                skiff_error(err, 0, "-w `%s`: must be an absolute path", optarg);
-                goto out;
-              }
-            o.workdir = optarg;
+              return skiff_error(err, 0, "-w `%s`: must be an absolute path", optarg);
+            o->workdir = optarg;
             break;
-          case 'r':
-            o.read_only = true;
+          case CMD_LONG(25):
+            o->read_only = true;
             break;
-          case 'n':
-            o.net = optarg;
+          case CMD_LONG(26):
+          case CMD_LONG(27):
+            o->net = optarg;
             break;
-          case 'E':
-            o.entrypoint = optarg;
+          case CMD_LONG(28):
+            o->entrypoint = optarg;
+            break;
+          case CMD_LONG(29):
+            if (restart_parse_policy(optarg, &o->restart, err) < 0)
+              return -1;
             break;
           case 'i':
             break; /* stdin is passed through in the foreground */
           case 't':
-            skiff_error(err, 0, "-t: a terminal for image runs is not supported yet");
-            goto out;
-          case 'L':
+            o->tty = true;
+            break;
+          case CMD_LONG(30):
             break; /* done before the sealed re-exec: cmd_run_pull */
           default:
-            skiff_error(err, 0, "usage: skiff run [OPTIONS] IMAGE [CMD...]");
-            goto out;
+            return cmd_bad_flag(&cmd_verb_run, argc, argv, err), -1;
         }
     }
   if (optind >= argc)
+    return cmd_usage_error(&cmd_verb_run, NULL, err), -1;
+  if (o->tty && !isatty(STDIN_FILENO))
+    return skiff_error(err, 0,
+                       "-t: the input device is not a TTY (run without -t, or from a "
+                       "terminal)");
+  if (o->autoremove && o->restart.policy != CONTAINER_RESTART_NO)
+    return skiff_error(err, 0,
+                       "--rm and --restart conflict: a container that restarts is never "
+                       "removed on exit");
+  o->image = argv[optind];
+  o->cmd = argv + optind + 1;
+  o->env = env->v;
+  o->volumes = a->vols.v;
+  o->labels = a->labels.v;
+  o->ports = a->ports;
+  o->n_ports = a->np;
+  return 0;
+}
+
+int cmd_run_image(struct cmd_global *g, int argc, char **argv, struct image_info *image,
+                  struct skiff_err **err)
+{
+  struct run_args a = {.o = {.state_root = g->root,
+                             .store = image_store_root(NULL),
+                             .net = "bridge",
+                             .resolved = image},
+                       .ports = xzalloc((size_t)argc * sizeof(struct container_publish))};
+  int rc = 125; /* docker: a run that fails before the container runs, bad flags included */
+  if (parse_run_flags(argc, argv, &a, err) == 0)
     {
-      skiff_error(err, 0, "usage: skiff run [OPTIONS] IMAGE [CMD...]");
-      goto out;
+      int code = 0;
+      char *name = NULL;
+      if (managed_run(&a.o, &code, &name, err) == 0)
+        rc = code;
+      if (name && a.o.detach && rc == 0)
+        printf("%s\n", name);
+      free(name);
     }
-  o.image = argv[optind];
-  o.cmd = argv + optind + 1;
-  o.env = env;
-  o.volumes = vols;
-  o.ports = ports;
-  o.n_ports = np;
-  int code = 0;
-  char *name = NULL;
-  if (managed_run(&o, &code, &name, err) < 0)
-    rc = 125; /* docker's code for "the run itself failed" */
-  else
-    rc = code;
-  if (name && o.detach && rc == 0)
-    printf("%s\n", name);
-  free(name);
-out:
   image_info_free(image);
-  for (size_t i = 0; i < np; i++)
-    free(ports[i].host_ip);
-  for (size_t i = 0; i < no; i++)
-    free(env_owned[i]);
+  for (size_t i = 0; i < a.np; i++)
+    free(a.ports[i].host_ip);
+  free(a.ports);
+  for (size_t i = 0; i < a.owned.n; i++)
+    free(a.owned.v[i]);
+  free(a.owned.v);
+  free(a.env.v);
+  free(a.vols.v);
+  free(a.labels.v);
   return rc;
 }

@@ -7,22 +7,25 @@
 #include <fcntl.h>
 #include <string.h>
 
-int cmd_spec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static const struct cmd_flag spec_flags[]
+    = {{"bundle", 'b', "DIR", "write DIR/config.json (default: ./config.json)"},
+       {"rootless", CMD_LONG(1), NULL, "refused: skiff runs containers as root"},
+       {0}};
+
+static int spec_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
   (void)g;
-  static const struct option opts[]
-      = {{"bundle", required_argument, 0, 'b'}, {"rootless", no_argument, 0, 'r'}, {0, 0, 0, 0}};
   const char *bundle = ".";
   int c;
-  while ((c = getopt_long(argc, argv, "+b:", opts, NULL)) != -1)
+  while ((c = cmd_getopt(argc, argv, spec_flags, false)) != -1)
     if (c == 'b')
       bundle = optarg;
-    else if (c == 'r')
-      return skiff_error(err, 0, "--rootless: not supported"), 2;
+    else if (c == CMD_LONG(1))
+      return skiff_error(err, 0, "--rootless: not supported (skiff runs containers as root)"), 2;
     else
-      return skiff_error(err, 0, "usage: skiff spec [--bundle DIR]"), 2;
+      return cmd_bad_flag(&cmd_verb_spec, argc, argv, err);
   if (argc - optind != 0)
-    return skiff_error(err, 0, "usage: skiff spec [--bundle DIR]"), 2;
+    return cmd_usage_error(&cmd_verb_spec, NULL, err);
   cleanup_free char *path = xasprintf("%s/config.json", bundle);
   cleanup_free char *text = spec_default_json();
   cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -36,3 +39,11 @@ int cmd_spec(struct cmd_global *g, int argc, char **argv, struct skiff_err **err
     return skiff_error(err, errno, "write `%s`", path), 1;
   return 0;
 }
+
+const struct cmd_verb cmd_verb_spec
+    = {.name = "spec",
+       .fn = spec_main,
+       .usage = "spec [--bundle DIR]",
+       .summary
+       = "Write a default config.json: Docker's capabilities, masked paths and seccomp profile.",
+       .flags = spec_flags};

@@ -3,12 +3,15 @@
 #include "cmd.h"
 #include "container.h"
 
-int cmd_start(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static int start_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  const char *id;
-  if (getopt_long(argc, argv, "+", (struct option[]){{0, 0, 0, 0}}, NULL) != -1)
-    return skiff_error(err, 0, "usage: skiff start ID"), 2;
-  if (cmd_one_id("start", argc, argv, &id, err) < 0)
+  if (cmd_no_flags(&cmd_verb_start, argc, argv, 1, 1, err))
     return 2;
-  return container_start(g->root, id, err) < 0 ? 1 : 0;
+  return container_start(g->root, argv[optind], err) < 0 ? 1 : 0;
 }
+
+const struct cmd_verb cmd_verb_start
+    = {.name = "start",
+       .fn = start_main,
+       .usage = "start ID",
+       .summary = "Run the process of a created container (poststart hooks run after it)."};

@@ -3,17 +3,21 @@
 #include "cmd.h"
 #include "state.h"
 
-int cmd_state(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
+static int state_main(struct cmd_global *g, int argc, char **argv, struct skiff_err **err)
 {
-  const char *id;
-  if (getopt_long(argc, argv, "+", (struct option[]){{0, 0, 0, 0}}, NULL) != -1)
-    return skiff_error(err, 0, "usage: skiff state ID"), 2;
-  if (cmd_one_id("state", argc, argv, &id, err) < 0)
+  if (cmd_no_flags(&cmd_verb_state, argc, argv, 1, 1, err))
     return 2;
   cleanup_state struct skiff_state *st = NULL;
-  if (state_load(g->root, id, &st, err) < 0)
+  if (state_load(g->root, argv[optind], &st, err) < 0)
     return 1;
   cleanup_free char *json = state_oci_json(g->root, st);
   printf("%s\n", json);
   return 0;
 }
+
+const struct cmd_verb cmd_verb_state
+    = {.name = "state",
+       .fn = state_main,
+       .usage = "state ID",
+       .summary
+       = "Print the OCI state of a container: creating, created, running, paused or stopped."};

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "managed.h"
 #include "image.h"
+#include "restart.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -79,6 +83,60 @@ int managed_parse_cpus(const char *s, double *cpus, struct skiff_err **err)
   if (errno || end == s || *end || !(v > 0) || v > 1024 || !isfinite(v))
     return skiff_error(err, 0, "--cpus `%s`: expected a number of CPUs above 0", s);
   *cpus = v;
+  return 0;
+}
+
+int managed_validate_name(const char *name, struct skiff_err **err)
+{
+  size_t n = strlen(name);
+  bool ok = n > 0 && n <= 128
+            && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')
+                || (name[0] >= '0' && name[0] <= '9'));
+  for (size_t i = 1; ok && i < n; i++)
+    ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
+         || (name[i] >= '0' && name[i] <= '9') || name[i] == '_' || name[i] == '.'
+         || name[i] == '-';
+  if (!ok)
+    return skiff_error(err, 0,
+                       "invalid container name `%s`: only [a-zA-Z0-9][a-zA-Z0-9_.-], at most 128 "
+                       "characters",
+                       name);
+  return 0;
+}
+
+int managed_parse_env_file(const char *text, const char *path, char ***lines_out,
+                           struct skiff_err **err)
+{
+  size_t n = 0, cap = 8, lineno = 0;
+  char **lines = xzalloc(cap * sizeof(char *));
+  for (const char *p = text; p && *p;)
+    {
+      const char *e = strchr(p, '\n');
+      size_t len = e ? (size_t)(e - p) : strlen(p);
+      lineno++;
+      /* trim leading blanks and a trailing \r (a file written on Windows) */
+      while (len && (*p == ' ' || *p == '\t'))
+        p++, len--;
+      if (len && p[len - 1] == '\r')
+        len--;
+      if (len && *p != '#')
+        {
+          if (*p == '=' || memchr(p, ' ', strcspn(p, "=\n") < len ? strcspn(p, "=\n") : len))
+            {
+              for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+              free(lines);
+              return skiff_error(err, 0, "--env-file `%s` line %zu: expected KEY=VALUE, got `%.*s`",
+                                 path, lineno, (int)len, p);
+            }
+          if (n + 2 > cap)
+            lines = xrealloc(lines, (cap *= 2) * sizeof(char *));
+          lines[n++] = xasprintf("%.*s", (int)len, p);
+          lines[n] = NULL;
+        }
+      p = e ? e + 1 : NULL;
+    }
+  *lines_out = lines;
   return 0;
 }
 
@@ -173,17 +231,25 @@ static int build_spec(struct run_ctx *r, struct skiff_err **err)
   const char *user = o->user ? o->user : r->img->user && *r->img->user ? r->img->user : NULL;
   if (user)
     {
-      unsigned uid = 0, gid = 0;
-      bool has_gid = false;
-      if (managed_parse_user(user, &uid, &gid, &has_gid, err) < 0)
+      struct managed_user u;
+      cleanup_free char *passwd = managed_image_file(r->img->layer_dirs, "etc/passwd");
+      cleanup_free char *group = managed_image_file(r->img->layer_dirs, "etc/group");
+      if (managed_resolve_user(user, passwd, group, &u, err) < 0)
         {
           json_decref(spec);
           return -1;
         }
-      json_object_set_new(
-          proc, "user",
-          json_pack("{s:i, s:i}", "uid", (int)uid, "gid", (int)(has_gid ? gid : uid)));
+      json_t *ju = json_pack("{s:I, s:I}", "uid", (json_int_t)u.uid, "gid", (json_int_t)u.gid);
+      if (u.n_groups)
+        {
+          json_t *g = json_array();
+          for (size_t i = 0; i < u.n_groups; i++)
+            json_array_append_new(g, json_integer(u.groups[i]));
+          json_object_set_new(ju, "additionalGids", g);
+        }
+      json_object_set_new(proc, "user", ju);
     }
+  json_object_set_new(proc, "terminal", json_boolean(o->tty));
   json_object_set_new(spec, "hostname", json_string(o->hostname ? o->hostname : r->name));
   json_object_set_new(spec, "root",
                       json_pack("{s:s, s:b}", "path", "rootfs", "readonly", o->read_only));
@@ -249,6 +315,14 @@ static int build_spec(struct run_ctx *r, struct skiff_err **err)
     }
   if (o->autoremove && o->detach) /* the monitor removes it; in the foreground we do */
     json_object_set_new(ann, "org.skiff.autoremove", json_string("true"));
+  for (size_t i = 0; o->labels && o->labels[i]; i++)
+    {
+      const char *eq = strchr(o->labels[i], '=');
+      cleanup_free char *key
+          = xasprintf("org.skiff.label.%.*s",
+                      (int)(eq ? (size_t)(eq - o->labels[i]) : strlen(o->labels[i])), o->labels[i]);
+      json_object_set_new(ann, key, json_string(eq ? eq + 1 : ""));
+    }
   json_object_set_new(spec, "annotations", ann);
   r->spec_text = json_dumps(spec, JSON_INDENT(2));
   json_decref(spec);
@@ -299,14 +373,29 @@ static void forwarded_signals(sigset_t *set)
     sigaddset(set, sigs[i]);
 }
 
+/* Copy what the log file gained since the last call to our stdout. */
+static void copy_log(int fd)
+{
+  char buf[65536];
+  ssize_t n;
+  while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+    if (skiff_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+      break;
+}
+
 /* Wait for a started container we are not the parent of: poll its pidfd, forward our
- * signals to it, then read the exit code the monitor recorded. */
-static int wait_foreground(const char *root, const char *id, int *exit_code, struct skiff_err **err)
+ * signals to it (or proxy its terminal: master >= 0; or copy its log: log_path), then read
+ * the exit code the monitor recorded. */
+static int wait_foreground(const char *root, const char *id, int master, const char *log_path,
+                           int *exit_code, struct skiff_err **err)
 {
   cleanup_state struct skiff_state *st = NULL;
   if (state_load(root, id, &st, err) < 0)
     return -1;
   int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+  cleanup_close int log = log_path ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+  if (master >= 0)
+    tty_proxy(master, pfd); /* the terminal carries ^C and friends */
   sigset_t fwd, old;
   forwarded_signals(&fwd);
   sigprocmask(SIG_BLOCK, &fwd, &old);
@@ -318,21 +407,24 @@ static int wait_foreground(const char *root, const char *id, int *exit_code, str
       int sig;
       while ((sig = sigtimedwait(&fwd, NULL, &zero)) > 0)
         kill(st->pid, sig);
+      copy_log(log);
     }
   sigprocmask(SIG_SETMASK, &old, NULL);
   if (pfd >= 0)
     close(pfd);
-  /* the monitor writes exit.json right after reaping */
+  /* the monitor writes exit.json right after reaping (and drains the output first) */
   for (int i = 0; i < 400; i++)
     {
       cleanup_state struct skiff_state *s2 = NULL;
       if (state_load(root, id, &s2, NULL) == 0 && s2->has_exit)
         {
+          copy_log(log);
           *exit_code = s2->exit_code;
           return 0;
         }
       poll(NULL, 0, 5);
     }
+  copy_log(log);
   *exit_code = 255;
   return 0;
 }
@@ -347,8 +439,16 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
   bool created = false, masked = false;
   sigset_t fwd, old_mask;
   *exit_code = 0;
+  int console[2] = {-1, -1}, master = -1;
+  bool restarts = o->restart.policy != CONTAINER_RESTART_NO;
   if (strcmp(o->net, "bridge") && strcmp(o->net, "none") && strcmp(o->net, "host"))
     return skiff_error(err, 0, "--net `%s`: expected bridge, none or host", o->net);
+  if (o->name && managed_validate_name(o->name, err) < 0)
+    return -1;
+  if (o->tty && (o->detach || restarts))
+    return skiff_error(err, 0,
+                       "-t works in the foreground without --restart: a detached or "
+                       "restarting container's output goes to its log");
   r.img = o->resolved;
   if (r.img == NULL && image_resolve(o->store, o->image, &r.img, err) < 0)
     return -1;
@@ -362,7 +462,7 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
       const char *base = strrchr(r.img->name, '/');
       r.name = xasprintf("%s-%s", base ? base + 1 : r.img->name, sfx);
     }
-  if (state_validate_id(r.name, err) < 0)
+  if (managed_validate_name(r.name, err) < 0)
     goto out;
   sd = state_dir(o->state_root, r.name);
   struct stat sdst;
@@ -371,7 +471,7 @@ int managed_run(const struct managed_run_opts *o, int *exit_code, char **name_ou
       skiff_error(err, 0, "container name `%s` is already in use", r.name);
       goto out;
     }
-  r.dir = xasprintf("%s/containers/%s", o->store, r.name);
+  r.dir = xasprintf("%s/containers/%s", o->data_root ? o->data_root : o->store, r.name);
   if (mkdir(r.dir, 0700) < 0)
     {
       if (errno == EEXIST)
@@ -396,7 +496,10 @@ made:;
       if (rc < 0)
         goto out;
     }
-  managed_net_config(o->store, &r.net, &r.net_state);
+  if (o->netcfg)
+    r.net = *o->netcfg;
+  else
+    managed_net_config(o->store, &r.net, &r.net_state);
   if (strcmp(o->net, "bridge") == 0)
     {
       if (net_ipam_allocate(&r.net, r.name, &r.ip, err) < 0)
@@ -429,8 +532,10 @@ made:;
     }
   r.upper = xasprintf("%s/upper", r.dir);
   r.work = xasprintf("%s/work", r.dir);
-  if (o->detach)
-    r.log_path = xasprintf("%s/container.log", r.dir);
+  /* a restarting container's output goes to its log in the foreground too (the first
+     run's is copied to us): its later runs have nobody else to write to */
+  if (o->detach || restarts)
+    r.log_path = o->log_path ? xstrdup(o->log_path) : xasprintf("%s/container.log", r.dir);
   {
     json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", r.name, "image", o->image, "digest",
                           r.img->manifest_digest ? r.img->manifest_digest : "", "net", o->net,
@@ -448,6 +553,20 @@ made:;
     json_t *doc = json_loads(r.spec_text, 0, NULL);
     json_object_set(m, "command", json_object_get(json_object_get(doc, "process"), "args"));
     json_decref(doc);
+    /* what `skiff restart` needs to create it again */
+    json_object_set_new(m, "lower", json_string(r.lower));
+    cleanup_free char *policy = restart_policy_string(&o->restart);
+    json_object_set_new(m, "restart", json_string(policy));
+    json_object_set_new(m, "autoremove", json_boolean(o->autoremove));
+    json_t *labels = json_object();
+    for (size_t i = 0; o->labels && o->labels[i]; i++)
+      {
+        const char *eq = strchr(o->labels[i], '=');
+        cleanup_free char *key = xasprintf(
+            "%.*s", (int)(eq ? (size_t)(eq - o->labels[i]) : strlen(o->labels[i])), o->labels[i]);
+        json_object_set_new(labels, key, json_string(eq ? eq + 1 : ""));
+      }
+    json_object_set_new(m, "labels", labels);
     meta = json_dumps(m, JSON_INDENT(2));
     json_decref(m);
   }
@@ -472,12 +591,34 @@ made:;
                               .ports = o->ports,
                               .n_ports = o->n_ports,
                               .log_path = r.log_path,
-                              .detach = true};
+                              .log_max = o->log_max,
+                              .detach = true,
+                              .monitor = true,
+                              .restart = o->restart};
+  if (o->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+    {
+      spec_free(spec);
+      skiff_error(err, errno, "socketpair");
+      goto out;
+    }
+  if (o->tty)
+    co.console_fd = &console[1];
   int rc = container_create(&co, err);
   spec_free(spec);
   if (rc < 0)
     goto out;
   created = true;
+  if (o->tty)
+    {
+      /* the init sent the pty master over the socket before it was ready */
+      close(console[1]);
+      console[1] = -1;
+      if (tty_recv_fd(console[0], &master, err) < 0)
+        goto out;
+      struct winsize ws;
+      if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
   /* block the forwarded signals before the container can run: a SIGTERM that arrives
      between start and the wait must reach the container, not kill us and orphan it
      (the init resets its mask; the monitor was forked by create, before this) */
@@ -496,7 +637,7 @@ made:;
       ret = 0;
       goto out;
     }
-  if (wait_foreground(o->state_root, r.name, exit_code, err) < 0)
+  if (wait_foreground(o->state_root, r.name, master, r.log_path, exit_code, err) < 0)
     goto out;
   if (o->autoremove)
     managed_remove(o->state_root, o->store, r.name, true, NULL);
@@ -513,6 +654,11 @@ out:
       sigprocmask(SIG_SETMASK, &old_mask, NULL);
     }
   ctx_cleanup(&r, ret < 0 && r.dir != NULL);
+  for (int i = 0; i < 2; i++)
+    if (console[i] >= 0)
+      close(console[i]);
+  if (master >= 0)
+    close(master);
   free(etc);
   free(cfg);
   free(meta);

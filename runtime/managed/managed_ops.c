@@ -1,7 +1,7 @@
-/* managed_ops.c - stop, rm, logs, inspect, ps and network release for containers run
- * from images (see managed.h). */
+/* managed_ops.c - stop, rm, logs, inspect and network release for containers run from
+ * images (see managed.h). */
 #define _GNU_SOURCE
-#include "managed.h"
+#include "managed_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *annotation(char **kv, const char *key)
+const char *managed_annotation(char **kv, const char *key)
 {
   for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
     if (strcmp(kv[i], key) == 0)
@@ -22,15 +22,16 @@ static const char *annotation(char **kv, const char *key)
 
 void managed_release_network(char **annotations)
 {
-  const char *net = annotation(annotations, "org.skiff.net");
-  const char *id_dir = annotation(annotations, "org.skiff.managed");
+  const char *net = managed_annotation(annotations, "org.skiff.net");
+  const char *id_dir = managed_annotation(annotations, "org.skiff.managed");
   if (net == NULL || strcmp(net, "bridge") != 0 || id_dir == NULL)
     return;
   const char *slash = strrchr(id_dir, '/');
   const char *id = slash ? slash + 1 : id_dir;
-  struct net_bridge_config cfg = {.bridge = annotation(annotations, "org.skiff.net.bridge"),
-                                  .subnet = annotation(annotations, "org.skiff.net.subnet"),
-                                  .state_dir = annotation(annotations, "org.skiff.net.state")};
+  struct net_bridge_config cfg
+      = {.bridge = managed_annotation(annotations, "org.skiff.net.bridge"),
+         .subnet = managed_annotation(annotations, "org.skiff.net.subnet"),
+         .state_dir = managed_annotation(annotations, "org.skiff.net.state")};
   net_detach(id, NULL);
   net_ipam_release(&cfg, id, NULL);
 }
@@ -40,9 +41,14 @@ int managed_stop(const char *state_root, const char *name, int timeout, struct s
   cleanup_state struct skiff_state *st = NULL;
   if (state_load(state_root, name, &st, err) < 0)
     return -1;
+  /* first, so that the monitor restarts nothing from here on, whatever its policy */
+  if (state_mark_stopped(state_root, name, false, err) < 0)
+    return -1;
   enum skiff_status s = state_status(state_root, st);
   if (s == SKIFF_STATUS_STOPPED)
     return 0;
+  if (s == SKIFF_STATUS_PAUSED)
+    container_set_paused(state_root, name, false, NULL); /* a frozen process gets no TERM */
   if (s == SKIFF_STATUS_CREATED || container_kill(state_root, name, SIGTERM, false, NULL) < 0)
     timeout = 0;
   long long deadline = skiff_now_ms() + timeout * 1000LL;
@@ -74,10 +80,14 @@ int managed_remove(const char *state_root, const char *store, const char *name, 
   cleanup_free char *dir = NULL;
   if (state_load(state_root, name, &st, NULL) == 0)
     {
-      const char *d = annotation(st->annotations, "org.skiff.managed");
+      const char *d = managed_annotation(st->annotations, "org.skiff.managed");
       dir = d ? xstrdup(d) : NULL;
-      if (!force && state_status(state_root, st) == SKIFF_STATUS_RUNNING)
-        return skiff_error(err, 0, "container `%s` is running: stop it first or use rm -f", name);
+      enum skiff_status s = state_status(state_root, st);
+      if (!force && (s == SKIFF_STATUS_RUNNING || s == SKIFF_STATUS_PAUSED || st->restarting))
+        return skiff_error(err, 0, "container `%s` is %s: stop it first or use rm -f", name,
+                           st->restarting ? "restarting" : state_status_name(s));
+      /* a monitor waiting to restart it must not bring it back under delete's feet */
+      state_mark_stopped(state_root, name, false, NULL);
       if (container_delete(state_root, name, true, err) < 0)
         return -1;
     }
@@ -94,15 +104,15 @@ int managed_remove(const char *state_root, const char *store, const char *name, 
   return dir ? skiff_rm_rf(dir, err) : 0;
 }
 
-static int data_dir(const char *state_root, const char *store, const char *name, char **dir,
-                    struct skiff_err **err)
+int managed_data_dir(const char *state_root, const char *store, const char *name, char **dir,
+                     struct skiff_err **err)
 {
   if (state_validate_id(name, err) < 0)
     return -1;
   cleanup_state struct skiff_state *st = NULL;
   if (state_load(state_root, name, &st, NULL) == 0)
     {
-      const char *d = annotation(st->annotations, "org.skiff.managed");
+      const char *d = managed_annotation(st->annotations, "org.skiff.managed");
       if (d)
         {
           *dir = xstrdup(d);
@@ -124,7 +134,7 @@ int managed_logs(const char *state_root, const char *store, const char *name, bo
                  struct skiff_err **err)
 {
   cleanup_free char *dir = NULL;
-  if (data_dir(state_root, store, name, &dir, err) < 0)
+  if (managed_data_dir(state_root, store, name, &dir, err) < 0)
     return -1;
   cleanup_free char *path = xasprintf("%s/container.log", dir);
   cleanup_free char *old = xasprintf("%s.1", path);
@@ -169,7 +179,7 @@ int managed_logs(const char *state_root, const char *store, const char *name, bo
     }
 }
 
-static json_t *load_meta(const char *dir)
+json_t *managed_load_meta(const char *dir)
 {
   cleanup_free char *p = xasprintf("%s/meta.json", dir);
   return json_load_file(p, 0, NULL);
@@ -179,9 +189,9 @@ char *managed_inspect(const char *state_root, const char *store, const char *nam
                       struct skiff_err **err)
 {
   cleanup_free char *dir = NULL;
-  if (data_dir(state_root, store, name, &dir, err) < 0)
+  if (managed_data_dir(state_root, store, name, &dir, err) < 0)
     return NULL;
-  json_t *m = load_meta(dir);
+  json_t *m = managed_load_meta(dir);
   if (m == NULL)
     m = json_object();
   cleanup_state struct skiff_state *st = NULL;
@@ -198,6 +208,8 @@ char *managed_inspect(const char *state_root, const char *store, const char *nam
           json_object_set_new(state, "finished", json_string(st->finished ? st->finished : ""));
         }
       json_object_set_new(state, "cgroupPath", json_string(st->cgroup_path ? st->cgroup_path : ""));
+      json_object_set_new(state, "restartCount", json_integer(st->restart_count));
+      json_object_set_new(state, "restarting", json_boolean(st->restarting));
     }
   else
     json_object_set_new(state, "status", json_string("removed"));
@@ -208,95 +220,4 @@ char *managed_inspect(const char *state_root, const char *store, const char *nam
   char *text = json_dumps(m, JSON_INDENT(2));
   json_decref(m);
   return text;
-}
-
-static void format_ports(json_t *ports, char *buf, size_t n)
-{
-  size_t used = 0, i;
-  json_t *p;
-  buf[0] = '\0';
-  json_array_foreach(ports, i, p)
-  {
-    int w = snprintf(buf + used, n - used, "%s%s:%d->%d/tcp", i ? ", " : "",
-                     json_string_value(json_object_get(p, "hostIp")),
-                     (int)json_integer_value(json_object_get(p, "hostPort")),
-                     (int)json_integer_value(json_object_get(p, "containerPort")));
-    if (w < 0 || (size_t)w >= n - used)
-      break;
-    used += (size_t)w;
-  }
-}
-
-/* The containers of the store's containers/ dir, as `skiff ps` lists them. */
-int managed_list(const char *state_root, const char *store, bool all,
-                 struct managed_ps_row **rows_out, size_t *n_out, struct skiff_err **err)
-{
-  (void)err;
-  cleanup_free char *base = xasprintf("%s/containers", store);
-  cleanup_dir DIR *d = opendir(base);
-  struct managed_ps_row *rows = NULL;
-  size_t n = 0;
-  struct dirent *de;
-  while (d && (de = readdir(d)) != NULL)
-    {
-      if (de->d_name[0] == '.' || state_validate_id(de->d_name, NULL) < 0)
-        continue;
-      cleanup_state struct skiff_state *st = NULL;
-      const char *status = "removed";
-      char exited[32];
-      if (state_load(state_root, de->d_name, &st, NULL) == 0)
-        {
-          enum skiff_status s = state_status(state_root, st);
-          status = state_status_name(s);
-          if (s == SKIFF_STATUS_STOPPED && st->has_exit)
-            {
-              snprintf(exited, sizeof(exited), "exited(%d)", st->exit_code);
-              status = exited;
-            }
-          if (s != SKIFF_STATUS_RUNNING && s != SKIFF_STATUS_CREATED && !all)
-            continue;
-        }
-      else if (!all)
-        continue;
-      cleanup_free char *dir = xasprintf("%s/%s", base, de->d_name);
-      json_t *m = load_meta(dir);
-      char cmd[256] = "", ports[256] = "";
-      size_t i;
-      json_t *a;
-      json_array_foreach(json_object_get(m, "command"), i, a)
-      {
-        size_t used = strlen(cmd);
-        snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", json_string_value(a));
-      }
-      format_ports(json_object_get(m, "ports"), ports, sizeof(ports));
-      const char *ip = json_string_value(json_object_get(m, "ip"));
-      const char *image = json_string_value(json_object_get(m, "image"));
-      rows = xrealloc(rows, (n + 1) * sizeof(*rows));
-      rows[n++] = (struct managed_ps_row){
-          .name = xstrdup(de->d_name),
-          .image = xstrdup(image ? image : "?"),
-          .command = xstrdup(cmd),
-          .status = xstrdup(status),
-          .ip = xstrdup(ip ? ip : "-"),
-          .ports = xstrdup(ports),
-      };
-      json_decref(m);
-    }
-  *rows_out = rows;
-  *n_out = n;
-  return 0;
-}
-
-void managed_ps_rows_free(struct managed_ps_row *rows, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    {
-      free(rows[i].name);
-      free(rows[i].image);
-      free(rows[i].command);
-      free(rows[i].status);
-      free(rows[i].ip);
-      free(rows[i].ports);
-    }
-  free(rows);
 }

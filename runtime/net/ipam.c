@@ -157,3 +157,24 @@ int net_ipam_release(const struct net_bridge_config *cfg, const char *owner, str
   close(fd);
   return ret;
 }
+
+int net_ipam_owners(const struct net_bridge_config *cfg, char ***owners, struct skiff_err **err)
+{
+  json_t *doc = NULL;
+  int fd = ipam_open(cfg, &doc, err);
+  if (fd < 0)
+    return -1;
+  json_t *leases = json_object_get(doc, "leases");
+  char **v = xzalloc((json_object_size(leases) + 1) * sizeof(char *));
+  size_t n = 0;
+  const char *k;
+  json_t *ip;
+  json_object_foreach(leases, k, ip)
+  {
+    v[n++] = xstrdup(k);
+  }
+  json_decref(doc);
+  close(fd);
+  *owners = v;
+  return 0;
+}

@@ -12,6 +12,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <sched.h>
 #include <string.h>
@@ -238,6 +239,26 @@ int net_loopback_up(pid_t pid, struct skiff_err **err)
   return setup_inside(pid, 0, 0, 0, err);
 }
 
+/* The host may still hold the MAC of the last container that had this address (a restart
+ * reuses it at once): until that entry went stale, ~30 s, packets would go to a MAC that is
+ * gone.  Forget it, so the next packet asks again.  Missing is fine. */
+static void forget_neighbour(struct nl_sock *sk, int ifindex, uint32_t ip)
+{
+  struct rtnl_neigh *n = rtnl_neigh_alloc();
+  struct nl_addr *dst = make_addr(ip, 32);
+  if (n && dst)
+    {
+      rtnl_neigh_set_ifindex(n, ifindex);
+      rtnl_neigh_set_family(n, AF_INET);
+      rtnl_neigh_set_dst(n, dst);
+      rtnl_neigh_delete(sk, n, 0);
+    }
+  if (dst)
+    nl_addr_put(dst);
+  if (n)
+    rtnl_neigh_put(n);
+}
+
 int net_attach(const struct net_bridge_config *cfg, pid_t pid, const char *id, const char *ip,
                struct skiff_err **err)
 {
@@ -275,5 +296,6 @@ int net_attach(const struct net_bridge_config *cfg, pid_t pid, const char *id, c
       net_detach(id, NULL);
       return -1;
     }
+  forget_neighbour(sk, rtnl_link_get_ifindex(bridge), ntohl(a.s_addr));
   return 0;
 }

@@ -39,6 +39,10 @@ int net_ipam_allocate(const struct net_bridge_config *cfg, const char *owner, ch
 int net_ipam_release(const struct net_bridge_config *cfg, const char *owner,
                      struct skiff_err **err);
 
+/* Every owner holding a lease (NULL-terminated, malloc'd strings): how a node agent finds
+ * leases its crashed creates left behind. */
+int net_ipam_owners(const struct net_bridge_config *cfg, char ***owners, struct skiff_err **err);
+
 /* Host-side veth name for a container id: "vs" + 10 hex of a hash of the id (<= 15 chars). */
 char *net_veth_name(const char *id);
 

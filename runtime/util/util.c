@@ -398,6 +398,31 @@ int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err)
   return skiff_error(err, 0, "invalid signal `%s`: unknown name", s);
 }
 
+int skiff_parse_duration_ms(const char *s, long long *ms, struct skiff_err **err)
+{
+  static const struct
+  {
+    const char *unit;
+    double ms;
+  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}};
+  char *end = NULL;
+  errno = 0;
+  double v = s && isdigit((unsigned char)*s) ? strtod(s, &end) : -1;
+  if (v < 0 || errno || end == s || !isfinite(v))
+    return skiff_error(err, 0, "invalid duration `%s`: expected a number and ms, s, m or h",
+                       s ? s : "");
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (strcmp(end, units[i].unit) == 0)
+      {
+        double r = v * units[i].ms;
+        if (r < 1 || r > 86400000.0 * 365)
+          return skiff_error(err, 0, "invalid duration `%s`: must be between 1ms and a year", s);
+        *ms = (long long)r;
+        return 0;
+      }
+  return skiff_error(err, 0, "invalid duration `%s`: unknown unit `%s` (ms, s, m or h)", s, end);
+}
+
 int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err)
 {
   if (s == NULL || *s == '\0')
@@ -455,4 +480,16 @@ long long skiff_now_ms(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int skiff_bearer_matches(const char *authorization, const char *token)
+{
+  if (authorization == NULL || token == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+    return 0;
+  const char *t = authorization + 7;
+  size_t lt = strlen(t), lk = strlen(token);
+  unsigned char diff = lt != lk;
+  for (size_t i = 0; i < lk; i++)
+    diff |= (unsigned char)(token[i] ^ (i < lt ? t[i] : 0));
+  return diff == 0;
 }

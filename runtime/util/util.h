@@ -13,6 +13,10 @@
 #include <unistd.h>
 #include <dirent.h>
 
+/* The release of every skiff binary, and the OCI runtime-spec version it implements. */
+#define SKIFF_VERSION "0.1.0"
+#define SKIFF_OCI_VERSION "1.2.0"
+
 struct skiff_err
 {
   int status; /* errno value, 0 when the error is not a system call failure */
@@ -113,12 +117,18 @@ ssize_t skiff_read_all(int fd, void *buf, size_t len);
  * /proc/self/fd lists; -1 with *err when neither works (the caller must not run it). */
 int skiff_close_fds_from(int lowfd, const int *keep, size_t n_keep, struct skiff_err **err);
 
+/* Does an HTTP Authorization header carry "Bearer <token>"?  Compared in constant time over
+ * the token's length (no timing oracle on a prefix).  1 yes, 0 no (also for NULLs). */
+int skiff_bearer_matches(const char *authorization, const char *token);
+
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long skiff_now_ms(void);
 
 /* Parsing helpers for outside input.  Return 0 or -1 with *err naming the value. */
 int skiff_parse_signal(const char *s, int *sig, struct skiff_err **err);
 const char *skiff_signal_name(int sig); /* "TERM" or NULL */
+/* "5s", "500ms", "1m", "1.5s", "2" (seconds) -> milliseconds (> 0), as Go durations. */
+int skiff_parse_duration_ms(const char *s, long long *ms, struct skiff_err **err);
 /* "64m", "1g", "512k", "1024", "64Mi", "1.5G" -> bytes. */
 int skiff_parse_size(const char *s, long long *bytes, struct skiff_err **err);
 

@@ -122,13 +122,13 @@ nothing_of() {
 		sleep "$(printf '0.%03d' "$n")"
 		kill -9 "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
-		# a create that got as far as "created" goes on without its caller: its monitor
-		# (which reaps the init and records the exit) must be alive
-		if wait_monitor_settled "$id"; then
-			local mon
-			mon=$(jq -r '.monitorPid // 0' "$STATE_ROOT/$id/state.json" 2>/dev/null || echo 0)
-			[ "$mon" -gt 0 ] && kill -0 "$mon" 2>/dev/null ||
-				left+=("killed after $n ms: container created but its monitor ($mon) is dead")
+		# a create that got as far as "created" goes on without its caller (as runc's):
+		# its init, now the subreaper's child, must be alive and waiting to start
+		if wait_created "$id"; then
+			local init
+			init=$(jq -r '.pid // 0' "$STATE_ROOT/$id/state.json" 2>/dev/null || echo 0)
+			[ "$init" -gt 0 ] && kill -0 "$init" 2>/dev/null ||
+				left+=("killed after $n ms: container created but its init ($init) is dead")
 		fi
 		sk delete --force "$id" >/dev/null 2>&1 || true
 		local why
@@ -141,9 +141,9 @@ nothing_of() {
 	assert_eq "$after" "$before" "leak counts"
 }
 
-# wait_monitor_settled ID: wait (up to 3 s) until nothing of this test runs the create of
-# ID any more but its monitor; true if the container ended up created.
-wait_monitor_settled() {
+# wait_created ID: wait (up to 3 s) until the create of ID settled; true if the
+# container ended up created.
+wait_created() {
 	local id=$1 i
 	for ((i = 0; i < 60; i++)); do
 		[ "$(state_field status "$id" 2>/dev/null)" = created ] && return 0

@@ -44,6 +44,16 @@ wait_file_contains() {
 	fail "'$2' not in $1 after ${3:-10}s: $(cat "$1" 2>/dev/null)"
 }
 
+# free_port: a TCP port nothing listens on.
+free_port() {
+	local p
+	for ((;;)); do
+		p=$((20000 + RANDOM % 20000))
+		ss -Htln "sport = :$p" | grep -q . || break
+	done
+	echo "$p"
+}
+
 # cgroup_file ID CONTROLLER V1FILE V2FILE: the path of a cgroup file of the container,
 # on a v1/hybrid host (controller hierarchy) or a v2 host (unified).
 cgroup_file() {

@@ -172,15 +172,6 @@ wait_status() {
 	fail "container $1: status '$st' after ${3:-10}s, want '$2'"
 }
 
-# free_port: a TCP port nothing listens on.
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || break
-	done
-	echo "$p"
-}
 
 # assert_nothing_left NAME: no state dir, data dir, cgroup, lease, mount, process, veth.
 assert_nothing_left() {

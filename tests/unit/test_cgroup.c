@@ -75,6 +75,15 @@ static void test_join_path(void)
   free(msg);
 }
 
+static void test_parse_oom_kill(void)
+{
+  CHECK(cgroup_parse_oom_kill("low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n") == 1);
+  CHECK(cgroup_parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n") == 3);
+  CHECK(cgroup_parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n") == 0); /* old kernels */
+  CHECK(cgroup_parse_oom_kill("") == 0);
+  CHECK(cgroup_parse_oom_kill("oom 2\noom_group_kill 0\n") == 0);
+}
+
 static void test_shares_to_weight(void)
 {
   CHECK(cgroup_shares_to_weight(0) == 0); /* unset */
@@ -658,6 +667,7 @@ static void test_v1_fake_tree(void)
 int main(void)
 {
   RUN_TEST(test_join_path);
+  RUN_TEST(test_parse_oom_kill);
   RUN_TEST(test_shares_to_weight);
   RUN_TEST(test_swap_v2);
   RUN_TEST(test_cpu_max_string);

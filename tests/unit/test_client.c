@@ -146,6 +146,14 @@ static void test_cmdline_ok(void)
   CHECK(parse("drain n1", &c, &err) == 0);
   CHECK(parse("--help", &c, &err) == 0);
   CHECK(c.help == 1);
+  /* logs: -f is --follow there, --tail takes a count */
+  CHECK(parse("logs web-1-abcde", &c, &err) == 0);
+  CHECK(c.follow == 0 && c.tail == -1);
+  CHECK(parse("logs web-1-abcde -f --tail 20", &c, &err) == 0);
+  CHECK(c.follow == 1 && c.tail == 20 && c.file == NULL);
+  CHECK_STR_EQ(c.args[0], "web-1-abcde");
+  CHECK(parse("logs --follow web-1-abcde --tail=0", &c, &err) == 0);
+  CHECK(c.follow == 1 && c.tail == 0);
   CHECK(err == NULL);
 }
 
@@ -173,6 +181,10 @@ static void test_cmdline_errors(void)
       {"get servers -w", "get servers: takes no NAME and no -w"},
       {"get servers s1", "get servers: takes no NAME"},
       {"describe server s1", "unknown resource `server`"},
+      {"logs r --tail -3", "--tail `-3`"},
+      {"logs r --tail x", "--tail `x`"},
+      {"logs r --tail", "needs a value"},
+      {"get services --tail 3", "unknown option `--tail`"},
   };
   size_t i;
 

@@ -1,7 +1,7 @@
 /* test_client_failover.c - client.c with several servers ("URL,URL"), against real HTTP
  * servers on loopback (libmicrohttpd, in this process): a refused server and one answering
- * 503 are passed over, the client stays on the one that answered, watch streams move too,
- * and the message when none answers names each. */
+ * 503 are passed over, the client stays on the one that answered, watch streams and raw
+ * (logs) streams move too, and the message when none answers names each. */
 #include "check.h"
 #include "client.h"
 
@@ -127,6 +127,61 @@ static void test_stream_fails_over(void)
   MHD_stop_daemon(good.d);
 }
 
+struct raw_seen
+{
+  long codes[4];
+  int ncodes;
+  char data[128];
+  size_t len;
+};
+
+static int raw_status(long code, void *arg)
+{
+  struct raw_seen *r = arg;
+  if (r->ncodes < 4)
+    r->codes[r->ncodes++] = code;
+  return 0;
+}
+
+static int raw_data(const char *buf, size_t len, void *arg)
+{
+  struct raw_seen *r = arg;
+  size_t n = len < sizeof(r->data) - 1 - r->len ? len : sizeof(r->data) - 1 - r->len;
+  memcpy(r->data + r->len, buf, n);
+  r->len += n;
+  r->data[r->len] = '\0';
+  return 0;
+}
+
+/* `skiffctl logs` on several servers: a dead one and a 503 are passed over, and the caller's
+ * status callback hears only the answer that counts. */
+static void test_raw_stream_fails_over(void)
+{
+  struct fake busy, good;
+  fake_start(&busy, 503);
+  fake_start(&good, 200);
+  cleanup_free char *list = xasprintf("http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
+                                      dead_port(), busy.port, good.port);
+  struct client *c = client_new(list, "t", 2000);
+  cleanup_err struct skiff_err *err = NULL;
+  struct raw_seen seen = {0};
+  struct client_raw_cbs cbs = {.status = raw_status, .data = raw_data, .arg = &seen};
+  long status = 0;
+  CHECK(client_stream_raw(c, "/v1/replicas/r/logs", &cbs, &status, &err) == 0);
+  CHECK(status == 200 && busy.hits == 1);
+  CHECK(seen.ncodes == 1 && seen.codes[0] == 200);
+  cleanup_free char *want = xasprintf("{\"port\":%d}\n", good.port);
+  CHECK_STR_EQ(seen.data, want);
+  /* The last server left answering 503: that answer is the caller's. */
+  MHD_stop_daemon(good.d);
+  seen = (struct raw_seen){0};
+  CHECK(client_stream_raw(c, "/v1/replicas/r/logs", &cbs, &status, &err) < 0);
+  CHECK(status == 503 && seen.ncodes == 1 && seen.codes[0] == 503);
+  CHECK_CONTAINS(err ? err->msg : NULL, "store unavailable");
+  client_free(c);
+  MHD_stop_daemon(busy.d);
+}
+
 static void test_none_answers(void)
 {
   int a = dead_port(), b = dead_port();
@@ -146,6 +201,7 @@ int main(void)
   RUN_TEST(test_resolve_list);
   RUN_TEST(test_request_fails_over);
   RUN_TEST(test_stream_fails_over);
+  RUN_TEST(test_raw_stream_fails_over);
   RUN_TEST(test_none_answers);
   return CHECK_DONE();
 }

@@ -447,6 +447,43 @@ static void test_conflict_drops_one_write_only(void)
   teardown();
 }
 
+/* A replica that cannot start is reported Failed again and again: the replacements come in
+ * rounds 1 s, 2 s ... apart, and between rounds the Failed replica stays with its reason. */
+static void test_failed_stays_visible_between_rounds(void)
+{
+  setup();
+  add_node("a");
+  apply("{\"name\":\"bad\",\"image\":\"nosuch\",\"replicas\":1}");
+  tick(0.1);
+  const char *s = first_replica("bad", "Scheduled");
+  CHECK(s != NULL);
+  cleanup_free char *first = xstrdup(s ? s : "");
+  set_state(first, REPLICA_FAILED, 1);
+  tick(0.1); /* the first round is at once */
+  CHECK(view_replica(&cl.view, first) == NULL);
+  s = first_replica("bad", "Scheduled");
+  CHECK(s != NULL);
+  cleanup_free char *second = xstrdup(s ? s : "");
+  set_state(second, REPLICA_FAILED, 1);
+  tick(0.3); /* within the 1 s back-off: kept, nothing new */
+  CHECK(view_replica(&cl.view, second) != NULL);
+  CHECK(count("bad", NULL, 0) == 1 && count("bad", "Failed", 0) == 1);
+  tick(0.3);
+  CHECK(count("bad", "Failed", 0) == 1);
+  tick(0.5); /* 1.1 s after the first round: the next one */
+  CHECK(view_replica(&cl.view, second) == NULL);
+  CHECK(count("bad", "Scheduled", 0) == 1);
+  /* scaled to zero while one waits: dropped at once, nothing to wait for */
+  s = first_replica("bad", "Scheduled");
+  CHECK(s != NULL);
+  if (s)
+    set_state(s, REPLICA_FAILED, 1);
+  apply("{\"name\":\"bad\",\"image\":\"nosuch\",\"replicas\":0}");
+  tick(0.1);
+  CHECK(count("bad", NULL, 0) == 0);
+  teardown();
+}
+
 /* Crash looping in place (BackOff, restarts rising) is not replaced and keeps its name. */
 static void test_backoff_replica_is_kept(void)
 {
@@ -485,5 +522,6 @@ int main(void)
   RUN_TEST(test_unschedulable_stays_pending_with_reason);
   RUN_TEST(test_conflict_drops_one_write_only);
   RUN_TEST(test_backoff_replica_is_kept);
+  RUN_TEST(test_failed_stays_visible_between_rounds);
   return CHECK_DONE();
 }

@@ -48,8 +48,33 @@ static void test_defaults(void)
   CHECK(json_object_size(json_object_get(pl, "selector")) == 0);
   CHECK(json_array_size(json_object_get(svc, "ports")) == 0);
   CHECK(json_object_size(json_object_get(svc, "health")) == 0);
+  CHECK(json_real_value(json_object_get(svc, "terminationGracePeriod")) == 10);
+  /* part of the template: the agent reads it from the replica's spec */
+  json_t *tpl = model_service_template(svc);
+  CHECK(json_real_value(json_object_get(tpl, "terminationGracePeriod")) == 10);
+  json_decref(tpl);
   json_decref(in);
   json_decref(svc);
+}
+
+static void test_grace_period(void)
+{
+  json_t *in
+      = json_pack("{s:s,s:s,s:f}", "name", "web", "image", "webapp", "terminationGracePeriod", 2.5);
+  json_t *svc = NULL;
+  CHECK(model_service_parse(in, "service", &svc, NULL, NULL) == 0);
+  CHECK(json_real_value(json_object_get(svc, "terminationGracePeriod")) == 2.5);
+  json_decref(in);
+  json_decref(svc);
+  expect_error("{\"name\":\"a\",\"image\":\"w\",\"terminationGracePeriod\":-1}",
+               "service.terminationGracePeriod: expected a number of seconds between 0 and 3600");
+  expect_error("{\"name\":\"a\",\"image\":\"w\",\"terminationGracePeriod\":3601}",
+               "service.terminationGracePeriod: expected a number of seconds between 0 and 3600");
+  expect_error("{\"name\":\"a\",\"image\":\"w\",\"terminationGracePeriod\":\"10s\"}",
+               "service.terminationGracePeriod: expected a number of seconds between 0 and 3600");
+  char *ok = apply_error("{\"name\":\"a\",\"image\":\"w\",\"terminationGracePeriod\":0}");
+  CHECK(ok == NULL);
+  free(ok);
 }
 
 static void test_normalized_values(void)
@@ -188,6 +213,7 @@ int main(void)
 {
   RUN_TEST(test_defaults);
   RUN_TEST(test_normalized_values);
+  RUN_TEST(test_grace_period);
   RUN_TEST(test_error_paths);
   RUN_TEST(test_all_or_nothing);
   RUN_TEST(test_node_and_status);

@@ -178,6 +178,19 @@ static void test_sha256_vectors(void)
     }
 }
 
+static void test_bearer(void)
+{
+  CHECK(skiff_bearer_matches("Bearer abc123", "abc123"));
+  CHECK(!skiff_bearer_matches("Bearer abc12", "abc123"));
+  CHECK(!skiff_bearer_matches("Bearer abc1234", "abc123"));
+  CHECK(!skiff_bearer_matches("Bearer xbc123", "abc123"));
+  CHECK(!skiff_bearer_matches("bearer abc123", "abc123"));
+  CHECK(!skiff_bearer_matches("abc123", "abc123"));
+  CHECK(!skiff_bearer_matches("Bearer ", "abc123"));
+  CHECK(!skiff_bearer_matches(NULL, "abc123"));
+  CHECK(!skiff_bearer_matches("Bearer abc123", NULL));
+}
+
 int main(void)
 {
   RUN_TEST(test_signal_names_and_numbers);
@@ -188,5 +201,6 @@ int main(void)
   RUN_TEST(test_files);
   RUN_TEST(test_id_map_format);
   RUN_TEST(test_sha256_vectors);
+  RUN_TEST(test_bearer);
   return CHECK_DONE();
 }

@@ -151,7 +151,7 @@ teardown() {
 	assert_contains "$output" "Cordoned:        yes"
 }
 
-@test "logs without a real agent says so" {
+@test "logs of a fake node say a real agent is needed; real-agent flags refuse --fake-runtime" {
 	start_server
 	start_agent n
 	service "$ORCH_TMP/s.json" app 1
@@ -161,7 +161,8 @@ teardown() {
 	run ctl logs "$r"
 	[ "$status" -ne 0 ]
 	assert_contains "$output" "logs need a real agent"
-	run "$SKIFFD" agent --server "$URL" --name x
+	# the real agent's flags are not the fake's
+	run "$SKIFFD" agent --fake-runtime --server "$URL" --name x --root "$ORCH_TMP/r"
 	[ "$status" -eq 2 ]
-	assert_contains "$output" "real runtime agent not yet available"
+	assert_contains "$output" "--root is for the real agent, not --fake-runtime"
 }
