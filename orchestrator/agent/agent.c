@@ -240,8 +240,9 @@ static void agent_usage(FILE *f)
 {
   fprintf(
       f,
-      "usage: skiffd agent --server URL --token-file F --name NODE [--address IP] [--cpu N]\n"
-      "                    [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
+      "usage: skiffd agent --server URL[,URL...] --token-file F --name NODE [--address IP]\n"
+      "                    [--cpu N]"
+      " [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
       "                    [--bridge NAME] [--agent-port N] [--image-root DIR]\n"
       "                    [--log-max SIZE] [--log-retention SECONDS]\n"
       "                    [--heartbeat-interval SECONDS]\n"
