@@ -31,7 +31,8 @@ run() {
 	"$@"
 }
 note() { printf '   %s\n' "$*"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# shellcheck source=lib.bash
+source "$ROOT/examples/lib.bash"
 die() {
 	echo "demo: $*" >&2
 	exit 1
@@ -45,15 +46,6 @@ stop_watch() {
 }
 trap stop_watch EXIT
 
-# wait_until SECONDS CMD...: poll CMD every 0.1 s
-wait_until() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 replicas_json() { "$CTL" get replicas -o json; }
 # ready_count: replicas of web that are Running and ready
 ready_count() { replicas_json | jq '[.items[] | select(.service == "web" and .state == "Running" and .ready)] | length'; }
@@ -94,12 +86,13 @@ say "2. apply examples/web.json: 3 replicas of the web app, one per host"
 run "$CTL" apply -f "$ROOT/examples/web.json"
 t0=$(now_ms)
 run "$CTL" rollout status web -w
-wait_until 60 all_ready 3 || die "the replicas did not become Ready"
+wait_for 60 all_ready 3 || die "the replicas did not become Ready"
 record "apply -> 3 replicas Ready (pull + start)" "$(($(now_ms) - t0)) ms"
 run "$CTL" get replicas -o wide
 H1=$(host_addr h1)
 URL=http://$H1:30080
-note "the node port 30080 answers on every host and spreads requests over every replica:"
+note "node-port URL: $URL (and port 30080 on every host)"
+note "the node port answers on every host and spreads requests over every replica:"
 for h in h1 h2 h3; do
 	note "through $h ($(host_addr "$h")):"
 	who_answers "http://$(host_addr "$h"):30080" 6
@@ -115,7 +108,7 @@ read -r victim vnode < <(replicas_json | jq -r '.items[] | select(.service == "w
 pid=$("$SKIFF" --root "$DIR/$vnode/state" state "$victim" | jq .pid)
 run kill -KILL "$pid"
 t0=$(now_ms)
-wait_until 30 replica_ready "$victim" 1 || die "$victim did not come back"
+wait_for 30 replica_ready "$victim" 1 || die "$victim did not come back"
 record "process killed -> Ready again (in place)" "$(($(now_ms) - t0)) ms"
 sleep 1
 
@@ -123,13 +116,13 @@ say "3b. crash one replica again and again with POST /crash: restarts back off (
 read -r victim vnode vaddr < <(replicas_json | jq -r '.items[] | select(.service == "web") | "\(.name) \(.node) \(.address)"' | tail -1)
 for i in 1 2 3 4; do
 	pod_curl "$vnode" -X POST "http://$vaddr:8080/crash" >/dev/null || true
-	wait_until 60 replica_ready "$victim" "$i" || die "$victim did not come back after crash $i"
+	wait_for 60 replica_ready "$victim" "$i" || die "$victim did not come back after crash $i"
 	r=$(replicas_json | jq -r --arg n "$victim" '.items[] | select(.name == $n) | .restarts')
 	note "crash $i of $victim: back, restarts=$r"
 done
 t0=$(now_ms)
 pod_curl "$vnode" -X POST "http://$vaddr:8080/crash" >/dev/null || true
-wait_until 60 replica_ready "$victim" 5 || die "$victim did not come back"
+wait_for 60 replica_ready "$victim" 5 || die "$victim did not come back"
 record "5th crash -> Ready again (after back-off)" "$(($(now_ms) - t0)) ms"
 run "$CTL" get replicas "$victim"
 run "$CTL" events
@@ -141,7 +134,7 @@ note "Kubernetes waits ~5 min by default) and replaces its replica on another ho
 run "$CLUSTER" kill-host h3 --dir "$DIR"
 t0=$(now_ms)
 moved() { [ "$(replicas_json | jq '[.items[] | select(.service == "web" and .node != "h3" and .state == "Running" and .ready)] | length')" -ge 3 ]; }
-wait_until 60 moved || die "the replicas did not move off h3"
+wait_for 60 moved || die "the replicas did not move off h3"
 record "host h3 killed -> 3 replicas Ready elsewhere" "$(($(now_ms) - t0)) ms"
 run "$CTL" get nodes
 run "$CTL" get replicas -o wide
@@ -150,7 +143,7 @@ who_answers "$URL" 6
 say "3d. h3 comes back: its agent cleans up what the server moved away"
 run "$CLUSTER" start-host h3 --dir "$DIR"
 back() { "$CTL" get nodes | grep -q '^h3 .* Ready'; }
-wait_until 30 back || die "h3 did not come back"
+wait_for 30 back || die "h3 did not come back"
 sleep 2
 run "$CTL" get nodes
 
@@ -159,7 +152,7 @@ r3=$(rps "$URL/work?ms=50")
 note "3 replicas: $r3 requests/s of GET /work?ms=50 through the node port"
 run "$CTL" scale web 6
 t0=$(now_ms)
-wait_until 60 all_ready 6 || die "scale to 6 did not finish"
+wait_for 60 all_ready 6 || die "scale to 6 did not finish"
 record "scale 3 -> 6 Ready" "$(($(now_ms) - t0)) ms"
 r6=$(rps "$URL/work?ms=50")
 note "6 replicas: $r6 requests/s (until a resource runs out: this machine has $(nproc) CPUs)"

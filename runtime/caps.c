@@ -154,9 +154,9 @@ static int drop_bounding(uint64_t keep, int ncaps, struct skiff_err **err)
     {
       if (keep & (1ULL << c))
         continue;
-      if (cap_get_bound((cap_value_t)c) != 1)
-        continue; /* already gone, or not known to this kernel */
-      if (cap_drop_bound((cap_value_t)c) < 0)
+      /* one prctl per capability: dropping one already gone is a no-op, one this kernel
+         does not know is EINVAL */
+      if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
         return skiff_error(err, errno, "prctl PR_CAPBSET_DROP %s",
                            caps_name(c) ? caps_name(c) : "?");
     }
@@ -232,7 +232,8 @@ static int set_process_caps(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t 
     }
   cap_free(c);
 
-  if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
+  /* one prctl (libcap's cap_reset_ambient asks about every capability first) */
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return skiff_error(err, errno, "prctl PR_CAP_AMBIENT_CLEAR_ALL");
   for (int i = 0; i < ncaps; i++)
     if (amb & (1ULL << i))

@@ -36,6 +36,7 @@ static const struct
     {"hugetlb", 0},
     {"rdma", 0},
     {"misc", 0},
+    {"debug", 0},
 };
 
 struct mounted_hier
@@ -216,6 +217,21 @@ void cgroup_set_mountinfo_for_tests(const char *mountinfo_text)
   if (mountinfo_text)
     layout_parse(mountinfo_text);
   pthread_mutex_unlock(&layout_lock);
+}
+
+char **cgroup_v1_mount_options(void)
+{
+  pthread_mutex_lock(&layout_lock);
+  layout_load_locked();
+  char **out = NULL;
+  if (layout.load_errno == 0)
+    {
+      out = xzalloc((layout.n_v1 + 1) * sizeof(char *));
+      for (size_t i = 0; i < layout.n_v1; i++)
+        out[i] = xstrdup(layout.v1[i].controllers);
+    }
+  pthread_mutex_unlock(&layout_lock);
+  return out;
 }
 
 enum cgroup_mode cgroup_detect_mode(void)

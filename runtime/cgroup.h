@@ -61,6 +61,11 @@ struct cgroup_ops
 
 /* Detect the host layout (cached). */
 enum cgroup_mode cgroup_detect_mode(void);
+/* The mount options of each v1 hierarchy of the host ("cpu,cpuacct", "name=systemd"),
+ * from the layout read once per process (a clone of the runtime, the container init,
+ * inherits it: no second walk of /proc/self/mountinfo); NULL-terminated, malloc'd; an
+ * empty list on a v2-only host, NULL when the layout could not be read. */
+char **cgroup_v1_mount_options(void);
 
 /* Handle for path (relative, starting with '/'; ".." components rejected).  Does not
  * touch the filesystem. */

@@ -213,6 +213,10 @@ static int rmdir_retry(int parentfd, const char *name, const char *path, long lo
 static int remove_tree_at(int parentfd, const char *name, const char *path, long long start,
                           struct skiff_err **err)
 {
+  /* the common case, an empty leaf: one rmdir; child cgroups or live tasks (EBUSY) take
+     the walk below, which removes the children and waits for the tasks */
+  if (unlinkat(parentfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+    return 0;
   int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? 0 : skiff_error(err, errno, "open `%s`", path);

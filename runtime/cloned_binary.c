@@ -1,21 +1,32 @@
-/* cloned_binary.c - re-exec skiff from a sealed memfd copy of its own executable
- * (CVE-2019-5736: the container must never get a handle on the host's skiff file).
+/* cloned_binary.c - re-execute skiff through a handle the container cannot write
+ * (CVE-2019-5736): a private read-only overlayfs over its directory, else a sealed memfd
+ * copy (see cloned_binary.h).
  *
- * "Already the copy" is decided by the file itself: F_GET_SEALS on /proc/self/exe
- * returns our seals only for a memfd we sealed; a file on a host filesystem has none
- * (fcntl fails with EINVAL), and no environment variable is trusted for it. */
+ * "Already protected" is decided by the running file itself: F_GET_SEALS on
+ * /proc/self/exe returns our seals only for a memfd we sealed, and fstatfs() says
+ * whether it sits on a read-only overlayfs; no environment variable is trusted for it. */
 #define _GNU_SOURCE
 #include "cloned_binary.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/mount.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
+#endif
+#ifndef OVERLAYFS_SUPER_MAGIC
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #endif
 
 extern char **environ;
@@ -26,12 +37,87 @@ static int seals_of(int fd)
   return s < 0 ? 0 : s;
 }
 
-int cloned_binary_is_sealed(struct skiff_err **err)
+static enum cloned_binary_kind kind_of(int fd)
+{
+  if ((seals_of(fd) & CLONED_BINARY_SEALS) == CLONED_BINARY_SEALS)
+    return CLONED_BINARY_MEMFD;
+  /* read-only either at the mount or at the superblock: a write through this path is
+     refused (EROFS), and a container cannot remount a mount of another namespace */
+  struct statfs sf;
+  if (fstatfs(fd, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY))
+    return CLONED_BINARY_OVERLAY;
+  return CLONED_BINARY_NONE;
+}
+
+int cloned_binary_kind(struct skiff_err **err)
 {
   cleanup_close int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return skiff_error(err, errno, "open `/proc/self/exe`");
-  return (seals_of(fd) & CLONED_BINARY_SEALS) == CLONED_BINARY_SEALS;
+  return (int)kind_of(fd);
+}
+
+/* overlayfs escapes ':' and '\' in a lowerdir list with '\' */
+static char *escape_lower(const char *path)
+{
+  char *out = xmalloc(2 * strlen(path) + 1), *o = out;
+  for (const char *p = path; *p; p++)
+    {
+      if (*p == ':' || *p == '\\')
+        *o++ = '\\';
+      *o++ = *p;
+    }
+  *o = '\0';
+  return out;
+}
+
+/* An O_PATH handle on our own binary through a new, detached, read-only overlay of its
+ * directory, or -1 (the caller falls back to the copy; *err says why).  Two lower
+ * layers and no upper one is overlayfs's "lower-only" mode: the superblock is read-only
+ * for good.  The binary's directory is the top layer, so a file of the same name in
+ * lower_dir cannot stand in for it. */
+static int overlay_handle(int self, const char *lower_dir, struct skiff_err **err)
+{
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0)
+    return skiff_error(err, errno, "readlink `/proc/self/exe`");
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (exe[0] != '/' || slash == NULL || slash[1] == '\0')
+    return skiff_error(err, 0, "`/proc/self/exe` is `%s`, not a path", exe);
+  *slash = '\0';
+  const char *name = slash + 1;
+  cleanup_free char *top = escape_lower(exe[0] ? exe : "/");
+  cleanup_free char *bottom = escape_lower(lower_dir);
+  cleanup_free char *lowers = xasprintf("%s:%s", top, bottom);
+
+  cleanup_close int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return skiff_error(err, errno, "fsopen overlay");
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", lowers, 0) < 0)
+    return skiff_error(err, errno, "overlay lowerdir `%s`", lowers);
+  /* layers on different filesystems turn xino on and log about it; we need no inode
+     numbers of our own */
+  syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "xino", "off", 0);
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return skiff_error(err, errno, "create the overlay over `%s`", exe);
+  cleanup_close int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+  if (mnt < 0)
+    return skiff_error(err, errno, "fsmount the overlay over `%s`", exe);
+  int fd = openat(mnt, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return skiff_error(err, errno, "open `%s` in the overlay over `%s`", name, exe);
+  /* the same file we run (not one put there since we started): size and times agree */
+  struct stat a, b;
+  if (fstat(self, &a) < 0 || fstat(fd, &b) < 0 || !S_ISREG(b.st_mode) || a.st_size != b.st_size
+      || a.st_mtim.tv_sec != b.st_mtim.tv_sec || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec)
+    {
+      close(fd);
+      return skiff_error(err, 0, "`%s/%s` changed since skiff started", exe, name);
+    }
+  return fd;
 }
 
 /* A memfd that may be executed: MFD_EXEC where the kernel knows it (vm.memfd_noexec). */
@@ -85,14 +171,9 @@ static int copy_all(int src, int dst, off_t size, struct skiff_err **err)
   return 0;
 }
 
-int cloned_binary_ensure(int argc, char **argv, struct skiff_err **err)
+/* A sealed memfd copy of the running binary, or -1. */
+static int memfd_handle(int self, struct skiff_err **err)
 {
-  (void)argc;
-  cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (self < 0)
-    return skiff_error(err, errno, "open `/proc/self/exe`");
-  if ((seals_of(self) & CLONED_BINARY_SEALS) == CLONED_BINARY_SEALS)
-    return 0;
   struct stat st;
   if (fstat(self, &st) < 0)
     return skiff_error(err, errno, "fstat `/proc/self/exe`");
@@ -117,6 +198,35 @@ int cloned_binary_ensure(int argc, char **argv, struct skiff_err **err)
   /* Check what we built before trusting it: the re-exec'd skiff only looks at seals. */
   if ((seals_of(mfd) & CLONED_BINARY_SEALS) != CLONED_BINARY_SEALS)
     return skiff_error(err, 0, "memfd copy of skiff: seals not applied");
-  fexecve(mfd, argv, environ);
-  return skiff_error(err, errno, "fexecve the sealed copy of `/proc/self/exe`");
+  return steal_fd(&mfd);
+}
+
+int cloned_binary_ensure(char **argv, const char *lower_dir, struct skiff_err **err)
+{
+  cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0)
+    return skiff_error(err, errno, "open `/proc/self/exe`");
+  if (kind_of(self) != CLONED_BINARY_NONE)
+    return 0;
+  cleanup_close int fd = -1;
+  if (lower_dir)
+    {
+      struct skiff_err *why = NULL;
+      fd = overlay_handle(self, lower_dir, &why);
+      skiff_err_free(&why); /* the copy below is the answer to any overlay failure */
+    }
+  SKIFF_TRACE(fd >= 0 ? "read-only overlay of the binary made" : "no overlay");
+  if (fd < 0)
+    {
+      fd = memfd_handle(self, err);
+      if (fd < 0)
+        return -1;
+      SKIFF_TRACE("sealed memfd copy made");
+    }
+  /* a handle we made must be what the re-executed skiff will recognise, or it would
+     make another one forever */
+  if (kind_of(fd) == CLONED_BINARY_NONE)
+    return skiff_error(err, 0, "the protected copy of skiff is neither sealed nor read-only");
+  fexecve(fd, argv, environ);
+  return skiff_error(err, errno, "fexecve the protected copy of `/proc/self/exe`");
 }

@@ -87,6 +87,8 @@ void container_ctx_free(struct create_ctx *c)
   free(c->created);
   if (c->fifo_fd >= 0)
     close(c->fifo_fd);
+  if (c->sync_fd >= 0)
+    close(c->sync_fd);
   container_ctx_unlock(c);
 }
 
@@ -104,6 +106,7 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
 {
   memset(c, 0, sizeof(*c));
   c->fifo_fd = -1;
+  c->sync_fd = -1;
   c->lock_fd = -1;
   c->stdio_fd = -1;
   c->opts = o;
@@ -167,20 +170,24 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
   return 0;
 }
 
-/* The state dir with the config copy and the exec fifo (state.json comes once created). */
+/* The state dir with the config copy and the exec fifo (state.json comes once created);
+ * a foreground run releases its init over the sync socket and needs no fifo. */
 static int ctx_prepare_dir(struct create_ctx *c, struct skiff_err **err)
 {
   cleanup_free char *cfg = xasprintf("%s/config.json", c->dir);
   if (skiff_write_file(cfg, c->spec_text, strlen(c->spec_text), 0600, err) < 0)
     return -1;
-  cleanup_free char *fifo = xasprintf("%s/exec.fifo", c->dir);
-  /* 0622: the init may already run as a non-root user when it opens it */
-  if (mkfifo(fifo, 0622) < 0)
-    return skiff_error(err, errno, "mkfifo `%s`", fifo);
-  chmod(fifo, 0622);
-  c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
-  if (c->fifo_fd < 0)
-    return skiff_error(err, errno, "open `%s`", fifo);
+  if (!c->release_on_sync)
+    {
+      cleanup_free char *fifo = xasprintf("%s/exec.fifo", c->dir);
+      /* 0622: the init may already run as a non-root user when it opens it */
+      if (mkfifo(fifo, 0622) < 0)
+        return skiff_error(err, errno, "mkfifo `%s`", fifo);
+      chmod(fifo, 0622);
+      c->fifo_fd = open(fifo, O_PATH | O_CLOEXEC);
+      if (c->fifo_fd < 0)
+        return skiff_error(err, errno, "open `%s`", fifo);
+    }
   /* state.json is written once, when created: until then the dir reads as "creating"
      (state_load), and delete finds the cgroup through the config copy */
   c->created = state_now_rfc3339();
@@ -227,6 +234,22 @@ static void warn_unraisable_ambient(const struct skiff_process *p)
                  dropped);
 }
 
+/* Does the parent have work between clone3 and READY (id maps, a v2 cgroup move, the oom
+ * score, a veth, prestart/createRuntime hooks), or does the init need the state JSON for
+ * hooks of its own?  If not, the init goes from clone3 to READY without waiting for us:
+ * two round trips less per start (each one a wake-up of the other process, which costs
+ * most under load). */
+static bool quick_handshake(const struct create_ctx *c, unsigned long long clone_flags)
+{
+  const struct skiff_spec *spec = c->spec;
+  return !(clone_flags & CLONE_NEWUSER)
+         && (cgroup_detect_mode() != CGROUP_MODE_V2 || (clone_flags & CLONE_INTO_CGROUP))
+         && !spec->process.has_oom_score_adj && !(c->opts->net && c->opts->net_ip)
+         && spec->n_hooks[SKIFF_HOOK_PRESTART] == 0 && spec->n_hooks[SKIFF_HOOK_CREATE_RUNTIME] == 0
+         && spec->n_hooks[SKIFF_HOOK_CREATE_CONTAINER] == 0
+         && spec->n_hooks[SKIFF_HOOK_START_CONTAINER] == 0;
+}
+
 int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err)
 {
   const struct skiff_spec *spec = c->spec;
@@ -243,6 +266,7 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
     goto out;
   if (spec->linux.has_resources && cgroup_apply(cg, &spec->linux.resources, err) < 0)
     goto out;
+  SKIFF_TRACE("cgroup created and limits set");
   if (c->opts->console_socket && spec->process.terminal)
     {
       console_fd = connect_console(c->opts->console_socket, err);
@@ -314,11 +338,17 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
                              .stdio_fd = c->stdio_fd,
                              .cgroup = cgroup_detect_mode() == CGROUP_MODE_V1 ? cg : NULL,
                              .born_in_cgroup2 = (ca.flags & CLONE_INTO_CGROUP) != 0,
+                             .quick = quick_handshake(c, ca.flags),
+                             .release_on_sync = c->release_on_sync,
+                             .loopback_up = c->opts->net_loopback,
                              .lock_fd = c->lock_fd};
       init_main(&ia);
     }
+  SKIFF_TRACE("clone3 returned");
   close(sv[1]);
   sv[1] = -1;
+  if (quick_handshake(c, ca.flags))
+    goto ready;
   if (ca.flags & CLONE_NEWUSER && ns_write_id_maps(pid, spec, err) < 0)
     goto out;
   /* v2 children are born in the cgroup; on v1 the init joins it itself (see
@@ -345,8 +375,6 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
   if (c->opts->net && c->opts->net_ip
       && net_attach(c->opts->net, pid, c->opts->id, c->opts->net_ip, err) < 0)
     goto out;
-  if (c->opts->net_loopback && net_loopback_up(pid, err) < 0)
-    goto out;
   {
     cleanup_free char *state = creating_state_json(c, pid);
     if (hooks_run(spec, SKIFF_HOOK_PRESTART, state, err) < 0
@@ -355,10 +383,12 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
     if (sync_send(sv[0], SYNC_GO, state, err) < 0)
       goto out;
   }
+ready:
   free(payload);
   payload = NULL;
   if (sync_recv(sv[0], &type, &payload, err) < 0)
     goto out;
+  SKIFF_TRACE("init ready");
   if (type != SYNC_READY)
     {
       skiff_error(err, 0, "%s", type == SYNC_ERROR ? payload : "unexpected message from init");
@@ -366,6 +396,8 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
     }
   *pid_out = pid;
   pid = -1;
+  if (c->release_on_sync)
+    c->sync_fd = steal_fd(&sv[0]);
   ret = 0;
 out:
   free(payload);
@@ -411,7 +443,10 @@ int container_save_created(struct create_ctx *c, pid_t pid, pid_t monitor, int r
                            .monitor_pid = monitor,
                            .restart_count = restarts,
                            .created_done = true,
-                           .created = c->created};
+                           .created = c->created,
+                           .hooks_known = true,
+                           .poststart_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTART],
+                           .poststop_hooks = (int)c->spec->n_hooks[SKIFF_HOOK_POSTSTOP]};
   return state_save(c->opts->root, &st, err);
 }
 
@@ -430,11 +465,13 @@ void container_ctx_abort(struct create_ctx *c)
     skiff_rm_rf(c->dir, NULL);
 }
 
-int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts,
+int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts, bool foreground,
                         struct skiff_err **err)
 {
   if (ctx_init(c, opts, err) < 0)
     return -1;
+  c->release_on_sync = foreground;
+  SKIFF_TRACE("spec read and checked");
   if (state_create_dir(opts->root, opts->id, err) < 0)
     return -1; /* "already exists": not ours to remove */
   /* Fault tolerance (SIGKILL of `skiff create`): hold the container's lock while
@@ -446,6 +483,7 @@ int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts,
       container_ctx_abort(c);
       return -1;
     }
+  SKIFF_TRACE("state dir, config copy, exec fifo");
   return 0;
 }
 
@@ -491,13 +529,14 @@ int container_create(const struct container_opts *opts, struct skiff_err **err)
 {
   struct create_ctx c;
   int ret = -1;
-  if (container_ctx_setup(&c, opts, err) < 0)
+  if (container_ctx_setup(&c, opts, false, err) < 0)
     goto out;
   pid_t pid = wants_monitor(opts) ? monitor_create(&c, err) : create_unmonitored(&c, err);
   if (pid < 0)
     goto out;
   if (write_pid_file(opts->pid_file, pid, err) < 0)
     goto out;
+  SKIFF_TRACE("created");
   if (!wants_monitor(opts))
     container_cache_seccomp(&c);
   ret = 0;
@@ -530,11 +569,14 @@ static int release_init(const char *root, const struct skiff_state *st, struct s
       poll(&p, 1, n == 0 ? 1 : 100);
     }
   unlink(fifo);
+  SKIFF_TRACE("exec fifo read: init released");
   return 0;
 }
 
 static void run_poststart(const char *root, const struct skiff_state *st)
 {
+  if (st->hooks_known && st->poststart_hooks == 0)
+    return; /* no config to parse */
   cleanup_spec struct skiff_spec *spec = NULL;
   if (container_load_saved_spec(root, st->id, &spec, NULL) < 0
       || spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
@@ -585,7 +627,7 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   struct create_ctx c;
   int ret = -1;
   pid_t pid = 0;
-  if (container_ctx_setup(&c, opts, err) < 0)
+  if (container_ctx_setup(&c, opts, true, err) < 0)
     goto out;
   sigset_t fwd, old;
   if (container_spawn_init(&c, &pid, err) < 0
@@ -598,26 +640,38 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
       goto out;
     }
   container_ctx_unlock(&c);
+  SKIFF_TRACE("state.json: created");
   /* block before release so no signal is lost; the init was cloned earlier with the
      old mask, so it is not affected */
   container_block_forwarded(&fwd, &old);
-  {
-    cleanup_state struct skiff_state *st = NULL;
-    if (state_load(opts->root, opts->id, &st, err) < 0 || release_init(opts->root, st, err) < 0)
-      {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        container_delete(opts->root, opts->id, true, NULL);
-        goto out;
-      }
-    run_poststart(opts->root, st);
-  }
+  /* one message on the sync socket releases the init (no exec fifo, no state re-read) */
+  if (sync_send(c.sync_fd, SYNC_START, "", err) < 0)
+    {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      container_delete(opts->root, opts->id, true, NULL);
+      goto out;
+    }
+  close(steal_fd(&c.sync_fd));
+  SKIFF_TRACE("init released");
+  if (c.spec->n_hooks[SKIFF_HOOK_POSTSTART])
+    {
+      cleanup_state struct skiff_state *st = NULL;
+      if (state_load(opts->root, opts->id, &st, NULL) == 0)
+        run_poststart(opts->root, st);
+    }
   container_cache_seccomp(&c);
   int status = container_wait_forwarding(pid, &fwd);
+  SKIFF_TRACE("container exited");
   sigprocmask(SIG_SETMASK, &old, NULL);
-  state_record_exit(opts->root, opts->id, status, NULL);
+  /* exit.json only for a container that stays or poststop hooks that are told the exit
+     code: otherwise delete removes it at once */
+  if (opts->keep || c.spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+    state_record_exit(opts->root, opts->id, status, NULL);
+  SKIFF_TRACE("exit recorded");
   *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (!opts->keep)
     container_delete(opts->root, opts->id, true, NULL);
+  SKIFF_TRACE("deleted");
   ret = 0;
 out:
   container_ctx_free(&c);

@@ -24,6 +24,7 @@
 #include "net.h"
 #include "proxy.h"
 #include "cgroup.h"
+#include "trace.h"
 
 /* docker's --restart: what the monitor does when the init exits (restart.c). */
 enum container_restart_policy
@@ -140,7 +141,8 @@ enum sync_msg
   SYNC_MAPPED = 'M',  /* parent -> init: id maps written, cgroup joined */
   SYNC_NSREADY = 'N', /* init -> parent: namespaces joined, run the runtime hooks */
   SYNC_GO = 'G',      /* parent -> init: hooks done; payload: state JSON */
-  SYNC_READY = 'R',   /* init -> parent: waiting on the exec fifo */
+  SYNC_READY = 'R',   /* init -> parent: waiting on the exec fifo (or for SYNC_START) */
+  SYNC_START = 'S',   /* parent -> init: exec now (a foreground run: no exec fifo) */
   SYNC_ERROR = 'E',   /* init -> parent: payload: the error message */
 };
 #define SYNC_MAX 65536
@@ -165,7 +167,14 @@ struct init_args
   int stdio_fd;                /* >= 0: stdout+stderr to it, stdin from /dev/null */
   struct skiff_cgroup *cgroup; /* v1: the init joins this cgroup itself, first thing */
   bool born_in_cgroup2;
-  int lock_fd; /* the creator's state lock: closed first thing (never held by the init) */
+  /* The parent has nothing to do between clone3 and READY (container_quick_handshake):
+     no MAPPED / NSREADY / GO exchange, the init goes straight on. */
+  bool quick;
+  /* A foreground run: after READY the init waits for SYNC_START on sync_fd, not on an
+     exec fifo (one message instead of a fifo to make, open, poll and remove). */
+  bool release_on_sync;
+  bool loopback_up; /* --net none: bring lo of the new network namespace up */
+  int lock_fd;      /* the creator's state lock: closed first thing (never held by the init) */
 };
 /* The container init: never returns (execs or _exits after reporting the error). */
 void init_main(const struct init_args *a) __attribute__((noreturn));

@@ -14,9 +14,11 @@ struct create_ctx
   const struct skiff_spec *spec;
   char *spec_text;
   char *bundle, *rootfs, *dir, *cgroup_path;
-  int fifo_fd;       /* O_PATH fd of exec.fifo; -1 on a restart (the init execs at once) */
-  int lock_fd;       /* the state lock held while creating (the init closes its copy) */
-  char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
+  int fifo_fd;          /* O_PATH fd of exec.fifo; -1 on a restart (the init execs at once) */
+  bool release_on_sync; /* foreground run: no exec fifo, SYNC_START on sync_fd releases */
+  int sync_fd;          /* our end of the sync socket, kept for that release, or -1 */
+  int lock_fd;          /* the state lock held while creating (the init closes its copy) */
+  char *seccomp_key;    /* cache key of the profile; bpf is the cached filter if any */
   char *overlay_data;
   int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
   void *bpf;
@@ -25,8 +27,9 @@ struct create_ctx
 };
 
 /* Resolve the options, make the state dir (config copy, exec fifo) and take its lock.  A
- * failure removes what it made (never another container's dir). */
-int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts,
+ * failure removes what it made (never another container's dir).  foreground: a run that
+ * releases the init itself, over the sync socket (no exec fifo). */
+int container_ctx_setup(struct create_ctx *c, const struct container_opts *opts, bool foreground,
                         struct skiff_err **err);
 void container_ctx_free(struct create_ctx *c);
 /* Undo a failed create: the state dir (the cgroup is gone with container_spawn_init). */
@@ -35,7 +38,8 @@ void container_ctx_abort(struct create_ctx *c);
 void container_ctx_unlock(struct create_ctx *c);
 
 /* Clone the init and walk it through the handshake.  On success *pid is the init,
- * waiting on the exec fifo (or, without one, exec'ing), inside its cgroup.  On failure
+ * waiting on the exec fifo (for SYNC_START on c->sync_fd in a foreground run; without
+ * either, a restart, exec'ing), inside its cgroup.  On failure
  * nothing is left: the init is killed and reaped, the cgroup removed. */
 int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err);
 

@@ -71,16 +71,89 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct s
   return 0;
 }
 
-static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
+/* Is pid the init of a pid namespace of its own (the last NSpid of /proc/PID/status is 1,
+ * and there are two or more)?  Killing such an init kills every process of the
+ * namespace, and the kernel has done so before the init counts as exited. */
+static bool is_pidns_init(pid_t pid)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  cleanup_free char *text = NULL;
+  if (skiff_read_file(path, &text, NULL, NULL) < 0)
+    return false;
+  char *line = strstr(text, "\nNSpid:");
+  if (line == NULL)
+    return false;
+  line += 7;
+  line[strcspn(line, "\n")] = '\0';
+  size_t fields = 0;
+  const char *last = "";
+  for (char *save = NULL, *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+    {
+      fields++;
+      last = t;
+    }
+  return fields >= 2 && strcmp(last, "1") == 0;
+}
+
+/* Wait until pid (started at start, 0: any) has exited, at most timeout_ms; reap it if it
+ * is our own child (foreground run).  A pidfd wakes us the moment it exits (its parent
+ * may be a subreaper that reaps it later: a zombie counts as gone); without pidfds
+ * (kernel < 5.3), poll every 2 ms.  With sig, the process is first sent sig through the
+ * pidfd, so a pid reused since start is never signalled. */
+static void signal_and_wait(pid_t pid, unsigned long long start, int sig, int timeout_ms)
 {
   long long deadline = skiff_now_ms() + timeout_ms;
+  cleanup_close int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  /* the pidfd may name a newer process that reused the pid: check after opening it */
+  if (!state_pid_alive(pid, start))
+    {
+      waitpid(pid, NULL, WNOHANG);
+      return;
+    }
+  if (sig && (pfd < 0 || syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0))
+    kill(pid, sig);
+  while (pfd >= 0 && skiff_now_ms() < deadline)
+    {
+      struct pollfd p = {.fd = pfd, .events = POLLIN};
+      int n = poll(&p, 1, (int)(deadline - skiff_now_ms()));
+      if (n > 0 || (n < 0 && errno != EINTR))
+        break;
+    }
   while (state_pid_alive(pid, start) && skiff_now_ms() < deadline)
     {
-      /* our own child (foreground run)? reap it */
       if (waitpid(pid, NULL, WNOHANG) == pid)
-        break;
+        return;
       poll(NULL, 0, 2);
     }
+  waitpid(pid, NULL, WNOHANG);
+}
+
+static void wait_gone(pid_t pid, unsigned long long start, int timeout_ms)
+{
+  signal_and_wait(pid, start, 0, timeout_ms);
+}
+
+/* Kill every process of a created or running container.  The init of its own pid
+ * namespace takes them all with it: no freezer, whose v1 FROZEN and THAWED writes cost
+ * 2-3 ms each here (the kernel flips a static key); the cgroup-wide kill only for what is
+ * left in the cgroup (a process put there from outside the namespace) or a container
+ * sharing a pid namespace, and for a paused one. */
+static void kill_all(struct skiff_cgroup *cg, const struct skiff_state *st, enum skiff_status s)
+{
+  bool alive = st->pid > 0 && state_pid_alive(st->pid, st->start_time);
+  /* a paused (frozen) init takes no signal before it is thawed: cgroup_kill does that */
+  if (alive && s != SKIFF_STATUS_PAUSED && is_pidns_init(st->pid))
+    {
+      signal_and_wait(st->pid, st->start_time, SIGKILL, 5000);
+      cleanup_free pid_t *left = NULL;
+      size_t n = 0;
+      if (cgroup_pids(cg, &left, &n, NULL) == 0 && n == 0)
+        return;
+    }
+  cgroup_kill(cg, SIGKILL, NULL);
+  if (alive && state_pid_alive(st->pid, st->start_time))
+    kill(st->pid, SIGKILL);
 }
 
 int container_delete(const char *root, const char *id, bool force, struct skiff_err **err)
@@ -118,16 +191,15 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
   if (s != SKIFF_STATUS_STOPPED)
-    {
-      cgroup_kill(cg, SIGKILL, NULL);
-      if (st->pid > 0 && state_pid_alive(st->pid, st->start_time))
-        kill(st->pid, SIGKILL);
-    }
+    kill_all(cg, st, s);
   if (st->pid > 0)
     wait_gone(st->pid, st->start_time, 5000);
+  SKIFF_TRACE("delete: state read, init gone");
 
   cleanup_spec struct skiff_spec *spec = NULL;
-  if (container_load_saved_spec(root, id, &spec, NULL) == 0 && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
+  if ((!st->hooks_known || st->poststop_hooks > 0)
+      && container_load_saved_spec(root, id, &spec, NULL) == 0
+      && spec->n_hooks[SKIFF_HOOK_POSTSTOP])
     {
       cleanup_free char *json = state_hook_json(st, SKIFF_HOOK_POSTSTOP);
       struct skiff_err *herr = NULL;
@@ -140,6 +212,7 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
     }
   int r = cgroup_destroy(cg, err);
   cgroup_free(cg);
+  SKIFF_TRACE("delete: cgroups removed");
   /* a container run from an image holds a veth and an address lease */
   managed_release_network(st->annotations);
   if (r < 0)
@@ -148,18 +221,12 @@ int container_delete(const char *root, const char *id, bool force, struct skiff_
      process of ours outlives the delete */
   if (st->monitor_pid > 0 && st->monitor_pid != getpid())
     {
-      long long deadline = skiff_now_ms() + 2000;
       char path[64];
       snprintf(path, sizeof(path), "/proc/%d/comm", (int)st->monitor_pid);
-      while (skiff_now_ms() < deadline)
-        {
-          cleanup_free char *comm = NULL;
-          if (skiff_read_file(path, &comm, NULL, NULL) < 0 || strncmp(comm, "skiff-monitor", 13))
-            break;
-          if (state_proc_start_time(st->monitor_pid) == 0)
-            break; /* zombie */
-          poll(NULL, 0, 2);
-        }
+      cleanup_free char *comm = NULL;
+      /* still our monitor (not a process that reused its pid)? */
+      if (skiff_read_file(path, &comm, NULL, NULL) == 0 && strncmp(comm, "skiff-monitor", 13) == 0)
+        wait_gone(st->monitor_pid, state_proc_start_time(st->monitor_pid), 2000);
     }
   return state_remove(root, id, err);
 }
@@ -349,52 +416,60 @@ int container_exec(const char *root, const char *id, const struct container_exec
   if (console && eo->console_socket == NULL)
     return skiff_error(err, 0, "process.terminal is true: --console-socket is required");
 
-  /* join the pid namespace for our next child only, and step back right after the fork:
-     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
-     namespace */
-  char nspath[64];
-  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
-  cleanup_close int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  {
-    cleanup_close int pidns = open(nspath, O_RDONLY | O_CLOEXEC);
-    if (pidns < 0 || own_pidns < 0)
-      return skiff_error(err, errno, "open `%s`", pidns < 0 ? nspath : "/proc/self/ns/pid");
-    if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
-      return skiff_error(err, errno, "setns `%s`", nspath);
-  }
+  /* Everything the exec needs is made before we touch our pid namespace, so no error
+     path can return with it switched: the cgroup, the pipes, the terminal's socket pair,
+     both namespace fds.  A library caller such as the agent keeps running: a failure must
+     leak none of them either. */
   cleanup_free char *tmp = NULL;
   struct skiff_cgroup *cg = NULL;
   if (cgroup_new(cgroup_path_of(st, &tmp), &cg, err) < 0)
     return -1;
-  int go[2] = {-1, -1}, cerr[2] = {-1, -1};
+  int go[2] = {-1, -1}, cerr[2] = {-1, -1}, tsv[2] = {-1, -1};
+  int master = -1, own_pidns = -1, pidns = -1;
+  bool ready = false;
+  char nspath[64];
+  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(cerr, O_CLOEXEC) < 0)
+    skiff_error(err, errno, "pipe");
+  else if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
+    skiff_error(err, errno, "socketpair");
+  else if ((own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `/proc/self/ns/pid`");
+  else if ((pidns = open(nspath, O_RDONLY | O_CLOEXEC)) < 0)
+    skiff_error(err, errno, "open `%s`", nspath);
+  /* join the pid namespace for our next child only, and step back right after the fork:
+     our own exit (and LeakSanitizer's thread walk under ASan) must happen in our pid
+     namespace */
+  else if (setns(pidns, CLONE_NEWPID) < 0 && errno != EINVAL)
+    skiff_error(err, errno, "setns `%s`", nspath);
+  else
+    ready = true;
+  pid_t child = -1;
+  if (ready)
     {
-      int e = errno;
-      cgroup_free(cg);
-      for (int i = 0; i < 2; i++)
-        if (go[i] >= 0)
-          close(go[i]);
-      return skiff_error(err, e, "pipe");
+      child = fork();
+      int saved = errno;
+      if (child != 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+        abort(); /* cannot happen: our own pid namespace is always joinable */
+      if (child < 0)
+        skiff_error(err, saved, "fork");
     }
-  int master = -1, tsv[2] = {-1, -1};
-  if ((eo->tty || console) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsv) < 0)
+  if (child != 0)
     {
-      int e = errno;
-      cgroup_free(cg);
-      close(go[0]);
-      close(go[1]);
-      close(cerr[0]);
-      close(cerr[1]);
-      return skiff_error(err, e, "socketpair");
+      if (own_pidns >= 0)
+        close(own_pidns);
+      if (pidns >= 0)
+        close(pidns);
     }
-  pid_t child = fork();
   if (child < 0)
     {
+      int fds[] = {go[0], go[1], cerr[0], cerr[1], tsv[0], tsv[1]};
+      for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+          close(fds[i]);
       cgroup_free(cg);
-      return skiff_error(err, errno, "fork");
+      return -1;
     }
-  if (child > 0 && setns(own_pidns, CLONE_NEWPID) < 0)
-    abort(); /* cannot happen: our own pid namespace is always joinable */
   if (child == 0)
     {
       close(go[1]);
@@ -433,12 +508,15 @@ int container_exec(const char *root, const char *id, const struct container_exec
   container_block_forwarded(&fwd, &old);
   if (write(go[1], "g", 1) != 1)
     {
+      int saved = errno;
       close(go[1]);
       close(cerr[0]);
       if (tsv[0] >= 0)
         close(tsv[0]);
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
       sigprocmask(SIG_SETMASK, &old, NULL);
-      return skiff_error(err, errno, "exec: start the child");
+      return skiff_error(err, saved, "exec: start the child");
     }
   close(go[1]);
   /* the terminal's master, from the child (no master: its error pipe says why) */

@@ -173,11 +173,13 @@ void init_main(const struct init_args *a)
         _exit(1);
       close(null);
     }
+  SKIFF_TRACE("init: started");
   if (a->cgroup && cgroup_enter_self(a->cgroup, a->born_in_cgroup2, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: joined its cgroups");
   /* the parent dies -> we die; a half-created container must not linger */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED)
+  if (!a->quick && (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_MAPPED))
     _exit(1);
   free(payload);
   payload = NULL;
@@ -188,9 +190,11 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, (skiff_error(&err, errno, "become root of the user namespace"), err));
   if (ns_join_spec_paths(spec, CLONE_NEWPID, &err) < 0)
     fail(a->sync_fd, err);
-  if (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0)
-    _exit(1);
-  if (sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO)
+  if (a->loopback_up && net_loopback_up_here(&err) < 0)
+    fail(a->sync_fd, err);
+  if (!a->quick
+      && (sync_send(a->sync_fd, SYNC_NSREADY, "", &err) < 0
+          || sync_recv(a->sync_fd, &type, &payload, &err) < 0 || type != SYNC_GO))
     _exit(1);
   /* the state the hooks get: createContainer now, startContainer before exec */
   cleanup_free char *state_json = steal_pointer(&payload);
@@ -215,8 +219,10 @@ void init_main(const struct init_args *a)
       if (mount("overlay", a->rootfs, "overlay", 0, a->overlay_data) < 0)
         fail(a->sync_fd, (skiff_error(&err, errno, "mount overlay on `%s`", a->rootfs), err));
     }
+  SKIFF_TRACE("init: hooks, hostname");
   if (mount_prepare_rootfs(spec, a->rootfs, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: spec mounts, /dev");
   if (proc->terminal && a->console_fd >= 0 && setup_console(a->console_fd, &err) < 0)
     fail(a->sync_fd, err);
   if (a->console_fd >= 0)
@@ -226,6 +232,7 @@ void init_main(const struct init_args *a)
     fail(a->sync_fd, err);
   if (mount_finalize_rootfs(spec, &err) < 0)
     fail(a->sync_fd, err);
+  SKIFF_TRACE("init: sysctl, masks, pivot_root, readonly");
   if (apply_rlimits(proc, &err) < 0)
     fail(a->sync_fd, err);
   if (init_enter_cwd(proc->cwd, &err) < 0)
@@ -241,8 +248,12 @@ void init_main(const struct init_args *a)
   /* CVE-2024-21626: no fd of the caller or of ours reaches the container or its hooks:
      everything past stdio and the preserved fds goes now, while a failure can still fail
      the create; the sync socket and the exec fifo go once used. */
-  int still_needed[2] = {a->sync_fd, a->fifo_fd};
-  if (skiff_close_fds_from(3 + a->preserve_fds, still_needed, a->fifo_fd >= 0 ? 2 : 1, &err) < 0)
+  int still_needed[3] = {a->sync_fd}, n_needed = 1;
+  if (a->fifo_fd >= 0)
+    still_needed[n_needed++] = a->fifo_fd;
+  if (skiff_trace_fd >= 0) /* SKIFF_TRACE only; it goes with the last close before exec */
+    still_needed[n_needed++] = skiff_trace_fd;
+  if (skiff_close_fds_from(3 + a->preserve_fds, still_needed, (size_t)n_needed, &err) < 0)
     fail(a->sync_fd, err);
 
   /* Without no_new_privs the filter must be loaded while we still hold CAP_SYS_ADMIN;
@@ -255,12 +266,21 @@ void init_main(const struct init_args *a)
   if (spec->linux.has_seccomp && seccomp_late && apply_seccomp(a, &err) < 0)
     fail(a->sync_fd, err);
 
+  SKIFF_TRACE("init: rlimits, cwd, caps, seccomp");
   /* From here the container lives on its own: it must survive its creator, which exits
    * as soon as it reads READY (`skiff create`), so the death signal goes first.  A
    * creator that died meanwhile closed its end: the send fails and we give up. */
   prctl(PR_SET_PDEATHSIG, 0);
   if (sync_send(a->sync_fd, SYNC_READY, "", &err) < 0)
     _exit(1);
+  if (a->release_on_sync)
+    {
+      /* a foreground run releases us itself, no exec fifo; if it dies first, its end of
+         the socket closes and we give up */
+      cleanup_free char *go = NULL;
+      if (sync_recv(a->sync_fd, &type, &go, &err) < 0 || type != SYNC_START)
+        _exit(1);
+    }
   close(a->sync_fd);
 
   if (a->fifo_fd >= 0)
@@ -283,6 +303,7 @@ void init_main(const struct init_args *a)
           _exit(1);
         }
     }
+  SKIFF_TRACE("init: execve");
   /* and once more right before exec: only 0-2 and the preserved ones survive it */
   if (skiff_close_fds_from(3 + a->preserve_fds, NULL, 0, &err) < 0)
     {

@@ -6,6 +6,7 @@
  * In a cgroup namespace each mount shows the container's own cgroup as its root. */
 #include "mount.h"
 #include "mount_internal.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,10 +80,16 @@ int mnt_mount_cgroup(int root_fd, const struct skiff_mount *m, int dst_fd, struc
   cleanup_close int tmpfs_fd = mnt_resolve(root_fd, m->destination, O_DIRECTORY);
   if (tmpfs_fd < 0)
     return skiff_error(err, errno, "resolve `%s` inside the rootfs", m->destination);
-  cleanup_free char *info = NULL;
-  if (skiff_read_file("/proc/self/mountinfo", &info, NULL, err) < 0)
-    return -1;
-  char **hier = mount_cgroup_v1_hierarchies(info);
+  /* the runtime's view of the host's hierarchies, parsed before the clone; a walk of
+     this namespace's mountinfo (all the host's mounts) only when it has none */
+  char **hier = cgroup_v1_mount_options();
+  if (hier == NULL)
+    {
+      cleanup_free char *info = NULL;
+      if (skiff_read_file("/proc/self/mountinfo", &info, NULL, err) < 0)
+        return -1;
+      hier = mount_cgroup_v1_hierarchies(info);
+    }
   int ret = 0;
   for (char **h = hier; *h && ret == 0; h++)
     ret = mount_v1_hierarchy(root_fd, m, tmpfs_fd, *h, err);

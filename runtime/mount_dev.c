@@ -91,14 +91,32 @@ static int bind_host_device(int parent, const char *base, const struct skiff_dev
   return mnt_bind_fd(src, dst, false, 0, 0, d->path, err);
 }
 
-static int create_device(int root_fd, const struct skiff_device *d, bool userns,
+/* d's parent directory and base name: dev_fd (the container's /dev, resolved once) for a
+ * plain "/dev/NAME", else resolved (and created) inside the root.  *owned is the fd to
+ * close. */
+static int device_parent(int root_fd, int dev_fd, const char *path, char **base, int *owned,
+                         struct skiff_err **err)
+{
+  *owned = -1;
+  if (strncmp(path, "/dev/", 5) == 0 && path[5] && strchr(path + 5, '/') == NULL
+      && strcmp(path + 5, ".") && strcmp(path + 5, ".."))
+    {
+      *base = xstrdup(path + 5);
+      return dev_fd;
+    }
+  *owned = mnt_ensure_parent(root_fd, path, base, err);
+  return *owned;
+}
+
+static int create_device(int root_fd, int dev_fd, const struct skiff_device *d, bool userns,
                          struct skiff_err **err)
 {
   mode_t type = device_type_bits(d->type);
   if (type == 0)
     return skiff_error(err, EINVAL, "device `%s`: unknown type `%c`", d->path, d->type);
   cleanup_free char *base = NULL;
-  cleanup_close int parent = mnt_ensure_parent(root_fd, d->path, &base, err);
+  cleanup_close int owned = -1;
+  int parent = device_parent(root_fd, dev_fd, d->path, &base, &owned, err);
   if (parent < 0)
     return skiff_err_prefix(err, "device `%s`", d->path);
   struct stat st;
@@ -116,10 +134,9 @@ static int create_device(int root_fd, const struct skiff_device *d, bool userns,
   if (userns && type != S_IFIFO)
     return bind_host_device(parent, base, d, err);
 
+  /* the umask is 0 while /dev is populated (mnt_populate_dev) */
   mode_t perm = d->has_mode ? (d->file_mode & 07777) : 0666;
-  mode_t old = umask(0);
   int r = mknodat(parent, base, type | perm, makedev(d->major, d->minor));
-  umask(old);
   if (r < 0)
     return skiff_error(err, errno, "mknod `%s`", d->path);
   if ((d->has_uid || d->has_gid)
@@ -138,36 +155,40 @@ static bool listed_in_spec(const struct skiff_spec *spec, const char *path)
   return false;
 }
 
-int mnt_populate_dev(int root_fd, const struct skiff_spec *spec, struct skiff_err **err)
+static int populate(int root_fd, int dev, const struct skiff_spec *spec, struct skiff_err **err)
 {
   bool userns = in_user_namespace();
   for (size_t i = 0; i < sizeof default_devices / sizeof default_devices[0]; i++)
     if (!listed_in_spec(spec, default_devices[i].path)
-        && create_device(root_fd, &default_devices[i], userns, err) < 0)
+        && create_device(root_fd, dev, &default_devices[i], userns, err) < 0)
       return -1;
   for (size_t i = 0; i < spec->linux.n_devices; i++)
     {
       if (spec->linux.devices[i].path == NULL)
         return skiff_error(err, EINVAL, "linux.devices[%zu]: no path", i);
-      if (create_device(root_fd, &spec->linux.devices[i], userns, err) < 0)
+      if (create_device(root_fd, dev, &spec->linux.devices[i], userns, err) < 0)
         return skiff_err_prefix(err, "linux.devices[%zu]", i);
     }
-
-  cleanup_close int dev = mnt_resolve(root_fd, "/dev", O_DIRECTORY);
-  if (dev < 0)
-    return skiff_error(err, errno, "resolve `/dev` inside the rootfs");
   if (mkdirat(dev, "pts", 0755) < 0 && errno != EEXIST)
     return skiff_error(err, errno, "mkdir `/dev/pts`");
-  mode_t old = umask(0);
-  int r = mkdirat(dev, "shm", 01777);
-  int saved = errno;
-  umask(old);
-  if (r < 0 && saved != EEXIST)
-    return skiff_error(err, saved, "mkdir `/dev/shm`");
+  if (mkdirat(dev, "shm", 01777) < 0 && errno != EEXIST)
+    return skiff_error(err, errno, "mkdir `/dev/shm`");
   for (size_t i = 0; i < sizeof dev_symlinks / sizeof dev_symlinks[0]; i++)
     if (symlinkat(dev_symlinks[i].target, dev, dev_symlinks[i].name) < 0 && errno != EEXIST)
       return skiff_error(err, errno, "symlink `/dev/%s`", dev_symlinks[i].name);
   return 0;
+}
+
+int mnt_populate_dev(int root_fd, const struct skiff_spec *spec, struct skiff_err **err)
+{
+  /* /dev once, not per device; modes exactly as asked (umask 0) for the whole walk */
+  cleanup_close int dev = mnt_resolve(root_fd, "/dev", O_DIRECTORY);
+  if (dev < 0)
+    return skiff_error(err, errno, "resolve `/dev` inside the rootfs");
+  mode_t old = umask(0);
+  int r = populate(root_fd, dev, spec, err);
+  umask(old);
+  return r;
 }
 
 int mnt_open_dev_null(int root_fd, struct skiff_err **err)

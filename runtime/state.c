@@ -88,10 +88,15 @@ int state_save(const char *root, const struct skiff_state *st, struct skiff_err 
   if (o == NULL)
     return skiff_error(err, 0, "encode state of `%s`", st->id);
   json_object_set_new(o, "annotations", strv_pairs_to_object(st->annotations));
+  if (st->hooks_known)
+    {
+      json_object_set_new(o, "poststartHooks", json_integer(st->poststart_hooks));
+      json_object_set_new(o, "poststopHooks", json_integer(st->poststop_hooks));
+    }
   cleanup_free char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   cleanup_free char *path = xasprintf("%s/%s/state.json", root, st->id);
-  return skiff_write_file_atomic(path, text, strlen(text), 0600, err);
+  return skiff_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
 static char *dup_str(json_t *o, const char *key)
@@ -145,6 +150,10 @@ int state_load(const char *root, const char *id, struct skiff_state **out, struc
   st->restart_count = (int)json_integer_value(json_object_get(o, "restartCount"));
   st->restarting = json_is_true(json_object_get(o, "restarting"));
   st->created_done = json_is_true(json_object_get(o, "createdDone"));
+  json_t *pre = json_object_get(o, "poststartHooks"), *post = json_object_get(o, "poststopHooks");
+  st->hooks_known = json_is_integer(pre) && json_is_integer(post);
+  st->poststart_hooks = st->hooks_known ? (int)json_integer_value(pre) : -1;
+  st->poststop_hooks = st->hooks_known ? (int)json_integer_value(post) : -1;
   st->annotations = object_to_strv_pairs(json_object_get(o, "annotations"));
   json_decref(o);
 
@@ -262,7 +271,7 @@ int state_record_exit(const char *root, const char *id, int wait_status, struct 
   cleanup_free char *now = state_now_rfc3339();
   cleanup_free char *text = xasprintf("{\"exitCode\":%d,\"finished\":\"%s\"}", code, now);
   cleanup_free char *path = xasprintf("%s/%s/exit.json", root, id);
-  return skiff_write_file_atomic(path, text, strlen(text), 0600, err);
+  return skiff_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
 char *state_oci_json(const char *root, const struct skiff_state *st)

@@ -17,6 +17,7 @@
 #include "image.h"
 #include "net.h"
 #include "netagent.h"
+#include "trust.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,6 +202,8 @@ void *agent_heartbeat_thread(void *arg)
         {
           struct skiff_err *err = NULL;
           long status = 0;
+          if (h->creds)
+            client_set_token(c, agent_credentials_for(h->creds, h->names[i]));
           if (registered[i] && client_call(c, "POST", paths[i], empty, &status, NULL, &err) < 0
               && status == 404)
             {
@@ -240,13 +243,18 @@ static void agent_usage(FILE *f)
 {
   fprintf(
       f,
-      "usage: skiffd agent --server URL[,URL...] --token-file F --name NODE [--address IP]\n"
-      "                    [--cpu N]"
-      " [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
+      "usage: skiffd agent --server URL[,URL...] --token-file F --name NODE [--ca-file F]\n"
+      "                    [--address IP] [--cpu N]\n"
+      "                    [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
       "                    [--bridge NAME] [--agent-port N] [--image-root DIR]\n"
       "                    [--log-max SIZE] [--log-retention SECONDS]\n"
       "                    [--heartbeat-interval SECONDS]\n"
       "       skiffd agent --fake-runtime --name NODE [--count N] [--fail-file PATH] ...\n"
+      "  --token-file F    the join token `skiffd server` printed (or a credential)\n"
+      "  --join-token-file F  the join token (also $SKIFF_JOIN_TOKEN): the server's CA is\n"
+      "                    checked against its hash, the node gets its own credential\n"
+      "  --ca-file F       the cluster CA, when the token is a credential ($SKIFF_CA_FILE,\n"
+      "                    DATA/ca.crt)\n"
       "  --root DIR        runtime state, container dirs, leases, logs (default " AGENT_DEFAULT_ROOT
       ")\n"
       "  --pod-cidr CIDR   container subnet of this node (default: the server's, else "
@@ -310,6 +318,7 @@ static char *address_towards(const char *servers)
 
 struct real_opts
 {
+  const char *join, *ca_file, *data_dir; /* the join token, where the CA is without one */
   const char *root, *pod_cidr, *bridge, *image_root, *address;
   const char *log_max, *memory;
   double log_retention, agent_port, cpu;
@@ -453,6 +462,21 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
     }
   if (make_dirs(n) < 0)
     return 1;
+  /* who the node is: a join (or the credential saved at one), the CA with it */
+  cleanup_free char *ca = NULL, *saved = xasprintf("%s/credentials.json", n->root);
+  if (o->join == NULL && client_load_ca(o->ca_file, o->data_dir, &ca, &err) < 0)
+    {
+      agent_log("%s", err->msg);
+      return 2;
+    }
+  if (agent_credentials_node(&n->creds, n->server, o->join, o->join ? NULL : n->token, ca, n->name,
+                             saved, (const volatile int *)&agent_stopping, &err)
+      < 0)
+    {
+      agent_log("%s", err->msg);
+      return 1;
+    }
+  n->token = agent_credentials_for(&n->creds, n->name);
 
   /* Signals are read by the sync loop through a signalfd; every thread inherits the mask. */
   sigset_t sigs;
@@ -526,6 +550,8 @@ int agent_main(int argc, char **argv)
       {"server", required_argument, NULL, 's'},
       {"token", required_argument, NULL, 't'},
       {"token-file", required_argument, NULL, 'T'},
+      {"join-token-file", required_argument, NULL, 'J'},
+      {"ca-file", required_argument, NULL, 'C'},
       {"data", required_argument, NULL, 'd'},
       {"name", required_argument, NULL, 'n'},
       {"cpu", required_argument, NULL, 'c'},
@@ -546,9 +572,9 @@ int agent_main(int argc, char **argv)
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *server = NULL, *token = NULL, *token_file = NULL, *data_dir = NULL;
+  const char *server = NULL, *token_file = NULL, *data_dir = NULL, *join_file = NULL;
   const char *labels = "", *name = NULL, *fail_file = NULL;
-  cleanup_free char *file_token = NULL;
+  cleanup_free char *file_token = NULL, *join = NULL;
   cleanup_err struct skiff_err *err = NULL;
   struct client_target target = {NULL, NULL};
   struct real_opts ro = {.root = AGENT_DEFAULT_ROOT,
@@ -569,10 +595,18 @@ int agent_main(int argc, char **argv)
           server = optarg;
           break;
         case 't':
-          token = optarg;
-          break;
+          /* a secret in argv shows in ps and /proc to every user of the host */
+          agent_log("--token: give the credential by --token-file F or $SKIFF_TOKEN, never on "
+                    "the command line");
+          return 2;
         case 'T':
           token_file = optarg;
+          break;
+        case 'J':
+          join_file = optarg;
+          break;
+        case 'C':
+          ro.ca_file = optarg;
           break;
         case 'd':
           data_dir = optarg;
@@ -682,22 +716,67 @@ int agent_main(int argc, char **argv)
       json_decref(label_obj);
       return 2;
     }
-  if (client_load_target(server, token ? token : file_token, data_dir, &target, &err) < 0)
+  if (join_file && client_read_token_file(join_file, &join, &err) < 0)
+    {
+      agent_log("--join-token-file: %s", err->msg);
+      json_decref(label_obj);
+      return 2;
+    }
+  const char *env_join = getenv("SKIFF_JOIN_TOKEN");
+  if (join == NULL && env_join && *env_join)
+    join = xstrdup(env_join);
+  if (client_load_target(server, file_token, data_dir, &target, &err) < 0)
     {
       agent_log("%s", err->msg);
       json_decref(label_obj);
       return 2;
     }
+  /* the token file may hold the join token itself */
+  if (join == NULL && target.token
+      && strncmp(target.token, TRUST_JOIN_PREFIX, strlen(TRUST_JOIN_PREFIX)) == 0)
+    {
+      join = target.token;
+      target.token = NULL;
+    }
+  ro.join = join;
+  ro.data_dir = data_dir;
   if (fake)
     {
       long long mem = 0;
       if (skiff_parse_size(ro.memory ? ro.memory : "8Gi", &mem, &err) < 0)
         {
           agent_log("--memory: %s", err->msg);
+          client_target_clear(&target);
+          json_decref(label_obj);
           return 2;
         }
+      /* each node joins (its own credential), or one credential serves them all */
+      static struct agent_credentials creds;
+      char **names = xzalloc((size_t)(count + 1) * sizeof(char *));
+      for (long i = 0; i < (long)count; i++)
+        names[i] = count == 1 ? xstrdup(name) : xasprintf("%s-%ld", name, i);
+      cleanup_free char *ca = NULL;
+      int r = join ? 0 : client_load_ca(ro.ca_file, data_dir, &ca, &err);
+      if (r == 0 && !join)
+        client_set_default_ca(ca);
+      if (r == 0)
+        r = agent_credentials_obtain(&creds, target.server, join, target.token, names,
+                                     (size_t)count, (const volatile int *)&agent_stopping, &err);
+      for (long i = 0; i < (long)count; i++)
+        free(names[i]);
+      free(names);
+      if (r < 0)
+        {
+          agent_log("%s", err->msg);
+          agent_credentials_free(&creds);
+          client_set_default_ca(NULL);
+          client_target_clear(&target);
+          json_decref(label_obj);
+          return 1;
+        }
       struct agent_fake_config fc = {.server = target.server,
-                                     .token = target.token,
+                                     .token = (char *)agent_credentials_for(&creds, NULL),
+                                     .creds = &creds,
                                      .name = name,
                                      .address = ro.address ? ro.address : "127.0.0.1",
                                      .fail_file = fail_file,

@@ -10,12 +10,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "credentials.h"
 #include "util.h"
 
 /* The real agent's node, filled by agent_main and read-only once the threads run. */
 struct agent_node
 {
-  char *server, *token; /* the credential the node joined with (--token-file) */
+  char *server;
+  const char *token;              /* the node's own credential (creds) */
+  struct agent_credentials creds; /* from the join; what a server presents when it calls us */
   const char *name;
   char *address; /* node address: registered, and where the HTTP endpoint listens */
   json_t *labels;
@@ -72,6 +75,7 @@ json_t *agent_node_body(const char *name, const char *address, int agent_port, d
 struct agent_heartbeat
 {
   const char *server, *token;
+  const struct agent_credentials *creds; /* when set: each node speaks with its own */
   double interval;
   char **names; /* the nodes of this thread */
   size_t n;
@@ -86,6 +90,7 @@ void *agent_heartbeat_thread(void *arg);
 struct agent_fake_config
 {
   char *server, *token;
+  const struct agent_credentials *creds; /* each node's credential (a join) or one shared */
   const char *name, *address, *fail_file;
   json_t *labels;
   double cpu;
@@ -128,8 +133,9 @@ struct agent_http *agent_http_start(struct agent_node *node, int port, struct sk
 void agent_http_stop(struct agent_http *h);
 /* Tell the endpoint which replicas exist (a follow of a replica's log ends once it is gone). */
 void agent_http_set_live(struct agent_http *h, const char *replica, bool live);
-/* Is this request from the server?  The one place that authenticates callers of the
- * endpoint (the security issue turns the token into per-node credentials and TLS). */
+/* Is this request from a server of the cluster?  The one place that authenticates callers
+ * of the endpoint: the bearer token the node got at its join for server calls (a node's
+ * own credential, which its netagent or a thief of it holds, is not accepted). */
 bool agent_http_authorized(const struct agent_node *node, const char *authorization);
 
 /* ---- sync.c: the sync loop ---------------------------------------------------------------- */

@@ -50,6 +50,7 @@ struct crash
 struct agent
 {
   char *server, *token;
+  const struct agent_credentials *creds; /* each node speaks with its own credential */
   const char *name, *address, *fail_file;
   json_t *labels;
   double cpu;
@@ -76,7 +77,7 @@ struct job
 {
   struct job *next;
   enum job_kind kind;
-  long node;     /* JOB_NODE */
+  long node;     /* the fake node whose credential speaks */
   char *replica; /* JOB_DELETE */
 };
 
@@ -138,7 +139,7 @@ static void push_job(struct agent *a, struct job *j)
   pthread_cond_signal(&a->cond);
 }
 
-static void enqueue_delete(struct agent *a, const char *replica)
+static void enqueue_delete(struct agent *a, long idx, const char *replica)
 {
   pthread_mutex_lock(&a->lock);
   if (json_object_get(a->queued, replica) == NULL)
@@ -146,6 +147,7 @@ static void enqueue_delete(struct agent *a, const char *replica)
       struct job *j = xzalloc(sizeof(*j));
       json_object_set_new(a->queued, replica, json_true());
       j->kind = JOB_DELETE;
+      j->node = idx;
       j->replica = xstrdup(replica);
       push_job(a, j);
     }
@@ -252,7 +254,7 @@ static void handle_replica(struct agent *a, json_t *r)
   else if (strcmp(state, "Terminating") == 0 || strcmp(state, "Lost") == 0)
     {
       crash_forget(a, name);
-      enqueue_delete(a, name);
+      enqueue_delete(a, idx, name);
     }
 }
 
@@ -343,6 +345,7 @@ static void send_node_reports(struct agent *a, struct client *c, long idx)
       return;
     }
   cleanup_free char *path = xasprintf("/v1/nodes/%s/status", a->nodes[idx].name);
+  client_set_token(c, agent_credentials_for(a->creds, a->nodes[idx].name));
   json_t *body = json_pack("{s:o}", "replicas", items);
   if (client_request(c, "POST", path, body, &status, &resp, &err) < 0)
     fprintf(stderr, "skiffd agent: report node %s: %s\n", a->nodes[idx].name, err->msg);
@@ -381,6 +384,7 @@ static void run_job(struct agent *a, struct client *c, struct job *j)
       return;
     }
   cleanup_free char *path = xasprintf("/v1/replicas/%s", j->replica);
+  client_set_token(c, agent_credentials_for(a->creds, a->nodes[j->node].name));
   if (client_call(c, "DELETE", path, NULL, &status, NULL, &err) < 0 && status != 404)
     fprintf(stderr, "skiffd agent: delete replica %s: %s\n", j->replica, err->msg);
   skiff_err_free(&err);
@@ -551,6 +555,7 @@ int agent_fake_run(struct agent_fake_config *cfg)
   memset(&a, 0, sizeof(a));
   a.server = cfg->server;
   a.token = cfg->token;
+  a.creds = cfg->creds;
   a.name = cfg->name;
   a.address = cfg->address;
   a.fail_file = cfg->fail_file;
@@ -580,6 +585,7 @@ int agent_fake_run(struct agent_fake_config *cfg)
         n++;
       hb[i] = (struct agent_heartbeat){.server = a.server,
                                        .token = a.token,
+                                       .creds = a.creds,
                                        .interval = a.interval,
                                        .names = xzalloc((size_t)(n + 1) * sizeof(char *)),
                                        .n = (size_t)n,

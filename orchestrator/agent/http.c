@@ -2,7 +2,8 @@
  * replica's log here for `skiffctl logs`.  Routes:
  *   GET /healthz                                  200 ok (no auth)
  *   GET /v1/logs/REPLICA[?follow=1][&tail=N]      text/plain: the log, then what comes
- * Every other request needs the node's credential (agent_http_authorized).
+ * Every other request needs what the cluster's servers present to this node, given at its
+ * join (agent_http_authorized).
  *
  * Logs are files under <root>/logs: REPLICA.log and, after a rotation, REPLICA.log.1 (the
  * container's monitor writes them and rotates at --log-max, so a replica holds at most two
@@ -37,8 +38,8 @@ struct agent_http
 
 bool agent_http_authorized(const struct agent_node *node, const char *authorization)
 {
-  /* the cluster token the node joined with is what the server sends (API.md) */
-  return skiff_bearer_matches(authorization, node->token);
+  /* what the join gave for server calls (API.md): constant-time compare */
+  return agent_credentials_server_call(&node->creds, node->name, authorization);
 }
 
 void agent_http_set_live(struct agent_http *h, const char *replica, bool live)

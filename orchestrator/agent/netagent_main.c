@@ -18,7 +18,7 @@ static void print_line(const char *line)
 static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd netagent --name NODE [--address IP] [--server URL]\n"
-             "                       [--token T | --token-file F] [--data DIR] [--workers N]\n"
+             "                       [--token-file F] [--ca-file F] [--data DIR] [--workers N]\n"
              "  routes every other node's podCIDR via its address (host-gw) and serves every\n"
              "  service's nodePort on 127.0.0.1 and IP, forwarding to ready replicas\n"
              "  --workers N  proxy loops (threads), default one per CPU\n");
@@ -30,6 +30,7 @@ int netagent_main(int argc, char **argv)
       {"server", required_argument, NULL, 's'},
       {"token", required_argument, NULL, 't'},
       {"token-file", required_argument, NULL, 'T'},
+      {"ca-file", required_argument, NULL, 'C'},
       {"data", required_argument, NULL, 'd'},
       {"name", required_argument, NULL, 'n'},
       {"address", required_argument, NULL, 'a'},
@@ -37,8 +38,8 @@ int netagent_main(int argc, char **argv)
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *server = NULL, *token = NULL, *token_file = NULL, *data = NULL;
-  cleanup_free char *file_token = NULL;
+  const char *server = NULL, *token = NULL, *token_file = NULL, *data = NULL, *ca_file = NULL;
+  cleanup_free char *file_token = NULL, *ca = NULL;
   cleanup_err struct skiff_err *err = NULL;
   struct client_target target = {NULL, NULL};
   struct netagent_config cfg = {NULL, NULL, NULL, NULL, 0, 0};
@@ -54,7 +55,12 @@ int netagent_main(int argc, char **argv)
           server = optarg;
           break;
         case 't':
-          token = optarg;
+          /* a secret in argv shows in ps and /proc to every user of the host */
+          fprintf(stderr, "skiffd netagent: --token: give the credential by --token-file F or "
+                          "$SKIFF_TOKEN, never on the command line\n");
+          return 2;
+        case 'C':
+          ca_file = optarg;
           break;
         case 'T':
           token_file = optarg;
@@ -98,11 +104,14 @@ int netagent_main(int argc, char **argv)
       fprintf(stderr, "skiffd netagent: --token-file: %s\n", err->msg);
       return 2;
     }
-  if (client_load_target(server, token ? token : file_token, data, &target, &err) < 0)
+  if (client_load_target(server, token ? token : file_token, data, &target, &err) < 0
+      || client_load_ca(ca_file, data, &ca, &err) < 0)
     {
       fprintf(stderr, "skiffd netagent: %s\n", err->msg);
+      client_target_clear(&target);
       return 2;
     }
+  client_set_default_ca(ca); /* the cluster CA the server is verified against */
   cfg.server = target.server;
   cfg.token = target.token;
 

@@ -346,8 +346,10 @@ int agent_runtime_main(int argc, char **argv)
   cleanup_err struct skiff_err *err = NULL;
   int opt;
   /* CVE-2019-5736: run from a sealed copy, so /proc/PID/exe of every monitor, init and
-   * exec child is never the skiffd file (re-executes; argv and fd 3 carry over) */
-  if (cloned_binary_ensure(argc, argv, &err) < 0)
+   * exec child is never the skiffd file (re-executes; argv and fd 3 carry over).  The
+   * copy, not the overlay skiff's verbs use: this helper lives as long as the agent, so
+   * the copy is made once, and the state root is not known before argv is parsed. */
+  if (cloned_binary_ensure(argv, NULL, &err) < 0)
     {
       fprintf(stderr, "skiffd agent-runtime: %s\n", err->msg);
       return 1;

@@ -1,8 +1,9 @@
 /* client.c - HTTP/JSON client over libcurl used by skiffctl and the agent, and the rules that
- * find the server and its token (flag > environment > server data dir > default).  The
- * server may be a list ("URL,URL": several servers of one cluster on etcd): a request that
- * gets no answer, or a 503, is tried on the next one, and the client stays on the one that
- * answered.
+ * find the server, its token and its CA (flag > environment > server data dir > default).
+ * https servers are verified against the cluster CA (host name included).  The server may be
+ * a list ("URL,URL": several servers of one cluster on etcd, all under the same CA): a
+ * request that gets no answer, or a 503, is tried on the next one, and the client stays on
+ * the one that answered.
  * Owns one CURL easy handle per struct client (keep-alive across calls); not thread-safe:
  * each thread uses its own struct client. */
 #include "client.h"
@@ -24,8 +25,13 @@ struct client
   char *auth_header; /* "Authorization: Bearer T" or NULL */
   long timeout_ms;
   CURL *curl;
+  char *ca_pem;               /* CA to verify https servers against; NULL: the default */
+  int verify;                 /* 0: no verification (a join's first contact) */
   const volatile int *cancel; /* client_set_cancel */
 };
+
+/* Set once at start (client_set_default_ca), read by every client made afterwards. */
+static char *default_ca;
 
 /* ---- target ----------------------------------------------------------------------------- */
 
@@ -49,7 +55,7 @@ static char *normalize_url(const char *url, size_t len, struct skiff_err **err)
   if (one == NULL)
     abort();
   if (strstr(one, "://") == NULL)
-    server = xasprintf("http://%s", one);
+    server = xasprintf("https://%s", one);
   else if (strncasecmp(one, "http://", 7) == 0 || strncasecmp(one, "https://", 8) == 0)
     server = xstrdup(one);
   else
@@ -165,6 +171,25 @@ int client_load_target(const char *flag_server, const char *flag_token, const ch
                                err);
 }
 
+int client_load_ca(const char *flag_file, const char *data_dir, char **pem, struct skiff_err **err)
+{
+  const char *env = getenv("SKIFF_CA_FILE");
+  const char *named = first_set(flag_file, env, NULL);
+  *pem = NULL;
+  if (named)
+    return skiff_read_file(named, pem, NULL, err) < 0 ? skiff_err_prefix(err, "CA file") : 0;
+  cleanup_free char *path = xasprintf("%s/ca.crt", data_dir ? data_dir : CLIENT_DEFAULT_DATA_DIR);
+  if (skiff_read_file(path, pem, NULL, NULL) < 0)
+    *pem = NULL; /* none there: an https server must then have a certificate the system trusts */
+  return 0;
+}
+
+void client_set_default_ca(const char *pem)
+{
+  free(default_ca);
+  default_ca = pem ? xstrdup(pem) : NULL;
+}
+
 void client_target_clear(struct client_target *t)
 {
   free(t->server);
@@ -204,7 +229,39 @@ struct client *client_new(const char *server, const char *token, long timeout_ms
   c->curl = curl_easy_init();
   if (c->curl == NULL)
     abort();
+  c->ca_pem = default_ca ? xstrdup(default_ca) : NULL;
+  c->verify = 1;
   return c;
+}
+
+void client_set_token(struct client *c, const char *token)
+{
+  free(c->auth_header);
+  c->auth_header = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+}
+
+void client_set_ca(struct client *c, const char *pem, int verify)
+{
+  free(c->ca_pem);
+  c->ca_pem = pem ? xstrdup(pem) : NULL;
+  c->verify = verify;
+}
+
+/* TLS for one transfer (curl_easy_reset dropped it): the cluster CA, hostname checked. */
+static void set_tls(struct client *c)
+{
+  if (!c->verify)
+    {
+      curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+      return;
+    }
+  if (c->ca_pem)
+    {
+      struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+      curl_easy_setopt(c->curl, CURLOPT_CAINFO_BLOB, &blob);
+    }
+  curl_easy_setopt(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 }
 
 void client_free(struct client *c)
@@ -217,6 +274,7 @@ void client_free(struct client *c)
     free(c->servers[i]);
   free(c->servers);
   free(c->auth_header);
+  free(c->ca_pem);
   free(c);
 }
 
@@ -279,6 +337,10 @@ static char *transport_reason(struct client *c, CURLcode rc, const char *errbuf)
   curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
   if (rc == CURLE_OPERATION_TIMEDOUT)
     return xasprintf("no answer within %ld ms", c->timeout_ms);
+  if (rc == CURLE_PEER_FAILED_VERIFICATION)
+    return xasprintf("not the cluster's server: its certificate does not verify against the CA "
+                     "(--ca-file, $SKIFF_CA_FILE or DATA/ca.crt): %s",
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
   if (os_errno != 0
       && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
     return xstrdup(strerror((int)os_errno));
@@ -326,6 +388,7 @@ static int request_once(struct client *c, const char *method, const char *path, 
   CURLcode rc;
 
   curl_easy_reset(c->curl);
+  set_tls(c);
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
@@ -427,7 +490,7 @@ char *client_error_message(long status, json_t *body)
             msg = "bad request";
             break;
           case 401:
-            msg = "unauthorized (give a token: --token, SKIFF_TOKEN or --data DIR)";
+            msg = "unauthorized (give a credential: --token-file, $SKIFF_TOKEN or --data DIR)";
             break;
           case 404:
             msg = "not found";
@@ -604,6 +667,7 @@ static void stream_setup(struct client *c, const char *url, struct curl_slist *h
                          char *errbuf)
 {
   curl_easy_reset(c->curl);
+  set_tls(c);
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);

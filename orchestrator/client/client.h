@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include "util.h"
 
-#define CLIENT_DEFAULT_SERVER "http://127.0.0.1:7070"
+#define CLIENT_DEFAULT_SERVER "https://127.0.0.1:7070"
 #define CLIENT_DEFAULT_DATA_DIR "/var/lib/skiffd"
 #define CLIENT_DEFAULT_TIMEOUT_MS 10000L
 
@@ -19,14 +19,14 @@
 
 struct client_target
 {
-  char *server; /* "http://host:port", no trailing slash; or several, comma-separated */
+  char *server; /* "https://host:port", no trailing slash; or several, comma-separated */
   char *token;  /* may be NULL: the server will answer 401 */
 };
 
 /* Pure: pick the server URL and the token.  Each comes from the first non-empty of
  * flag, environment, data dir (data_token: the content of DATA/token, whitespace-trimmed by
  * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  The URL may be a list
- * "URL,URL,..." (servers of one cluster).  A URL without a scheme gets "http://"; a scheme
+ * "URL,URL,..." (servers of one cluster).  A URL without a scheme gets "https://"; a scheme
  * other than http/https is an error. */
 int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
                           const char *env_token, const char *data_token, struct client_target *out,
@@ -40,6 +40,16 @@ void client_target_clear(struct client_target *t);
 /* Read a token file: content with surrounding whitespace removed; empty file is an error. */
 int client_read_token_file(const char *path, char **out, struct skiff_err **err);
 
+/* ---- trusting the server (TLS) ---------------------------------------------------------- */
+
+/* The cluster CA an https server is verified against: flag_file, else $SKIFF_CA_FILE, else
+ * DATA_DIR/ca.crt (data_dir NULL: CLIENT_DEFAULT_DATA_DIR).  *pem is NULL when none is found
+ * (only an error when a file was named and cannot be read). */
+int client_load_ca(const char *flag_file, const char *data_dir, char **pem, struct skiff_err **err);
+/* Process-wide: the CA (PEM) every client made afterwards verifies https servers against;
+ * NULL = the system's CAs.  Set once at start, before any thread makes a client. */
+void client_set_default_ca(const char *pem);
+
 /* ---- HTTP ------------------------------------------------------------------------------- */
 
 struct client;
@@ -51,6 +61,11 @@ struct client;
 struct client *client_new(const char *server, const char *token, long timeout_ms);
 void client_free(struct client *c);
 const char *client_server(const struct client *c); /* the server in use */
+/* This client's credential from now on (NULL: none); the fake agent speaks for many nodes. */
+void client_set_token(struct client *c, const char *token);
+/* This client's CA (PEM, copied); NULL with verify false: no verification at all (only to
+ * fetch a CA whose hash the caller checks itself, as a join does). */
+void client_set_ca(struct client *c, const char *pem, int verify);
 /* Calls of c give up (a transport error) within about a second of *flag becoming non-zero,
  * so a thread blocked in a quiet watch stream can be stopped.  NULL: never. */
 void client_set_cancel(struct client *c, const volatile int *flag);

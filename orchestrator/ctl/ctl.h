@@ -43,6 +43,9 @@ enum ctl_output
 struct ctl_cmdline
 {
   const char *server, *token, *data_dir; /* global flags, NULL when absent */
+  const char *token_file, *ca_file;      /* --token-file, --ca-file */
+  const char *description;               /* token create --description */
+  long long ttl;                         /* token create --ttl, seconds; -1 when absent */
   const char *verb;                      /* "apply", "get", ..., NULL with --help */
   const char *args[CTL_MAX_ARGS];        /* positionals after the verb, resources normalised
                                                ("svc" -> "services", "node" -> "nodes") */
@@ -58,6 +61,13 @@ struct ctl_cmdline
 /* Parse skiffctl's argv (flags may come before or after the verb).  Checks the verb, its
  * positional count and which flags it takes; the message names the offending word. */
 int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct skiff_err **err);
+
+/* "90s", "10m", "24h", "7d", "0" (never), a bare number of seconds -> seconds. */
+int ctl_parse_duration(const char *s, long long *seconds, struct skiff_err **err);
+
+/* `skiffctl token list`: the API's list as a table (ID, KIND, NODE, EXPIRES, DESCRIPTION);
+ * ctl_token.c. */
+char *ctl_tokens_table(json_t *list, long long now);
 
 /* ---- objects as text (pure; ctl_print.c) -------------------------------------------- */
 

@@ -2,6 +2,8 @@
  * flags each verb takes) and a pure parser over argv.  No I/O. */
 #include "ctl.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum
@@ -10,6 +12,7 @@ enum
   TAKES_OUTPUT = 2,
   TAKES_WATCH = 4,
   TAKES_FOLLOW = 8, /* -f is --follow (not --filename), and --tail N */
+  TAKES_TOKEN = 16, /* --ttl, --description */
 };
 
 struct verb_spec
@@ -33,6 +36,8 @@ static const struct verb_spec verbs[] = {
     {"events", 0, 0, TAKES_OUTPUT | TAKES_WATCH, "events [-o json] [-w]"},
     {"rollout", 2, 2, TAKES_WATCH, "rollout status|undo SERVICE [-w]"},
     {"logs", 1, 1, TAKES_FOLLOW, "logs REPLICA [-f] [--tail N]"},
+    {"token", 1, 2, TAKES_TOKEN | TAKES_OUTPUT,
+     "token create [--ttl 24h] [--description TEXT] | token list [-o json] | token delete ID"},
 };
 
 /* Resource names and their short forms, kubectl style. */
@@ -108,6 +113,31 @@ static int parse_output(const char *v, enum ctl_output *out, struct skiff_err **
   return 0;
 }
 
+int ctl_parse_duration(const char *s, long long *seconds, struct skiff_err **err)
+{
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  long long unit = 1;
+  if (errno == 0 && end != s && v >= 0)
+    {
+      if (*end == 'm')
+        unit = 60, end++;
+      else if (*end == 'h')
+        unit = 3600, end++;
+      else if (*end == 'd')
+        unit = 86400, end++;
+      else if (*end == 's')
+        end++;
+      if (*end == '\0' && v <= 365LL * 86400 / unit)
+        {
+          *seconds = v * unit;
+          return 0;
+        }
+    }
+  return skiff_error(err, 0, "duration `%s`: expected e.g. 90s, 10m, 24h, 7d or 0 (never)", s);
+}
+
 static int check_verb_args(const struct verb_spec *v, struct ctl_cmdline *out, int saw_file,
                            int saw_output, int saw_watch, struct skiff_err **err)
 {
@@ -121,6 +151,9 @@ static int check_verb_args(const struct verb_spec *v, struct ctl_cmdline *out, i
                        : saw_output ? "-o"
                                     : "-w",
                        v->usage);
+  if (!(v->flags & TAKES_TOKEN) && (out->ttl >= 0 || out->description))
+    return skiff_error(err, 0, "%s: option %s not supported; usage: skiffctl %s", v->name,
+                       out->ttl >= 0 ? "--ttl" : "--description", v->usage);
   if ((v->flags & TAKES_FILE) && out->file == NULL)
     return skiff_error(err, 0, "%s: missing -f FILE; usage: skiffctl %s", v->name, v->usage);
 
@@ -150,6 +183,18 @@ static int check_verb_args(const struct verb_spec *v, struct ctl_cmdline *out, i
                            out->args[0]);
       out->args[0] = r;
     }
+  else if (strcmp(v->name, "token") == 0)
+    {
+      const char *a = out->args[0];
+      size_t want = strcmp(a, "delete") == 0 ? 2 : 1;
+      if (strcmp(a, "create") != 0 && strcmp(a, "list") != 0 && strcmp(a, "delete") != 0)
+        return skiff_error(err, 0, "token: unknown action `%s` (create, list, delete)", a);
+      if (out->nargs != want)
+        return skiff_error(err, 0, "token %s: wrong number of arguments; usage: skiffctl %s", a,
+                           v->usage);
+      if (strcmp(a, "create") != 0 && (out->ttl >= 0 || out->description))
+        return skiff_error(err, 0, "token %s: --ttl and --description are for token create", a);
+    }
   else if (strcmp(v->name, "rollout") == 0)
     {
       if (strcmp(out->args[0], "status") != 0 && strcmp(out->args[0], "undo") != 0)
@@ -176,6 +221,7 @@ int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct ski
   int i, r;
 
   memset(out, 0, sizeof(*out));
+  out->ttl = -1;
   out->tail = -1;
   for (i = 1; i < argc; i++)
     {
@@ -234,6 +280,17 @@ int ctl_parse_cmdline(int argc, char **argv, struct ctl_cmdline *out, struct ski
         out->token = val;
       else if (r == 0 && (r = take_opt(argc, argv, &i, NULL, "--data", &val)) != 0)
         out->data_dir = val;
+      else if (r == 0 && (r = take_opt(argc, argv, &i, NULL, "--token-file", &val)) != 0)
+        out->token_file = val;
+      else if (r == 0 && (r = take_opt(argc, argv, &i, NULL, "--ca-file", &val)) != 0)
+        out->ca_file = val;
+      else if (r == 0 && (r = take_opt(argc, argv, &i, NULL, "--description", &val)) != 0)
+        out->description = val;
+      else if (r == 0 && (r = take_opt(argc, argv, &i, NULL, "--ttl", &val)) != 0)
+        {
+          if (r > 0 && ctl_parse_duration(val, &out->ttl, err) < 0)
+            return skiff_err_prefix(err, "--ttl");
+        }
       else if (r == 0 && (r = take_opt(argc, argv, &i, "-f", "--filename", &val)) != 0)
         saw_file = 1, out->file = val;
       else if (r == 0 && (r = take_opt(argc, argv, &i, "-o", "--output", &val)) != 0)

@@ -15,7 +15,7 @@ static struct client_target target;
 static const struct ctl_cmdline *cmd;
 
 static const char usage_text[]
-    = "usage: skiffctl [--server URL] [--token T] [--data DIR] COMMAND ...\n"
+    = "usage: skiffctl [--server URL] [--token-file F] [--ca-file F] [--data DIR] COMMAND ...\n"
       "\n"
       "  apply -f FILE                          create or update the services in FILE (- = stdin)\n"
       "  get services|replicas|nodes [NAME] [-o json|wide] [-w]\n"
@@ -29,11 +29,16 @@ static const char usage_text[]
       "1)\n"
       "  rollout undo SERVICE\n"
       "  logs REPLICA [-f] [--tail N]\n"
+      "  token create [--ttl 24h] [--description TEXT]   a join token (printed, one line)\n"
+      "  token list [-o json]                   admin, node and join credentials\n"
+      "  token delete ID                        revoke one\n"
       "  --version\n"
       "\n"
       "The server is --server, else $SKIFF_SERVER, else " CLIENT_DEFAULT_SERVER ".\n"
-      "The token is --token, else $SKIFF_TOKEN, else the file DIR/token of the server's data dir\n"
-      "(--data DIR, default " CLIENT_DEFAULT_DATA_DIR ").\n";
+      "The credential is read from --token-file F, else $SKIFF_TOKEN, else the file DIR/token of\n"
+      "the server's data dir (--data DIR, default " CLIENT_DEFAULT_DATA_DIR "); --token T works\n"
+      "too but shows in ps.  The server's certificate is verified against the cluster CA:\n"
+      "--ca-file F, else $SKIFF_CA_FILE, else DIR/ca.crt.\n";
 
 static int fail(const char *what, struct skiff_err *err)
 {
@@ -431,6 +436,48 @@ static int cmd_logs(const char *replica, int follow, long tail)
   return 0;
 }
 
+/* ---- token ----------------------------------------------------------------------------- */
+
+static int cmd_token(const char *action, const char *id)
+{
+  struct skiff_err *err = NULL;
+  json_t *resp = NULL;
+  if (strcmp(action, "create") == 0)
+    {
+      json_t *body = json_pack("{s:s}", "description", cmd->description ? cmd->description : "");
+      if (cmd->ttl >= 0)
+        json_object_set_new(body, "ttl", json_integer(cmd->ttl));
+      int r = client_call(cli, "POST", "/v1/tokens", body, NULL, &resp, &err);
+      json_decref(body);
+      if (r < 0)
+        return fail("token create", err);
+      /* the join token, alone on stdout: `skiffctl token create > FILE` */
+      printf("%s\n", json_string_value(json_object_get(resp, "token")));
+      json_decref(resp);
+      return 0;
+    }
+  if (strcmp(action, "list") == 0)
+    {
+      if (client_call(cli, "GET", "/v1/tokens", NULL, NULL, &resp, &err) < 0)
+        return fail("token list", err);
+      if (cmd->output == CTL_OUT_JSON)
+        print_json(resp);
+      else
+        {
+          char *t = ctl_tokens_table(resp, now_epoch());
+          fputs(t, stdout);
+          free(t);
+        }
+      json_decref(resp);
+      return 0;
+    }
+  cleanup_free char *path = xasprintf("/v1/tokens/%s", id);
+  if (client_call(cli, "DELETE", path, NULL, NULL, NULL, &err) < 0)
+    return fail("token delete", err);
+  printf("token %s deleted\n", id);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   struct ctl_cmdline c;
@@ -450,8 +497,13 @@ int main(int argc, char **argv)
       return 0;
     }
   cmd = &c;
-  if (client_load_target(c.server, c.token, c.data_dir, &target, &err) < 0)
+  cleanup_free char *file_token = NULL, *ca = NULL;
+  if (c.token_file && client_read_token_file(c.token_file, &file_token, &err) < 0)
+    return fail("--token-file", err);
+  if (client_load_target(c.server, c.token ? c.token : file_token, c.data_dir, &target, &err) < 0
+      || client_load_ca(c.ca_file, c.data_dir, &ca, &err) < 0)
     return fail(NULL, err);
+  client_set_default_ca(ca);
   signal(SIGPIPE, SIG_IGN);
   if (c.watch)
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -476,8 +528,11 @@ int main(int argc, char **argv)
     ret = cmd_rollout(c.args[0], c.args[1]);
   else if (strcmp(c.verb, "logs") == 0)
     ret = cmd_logs(c.args[0], c.follow, c.tail);
+  else if (strcmp(c.verb, "token") == 0)
+    ret = cmd_token(c.args[0], c.nargs > 1 ? c.args[1] : NULL);
 
   client_free(cli);
   client_target_clear(&target);
+  client_set_default_ca(NULL);
   return ret;
 }

@@ -1,12 +1,15 @@
-/* api.c - the HTTP/JSON API of `skiffd server` on libmicrohttpd (routes in API.md): bearer
- * auth, bounded bodies, JSON errors, routing, /metrics and /healthz, and the shared response
- * helpers.  Routes live in api_services.c, api_cluster.c (replicas, nodes, events) and
- * api_watch.c.  Reads come from the cluster's view (equal to the store, see cluster.h);
- * writes go through cluster_commit with compare-and-swap.  Owns the HTTP metrics. */
+/* api.c - the HTTP/JSON API of `skiffd server` on libmicrohttpd (routes in API.md): TLS,
+ * connection limits, JSON errors, routing, /metrics and /healthz, and the shared response
+ * helpers.  Every request passes the gate of api_auth.c on its headers (who, may they, how
+ * big a body) before a byte of its body is read.  Routes live in api_services.c,
+ * api_cluster.c (replicas, nodes, events), api_watch.c and api_auth.c (CA, join, tokens).  Reads
+ * come from the cluster's view (equal to the store, see cluster.h); writes go through
+ * cluster_commit with compare-and-swap.  Owns the HTTP metrics. */
 #include <sys/resource.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <string.h>
 #include <microhttpd.h>
@@ -36,6 +39,8 @@ void api_count_status(struct api *api, unsigned code)
   if (code / 100 < 6)
     api->http_count[code / 100]++;
   api->http_401 += code == 401;
+  api->http_403 += code == 403;
+  api->http_413 += code == 413;
   api->http_404 += code == 404;
   api->http_409 += code == 409;
 }
@@ -106,12 +111,6 @@ int api_query_revision(struct MHD_Connection *c, int64_t *rev)
     return -1;
   *rev = v;
   return 1;
-}
-
-static bool auth_ok(struct api *api, struct MHD_Connection *c)
-{
-  return skiff_bearer_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-                              api->token);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -240,17 +239,22 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           "# TYPE skiff_store_conflicts_total counter\nskiff_store_conflicts_total %llu\n"
           "# TYPE skiff_api_group_commits_total counter\nskiff_api_group_commits_total %llu\n"
           "# TYPE skiff_api_group_writes_total counter\nskiff_api_group_writes_total %llu\n"
-          "# TYPE skiff_events_dropped_total counter\nskiff_events_dropped_total %llu\n",
+          "# TYPE skiff_events_dropped_total counter\nskiff_events_dropped_total %llu\n"
+          "# TYPE skiff_http_refused_total counter\n"
+          "skiff_http_refused_total{code=\"401\"} %llu\nskiff_http_refused_total{code=\"403\"} "
+          "%llu\nskiff_http_refused_total{code=\"413\"} %llu\n",
           (unsigned long long)api->cl->txns, (unsigned long long)api->cl->conflicts,
           (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
-          (unsigned long long)api->cl->events.dropped);
+          (unsigned long long)api->cl->events.dropped, (unsigned long long)api->http_401,
+          (unsigned long long)api->http_403, (unsigned long long)api->http_413);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,
+          "# TYPE skiff_http_connections gauge\nskiff_http_connections %u\n"
           "# TYPE skiff_watchers gauge\nskiff_watchers %d\n"
           "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
           "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n",
-          api->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
+          api->conns, api->nwatchers, rss_pages * sysconf(_SC_PAGESIZE), cpu);
   fclose(f);
   return send_text(api, c, 200, "text/plain; version=0.0.4", text, NULL);
 }
@@ -270,10 +274,8 @@ static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const
       json_object_set_new(h, "revision", json_integer(store_revision(api->cl->store)));
       return api_send_json(api, c, 200, h);
     }
-  if (!auth_ok(api, c))
-    return api_send_error(api, c, 401, "missing or wrong bearer token");
   if (rq->too_big)
-    return api_send_error(api, c, 413, "request body over %d bytes", API_BODY_MAX);
+    return api_send_error(api, c, 413, "request body over %zu bytes", rq->cap);
   if (strcmp(url, "/metrics") == 0)
     return strcmp(method, "GET") == 0 ? route_metrics(api, c) : api_send_405(api, c, method, "GET");
 
@@ -314,6 +316,12 @@ static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const
                json_pack("{s:o,s:I}", "items", api->cfg.servers(api->cfg.servers_data), "revision",
                          (json_int_t)store_revision(api->cl->store)))
                                       : api_send_405(api, c, method, "GET");
+  if (name == NULL && strcmp(coll, "ca") == 0)
+    return api_route_ca(api, c, method);
+  if (name == NULL && strcmp(coll, "join") == 0)
+    return api_route_join(api, c, method, rq);
+  if (strcmp(coll, "tokens") == 0 && sub == NULL)
+    return api_route_tokens(api, c, method, rq, name);
   if (name == NULL && strcmp(coll, "watch") == 0)
     return strcmp(method, "GET") == 0 ? api_route_watch(api, c)
                                       : api_send_405(api, c, method, "GET");
@@ -329,8 +337,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   (void)version;
   if (rq == NULL)
     {
-      *con_cls = xzalloc(sizeof(struct request));
-      return MHD_YES;
+      /* the headers are in, the body is not: decide who it is and what it may send now */
+      rq = *con_cls = xzalloc(sizeof(struct request));
+      return api_gate_headers(api, c, method, url, rq);
     }
   if (rq->reply)
     {
@@ -341,24 +350,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
   if (*upload_size > 0)
     {
-      /* Bounded memory: past the limit the rest of the body is read and dropped. */
-      if (!rq->too_big && rq->len + *upload_size <= API_BODY_MAX)
-        {
-          rq->body = xrealloc(rq->body, rq->len + *upload_size + 1);
-          memcpy(rq->body + rq->len, upload, *upload_size);
-          rq->len += *upload_size;
-        }
-      else
-        {
-          rq->too_big = true;
-          free(rq->body);
-          rq->body = NULL;
-          rq->len = 0;
-        }
+      size_t n = *upload_size;
       *upload_size = 0;
-      return MHD_YES;
+      return api_gate_upload(api, c, rq, upload, n);
     }
+  if (rq->answered)
+    return MHD_YES; /* refused on its headers: the response is queued */
+  enum MHD_Result sent;
+  if (!api_gate_body(api, c, method, url, rq, &sent))
+    return sent;
   return dispatch(api, c, url, method, rq);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+  struct api *api = cls;
+  (void)c;
+  (void)socket_context;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    api->conns++;
+  else
+    {
+      api->conns--;
+      api->conns_closed++;
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -407,18 +423,32 @@ struct api *api_start(struct cluster *cl, const struct api_config *cfg, struct s
   api->cl = cl;
   api->view = &cl->view;
   api->cfg = *cfg;
-  api->token = xstrdup(cfg->token);
-  api->cfg.token = api->token;
   api->cfg.listen = NULL;
+  /* Bounded by construction: so many connections in all and per client address, each with
+   * libmicrohttpd's fixed memory pool; a connection must finish its handshake and send an
+   * authenticated request within API_HANDSHAKE_TIMEOUT (then idle_timeout applies), and an
+   * unauthenticated one never gets its body read (api_auth.c). */
+  struct MHD_OptionItem tls[]
+      = {{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key},
+         {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert},
+         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+         {MHD_OPTION_END, 0, NULL}};
+  if (cfg->tls_cert == NULL)
+    tls[0].option = MHD_OPTION_END;
+  errno = 0;
   struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL, on_request, api,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)120, MHD_OPTION_END);
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (cfg->tls_cert ? MHD_USE_TLS : 0), (uint16_t)port,
+      NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+      api, MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      cfg->max_conns_per_client, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_HANDSHAKE_TIMEOUT,
+      MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
   if (d == NULL)
     {
-      skiff_error(err, errno ? errno : EADDRINUSE, "listen on `%s`", listen);
-      free(api->token);
+      skiff_error(err, errno ? errno : EADDRINUSE, "listen on `%s`%s", listen,
+                  cfg->tls_cert && !MHD_is_feature_supported(MHD_FEATURE_TLS)
+                      ? " (libmicrohttpd without TLS)"
+                      : "");
       free(api);
       return NULL;
     }
@@ -443,6 +473,18 @@ int api_timeout_ms(struct api *api, int max)
 void api_run(struct api *api)
 {
   MHD_run(api->daemon);
+  /* A burst of connections (a flood, a thousand agents reconnecting) leaves their TLS
+   * sessions and buffers freed but held by malloc: give the pages back once it is over. */
+  if (api->conns_closed >= 256 && api->conns < api->conns_closed / 4)
+    {
+      double now = cluster_now();
+      if (now - api->last_trim >= 5)
+        {
+          malloc_trim(0);
+          api->conns_closed = 0;
+          api->last_trim = now;
+        }
+    }
 }
 
 void api_flush(struct api *api)
@@ -473,6 +515,5 @@ void api_stop(struct api *api)
   MHD_stop_daemon(d);
   writes_free(&api->group);
   strmap_free(&api->group_keys);
-  free(api->token);
   free(api);
 }

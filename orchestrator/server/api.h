@@ -1,7 +1,7 @@
 /* api.h - the HTTP/JSON API of `skiffd server` (kube-apiserver's front): libmicrohttpd in
- * external-polling mode, driven by the server loop.  It reads and writes through the cluster
- * (cluster.h) and owns what is its own: the bearer token, the HTTP metrics and the open watch
- * streams. */
+ * external-polling mode, driven by the server loop, over TLS by default.  It reads and writes
+ * through the cluster (cluster.h) and owns what is its own: the HTTP metrics and the open
+ * watch streams; who may call it is auth.h's. */
 #ifndef SKIFF_API_H
 #define SKIFF_API_H
 
@@ -12,10 +12,21 @@
 
 struct api;
 
+struct auth;
+
 struct api_config
 {
   const char *listen; /* ADDR:PORT */
-  const char *token;  /* bearer token every request but /healthz must carry */
+  /* Who may do what (auth.h): every request but GET /healthz and GET /v1/ca carries a
+   * credential of this table.  Owned by the caller, kept current by the store callback. */
+  struct auth *auth;
+  /* TLS: the serving certificate and key (PEM); NULL = plain HTTP (--insecure-http). */
+  const char *tls_cert, *tls_key;
+  /* The cluster CA (PEM) and its hash, served at GET /v1/ca and put in join tokens. */
+  const char *ca_cert, *ca_hash;
+  /* Connections in all and per client address; seconds a connection may stay silent (a
+   * connection that has not yet authenticated a request gets API_HANDSHAKE_TIMEOUT). */
+  unsigned max_conns, max_conns_per_client, idle_timeout;
   double heartbeat_interval;
   const struct cidr_pool *pod_pool; /* node podCIDRs (nodeipam.h); NULL: none allocated */
   /* More /metrics lines (the controller's), may be NULL. */

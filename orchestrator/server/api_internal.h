@@ -8,7 +8,11 @@
 #include <microhttpd.h>
 #include "api.h"
 
+#include "auth.h"
+
 #define API_BODY_MAX (1024 * 1024)
+/* Seconds a connection gets to finish its TLS handshake and send an authenticated request. */
+#define API_HANDSHAKE_TIMEOUT 10
 
 struct api_watcher;
 struct request;
@@ -18,7 +22,6 @@ struct api
   struct cluster *cl;
   struct view *view; /* &cl->view */
   struct api_config cfg;
-  char *token;
   struct MHD_Daemon *daemon;
   struct api_watcher *watchers; /* parked (suspended) watch streams */
   int nwatchers;                /* open watch streams */
@@ -29,8 +32,12 @@ struct api
   struct request *parked;   /* requests waiting for the group to commit */
   /* HTTP metrics */
   uint64_t http_count[6]; /* by status class: index code/100 */
-  uint64_t http_401, http_404, http_409;
+  uint64_t http_401, http_403, http_404, http_409, http_413;
   uint64_t group_commits, group_writes;
+  /* Connections: open now; closed since the last malloc_trim (api_run hands the memory of a
+   * burst of connections back to the kernel once it is over). */
+  unsigned conns, conns_closed;
+  double last_trim;
 };
 
 struct log_proxy;
@@ -43,12 +50,15 @@ enum api_reply
   API_REPLY_ITEMS,   /* {"items": [per replica result], "revision": R} */
 };
 
-/* One request: its body (bounded by API_BODY_MAX) and, while parked, its results. */
+/* One request: who sent it, its body (bounded by its route's cap, auth_body_cap) and, while
+ * parked, its results. */
 struct request
 {
+  struct auth_identity who;
   char *body;
-  size_t len;
+  size_t len, cap;
   bool too_big;
+  bool answered;          /* refused before its body (401, 403, 413): the response is queued */
   struct log_proxy *logs; /* GET .../logs: the stream from the agent (api_logs.c) */
   /* parked (api_group.c) */
   struct MHD_Connection *conn;
@@ -115,6 +125,20 @@ enum MHD_Result api_route_replicas(struct api *api, struct MHD_Connection *c, co
 enum MHD_Result api_route_nodes(struct api *api, struct MHD_Connection *c, const char *method,
                                 struct request *rq, const char *name, const char *sub);
 bool api_keep_event(json_t *e, void *arg);
+/* api_auth.c: the gate every request passes on its headers (authentication, the route check,
+ * the body cap), the check once its body is in, and the /v1/ca, /v1/join, /v1/tokens routes. */
+enum MHD_Result api_gate_headers(struct api *api, struct MHD_Connection *c, const char *method,
+                                 const char *url, struct request *rq);
+enum MHD_Result api_gate_upload(struct api *api, struct MHD_Connection *c, struct request *rq,
+                                const char *data, size_t size);
+/* MHD_YES: go on to dispatch; otherwise the 403 was queued (*sent). */
+bool api_gate_body(struct api *api, struct MHD_Connection *c, const char *method, const char *url,
+                   struct request *rq, enum MHD_Result *sent);
+enum MHD_Result api_route_ca(struct api *api, struct MHD_Connection *c, const char *method);
+enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const char *method,
+                               struct request *rq);
+enum MHD_Result api_route_tokens(struct api *api, struct MHD_Connection *c, const char *method,
+                                 struct request *rq, const char *name);
 enum MHD_Result api_route_watch(struct api *api, struct MHD_Connection *c);
 /* GET /v1/replicas/NAME/logs (api_logs.c); called again for the request after a resume. */
 enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct request *rq,

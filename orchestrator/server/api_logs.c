@@ -1,6 +1,7 @@
 /* api_logs.c - GET /v1/replicas/NAME/logs[?follow=1][&tail=N]: a replica's log, fetched from
  * the agent of its node (GET http://ADDRESS:AGENTPORT/v1/logs/NAME, authenticated with the
- * cluster credential the agent holds) and streamed through, as kube-apiserver proxies
+ * token the node's record keeps for server calls, which its agent got at its join) and
+ * streamed through, as kube-apiserver proxies
  * `kubectl logs` to the kubelet.
  *
  * The server's loop must never wait on an agent, so each stream has a thread that reads
@@ -262,6 +263,13 @@ enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct
                           "node %s has no agent endpoint (agentPort 0: a fake runtime?); logs "
                           "need a real agent",
                           nodename);
+  /* the agent serves only the cluster's servers: they present what it got at its join */
+  const char *server_token = auth_server_token(api->cfg.auth, nodename);
+  if (server_token == NULL || *server_token == '\0')
+    return api_send_error(api, c, 409,
+                          "node %s has no credential from a join, so its agent cannot tell this "
+                          "server from a stranger: join it with a join token for logs",
+                          nodename);
   pthread_mutex_lock(&all_lock);
   bool full = nall >= API_LOGS_MAX;
   pthread_mutex_unlock(&all_lock);
@@ -277,7 +285,7 @@ enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct
   p->path = ntail >= 0 ? xasprintf("/v1/logs/%s?follow=%d&tail=%lld", name, f, ntail)
                        : xasprintf("/v1/logs/%s?follow=%d", name, f);
   p->node = xstrdup(nodename);
-  p->token = xstrdup(api->token);
+  p->token = xstrdup(server_token);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->drained, NULL);
   p->refs = 2; /* the thread's, the request's (dropped in api_logs_request_done) */

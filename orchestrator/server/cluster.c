@@ -85,6 +85,8 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
   bool ours = c->pending_ops && c->npending == n;
   for (size_t i = 0; i < n; i++)
     {
+      if (c->store_observe)
+        c->store_observe(c->store_observe_data, &ev[i]);
       /* On etcd other servers' txns arrive here too, maybe during ours: an object is taken
        * only for the same key with the same stored text. */
       const struct store_op *op = ours ? &c->pending_ops[i] : NULL;
@@ -165,6 +167,13 @@ void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data)
 {
   c->observe = fn;
   c->observe_data = data;
+}
+
+void cluster_set_store_observer(struct cluster *c,
+                                void (*fn)(void *data, const struct store_event *ev), void *data)
+{
+  c->store_observe = fn;
+  c->store_observe_data = data;
 }
 
 /* One store txn of ops with their objects; the objects left over are the caller's.  While

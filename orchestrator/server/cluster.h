@@ -41,6 +41,10 @@ struct cluster
   struct recorder events;
   cluster_observer_fn observe;
   void *observe_data;
+  /* Every committed store event, whatever its key (the credential table of auth.h follows
+   * /auth/ keys so; other servers' writes included): may be NULL. */
+  void (*store_observe)(void *data, const struct store_event *ev);
+  void *store_observe_data;
   uint64_t txns, writes, conflicts; /* txns and ops committed; ops dropped for a conflict */
   double stalled; /* seconds the loop was busy beyond CLUSTER_PASS_FORGIVEN per pass */
   /* During a txn of ours: the objects of its ops, in op order. */
@@ -71,6 +75,8 @@ int cluster_open_keys(struct cluster *c, struct store *s, view_key_fn keys, void
                       struct skiff_err **err);
 void cluster_close(struct cluster *c);
 void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data);
+void cluster_set_store_observer(struct cluster *c,
+                                void (*fn)(void *data, const struct store_event *ev), void *data);
 /* Every op of w in one store txn, all or nothing (apply).  0, STORE_CONFLICT (*failed set)
  * or -1.  The objects are taken by the view or freed; w is cleared either way. */
 int cluster_commit(struct cluster *c, struct writes *w, size_t *failed, struct skiff_err **err);

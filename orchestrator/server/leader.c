@@ -16,8 +16,8 @@
  *   - Heartbeats stay in memory, per server, as before; each server publishes in its presence
  *     key the nodes it heard within half the node grace (rewritten only when that set
  *     changes), and the leader counts a node heard by any server as alive.
- *   - The bearer token lives at /config/token: the first server creates it, the others take
- *     it, so a credential from one server is valid on all.
+ *   - Trust is not this file's: the CA and every credential live in the store under /auth/
+ *     (security.h), so a credential issued by one server is valid on all of them.
  * With SQLite (no leases) there is one server: it always leads and nothing is fenced. */
 #include <string.h>
 #include <time.h>
@@ -27,7 +27,6 @@
 
 #define LEADER_KEY "/leader"
 #define SERVERS_PREFIX "/servers/"
-#define TOKEN_KEY "/config/token"
 
 struct leader
 {
@@ -69,7 +68,7 @@ struct leader *leader_new(struct cluster *cl, struct store *s, const struct lead
   l->node_grace = cfg->node_grace;
   l->enabled = store_has_leases(s);
   l->name = cfg->name ? xstrdup(cfg->name) : default_name(cfg->listen);
-  l->url = cfg->url ? xstrdup(cfg->url) : xasprintf("http://%s", cfg->listen);
+  l->url = cfg->url ? xstrdup(cfg->url) : xasprintf("https://%s", cfg->listen);
   l->started = model_time_string(time(NULL));
   l->ttl = cfg->ttl;
   l->peers = json_object();
@@ -365,41 +364,6 @@ bool leader_fence(const struct leader *l, struct store_op *op)
 void leader_fence_failed(struct leader *l)
 {
   lose(l, "a controller write was fenced off (leader key changed)");
-}
-
-/* ---- the shared token ---- */
-
-int leader_share_token(struct leader *l, char **token, const char *data_dir, struct skiff_err **err)
-{
-  if (!l->enabled)
-    return 0;
-  struct store_kv kv = {0};
-  int found = store_get(l->store, TOKEN_KEY, &kv, err);
-  if (found < 0)
-    return -1;
-  if (found == 0)
-    {
-      int r = store_put(l->store, TOKEN_KEY, *token, STORE_ABSENT, NULL, err);
-      if (r < 0)
-        return -1;
-      if (r == 0)
-        return 0;
-      if (store_get(l->store, TOKEN_KEY, &kv, err) != 1) /* another server won the race */
-        return skiff_error(err, 0, "store: %s vanished", TOKEN_KEY);
-    }
-  if (kv.len < 16 || strcmp(kv.value, *token) == 0)
-    {
-      bool bad = kv.len < 16;
-      store_kv_clear(&kv);
-      return bad ? skiff_error(err, 0, "store: %s holds no valid token", TOKEN_KEY) : 0;
-    }
-  free(*token);
-  *token = kv.value;
-  kv.value = NULL;
-  store_kv_clear(&kv);
-  cleanup_free char *path = xasprintf("%s/token", data_dir);
-  cleanup_free char *line = xasprintf("%s\n", *token);
-  return skiff_write_file_atomic(path, line, strlen(line), 0600, err);
 }
 
 /* ---- what the API shows ---- */

@@ -1,6 +1,6 @@
 /* leader.h - several `skiffd server`s on one store (etcd): which one runs the controllers
- * (election on an etcd lease, fencing of its writes), what they share (the token, who hears
- * which node), and what the API shows of them.  With a store without leases (SQLite) the one
+ * (election on an etcd lease, fencing of its writes), what they share (who hears which
+ * node), and what the API shows of them.  With a store without leases (SQLite) the one
  * server always leads and nothing is fenced.  See leader.c for how and why. */
 #ifndef SKIFF_LEADER_H
 #define SKIFF_LEADER_H
@@ -15,7 +15,7 @@ struct leader;
 struct leader_config
 {
   const char *name;   /* this server's name among several (NULL: HOST:PORT of listen) */
-  const char *url;    /* where clients reach it (NULL: http://LISTEN) */
+  const char *url;    /* where clients reach it (NULL: https://LISTEN) */
   const char *listen; /* ADDR:PORT */
   double ttl;         /* lease TTL, seconds */
   double node_grace;  /* a node heard by no server this long is NotReady */
@@ -24,10 +24,6 @@ struct leader_config
 /* cl may not be open yet (it is read from leader_step on). */
 struct leader *leader_new(struct cluster *cl, struct store *s, const struct leader_config *cfg);
 void leader_free(struct leader *l);
-/* The bearer token every server of the store shares: the first one stores *token, the others
- * take the stored one (into *token and DATA_DIR/token). */
-int leader_share_token(struct leader *l, char **token, const char *data_dir,
-                       struct skiff_err **err);
 /* For cluster_open_keys: /leader and /servers/... as loaded and as they change. */
 void leader_on_key(void *data, const struct store_event *ev);
 /* Each loop pass: renew the lease, campaign, publish presence, merge the nodes other servers

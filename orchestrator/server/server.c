@@ -1,8 +1,9 @@
-/* server.c - `skiffd server`: flags, the bearer token, and the one event loop that runs the
- * API (libmicrohttpd, external polling on its epoll fd), the controller tick, the watch
- * wake-ups and store compaction.  The parts it wires together: cluster.h (store, view, watch
- * cache, events), api.h, controller.h and leader.h (several servers on one etcd: only the
- * leader runs the controller, its writes fenced). */
+/* server.c - `skiffd server`: flags, and the one event loop that runs the API (libmicrohttpd,
+ * external polling on its epoll fd), the controller tick, the watch wake-ups, store
+ * compaction and the sweep of expired join tokens.  The parts it wires together: cluster.h
+ * (store, view, watch cache, events), security.h (CA, certificate, credentials), api.h,
+ * controller.h and leader.h (several servers on one etcd: only the leader runs the
+ * controller, its writes fenced). */
 #include <errno.h>
 #include <malloc.h>
 #include <getopt.h>
@@ -13,18 +14,22 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "api.h"
 #include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
 #include "leader.h"
+#include "security.h"
 #include "server.h"
 
 struct server_opts
 {
-  const char *listen, *data;
+  const char *listen, *data, *tls_san;
   double heartbeat_interval, node_grace;
+  bool insecure_http;
+  unsigned max_conns, max_conns_per_client, idle_timeout;
   struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
   const char *store, *etcd_prefix, *name, *advertise;
   double lease_ttl;
@@ -38,36 +43,9 @@ struct server
   struct api *api;
   struct controller *ctl;
   struct leader *leader;
+  struct security sec;
   double node_grace;
 };
-
-static int load_token(const char *data_dir, char **token, struct skiff_err **err)
-{
-  cleanup_free char *path = xasprintf("%s/token", data_dir);
-  char *tok = NULL;
-  if (skiff_read_file(path, &tok, NULL, NULL) == 0)
-    {
-      tok[strcspn(tok, "\r\n")] = '\0';
-      if (strlen(tok) >= 16)
-        {
-          chmod(path, 0600);
-          *token = tok;
-          return 0;
-        }
-      free(tok);
-    }
-  unsigned char rnd[32];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-    return skiff_error(err, errno, "getrandom");
-  char hex[65];
-  for (size_t i = 0; i < sizeof(rnd); i++)
-    snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-  cleanup_free char *line = xasprintf("%s\n", hex);
-  if (skiff_write_file_atomic(path, line, strlen(line), 0600, err) < 0)
-    return -1;
-  *token = xstrdup(hex);
-  return 0;
-}
 
 static int parse_seconds(const char *s, const char *flag, double *out, struct skiff_err **err)
 {
@@ -82,26 +60,47 @@ static int parse_seconds(const char *s, const char *flag, double *out, struct sk
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
-             "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
-             "                     [--node-cidr-mask-size N] [--store sqlite|etcd:URL[,URL...]]\n"
-             "                     [--etcd-prefix P] [--name N] [--advertise URL] "
-             "[--leader-lease S]\n"
-             "  --listen              API address (default 127.0.0.1:7070)\n"
-             "  --data                data directory: store.db and token (default "
-             "/var/lib/skiffd)\n"
-             "  --store               sqlite (default: DATA/store.db) or etcd:http://H:P,... "
-             "(several servers)\n"
-             "  --etcd-prefix         etcd key prefix of every skiff key (default /skiff/)\n"
-             "  --name                this server's name among several (default HOST:PORT)\n"
-             "  --advertise           URL clients reach it at (default http://LISTEN)\n"
-             "  --leader-lease        leader lease TTL in seconds (default 3)\n"
-             "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
-             "  --node-grace          missed-heartbeat time before a node is NotReady "
-             "(default 5)\n"
-             "  --cluster-cidr        pod subnets are cut from this range, or `none` "
-             "(default " CIDR_DEFAULT_CLUSTER ")\n"
-             "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n");
+  fprintf(f,
+          "usage: skiffd server [--listen ADDR:PORT] [--data DIR] [--heartbeat-interval S]\n"
+          "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
+          "                     [--node-cidr-mask-size N] [--tls-san NAME,...] [--insecure-http]\n"
+          "                     [--max-connections N] [--max-connections-per-client N]\n"
+          "                     [--idle-timeout S] [--store sqlite|etcd:URL[,URL...]]\n"
+          "                     [--etcd-prefix P] [--name N] [--advertise URL] [--leader-lease S]\n"
+          "  --listen              API address (default 127.0.0.1:7070)\n"
+          "  --data                data directory: store.db, CA, certificate, admin credential\n"
+          "                        (default /var/lib/skiffd)\n"
+          "  --store               sqlite (default: DATA/store.db) or etcd:http://H:P,... "
+          "(several servers)\n"
+          "  --etcd-prefix         etcd key prefix of every skiff key (default /skiff/)\n"
+          "  --name                this server's name among several (default HOST:PORT)\n"
+          "  --advertise           URL clients reach it at (default https://LISTEN)\n"
+          "  --leader-lease        leader lease TTL in seconds (default 3)\n"
+          "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
+          "  --node-grace          missed-heartbeat time before a node is NotReady "
+          "(default 5)\n"
+          "  --cluster-cidr        pod subnets are cut from this range, or `none` "
+          "(default " CIDR_DEFAULT_CLUSTER ")\n"
+          "  --node-cidr-mask-size prefix of each node's pod subnet (default 24)\n"
+          "  --tls-san             more names and addresses for the serving certificate\n"
+          "  --insecure-http       plain HTTP instead of TLS; only on a loopback address\n"
+          "  --max-connections     open connections in all (default 4096)\n"
+          "  --max-connections-per-client  from one address (default 128)\n"
+          "  --idle-timeout        seconds a connection may stay silent (default 60)\n");
+}
+
+static int parse_count(const char *s, const char *flag, unsigned max, unsigned *out)
+{
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > max)
+    {
+      fprintf(stderr, "skiffd server: %s: `%s` is not a number from 1 to %u\n", flag, s, max);
+      return -1;
+    }
+  *out = (unsigned)v;
+  return 0;
 }
 
 static void server_metrics(void *data, FILE *f)
@@ -176,6 +175,8 @@ static int run_loop(struct server *sv, int sigfd)
       api_run(api);
       api_flush(api);
       now = cluster_now();
+      if (cl->resynced)
+        security_relist(&sv->sec, cl->store); /* a revocation may be among what was missed */
       bool restart = leader_step(sv->leader, now) || cl->resynced;
       cl->resynced = false;
       run_controller(sv, now, restart, &last_tick, &tick_cost);
@@ -200,6 +201,7 @@ static int run_loop(struct server *sv, int sigfd)
           cleanup_err struct skiff_err *err = NULL;
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
+          security_sweep(&sv->sec, cl, time(NULL));
           last_compact = now;
         }
       /* A burst of writes leaves freed memory between the objects the view keeps: hand the
@@ -226,6 +228,11 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
                                        {"node-grace", required_argument, NULL, 'g'},
                                        {"cluster-cidr", required_argument, NULL, 'C'},
                                        {"node-cidr-mask-size", required_argument, NULL, 'M'},
+                                       {"tls-san", required_argument, NULL, 'S'},
+                                       {"insecure-http", no_argument, NULL, 'i'},
+                                       {"max-connections", required_argument, NULL, 'm'},
+                                       {"max-connections-per-client", required_argument, NULL, 'P'},
+                                       {"idle-timeout", required_argument, NULL, 'T'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
@@ -285,6 +292,26 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
+        case 'S':
+          o->tls_san = optarg;
+          break;
+        case 'i':
+          o->insecure_http = true;
+          break;
+        case 'm':
+        case 'P':
+        case 'T':
+          if (parse_count(optarg,
+                          c == 'm'   ? "--max-connections"
+                          : c == 'P' ? "--max-connections-per-client"
+                                     : "--idle-timeout",
+                          c == 'T' ? 86400 : 1000000,
+                          c == 'm'   ? &o->max_conns
+                          : c == 'P' ? &o->max_conns_per_client
+                                     : &o->idle_timeout)
+              < 0)
+            return 2;
+          break;
         case 'H':
           usage(stdout);
           return 0;
@@ -307,6 +334,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
       fprintf(stderr, "skiffd server: --cluster-cidr: %s\n", err->msg);
       return 2;
     }
+  if (o->insecure_http && !security_listen_is_loopback(o->listen))
+    {
+      fprintf(
+          stderr,
+          "skiffd server: --insecure-http: only on a loopback address (--listen 127.0.0.1:PORT), "
+          "not `%s`\n",
+          o->listen);
+      return 2;
+    }
   return -1;
 }
 
@@ -316,6 +352,9 @@ int server_main(int argc, char **argv)
                           .data = "/var/lib/skiffd",
                           .heartbeat_interval = 1,
                           .node_grace = 5,
+                          .max_conns = 4096,
+                          .max_conns_per_client = 128,
+                          .idle_timeout = 60,
                           .etcd_prefix = "/skiff/",
                           .lease_ttl = 3};
   int r = parse_args(argc, argv, &o);
@@ -330,28 +369,34 @@ int server_main(int argc, char **argv)
       setrlimit(RLIMIT_NOFILE, &rl);
     }
   cleanup_err struct skiff_err *err = NULL;
-  cleanup_free char *token = NULL;
   struct server sv = {.node_grace = o.node_grace};
+  cleanup_free char *url = xasprintf("%s://%s", o.insecure_http ? "http" : "https", o.listen);
   struct store *store = NULL;
   int ret = 1, sigfd = -1;
   struct leader_config lcfg = {.name = o.name,
-                               .url = o.advertise,
+                               .url = o.advertise ? o.advertise : url,
                                .listen = o.listen,
                                .ttl = o.lease_ttl,
                                .node_grace = o.node_grace};
   if (skiff_mkdir_p(o.data, 0700, &err) < 0
       || store_open(o.store, o.data, o.etcd_prefix, &store, &err) < 0
-      || load_token(o.data, &token, &err) < 0)
+      || security_open(&sv.sec, store, o.data, o.listen, o.tls_san, &err) < 0)
     goto out;
   sv.leader = leader_new(&sv.cl, store, &lcfg);
-  if (leader_share_token(sv.leader, &token, o.data, &err) < 0)
-    goto out;
   if (cluster_open_keys(&sv.cl, store, leader_on_key, sv.leader, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
+  cluster_set_store_observer(&sv.cl, security_store_event, &sv.sec);
   sv.ctl = controller_new(&sv.cl, o.node_grace, cluster_clock(&sv.cl));
   struct api_config acfg = {.listen = o.listen,
-                            .token = token,
+                            .auth = &sv.sec.auth,
+                            .tls_cert = o.insecure_http ? NULL : sv.sec.pki.cert,
+                            .tls_key = o.insecure_http ? NULL : sv.sec.pki.key,
+                            .ca_cert = sv.sec.pki.ca_cert,
+                            .ca_hash = sv.sec.pki.ca_hash,
+                            .max_conns = o.max_conns,
+                            .max_conns_per_client = o.max_conns_per_client,
+                            .idle_timeout = o.idle_timeout,
                             .heartbeat_interval = o.heartbeat_interval,
                             .pod_pool = &o.pod_pool,
                             .write_metrics = server_metrics,
@@ -369,9 +414,10 @@ int server_main(int argc, char **argv)
   sigprocmask(SIG_BLOCK, &mask, NULL);
   sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   bool etcd = o.store && strncmp(o.store, "etcd:", 5) == 0;
-  fprintf(stderr, "skiffd: listening on %s, data %s, store %s%s%s, revision %lld\n", o.listen,
-          o.data, store_backend(sv.cl.store), etcd ? " " : "", etcd ? o.store + 5 : "",
+  fprintf(stderr, "skiffd: listening on %s, data %s, store %s%s%s, revision %lld\n", url, o.data,
+          store_backend(sv.cl.store), etcd ? " " : "", etcd ? o.store + 5 : "",
           (long long)store_revision(sv.cl.store));
+  security_announce(&sv.sec, url, stderr);
   ret = run_loop(&sv, sigfd) < 0 ? 1 : 0;
   leader_resign(sv.leader);
 out:
@@ -385,5 +431,6 @@ out:
     cluster_close(&sv.cl);
   store_close(store);
   leader_free(sv.leader);
+  security_close(&sv.sec);
   return ret;
 }

@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "cloned_binary.h"
 #include "state.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct cmd_verb *const verbs[] = {
     /* OCI (runc's verbs) */
@@ -195,8 +197,22 @@ static int parse_globals(int argc, char **argv, struct cmd_global *g, int *rc)
   return i;
 }
 
+/* CVE-2019-5736 (cloned_binary.h): re-execute through a read-only overlay of our directory
+ * whose second, dummy, lower layer is the state root (root's own, as runc uses its state
+ * dir; only a lookup of our binary's name ever goes through the overlay, and the top
+ * layer answers it). */
+static int protect_binary(const char *root, char **argv, struct skiff_err **err)
+{
+  struct stat st;
+  bool have_root
+      = stat(root, &st) == 0 ? S_ISDIR(st.st_mode) : skiff_mkdir_p(root, 0700, NULL) == 0;
+  return cloned_binary_ensure(argv, have_root ? root : NULL, err);
+}
+
 int main(int argc, char **argv)
 {
+  skiff_trace_open(getenv("SKIFF_TRACE"));
+  SKIFF_TRACE("main");
   skiff_set_reporter(report);
   struct cmd_global g = {.root = getenv("SKIFF_STATE_ROOT")};
   if (g.root == NULL || *g.root == '\0')
@@ -216,7 +232,7 @@ int main(int argc, char **argv)
     }
   struct skiff_err *err = NULL;
   /* an image run pulls first, with the real binary's path at hand (see cmd.h) */
-  if (v == &cmd_verb_run && cloned_binary_is_sealed(NULL) == 0
+  if (v == &cmd_verb_run && cloned_binary_kind(NULL) == CLONED_BINARY_NONE
       && cmd_run_pull(vargc, vargv, &err) < 0)
     {
       if (err)
@@ -228,10 +244,11 @@ int main(int argc, char **argv)
       skiff_err_free(&err);
       return 125; /* docker's code for a run that failed before the container */
     }
-  /* CVE-2019-5736: the verbs that put skiff code into a container run from a sealed
-   * memfd copy, so /proc/PID/exe never leads the container to the host's binary. */
+  /* CVE-2019-5736: the verbs that put skiff code into a container run from a read-only
+   * overlay of the binary (or a sealed memfd copy), so /proc/PID/exe never leads the
+   * container to a host file it could write. */
   if ((v == &cmd_verb_create || v == &cmd_verb_run || v == &cmd_verb_exec)
-      && cloned_binary_ensure(argc, argv, &err) < 0)
+      && protect_binary(g.root, argv, &err) < 0)
     {
       fprintf(stderr, "skiff %s: %s\n", v->name, err->msg);
       skiff_err_free(&err);

@@ -16,6 +16,7 @@
 #include <netlink/route/route.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 static void cleanup_nlsockp(struct nl_sock **s)
 {
@@ -237,6 +238,22 @@ static int setup_inside(pid_t pid, uint32_t ip, int prefix, uint32_t gateway,
 int net_loopback_up(pid_t pid, struct skiff_err **err)
 {
   return setup_inside(pid, 0, 0, 0, err);
+}
+
+int net_loopback_up_here(struct skiff_err **err)
+{
+  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return skiff_error(err, errno, "socket (to bring `lo` up)");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+    return skiff_error(err, errno, "SIOCGIFFLAGS `lo`");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+    return skiff_error(err, errno, "bring `lo` up");
+  return 0;
 }
 
 /* The host may still hold the MAC of the last container that had this address (a restart

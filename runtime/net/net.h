@@ -60,6 +60,9 @@ int net_ipam_pick(uint32_t network, int prefix, const uint32_t *used, size_t n_u
 
 /* Only loopback up in the netns of pid (for --net none). */
 int net_loopback_up(pid_t pid, struct skiff_err **err);
+/* The same from inside: lo of the caller's own network namespace, with one ioctl (the
+ * container init does it, so its parent has nothing to wait for). */
+int net_loopback_up_here(struct skiff_err **err);
 
 /* Write hosts, hostname and resolv.conf for a container into dir (bind-mounted into
  * /etc by the caller).  resolv.conf copies the host's nameservers unless they are

@@ -12,7 +12,14 @@
  * EAGAIN.  Only the bytes a slow destination cannot take yet are kept per connection.  A side
  * that reaches EOF is shut down for writing on the other side once its bytes are out; the
  * connection is freed when both directions are done.  Listening sockets are level-triggered
- * with EPOLLEXCLUSIVE, so one socket can feed several loops (threads). */
+ * with EPOLLEXCLUSIVE, so one socket can feed several loops (threads).
+ *
+ * With limits set (proxy_set_limits; the published ports' monitor does), nobody can lock a
+ * port out - a fixed table with no timeout once let 1,024 idle clients do it: connections
+ * also sit in a list ordered by their last activity, so a connection idle for idle_ms, or
+ * whose upstream connect is pending for connect_ms, is closed (proxy_expire); when the table
+ * is full, the least recently active connection makes room for the newcomer; one client
+ * address holds at most max_per_client. */
 #define _GNU_SOURCE
 #include "proxy.h"
 
@@ -22,6 +29,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define PROXY_DEFAULT_MAX_CONNS 1024
@@ -66,6 +74,9 @@ struct conn
   bool connected;
   uint64_t tag;
   struct conn *prev, *next;
+  uint32_t client;            /* client IPv4 address, network order */
+  long long since;            /* last activity (or the accept), CLOCK_MONOTONIC ms */
+  struct conn *older, *newer; /* activity list: p->oldest .. p->newest */
 };
 
 struct skiff_proxy
@@ -74,8 +85,46 @@ struct skiff_proxy
   struct endpoint *listeners; /* and hooks */
   struct conn *conns;
   int n_conns, max_conns;
-  char *buf; /* PROXY_BUF bytes: every read of the loop goes through it */
+  char *buf;                    /* PROXY_BUF bytes: every read of the loop goes through it */
+  struct proxy_limits lim;      /* max_per_client, idle_ms, connect_ms 0: off */
+  struct conn *oldest, *newest; /* by last activity */
+  long long next_expire;        /* proxy_expire scans at most every 250 ms */
 };
+
+static void lru_unlink(struct skiff_proxy *p, struct conn *c)
+{
+  if (c->older)
+    c->older->newer = c->newer;
+  else if (p->oldest == c)
+    p->oldest = c->newer;
+  if (c->newer)
+    c->newer->older = c->older;
+  else if (p->newest == c)
+    p->newest = c->older;
+  c->older = c->newer = NULL;
+}
+
+static void lru_append(struct skiff_proxy *p, struct conn *c)
+{
+  c->older = p->newest;
+  c->newer = NULL;
+  if (p->newest)
+    p->newest->newer = c;
+  else
+    p->oldest = c;
+  p->newest = c;
+}
+
+/* c did something now: it becomes the newest. */
+static void lru_touch(struct skiff_proxy *p, struct conn *c)
+{
+  if (p->newest != c)
+    {
+      lru_unlink(p, c);
+      lru_append(p, c);
+    }
+  c->since = skiff_now_ms();
+}
 
 int proxy_parse_publish(const char *spec, char **host_ip, int *host_port, int *container_port,
                         struct skiff_err **err)
@@ -146,6 +195,17 @@ int proxy_fd(struct skiff_proxy *p)
 void proxy_set_max_conns(struct skiff_proxy *p, int max)
 {
   p->max_conns = max;
+}
+
+void proxy_set_limits(struct skiff_proxy *p, const struct proxy_limits *lim)
+{
+  p->lim = *lim;
+  p->max_conns = lim->max_conns;
+  /* a connection costs 2 fds: the table fits the fd limit */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+      && (rlim_t)p->max_conns * 2 + 64 > rl.rlim_cur)
+    p->max_conns = rl.rlim_cur > 64 + 2 ? (int)((rl.rlim_cur - 64) / 2) : 1;
 }
 
 int proxy_conn_count(const struct skiff_proxy *p)
@@ -263,6 +323,7 @@ static void conn_free(struct skiff_proxy *p, struct conn *c)
     p->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
+  lru_unlink(p, c);
   p->n_conns--;
   free(c);
 }
@@ -353,12 +414,15 @@ static bool pump(struct skiff_proxy *p, struct conn *c, int dirs, int drain)
 }
 
 static void conn_start(struct skiff_proxy *p, int cfd, const struct sockaddr_in *target,
-                       uint64_t tag)
+                       uint64_t tag, uint32_t client)
 {
   struct conn *c = xzalloc(sizeof(*c));
   int one = 1;
   p->n_conns++;
   c->tag = tag;
+  c->client = client;
+  c->since = skiff_now_ms();
+  lru_append(p, c);
   c->next = p->conns;
   if (p->conns)
     p->conns->prev = c;
@@ -395,21 +459,51 @@ static void conn_start(struct skiff_proxy *p, int cfd, const struct sockaddr_in 
     }
 }
 
-static void accept_some(struct skiff_proxy *p, struct endpoint *l)
+static void conn_free_batch(struct skiff_proxy *p, struct conn *c, struct epoll_event *evs,
+                            int from, int n);
+
+static int client_count(struct skiff_proxy *p, uint32_t client)
+{
+  int n = 0;
+  for (struct conn *c = p->oldest; c; c = c->newer)
+    n += c->client == client;
+  return n;
+}
+
+/* evs[from..n) is the rest of the batch: a connection freed to make room is forgotten there */
+static void accept_some(struct skiff_proxy *p, struct endpoint *l, struct epoll_event *evs,
+                        int from, int n)
 {
   for (int k = 0; k < PROXY_ACCEPT_BATCH; k++)
     {
-      struct sockaddr_in target = l->target;
+      struct sockaddr_in target = l->target, peer = {0};
+      socklen_t plen = sizeof(peer);
       uint64_t tag = 0;
-      int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (cfd < 0)
-        return; /* EAGAIN: another loop took it, or the queue is empty */
+        {
+          /* out of fds: the client stays queued and the listener readable; with limits, free
+             the least recently active connection so the next round can take it */
+          if ((errno == EMFILE || errno == ENFILE) && p->lim.max_conns && p->oldest)
+            conn_free_batch(p, p->oldest, evs, from, n);
+          return; /* EAGAIN: another loop took it, or the queue is empty */
+        }
+      /* one address cannot take the port for itself */
+      if (p->lim.max_per_client > 0
+          && client_count(p, peer.sin_addr.s_addr) >= p->lim.max_per_client)
+        {
+          reset_fd(cfd);
+          continue;
+        }
+      /* a full table: with limits, the least recently active goes and the newcomer is served */
+      if (p->n_conns >= p->max_conns && p->lim.max_conns && p->oldest)
+        conn_free_batch(p, p->oldest, evs, from, n);
       if (p->n_conns >= p->max_conns || (l->pick && l->pick(l->arg, &target, &tag) < 0))
         {
           reset_fd(cfd); /* bounded memory under a flood; no endpoint to send it to */
           continue;
         }
-      conn_start(p, cfd, &target, tag);
+      conn_start(p, cfd, &target, tag, peer.sin_addr.s_addr);
     }
 }
 
@@ -429,6 +523,7 @@ static void side_event(struct skiff_proxy *p, struct endpoint *e, uint32_t event
 {
   struct conn *c = e->conn;
   int dirs = 0, drain = 0;
+  lru_touch(p, c); /* an event is progress: an idle or stalled peer makes none */
   if (!c->connected)
     {
       if (e->side == 0)
@@ -473,7 +568,7 @@ void proxy_run(struct skiff_proxy *p, int timeout_ms)
       if (e == NULL)
         continue; /* its connection was freed earlier in this batch */
       if (e->kind == EP_LISTENER)
-        accept_some(p, e);
+        accept_some(p, e, evs, i + 1, n);
       else if (e->kind == EP_HOOK)
         hooks = e->due = true;
       else
@@ -496,6 +591,38 @@ void proxy_run(struct skiff_proxy *p, int timeout_ms)
 void proxy_dispatch(struct skiff_proxy *p)
 {
   proxy_run(p, 0);
+}
+
+int proxy_timeout_ms(struct skiff_proxy *p)
+{
+  if (p->oldest == NULL || (p->lim.idle_ms <= 0 && p->lim.connect_ms <= 0))
+    return -1;
+  long long now = skiff_now_ms();
+  long long due = p->lim.idle_ms > 0 ? p->oldest->since + p->lim.idle_ms - now : 1000;
+  if (due > 1000)
+    due = 1000; /* pending connects are checked every second */
+  if (due < p->next_expire - now)
+    due = p->next_expire - now; /* expire would not scan sooner: no busy wait */
+  return due < 0 ? 0 : (int)due;
+}
+
+void proxy_expire(struct skiff_proxy *p)
+{
+  long long now = skiff_now_ms();
+  if (now < p->next_expire || (p->lim.idle_ms <= 0 && p->lim.connect_ms <= 0))
+    return;
+  p->next_expire = now + 250;
+  long long idle = p->lim.idle_ms > 0 ? p->lim.idle_ms : -1;
+  long long connect = p->lim.connect_ms > 0 ? p->lim.connect_ms : -1;
+  for (struct conn *c = p->oldest, *next; c; c = next)
+    {
+      next = c->newer;
+      long long quiet = now - c->since;
+      if ((idle >= 0 && quiet >= idle) || (connect >= 0 && !c->connected && quiet >= connect))
+        conn_free(p, c);
+      else if (connect < 0 || quiet < connect)
+        break; /* the rest are newer still: nothing to expire there */
+    }
 }
 
 size_t proxy_reset_if(struct skiff_proxy *p, bool (*keep)(void *arg, uint64_t tag), void *arg)

@@ -55,6 +55,26 @@ int proxy_add_hook(struct skiff_proxy *p, int fd, void (*fn)(void *), void *arg)
 size_t proxy_reset_if(struct skiff_proxy *p, bool (*keep)(void *arg, uint64_t tag), void *arg);
 /* Open connections at most (default 1024); clients beyond it are refused (bounded memory). */
 void proxy_set_max_conns(struct skiff_proxy *p, int max);
+
+/* Limits that keep a port from being locked out (published ports set them): a connection
+ * without a byte moved for idle_ms (or whose upstream connect has not completed in
+ * connect_ms) is closed by proxy_expire; when max_conns are open (fitted to the fd limit), a
+ * new client takes the place of the least recently active one; one client address holds at
+ * most max_per_client.  0 turns a limit off. */
+struct proxy_limits
+{
+  int max_conns, max_per_client;
+  int idle_ms, connect_ms;
+};
+#define PROXY_PUBLISH_LIMITS                                                                       \
+  {                                                                                                \
+    1024, 64, 300000, 10000                                                                        \
+  }
+void proxy_set_limits(struct skiff_proxy *p, const struct proxy_limits *lim);
+/* Milliseconds until proxy_expire has work (-1: nothing to expire); the caller's wait bound. */
+int proxy_timeout_ms(struct skiff_proxy *p);
+/* Close the connections idle or connecting too long (scans at most every 250 ms). */
+void proxy_expire(struct skiff_proxy *p);
 int proxy_conn_count(const struct skiff_proxy *p);
 
 #endif

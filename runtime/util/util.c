@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -176,8 +177,8 @@ int skiff_write_file(const char *path, const void *data, size_t len, int mode,
   return 0;
 }
 
-int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
-                            struct skiff_err **err)
+static int write_replace(const char *path, const void *data, size_t len, int mode, bool durable,
+                         struct skiff_err **err)
 {
   /* A fresh name made with O_CREAT|O_EXCL (never follows a symlink) in the target's own
    * directory: a predictable name (path.tmp.PID) in a directory others can write, such as
@@ -187,7 +188,8 @@ int skiff_write_file_atomic(const char *path, const void *data, size_t len, int 
   cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0)
     return skiff_error(err, errno, "create a temporary file beside `%s`", path);
-  if (fchmod(fd, (mode_t)mode) < 0 || skiff_write_all(fd, data, len) < 0 || fsync(fd) < 0)
+  if (fchmod(fd, (mode_t)mode) < 0 || skiff_write_all(fd, data, len) < 0
+      || (durable && fsync(fd) < 0))
     {
       int saved = errno;
       unlink(tmp);
@@ -200,6 +202,18 @@ int skiff_write_file_atomic(const char *path, const void *data, size_t len, int 
       return skiff_error(err, saved, "rename `%s` to `%s`", tmp, path);
     }
   return 0;
+}
+
+int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
+                            struct skiff_err **err)
+{
+  return write_replace(path, data, len, mode, true, err);
+}
+
+int skiff_write_file_replace(const char *path, const void *data, size_t len, int mode,
+                             struct skiff_err **err)
+{
+  return write_replace(path, data, len, mode, false, err);
 }
 
 int skiff_write_string_at(int dirfd, const char *name, const char *s, struct skiff_err **err)
@@ -260,6 +274,11 @@ int skiff_read_file_at(int dirfd, const char *name, char **out, size_t *len, str
 
 int skiff_mkdir_p(const char *path, int mode, struct skiff_err **err)
 {
+  /* usually the parents exist (a state root on every create): one mkdir */
+  if (mkdir(path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return skiff_error(err, errno, "mkdir `%s`", path);
   cleanup_free char *p = xstrdup(path);
   for (char *s = p + 1; *s; s++)
     {

@@ -98,6 +98,12 @@ int skiff_write_file(const char *path, const void *data, size_t len, int mode,
  * rename.  A symlink at the path is replaced, never followed. */
 int skiff_write_file_atomic(const char *path, const void *data, size_t len, int mode,
                             struct skiff_err **err);
+/* The same without the fsync: readers see the old or the new content, never a mix, but
+ * a power cut may lose the write.  For state that does not outlive a reboot (the
+ * runtime's state.json, exit.json: their containers die with the machine); an fsync of
+ * each on a disk-backed state root cost 1-6 ms per container start. */
+int skiff_write_file_replace(const char *path, const void *data, size_t len, int mode,
+                             struct skiff_err **err);
 /* Write a string to an existing file (cgroupfs, /proc); no O_CREAT. */
 int skiff_write_string_at(int dirfd, const char *name, const char *s, struct skiff_err **err);
 /* Read a whole file (NUL-terminated); *len may be NULL. */

@@ -2,6 +2,9 @@
 # agent-resources): a real `skiffd server` on a free loopback port and a real `skiffd agent`
 # with a temp --root, its own bridge and a /24 no interface uses, the webapp image built into
 # a temp store, and a cleanup that removes every container, the bridge and the temp dir.
+# The server speaks TLS under the CA it makes in its data dir; the agent joins with the join
+# token it wrote there; curl trusts that CA and reads the admin credential from a header file
+# (never argv: `acurl` and `api`).
 # Needs root, curl, jq, ss.
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +17,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 pss_kb() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-api() { curl -sf -m 10 -H "Authorization: Bearer $TOKEN" "$URL$1"; }
+# acurl ARG...: curl as the admin, verifying the server against the cluster CA
+acurl() { curl --cacert "$TMP/data/ca.crt" -H @"$TMP/auth.hdr" "$@"; }
+api() { acurl -sf -m 10 "$URL$1"; }
 
 bench_cleanup() {
 	local p id
@@ -46,22 +51,23 @@ bench_start() {
 		port=$((20000 + RANDOM % 20000))
 		ss -Htln "sport = :$port" | grep -q . || break
 	done
-	URL=http://127.0.0.1:$port
+	URL=https://127.0.0.1:$port
 	"$SKIFFD" server --listen "127.0.0.1:$port" --data "$TMP/data" >"$TMP/server.log" 2>&1 &
 	SERVER=$!
 	PIDS+=("$SERVER")
 	for i in $(seq 100); do
-		curl -sf "$URL/healthz" >/dev/null 2>&1 && [ -s "$TMP/data/token" ] && break
+		[ -s "$TMP/data/token" ] && [ -s "$TMP/data/ca.crt" ] &&
+			curl -sf --cacert "$TMP/data/ca.crt" "$URL/healthz" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	TOKEN=$(cat "$TMP/data/token")
+	(umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$TMP/data/token")" >"$TMP/auth.hdr")
 	BR="sb$(($$ % 100000))"
 	for ((i = 0; i < 200; i++)); do
 		n=$(((($$ + i) % 200) + 20))
 		ip -4 -o addr show | grep -q " 10\.215\.$n\." || break
 	done
 	SUBNET=10.215.$n.0/24
-	"$SKIFFD" agent --server "$URL" --token-file "$TMP/data/token" --name bench --root "$TMP/root" \
+	"$SKIFFD" agent --server "$URL" --token-file "$TMP/data/join-token" --name bench --root "$TMP/root" \
 		--bridge "$BR" --pod-cidr "$SUBNET" --agent-port 0 --image-root "$TMP/store" \
 		--cpu 64 --memory 64Gi "$@" >"$TMP/agent.log" 2>&1 &
 	AGENT=$!
@@ -78,11 +84,11 @@ bench_start() {
 	done
 }
 
-# apply_web N: examples/web.json with N replicas (no nodePort: nothing here proxies).
+# apply_web N: examples/web.json with N replicas, its image from the local store (web.json pulls
+# from the cluster registry of examples/cluster), no nodePort: nothing here proxies.
 apply_web() {
-	jq --argjson n "$1" '.replicas = $n | .ports = [{container: 8080}]' "$ROOT/examples/web.json" |
-		curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-			--data @- "$URL/v1/apply" >/dev/null
+	jq --argjson n "$1" '.replicas = $n | .image = "webapp" | .ports = [{container: 8080}]' "$ROOT/examples/web.json" |
+		acurl -sf -X POST -H 'Content-Type: application/json' --data @- "$URL/v1/apply" >/dev/null
 }
 
 # ready_count: replicas Running and ready.

@@ -18,17 +18,8 @@ fail() {
 	return 1
 }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for SECONDS CMD...: poll every 0.1 s
-wait_for() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
+# shellcheck source=../../examples/lib.bash
+source "$E2E_TOP/examples/lib.bash"
 
 e2e_setup_file() {
 	[ "$(id -u)" -eq 0 ] || skip "the cluster's hosts are network namespaces: run as root"

@@ -111,6 +111,14 @@ make_bundle() {
 			| .linux.cgroupsPath = "/skiff/@ID@"
 			| .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},
 				{"type":"uts"},{"type":"mount"},{"type":"cgroup"}]' || return 1
+		if [ "${SKIFF_TEST_USERNS:-0}" = 1 ]; then
+			# user-namespaced: root inside is uid 100000 outside and owns the directories
+			# (the escape suite runs once more this way: security/userns.bats)
+			CFG=$tmpl/config.json cfg '.linux.namespaces += [{"type": "user"}]
+				| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+				| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]' || return 1
+			find "$tmpl/rootfs" -type d -exec chown 100000:100000 {} + || return 1
+		fi
 	fi
 	mkdir -p "$(dirname "$dir")"
 	cp -al "$tmpl" "$dir"

@@ -28,6 +28,17 @@ ping_host() {
 	"$BUSYBOX" ping -c1 -W1 "$1" >/dev/null 2>&1
 }
 
+# answer PORT PATH: the body of http://127.0.0.1:PORT/PATH once the published port serves it
+# (5 s at most).
+answer() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		curl -sf --max-time 5 "http://127.0.0.1:$1$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "the bridge gets the gateway address of SKIFF_SUBNET" {
 	run sk run --rm busybox sh -c 'ip -o -4 addr show eth0; ip route'
 	assert_status 0
@@ -153,12 +164,8 @@ ping_host() {
 	port=$(free_port)
 	sk run -d --name "$NAME" -p "127.0.0.1:$port:8000" busybox sh -c \
 		'mkdir -p /www && head -c 3000000 /dev/urandom >/www/blob && sha256sum /www/blob >/www/sum && exec httpd -f -p 8000 -h /www'
-	local i sum=""
-	for ((i = 0; i < 50; i++)); do
-		sum=$(curl -sf --max-time 5 "http://127.0.0.1:$port/sum") && break
-		sleep 0.1
-	done
-	[ -n "$sum" ] || fail "no answer on 127.0.0.1:$port"
+	local sum
+	sum=$(answer "$port" /sum) || fail "no answer on 127.0.0.1:$port"
 	local got
 	got=$(curl -sf --max-time 20 "http://127.0.0.1:$port/blob" | sha256sum | cut -d' ' -f1)
 	assert_eq "$got" "${sum%% *}" "sha256 of 3 MB through the proxy"
@@ -209,4 +216,40 @@ ping_host() {
 	assert_eq "$(bridge_ports)" "" "veths on the bridge"
 	run sk inspect "$NAME"
 	assert_eq "$(jq -r '.ip // "none"' <<<"$output")" none
+}
+
+# The proxy's table once held 1,024 connections and refused the rest, with no timeout:
+# 1,024 idle clients locked the port out.  Now one client address holds at most 64, a
+# full table makes room by closing the least recently active connection, and a connection
+# idle for 5 minutes is closed (runtime/net/proxy.c; the timeouts are unit-tested in
+# tests/unit/test_proxy.c).  1,100 idle connections from 22 loopback addresses, then a
+# client from 127.0.0.1 must be served.
+@test "published port: 1,100 idle clients do not lock the port out" {
+	new_name
+	local port
+	port=$(free_port)
+	sk run -d --name "$NAME" -p "127.0.0.1:$port:8000" busybox sh -c \
+		'mkdir -p /www && echo served >/www/index.html && exec httpd -f -p 8000 -h /www'
+	local got
+	got=$(answer "$port" /) || fail "no answer on 127.0.0.1:$port"
+	assert_eq "$got" served "before the flood"
+	python3 - "$port" >"$MWORK/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+port, socks = int(sys.argv[1]), []
+for i in range(1100):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i // 50), 0))
+    s.connect(("127.0.0.1", port))
+    socks.append(s)
+print("open", len(socks), flush=True)
+time.sleep(60)
+PY
+	local idle=$!
+	BG+=("$idle")
+	wait_file_contains "$MWORK/idle.out" open 30
+	sleep 1
+	got=$(curl -sf --max-time 5 "http://127.0.0.1:$port/") || got="(no answer)"
+	kill "$idle" 2>/dev/null || true
+	wait "$idle" 2>/dev/null || true
+	assert_eq "$got" served "a new client while 1,100 idle ones are connected"
 }

@@ -8,6 +8,9 @@ load managed_helpers
 
 setup_file() {
 	managed_setup_file 11
+	SYSFAIL=$BATS_FILE_TMPDIR/sysfail
+	gcc -O2 -o "$SYSFAIL" "$BATS_TEST_DIRNAME/security/sysfail.c" -lseccomp
+	export SYSFAIL
 }
 
 teardown_file() {
@@ -486,4 +489,20 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$port" "$MWORK/listening" &
 	run sk run --name "$NAME" busybox no-such-command
 	[ "$status" -ne 0 ] || fail "a missing command succeeded"
 	assert_contains "$output" no-such-command
+}
+
+# The monitor must be able to see its init exit (signalfd, epoll) before `run -d` says the
+# container started: a monitor that could not would never record the exit code.
+@test "run -d: the monitor cannot make its signalfd or epoll set: run fails, nothing left" {
+	local call what
+	for call in signalfd4:EMFILE:signalfd epoll_ctl:ENOMEM:epoll_ctl; do
+		what=${call##*:}
+		call=${call%:*}
+		new_name
+		run timeout 30 "$SYSFAIL" "$call" "$SKIFF" --root "$MSTATE" run -d --name "$NAME" busybox \
+			sleep 100 </dev/null
+		[ "$status" -ne 0 ] || fail "run -d succeeded with $call failing"
+		assert_contains "$output" "monitor: $what"
+		assert_nothing_left "$NAME"
+	done
 }

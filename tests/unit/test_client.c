@@ -40,7 +40,11 @@ static void test_resolve_url_forms(void)
   struct client_target t;
   cleanup_err struct skiff_err *err = NULL;
 
+  /* no scheme: TLS, the server's default */
   CHECK(client_resolve_target("127.0.0.1:9000", NULL, NULL, NULL, NULL, &t, &err) == 0);
+  CHECK_STR_EQ(t.server, "https://127.0.0.1:9000");
+  client_target_clear(&t);
+  CHECK(client_resolve_target("http://127.0.0.1:9000", NULL, NULL, NULL, NULL, &t, &err) == 0);
   CHECK_STR_EQ(t.server, "http://127.0.0.1:9000");
   client_target_clear(&t);
 

@@ -70,7 +70,7 @@ static void test_resolve_list(void)
   CHECK(client_resolve_target("a:1, http://b:2/", NULL, NULL, NULL, NULL, &t, &err) < 0);
   skiff_err_free(&err);
   CHECK(client_resolve_target("a:1,http://b:2/", NULL, NULL, NULL, NULL, &t, &err) == 0);
-  CHECK_STR_EQ(t.server, "http://a:1,http://b:2");
+  CHECK_STR_EQ(t.server, "https://a:1,http://b:2");
   client_target_clear(&t);
   CHECK(client_resolve_target(NULL, NULL, "http://a:1,ftp://x", NULL, NULL, &t, &err) < 0);
   CHECK_CONTAINS(err ? err->msg : NULL, "ftp://x");

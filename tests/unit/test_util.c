@@ -105,6 +105,23 @@ static void test_files(void)
   CHECK(len == 5);
   CHECK_STR_EQ(text, "hello");
   free(text);
+  /* replace: the same content swap (mode kept, no temp file left), without the fsync */
+  CHECK(skiff_write_file_replace(f, "bye", 3, 0640, &err) == 0);
+  CHECK(skiff_read_file(f, &text, &len, &err) == 0);
+  CHECK_STR_EQ(text, "bye");
+  free(text);
+  struct stat fst;
+  CHECK(stat(f, &fst) == 0 && (fst.st_mode & 0777) == 0640);
+  size_t entries = 0;
+  DIR *dir = opendir(deep);
+  for (struct dirent *de; dir && (de = readdir(dir)) != NULL;)
+    entries += de->d_name[0] != '.';
+  if (dir)
+    closedir(dir);
+  CHECK(entries == 1);
+  CHECK(skiff_write_file_replace("/nonexistent/skiff/x", "a", 1, 0600, &err) < 0);
+  CHECK_CONTAINS(err->msg, "/nonexistent/skiff/x");
+  skiff_err_free(&err);
   CHECK(skiff_read_file("/nonexistent/skiff", &text, NULL, &err) < 0);
   CHECK_STR_EQ(err->msg, "open `/nonexistent/skiff`: No such file or directory");
   skiff_err_free(&err);
@@ -114,6 +131,31 @@ static void test_files(void)
   CHECK(skiff_rm_rf(tmpl, &err) == 0); /* missing is success */
   free(deep);
   free(f);
+}
+
+/* state.json says how many poststart/poststop hooks the config holds (start and delete
+ * skip parsing it when there are none); an older state.json without them says nothing. */
+static void test_state_hook_counts(void)
+{
+  char root[] = "/tmp/skiff-test-state-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  struct skiff_err *err = NULL;
+  CHECK(state_create_dir(root, "c1", &err) == 0);
+  struct skiff_state st
+      = {.id = (char *)"c1", .hooks_known = true, .poststart_hooks = 0, .poststop_hooks = 2};
+  CHECK(state_save(root, &st, &err) == 0);
+  struct skiff_state *got = NULL;
+  CHECK(state_load(root, "c1", &got, &err) == 0);
+  CHECK(got && got->hooks_known && got->poststart_hooks == 0 && got->poststop_hooks == 2);
+  state_free(got);
+  got = NULL;
+  st.hooks_known = false;
+  CHECK(state_save(root, &st, &err) == 0);
+  CHECK(state_load(root, "c1", &got, &err) == 0);
+  CHECK(got && !got->hooks_known && got->poststart_hooks == -1 && got->poststop_hooks == -1);
+  state_free(got);
+  CHECK(skiff_rm_rf(root, &err) == 0);
+  skiff_err_free(&err);
 }
 
 static void test_id_map_format(void)
@@ -199,6 +241,7 @@ int main(void)
   RUN_TEST(test_error_context);
   RUN_TEST(test_container_ids);
   RUN_TEST(test_files);
+  RUN_TEST(test_state_hook_counts);
   RUN_TEST(test_id_map_format);
   RUN_TEST(test_sha256_vectors);
   RUN_TEST(test_bearer);

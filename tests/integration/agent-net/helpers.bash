@@ -22,18 +22,20 @@ net_setup_cluster() {
 	nh_init "$ORCH_TMP/nh"
 	nh_lan_create || fail "cannot create the LAN bridge"
 	PORT=$(free_port)
-	URL=http://$NH_LAN_GW:$PORT
+	URL=https://$NH_LAN_GW:$PORT
 	"$SKIFFD" server --listen "$NH_LAN_GW:$PORT" --data "$DATA" --node-grace 3 \
 		"${NET_SERVER_ARGS[@]}" >>"$ORCH_TMP/server.log" 2>&1 &
 	echo $! >>"$NH_DIR/pids"
 	echo $! >"$ORCH_TMP/server.pid"
 	local i
 	for ((i = 0; i < 100; i++)); do
-		curl -sf "$URL/healthz" >/dev/null 2>&1 && [ -s "$DATA/token" ] && break
+		[ -s "$DATA/token" ] && [ -s "$DATA/ca.crt" ] &&
+			curl -sf --cacert "$DATA/ca.crt" "$URL/healthz" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
 	[ -s "$DATA/token" ] || fail "server did not start: $(cat "$ORCH_TMP/server.log")"
-	export ORCH_TMP DATA URL PORT
+	auth_header_file
+	export ORCH_TMP DATA URL PORT AUTH_HDR
 }
 
 net_teardown() {
@@ -47,7 +49,7 @@ node_pod_cidr() {
 
 # start_fake_agent NODE: registers NODE with its host's address; pid in agent-NODE.pid.
 start_fake_agent() {
-	"$SKIFFD" agent --fake-runtime --server "$URL" --token-file "$DATA/token" --name "$1" \
+	"$SKIFFD" agent --fake-runtime --server "$URL" --join-token-file "$DATA/join-token" --name "$1" \
 		--address "$(nh_addr "$1")" >>"$ORCH_TMP/agent-$1.log" 2>&1 &
 	echo $! >>"$NH_DIR/pids"
 	echo $! >"$ORCH_TMP/agent-$1.pid"
@@ -55,8 +57,8 @@ start_fake_agent() {
 
 # start_netagent NODE: `skiffd netagent` inside host NODE; pid in net-NODE.pid.
 start_netagent() {
-	nh_bg "$1" "$ORCH_TMP/net-$1.log" "$SKIFFD" netagent --server "$URL" \
-		--token-file "$DATA/token" --name "$1" --address "$(nh_addr "$1")" >"$ORCH_TMP/net-$1.pid"
+	nh_bg "$1" "$ORCH_TMP/net-$1.log" "$SKIFFD" netagent --server "$URL" --data "$DATA" \
+		--name "$1" --address "$(nh_addr "$1")" >"$ORCH_TMP/net-$1.pid"
 }
 
 # net_add_host NAME: host netns, its node object, its pod bridge, its netagent.

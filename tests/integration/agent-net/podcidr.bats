@@ -23,8 +23,8 @@ register() {
 	local body
 	body=$(jq -nc --arg n "$1" --arg a "$2" --arg p "${3:-}" \
 		'{name: $n, address: $a} + (if $p == "" then {} else {podCIDR: $p} end)')
-	curl -sS -o "$ORCH_TMP/reg.out" -w '%{http_code}' -X POST \
-		-H "Authorization: Bearer $(cat "$DATA/token")" --data "$body" "$URL/v1/nodes"
+	tcurl -sS -o "$ORCH_TMP/reg.out" -w '%{http_code}' -X POST -H @"$AUTH_HDR" \
+		--data "$body" "$URL/v1/nodes"
 	echo " $(cat "$ORCH_TMP/reg.out")"
 }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
 # etcd.bats - the real node agent on a control plane of two `skiffd server`s sharing one
-# etcd (started by the test on loopback): the agent is given both URLs (--server URL,URL);
-# a replica's log is served through either server, the one that leads or not (each
-# proxies to the agent with the cluster's one credential); when the server the agent
-# talks to is killed, the agent moves to the other, which takes over the lead, and the
-# replica's restart reaches it; skiffctl with the dead server first in its list fails over.
+# etcd (started by the test on loopback), over TLS under the CA they share: the agent joins
+# with the join token and is given both URLs (--server URL,URL); a replica's log is served
+# through either server, the one that leads or not (each presents the node's server token,
+# which the join stored in etcd); when the server the agent talks to (and joined through) is
+# killed, the agent moves to the other with the node credential the dead one issued, the
+# other takes over the lead, and the replica's restart reaches it; skiffctl with the dead
+# server first in its list fails over.
 
 load helpers
 load ../orchestrator/etcd

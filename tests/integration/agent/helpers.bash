@@ -88,7 +88,7 @@ agent_teardown() {
 # Sets AGENT_PID, AGENT_LOG; waits until the node is registered.
 start_real_agent() {
 	AGENT_LOG=$ORCH_TMP/agent.log
-	"$SKIFFD" agent --server "$URL" --token-file "$DATA/token" --name n1 --root "$AROOT" \
+	"$SKIFFD" agent --server "$URL" --token-file "$DATA/join-token" --name n1 --root "$AROOT" \
 		--bridge "$BR" --pod-cidr "$SUBNET" --agent-port 0 --image-root "$AGENT_STORE" \
 		--log-retention 0 --cpu 2 --memory 2Gi "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!

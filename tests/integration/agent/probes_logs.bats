@@ -163,7 +163,8 @@ teardown() {
 
 @test "a wrong token: 401, one log line per back-off step, the agent waits" {
 	echo not-the-token >"$ORCH_TMP/bad-token"
-	"$SKIFFD" agent --server "$URL" --token-file "$ORCH_TMP/bad-token" --name n1 --root "$AROOT" \
+	"$SKIFFD" agent --server "$URL" --token-file "$ORCH_TMP/bad-token" --ca-file "$DATA/ca.crt" \
+		--name n1 --root "$AROOT" \
 		--bridge "$BR" --pod-cidr "$SUBNET" --agent-port 0 --image-root "$AGENT_STORE" \
 		>"$ORCH_TMP/agent.log" 2>&1 &
 	AGENT_PID=$!

@@ -88,18 +88,19 @@ teardown() {
 @test "no or a wrong token gets 401 and changes nothing" {
 	start_server
 	service "$ORCH_TMP/s.json" app 1
-	run curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	run tcurl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 		--data @"$ORCH_TMP/s.json" "$URL/v1/apply"
 	[ "$output" = 401 ]
-	run "$SKIFFCTL" --server "$URL" --token wrong apply -f "$ORCH_TMP/s.json"
+	run "$SKIFFCTL" --server "$URL" --ca-file "$DATA/ca.crt" --token wrong apply -f "$ORCH_TMP/s.json"
 	[ "$status" -ne 0 ]
 	assert_contains "$output" "401"
-	SKIFF_TOKEN=wrong run "$SKIFFCTL" --server "$URL" get services
+	SKIFF_TOKEN=wrong SKIFF_CA_FILE=$DATA/ca.crt run "$SKIFFCTL" --server "$URL" get services
 	[ "$status" -ne 0 ]
 	assert_contains "$output" "401"
 	[ "$(api GET /v1/services | jq '.items | length')" -eq 0 ]
 	# the right token from the environment works
-	SKIFF_TOKEN=$(cat "$DATA/token") SKIFF_SERVER=$URL run "$SKIFFCTL" get services
+	SKIFF_TOKEN=$(cat "$DATA/token") SKIFF_SERVER=$URL SKIFF_CA_FILE=$DATA/ca.crt \
+		run "$SKIFFCTL" get services
 	[ "$status" -eq 0 ]
 }
 
@@ -110,7 +111,7 @@ teardown() {
 	[ "$output" = "skiffctl: cannot reach server http://127.0.0.1:$port: Connection refused" ]
 	SKIFF_SERVER=127.0.0.1:$port run "$SKIFFCTL" --token t scale web 2
 	[ "$status" -ne 0 ]
-	[ "$output" = "skiffctl: cannot reach server http://127.0.0.1:$port: Connection refused" ]
+	[ "$output" = "skiffctl: cannot reach server https://127.0.0.1:$port: Connection refused" ]
 }
 
 @test "get -w and events -w print changes as they happen" {

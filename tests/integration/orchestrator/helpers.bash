@@ -1,6 +1,8 @@
 # tests/integration/orchestrator/helpers.bash - shared helpers of the orchestrator tests:
-# a real `skiffd server` on a free loopback port with a temp --data dir, fake agents
-# (`skiffd agent --fake-runtime`), skiffctl bound to both, polling helpers.  Every process a
+# a real `skiffd server` on a free loopback port with a temp --data dir, speaking TLS under
+# the CA it made there, fake agents (`skiffd agent --fake-runtime`) that join with the join
+# token the server wrote, skiffctl bound to both, polling helpers.  Credentials go through
+# files, never argv: skiffctl reads DATA/token, curl a header file (curl -H @FILE).  Every process a
 # test starts is remembered and killed (SIGCONT first, then SIGKILL) in orch_teardown, which
 # also removes the temp dir.
 
@@ -47,14 +49,19 @@ free_port() {
 # restarts) with --data $DATA; waits for /healthz.  Sets SERVER_PID, URL.
 start_server() {
 	PORT=${PORT:-$(free_port)}
-	URL=http://127.0.0.1:$PORT
+	URL=https://127.0.0.1:$PORT
+	[[ " $* " != *" --insecure-http "* ]] || URL=http://127.0.0.1:$PORT
 	"$SKIFFD" server --listen "127.0.0.1:$PORT" --data "$DATA" --node-grace "$GRACE" "$@" \
 		>>"$ORCH_TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	ORCH_PIDS+=("$SERVER_PID")
 	local i
 	for ((i = 0; i < 100; i++)); do
-		curl -sf "$URL/healthz" >/dev/null 2>&1 && [ -s "$DATA/token" ] && return 0
+		if [ -s "$DATA/token" ] && [ -s "$DATA/ca.crt" ] &&
+			curl -sf --cacert "$DATA/ca.crt" "$URL/healthz" >/dev/null 2>&1; then
+			auth_header_file
+			return 0
+		fi
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -62,13 +69,25 @@ start_server() {
 	fail "server did not come up on $URL"
 }
 
-# start_agent NAME [ARGS...]: a fake agent for node NAME (or NAME-0.. with --count).
+# auth_header_file: $AUTH_HDR, the admin credential as a curl header file (0600).
+auth_header_file() {
+	AUTH_HDR=$ORCH_TMP/auth.hdr
+	(umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$DATA/token")" >"$AUTH_HDR")
+}
+
+# tcurl ARG...: curl that trusts the cluster CA (no credential).
+tcurl() {
+	curl --cacert "$DATA/ca.crt" "$@"
+}
+
+# start_agent NAME [ARGS...]: a fake agent for node NAME (or NAME-0.. with --count), joined
+# with the join token the server made at its first start (one credential per node).
 # Sets AGENT_PID.
 start_agent() {
 	local name=$1
 	shift
-	"$SKIFFD" agent --fake-runtime --server "$URL" --token-file "$DATA/token" --name "$name" \
-		"$@" >>"$ORCH_TMP/agent-$name.log" 2>&1 &
+	"$SKIFFD" agent --fake-runtime --server "$URL" --join-token-file "$DATA/join-token" \
+		--name "$name" "$@" >>"$ORCH_TMP/agent-$name.log" 2>&1 &
 	AGENT_PID=$!
 	ORCH_PIDS+=("$AGENT_PID")
 }
@@ -86,9 +105,9 @@ ctl_bg() {
 	ORCH_PIDS+=($!)
 }
 
-# api METHOD PATH [BODY]: raw authenticated API call; prints the body.
+# api METHOD PATH [BODY]: raw API call as the admin; prints the body.
 api() {
-	curl -sS -X "$1" -H "Authorization: Bearer $(cat "$DATA/token")" \
+	tcurl -sS -X "$1" -H @"$AUTH_HDR" \
 		${3:+-H 'Content-Type: application/json' --data "$3"} "$URL$2"
 }
 

@@ -22,7 +22,7 @@ teardown() {
 watch_sees_all() {
 	local n=$1 rev
 	rev=$(api GET /v1/replicas | jq .revision)
-	curl -sN -m 60 -H "Authorization: Bearer $(cat "$DATA/token")" \
+	tcurl -sN -m 60 -H @"$AUTH_HDR" \
 		"$URL/v1/watch?from=$rev&kind=replicas" >"$ORCH_TMP/watch" 2>/dev/null 3>&- &
 	ORCH_PIDS+=($!)
 	start_agent n --count 20

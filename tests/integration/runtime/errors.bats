@@ -4,6 +4,12 @@
 
 load ../helpers
 
+setup_file() {
+	SYSFAIL=$BATS_FILE_TMPDIR/sysfail
+	gcc -O2 -o "$SYSFAIL" "$BATS_TEST_DIRNAME/../security/sysfail.c" -lseccomp
+	export SYSFAIL
+}
+
 setup() { skiff_setup; }
 teardown() { skiff_teardown; }
 
@@ -113,3 +119,4 @@ teardown() { skiff_teardown; }
 	[ "$status" -ne 0 ]
 	assert_contains "$output" frobnicate
 }
+
