@@ -17,6 +17,9 @@
 #include <curl/curl.h>
 
 #define CLIENT_MAX_BODY (64L * 1024 * 1024)
+/* How a server whose certificate does not verify is named (one server: "server URL is not
+ * the cluster's: ..."; several: "URL: is not the cluster's: ..." among the reasons). */
+#define NOT_OURS "is not the cluster's"
 
 struct client
 {
@@ -338,8 +341,8 @@ static char *transport_reason(struct client *c, CURLcode rc, const char *errbuf)
   if (rc == CURLE_OPERATION_TIMEDOUT)
     return xasprintf("no answer within %ld ms", c->timeout_ms);
   if (rc == CURLE_PEER_FAILED_VERIFICATION)
-    return xasprintf("not the cluster's server: its certificate does not verify against the CA "
-                     "(--ca-file, $SKIFF_CA_FILE or DATA/ca.crt): %s",
+    return xasprintf(NOT_OURS ": its certificate does not verify against the CA "
+                              "(--ca-file, $SKIFF_CA_FILE or DATA/ca.crt): %s",
                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
   if (os_errno != 0
       && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
@@ -360,6 +363,8 @@ static void fail_over(struct client *c, char **reasons, const char *why)
 static int unreachable(struct client *c, const char *reasons, const char *last_why,
                        struct skiff_err **err)
 {
+  if (c->nservers == 1 && strncmp(last_why, NOT_OURS, strlen(NOT_OURS)) == 0)
+    return skiff_error(err, 0, "server %s %s", c->servers[0], last_why);
   if (c->nservers == 1)
     return skiff_error(err, 0, "cannot reach server %s: %s", c->servers[0], last_why);
   return skiff_error(err, 0, "cannot reach any server (%s)", reasons);

@@ -93,7 +93,7 @@ join_via() {
 	URL=https://127.0.0.1:$sport DATA=$d0
 	run ctl get services
 	assert_status 1
-	assert_contains "$output" "not the cluster's server"
+	assert_contains "$output" "is not the cluster's: its certificate does not verify"
 	URL=https://127.0.0.1:$sport,${SRV_URLS[1]}
 	run ctl get services
 	assert_status 0
