@@ -243,8 +243,8 @@ static void agent_usage(FILE *f)
 {
   fprintf(
       f,
-      "usage: skiffd agent --server URL --token-file F --name NODE [--ca-file F] [--address IP]\n"
-      "                    [--cpu N]\n"
+      "usage: skiffd agent --server URL[,URL...] --token-file F --name NODE [--ca-file F]\n"
+      "                    [--address IP] [--cpu N]\n"
       "                    [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
       "                    [--bridge NAME] [--agent-port N] [--image-root DIR]\n"
       "                    [--log-max SIZE] [--log-retention SECONDS]\n"
@@ -285,12 +285,14 @@ static int parse_number(const char *opt, const char *s, double min, double max, 
   return 0;
 }
 
-/* The address this host uses to reach the server (a connected UDP socket sends nothing). */
-static char *address_towards(const char *server)
+/* The address this host uses to reach the server (a connected UDP socket sends nothing);
+ * of a list "URL,URL", the first. */
+static char *address_towards(const char *servers)
 {
   cleanup_free char *host = NULL;
-  const char *p = strstr(server, "://");
-  p = p ? p + 3 : server;
+  cleanup_free char *server = strndup(servers, strcspn(servers, ","));
+  const char *p = server ? strstr(server, "://") : NULL;
+  p = p ? p + 3 : server ? server : servers;
   const char *end = p + strcspn(p, ":/");
   const char *port = *end == ':' ? end + 1 : "80";
   host = strndup(p, (size_t)(end - p));

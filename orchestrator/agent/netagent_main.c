@@ -17,7 +17,7 @@ static void print_line(const char *line)
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: skiffd netagent --name NODE [--address IP] [--server URL]\n"
+  fprintf(f, "usage: skiffd netagent --name NODE [--address IP] [--server URL[,URL...]]\n"
              "                       [--token-file F] [--ca-file F] [--data DIR] [--workers N]\n"
              "  routes every other node's podCIDR via its address (host-gw) and serves every\n"
              "  service's nodePort on 127.0.0.1 and IP, forwarding to ready replicas\n"

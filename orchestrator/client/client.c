@@ -1,6 +1,9 @@
 /* client.c - HTTP/JSON client over libcurl used by skiffctl and the agent, and the rules that
  * find the server, its token and its CA (flag > environment > server data dir > default).
- * https servers are verified against the cluster CA (host name included).
+ * https servers are verified against the cluster CA (host name included).  The server may be
+ * a list ("URL,URL": several servers of one cluster on etcd, all under the same CA): a
+ * request that gets no answer, or a 503, is tried on the next one, and the client stays on
+ * the one that answered.
  * Owns one CURL easy handle per struct client (keep-alive across calls); not thread-safe:
  * each thread uses its own struct client. */
 #include "client.h"
@@ -14,10 +17,14 @@
 #include <curl/curl.h>
 
 #define CLIENT_MAX_BODY (64L * 1024 * 1024)
+/* How a server whose certificate does not verify is named (one server: "server URL is not
+ * the cluster's: ..."; several: "URL: is not the cluster's: ..." among the reasons). */
+#define NOT_OURS "is not the cluster's"
 
 struct client
 {
-  char *server;
+  char **servers; /* several servers of one cluster: a failing one is left for the next */
+  size_t nservers, cur;
   char *auth_header; /* "Authorization: Bearer T" or NULL */
   long timeout_ms;
   CURL *curl;
@@ -42,25 +49,23 @@ static const char *first_set(const char *a, const char *b, const char *c)
   return NULL;
 }
 
-int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
-                          const char *env_token, const char *data_token, struct client_target *out,
-                          struct skiff_err **err)
+/* One URL of the list: a scheme added when missing, trailing slashes cut. */
+static char *normalize_url(const char *url, size_t len, struct skiff_err **err)
 {
-  const char *url = first_set(flag_server, env_server, NULL);
-  const char *tok = first_set(flag_token, env_token, data_token);
+  cleanup_free char *one = strndup(url, len);
   char *server;
   size_t n, host;
-
-  out->server = NULL;
-  out->token = NULL;
-  if (url == NULL)
-    url = CLIENT_DEFAULT_SERVER;
-  if (strstr(url, "://") == NULL)
-    server = xasprintf("https://%s", url);
-  else if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
-    server = xstrdup(url);
+  if (one == NULL)
+    abort();
+  if (strstr(one, "://") == NULL)
+    server = xasprintf("https://%s", one);
+  else if (strncasecmp(one, "http://", 7) == 0 || strncasecmp(one, "https://", 8) == 0)
+    server = xstrdup(one);
   else
-    return skiff_error(err, 0, "server URL `%s`: only http:// and https:// are supported", url);
+    {
+      skiff_error(err, 0, "server URL `%s`: only http:// and https:// are supported", one);
+      return NULL;
+    }
   n = strlen(server);
   host = strstr(server, "://") + 3 - server;
   while (n > host && server[n - 1] == '/')
@@ -68,9 +73,43 @@ int client_resolve_target(const char *flag_server, const char *flag_token, const
   if (n == host)
     {
       free(server);
-      return skiff_error(err, 0, "server URL `%s`: no host", url);
+      skiff_error(err, 0, "server URL `%s`: no host", one);
+      return NULL;
     }
-  out->server = server;
+  return server;
+}
+
+int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
+                          const char *env_token, const char *data_token, struct client_target *out,
+                          struct skiff_err **err)
+{
+  const char *url = first_set(flag_server, env_server, NULL);
+  const char *tok = first_set(flag_token, env_token, data_token);
+  char *list = NULL;
+
+  out->server = NULL;
+  out->token = NULL;
+  if (url == NULL)
+    url = CLIENT_DEFAULT_SERVER;
+  /* "URL,URL,...": several servers of one cluster, tried in order. */
+  for (const char *p = url;;)
+    {
+      size_t len = strcspn(p, ",");
+      char *one = normalize_url(p, len, err);
+      if (one == NULL)
+        {
+          free(list);
+          return -1;
+        }
+      char *joined = list ? xasprintf("%s,%s", list, one) : xstrdup(one);
+      free(one);
+      free(list);
+      list = joined;
+      if (p[len] == '\0')
+        break;
+      p += len + 1;
+    }
+  out->server = list;
   if (tok)
     {
       const char *s = tok, *e = tok + strlen(tok);
@@ -176,7 +215,18 @@ struct client *client_new(const char *server, const char *token, long timeout_ms
   struct client *c = xzalloc(sizeof(*c));
 
   pthread_once(&curl_once, curl_init_once);
-  c->server = xstrdup(server);
+  cleanup_free char *copy = xstrdup(server);
+  char *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    {
+      c->servers = xrealloc(c->servers, (c->nservers + 1) * sizeof(char *));
+      c->servers[c->nservers++] = xstrdup(t);
+    }
+  if (c->nservers == 0)
+    {
+      c->servers = xmalloc(sizeof(char *));
+      c->servers[c->nservers++] = xstrdup(server);
+    }
   c->auth_header = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
   c->curl = curl_easy_init();
@@ -223,7 +273,9 @@ void client_free(struct client *c)
     return;
   if (c->curl)
     curl_easy_cleanup(c->curl);
-  free(c->server);
+  for (size_t i = 0; i < c->nservers; i++)
+    free(c->servers[i]);
+  free(c->servers);
   free(c->auth_header);
   free(c->ca_pem);
   free(c);
@@ -231,7 +283,7 @@ void client_free(struct client *c)
 
 const char *client_server(const struct client *c)
 {
-  return c->server;
+  return c->servers[c->cur];
 }
 
 void client_set_cancel(struct client *c, const volatile int *flag)
@@ -282,24 +334,40 @@ static size_t membuf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /* One line on transport failure: the OS reason when there is one (Connection refused),
  * else curl's own text. */
-static int transport_error(struct client *c, CURLcode rc, const char *errbuf,
-                           struct skiff_err **err)
+static char *transport_reason(struct client *c, CURLcode rc, const char *errbuf)
 {
   long os_errno = 0;
   curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return skiff_error(err, 0, "cannot reach server %s: no answer within %ld ms", c->server,
-                       c->timeout_ms);
+    return xasprintf("no answer within %ld ms", c->timeout_ms);
   if (rc == CURLE_PEER_FAILED_VERIFICATION)
-    return skiff_error(err, 0,
-                       "server %s is not the cluster's: its certificate does not verify against "
-                       "the CA (--ca-file, $SKIFF_CA_FILE or DATA/ca.crt): %s",
-                       c->server, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    return xasprintf(NOT_OURS ": its certificate does not verify against the CA "
+                              "(--ca-file, $SKIFF_CA_FILE or DATA/ca.crt): %s",
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
   if (os_errno != 0
       && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
-    return skiff_error(err, 0, "cannot reach server %s: %s", c->server, strerror((int)os_errno));
-  return skiff_error(err, 0, "cannot reach server %s: %s", c->server,
-                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    return xstrdup(strerror((int)os_errno));
+  return xstrdup(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+/* Several servers: the next one gets the next try.  reasons gathers "URL: why" per server. */
+static void fail_over(struct client *c, char **reasons, const char *why)
+{
+  char *r = *reasons ? xasprintf("%s; %s: %s", *reasons, c->servers[c->cur], why)
+                     : xasprintf("%s: %s", c->servers[c->cur], why);
+  free(*reasons);
+  *reasons = r;
+  c->cur = (c->cur + 1) % c->nservers;
+}
+
+static int unreachable(struct client *c, const char *reasons, const char *last_why,
+                       struct skiff_err **err)
+{
+  if (c->nservers == 1 && strncmp(last_why, NOT_OURS, strlen(NOT_OURS)) == 0)
+    return skiff_error(err, 0, "server %s %s", c->servers[0], last_why);
+  if (c->nservers == 1)
+    return skiff_error(err, 0, "cannot reach server %s: %s", c->servers[0], last_why);
+  return skiff_error(err, 0, "cannot reach any server (%s)", reasons);
 }
 
 static struct curl_slist *base_headers(struct client *c, int has_body)
@@ -315,24 +383,14 @@ static struct curl_slist *base_headers(struct client *c, int has_body)
   return h;
 }
 
-int client_request(struct client *c, const char *method, const char *path, json_t *body,
-                   long *status, json_t **resp, struct skiff_err **err)
+/* One attempt on the current server.  0: an HTTP answer; -1: none (*why says why). */
+static int request_once(struct client *c, const char *method, const char *path, const char *payload,
+                        long *code, struct membuf *buf, char **why)
 {
-  cleanup_free char *url = xasprintf("%s%s", c->server, path);
-  cleanup_free char *payload = NULL;
-  struct curl_slist *headers = NULL;
-  struct membuf buf = {NULL, 0, 0};
+  cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
+  struct curl_slist *headers = base_headers(c, payload != NULL);
   char errbuf[CURL_ERROR_SIZE] = "";
   CURLcode rc;
-  long code = 0;
-
-  if (resp)
-    *resp = NULL;
-  if (body)
-    payload = json_dumps(body, JSON_COMPACT);
-  if (body && payload == NULL)
-    return skiff_error(err, 0, "%s %s: cannot encode the JSON body", method, path);
-  headers = base_headers(c, payload != NULL);
 
   curl_easy_reset(c->curl);
   set_tls(c);
@@ -344,7 +402,7 @@ int client_request(struct client *c, const char *method, const char *path, json_
   curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, membuf_write);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, buf);
   set_cancel(c);
   if (strcmp(method, "HEAD") == 0)
     curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
@@ -357,13 +415,59 @@ int client_request(struct client *c, const char *method, const char *path, json_
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
     {
-      free(buf.data);
-      if (buf.too_big)
-        return skiff_error(err, 0, "%s %s: answer larger than %ld bytes", method, path,
-                           CLIENT_MAX_BODY);
-      return transport_error(c, rc, errbuf, err);
+      *why = transport_reason(c, rc, errbuf);
+      return -1;
     }
-  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, code);
+  return 0;
+}
+
+int client_request(struct client *c, const char *method, const char *path, json_t *body,
+                   long *status, json_t **resp, struct skiff_err **err)
+{
+  cleanup_free char *payload = NULL;
+  cleanup_free char *reasons = NULL;
+  struct membuf buf = {NULL, 0, 0};
+  long code = 0;
+
+  if (resp)
+    *resp = NULL;
+  if (body)
+    payload = json_dumps(body, JSON_COMPACT);
+  if (body && payload == NULL)
+    return skiff_error(err, 0, "%s %s: cannot encode the JSON body", method, path);
+  /* Each server once, from the one that answered last: one that does not answer, or answers
+   * 503 (its store is out of reach), is left for the next. */
+  for (size_t tries = 1;; tries++)
+    {
+      cleanup_free char *why = NULL;
+      free(buf.data);
+      buf = (struct membuf){NULL, 0, 0};
+      code = 0;
+      if (request_once(c, method, path, payload, &code, &buf, &why) < 0)
+        {
+          if (buf.too_big)
+            {
+              free(buf.data);
+              return skiff_error(err, 0, "%s %s: answer larger than %ld bytes", method, path,
+                                 CLIENT_MAX_BODY);
+            }
+          if (tries >= c->nservers)
+            {
+              free(buf.data);
+              fail_over(c, &reasons, why);
+              return unreachable(c, reasons, why, err);
+            }
+          fail_over(c, &reasons, why);
+          continue;
+        }
+      if (code == 503 && tries < c->nservers)
+        {
+          fail_over(c, &reasons, "HTTP 503");
+          continue;
+        }
+      break;
+    }
   if (status)
     *status = code;
   if (resp && buf.len > 0)
@@ -509,18 +613,44 @@ static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
   return n;
 }
 
+/* Several servers: a streaming GET that got no answer, or a 503, before the last server was
+ * tried goes on with the next one (returns 1; errbody freed, *reasons gets why). */
+static int stream_next_server(struct client *c, size_t tries, CURLcode rc, long code, int stopped,
+                              struct membuf *errbody, const char *errbuf, char **reasons)
+{
+  if (stopped || tries >= c->nservers)
+    return 0;
+  if (rc != CURLE_OK && code == 0)
+    {
+      cleanup_free char *why = transport_reason(c, rc, errbuf);
+      fail_over(c, reasons, why);
+    }
+  else if (code == 503)
+    fail_over(c, reasons, "HTTP 503");
+  else
+    return 0;
+  free(errbody->data);
+  *errbody = (struct membuf){NULL, 0, 0};
+  return 1;
+}
+
 /* How a streaming GET ended: 0 (the callback stopped it, or the server ended it), or -1
  * with the transport's error, the server's message (prefixed "GET path: " when name_path),
  * or a broken stream.  Frees errbody. */
 static int stream_result(struct client *c, const char *path, CURLcode rc, long code, int stopped,
-                         struct membuf *errbody, const char *errbuf, bool name_path,
+                         struct membuf *errbody, const char *errbuf, bool name_path, char *reasons,
                          struct skiff_err **err)
 {
   int ret = 0;
   if (stopped)
     ret = 0;
   else if (rc != CURLE_OK && code == 0)
-    ret = transport_error(c, rc, errbuf, err);
+    {
+      cleanup_free char *why = transport_reason(c, rc, errbuf);
+      cleanup_free char *all = reasons ? xstrdup(reasons) : NULL;
+      fail_over(c, &all, why);
+      ret = unreachable(c, all, why, err);
+    }
   else if (code < 200 || code > 299)
     {
       json_t *body = errbody->data ? json_loads(errbody->data, 0, NULL) : NULL;
@@ -554,26 +684,38 @@ static void stream_setup(struct client *c, const char *url, struct curl_slist *h
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
                   struct skiff_err **err)
 {
-  cleanup_free char *url = xasprintf("%s%s", c->server, path);
   struct curl_slist *headers = base_headers(c, 0);
-  struct stream_ctx s = {{NULL, 0, 0, 0}, cb, data, 0, c, {NULL, 0, 0}};
-  char errbuf[CURL_ERROR_SIZE] = "";
+  struct stream_ctx s;
+  cleanup_free char *reasons = NULL;
   CURLcode rc;
   int ret = 0;
 
-  stream_setup(c, url, headers, errbuf);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-  /* The server sends a BOOKMARK line every 5 s of silence (API.md): 30 s without a byte
-   * means a dead (e.g. stopped) server, so give up and let the caller list again. */
-  curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 30L);
-  set_cancel(c);
-  rc = curl_easy_perform(c->curl);
+  for (size_t tries = 1;; tries++)
+    {
+      cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
+      char errbuf[CURL_ERROR_SIZE] = "";
+      s = (struct stream_ctx){{NULL, 0, 0, 0}, cb, data, 0, c, {NULL, 0, 0}};
+      stream_setup(c, url, headers, errbuf);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+      /* The server sends a BOOKMARK line every 5 s of silence (API.md): 30 s without a byte
+       * means a dead (e.g. stopped) server, so give up and let the caller list again. */
+      curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 30L);
+      set_cancel(c);
+      rc = curl_easy_perform(c->curl);
+      if (s.code == 0)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.code);
+      if (stream_next_server(c, tries, rc, s.code, s.lines.stopped, &s.errbody, errbuf, &reasons))
+        {
+          client_lines_clear(&s.lines);
+          continue;
+        }
+      ret = stream_result(c, path, rc, s.code, s.lines.stopped, &s.errbody, errbuf, true, reasons,
+                          err);
+      break;
+    }
   curl_slist_free_all(headers);
-  if (s.code == 0)
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.code);
-  ret = stream_result(c, path, rc, s.code, s.lines.stopped, &s.errbody, errbuf, true, err);
   client_lines_clear(&s.lines);
   return ret;
 }
@@ -586,6 +728,7 @@ struct raw_ctx
   struct client *c;
   long code;
   int stopped, status_told;
+  int quiet_503; /* a 503 will be retried on the next server: not told to cbs->status */
   struct membuf errbody;
 };
 
@@ -601,6 +744,8 @@ static size_t raw_header(char *buf, size_t size, size_t nmemb, void *userdata)
       if (code >= 200 && !r->status_told)
         {
           r->code = code;
+          if (code == 503 && r->quiet_503)
+            return n;
           r->status_told = 1;
           if (r->cbs->status && r->cbs->status(code, r->cbs->arg))
             {
@@ -644,29 +789,37 @@ static int raw_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t
 int client_stream_raw(struct client *c, const char *path, const struct client_raw_cbs *cbs,
                       long *status, struct skiff_err **err)
 {
-  cleanup_free char *url = xasprintf("%s%s", c->server, path);
   struct curl_slist *headers = base_headers(c, 0);
-  struct raw_ctx r = {.cbs = cbs, .c = c};
-  char errbuf[CURL_ERROR_SIZE] = "";
+  cleanup_free char *reasons = NULL;
+  struct raw_ctx r;
   int ret = 0;
 
   if (status)
     *status = 0;
-  stream_setup(c, url, headers, errbuf);
-  curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, raw_header);
-  curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, raw_write);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, raw_progress);
-  curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &r);
-  curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-  CURLcode rc = curl_easy_perform(c->curl);
+  for (size_t tries = 1;; tries++)
+    {
+      cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
+      char errbuf[CURL_ERROR_SIZE] = "";
+      r = (struct raw_ctx){.cbs = cbs, .c = c, .quiet_503 = tries < c->nservers};
+      stream_setup(c, url, headers, errbuf);
+      curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, raw_header);
+      curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, raw_write);
+      curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, raw_progress);
+      curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &r);
+      curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+      CURLcode rc = curl_easy_perform(c->curl);
+      if (r.code == 0)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r.code);
+      int stopped = r.stopped && r.code >= 200 && r.code <= 299;
+      if (stream_next_server(c, tries, rc, r.code, stopped, &r.errbody, errbuf, &reasons))
+        continue;
+      if (status)
+        *status = r.code;
+      ret = stream_result(c, path, rc, r.code, stopped, &r.errbody, errbuf, false, reasons, err);
+      break;
+    }
   curl_slist_free_all(headers);
-  if (r.code == 0)
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r.code);
-  if (status)
-    *status = r.code;
-  ret = stream_result(c, path, rc, r.code, r.stopped && r.code >= 200 && r.code <= 299, &r.errbody,
-                      errbuf, false, err);
   return ret;
 }

@@ -19,14 +19,15 @@
 
 struct client_target
 {
-  char *server; /* "http://host:port", no trailing slash */
+  char *server; /* "https://host:port", no trailing slash; or several, comma-separated */
   char *token;  /* may be NULL: the server will answer 401 */
 };
 
 /* Pure: pick the server URL and the token.  Each comes from the first non-empty of
  * flag, environment, data dir (data_token: the content of DATA/token, whitespace-trimmed by
- * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  A URL without a scheme gets
- * "https://"; a scheme other than http/https is an error. */
+ * the caller or not); the URL falls back to CLIENT_DEFAULT_SERVER.  The URL may be a list
+ * "URL,URL,..." (servers of one cluster).  A URL without a scheme gets "https://"; a scheme
+ * other than http/https is an error. */
 int client_resolve_target(const char *flag_server, const char *flag_token, const char *env_server,
                           const char *env_token, const char *data_token, struct client_target *out,
                           struct skiff_err **err);
@@ -53,10 +54,13 @@ void client_set_default_ca(const char *pem);
 
 struct client;
 
-/* timeout_ms bounds connect + whole request (0: CLIENT_DEFAULT_TIMEOUT_MS). */
+/* timeout_ms bounds connect + whole request (0: CLIENT_DEFAULT_TIMEOUT_MS).  server may be
+ * a comma-separated list: a request that gets no answer (or 503) moves to the next server and
+ * the client stays there; only when every server failed is it an error, one line naming each
+ * ("cannot reach any server (URL: reason; URL: reason)"). */
 struct client *client_new(const char *server, const char *token, long timeout_ms);
 void client_free(struct client *c);
-const char *client_server(const struct client *c);
+const char *client_server(const struct client *c); /* the server in use */
 /* This client's credential from now on (NULL: none); the fake agent speaks for many nodes. */
 void client_set_token(struct client *c, const char *token);
 /* This client's CA (PEM, copied); NULL with verify false: no verification at all (only to
@@ -90,7 +94,8 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
  * about once a second (also while nothing arrives); a non-zero from status() or data(), or
  * a zero from keep_going(), ends the transfer (returns 0).  No idle timeout.  A non-2xx
  * answer is an error with the server's message; *status (may be NULL) gets the code, 0
- * when no answer came.  Any callback may be NULL. */
+ * when no answer came.  Several servers: no answer or a 503 moves on to the next, unseen
+ * by status(), as client_request does.  Any callback may be NULL. */
 struct client_raw_cbs
 {
   int (*status)(long code, void *arg);

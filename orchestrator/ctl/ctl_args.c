@@ -48,6 +48,7 @@ static const struct
     {"services", "services"}, {"service", "services"}, {"svc", "services"},
     {"replicas", "replicas"}, {"replica", "replicas"}, {"rep", "replicas"},
     {"nodes", "nodes"},       {"node", "nodes"},       {"no", "nodes"},
+    {"servers", "servers"},   {"server", "servers"},
 };
 
 static const char *resource_name(const char *s)
@@ -160,14 +161,17 @@ static int check_verb_args(const struct verb_spec *v, struct ctl_cmdline *out, i
     {
       const char *r = resource_name(out->args[0]);
       if (r == NULL)
-        return skiff_error(err, 0, "get: unknown resource `%s` (services, replicas, nodes)",
+        return skiff_error(err, 0,
+                           "get: unknown resource `%s` (services, replicas, nodes, servers)",
                            out->args[0]);
+      if (strcmp(r, "servers") == 0 && (out->nargs > 1 || out->watch))
+        return skiff_error(err, 0, "get servers: takes no NAME and no -w");
       out->args[0] = r;
     }
   else if (strcmp(v->name, "describe") == 0)
     {
       const char *r = resource_name(out->args[0]);
-      if (r == NULL || strcmp(r, "replicas") == 0)
+      if (r == NULL || strcmp(r, "replicas") == 0 || strcmp(r, "servers") == 0)
         return skiff_error(err, 0, "describe: unknown resource `%s` (service, node)", out->args[0]);
       out->args[0] = r;
     }

@@ -151,6 +151,7 @@ static const struct columns column_sets[] = {
      {"NAME", "STATUS", "REPLICAS", "CPU", "MEMORY", "AGE", "ADDRESS", "CPU-ALLOCATED",
       "MEMORY-ALLOCATED", "LABELS"}},
     {"events", 5, 6, {"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE", "REVISION"}},
+    {"servers", 5, 5, {"NAME", "LEADER", "URL", "NODES", "AGE"}},
 };
 
 static const struct columns *columns_for(const char *resource)
@@ -242,6 +243,20 @@ static void event_cells(json_t *e, long long now, char **cells)
   cells[5] = xasprintf("%lld", num(e, "revision"));
 }
 
+/* `get servers`: the API servers sharing one etcd, the leader marked; NODES are the nodes
+ * whose heartbeats that server receives. */
+static void server_cells(json_t *s, long long now, char **cells)
+{
+  char age[32];
+  age_of(s, "started", now, age, sizeof age);
+  cells[0] = json_is_true(json_object_get(s, "self")) ? xasprintf("%s (this)", str(s, "name"))
+                                                      : xstrdup(str(s, "name"));
+  cells[1] = xstrdup(json_is_true(json_object_get(s, "leader")) ? "yes" : "no");
+  cells[2] = xstrdup(str(s, "url"));
+  cells[3] = xasprintf("%lld", num(s, "nodes"));
+  cells[4] = xstrdup(age);
+}
+
 void ctl_table_add_object(struct ctl_table *t, const char *resource, int wide, json_t *obj,
                           long long now)
 {
@@ -254,6 +269,8 @@ void ctl_table_add_object(struct ctl_table *t, const char *resource, int wide, j
     node_cells(obj, now, cells);
   else if (strcmp(resource, "events") == 0)
     event_cells(obj, now, cells);
+  else if (strcmp(resource, "servers") == 0)
+    server_cells(obj, now, cells);
   else
     service_cells(obj, now, cells);
   ctl_table_add(t, (const char *const *)cells);

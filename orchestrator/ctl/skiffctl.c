@@ -19,6 +19,7 @@ static const char usage_text[]
       "\n"
       "  apply -f FILE                          create or update the services in FILE (- = stdin)\n"
       "  get services|replicas|nodes [NAME] [-o json|wide] [-w]\n"
+      "  get servers                            the API servers, which one leads\n"
       "  describe service|node NAME\n"
       "  scale SERVICE N\n"
       "  delete service NAME\n"

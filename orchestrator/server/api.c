@@ -160,6 +160,9 @@ json_t *api_parse_body(struct api *api, struct MHD_Connection *c, struct request
 
 enum MHD_Result api_store_failure(struct api *api, struct MHD_Connection *c, struct skiff_err *err)
 {
+  /* The store out of reach (etcd down, no leader): nothing was decided, the client retries. */
+  if (err && err->status == STORE_EUNAVAILABLE)
+    return api_send_error(api, c, 503, "store unavailable: %s", err->msg);
   return api_send_error(api, c, 500, "store: %s", err ? err->msg : "error");
 }
 
@@ -265,9 +268,11 @@ static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const
     {
       if (strcmp(method, "GET") != 0)
         return api_send_405(api, c, method, "GET");
-      return api_send_json(api, c, 200,
-                           json_pack("{s:s,s:I}", "status", "ok", "revision",
-                                     (json_int_t)store_revision(api->cl->store)));
+      /* Who this server is and who leads, when several share the store (leader.c). */
+      json_t *h = api->cfg.status ? api->cfg.status(api->cfg.servers_data) : json_object();
+      json_object_set_new(h, "status", json_string("ok"));
+      json_object_set_new(h, "revision", json_integer(store_revision(api->cl->store)));
+      return api_send_json(api, c, 200, h);
     }
   if (rq->too_big)
     return api_send_error(api, c, 413, "request body over %zu bytes", rq->cap);
@@ -305,6 +310,12 @@ static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *c, const
                                api_list_of(api, api->view->events, api_keep_event,
                                            (void *)api_query(c, "object"), NULL, false))
                : api_send_405(api, c, method, "GET");
+  if (name == NULL && strcmp(coll, "servers") == 0 && api->cfg.servers)
+    return strcmp(method, "GET") == 0 ? api_send_json(
+               api, c, 200,
+               json_pack("{s:o,s:I}", "items", api->cfg.servers(api->cfg.servers_data), "revision",
+                         (json_int_t)store_revision(api->cl->store)))
+                                      : api_send_405(api, c, method, "GET");
   if (name == NULL && strcmp(coll, "ca") == 0)
     return api_route_ca(api, c, method);
   if (name == NULL && strcmp(coll, "join") == 0)

@@ -32,6 +32,12 @@ struct api_config
   /* More /metrics lines (the controller's), may be NULL. */
   void (*write_metrics)(void *data, FILE *f);
   void *metrics_data;
+  /* Several servers on one store (leader.c), may be NULL: GET /v1/servers lists them
+   * (servers: the items), /healthz tells who this server is and who leads (status: the
+   * fields added). */
+  json_t *(*servers)(void *data);
+  json_t *(*status)(void *data);
+  void *servers_data;
 };
 
 struct api *api_start(struct cluster *c, const struct api_config *cfg, struct skiff_err **err);

@@ -123,6 +123,14 @@ static enum MHD_Result apply_services(struct api *api, struct MHD_Connection *c,
         json_decref(obj);
     }
   size_t failed = 0;
+  if (w.n > STORE_TXN_MAX_OPS)
+    {
+      /* One store transaction holds at most that many writes (etcd's limit). */
+      ret = api_send_error(api, c, 413,
+                           "%zu changed services in one apply: at most %d (nothing applied)", w.n,
+                           STORE_TXN_MAX_OPS);
+      goto out;
+    }
   int r = cluster_commit(api->cl, &w, &failed, &err);
   if (r == STORE_CONFLICT)
     {

@@ -1,6 +1,7 @@
 /* cluster.c - the server's shared state and its write path (see cluster.h): every commit
  * goes through the store, whose commit callback feeds the view, the watch cache and the
  * controller's observer. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,7 +37,11 @@ static void apply_one(struct cluster *c, const struct store_event *ev, void **ob
   const char *name;
   char kind = view_key_kind(ev->kv.key, &name);
   if (kind == 0)
-    return;
+    {
+      if (c->keys)
+        c->keys(c->keys_data, ev);
+      return;
+    }
   cleanup_free char *service = NULL, *node = NULL;
   struct view_replica *r;
   if (kind == VIEW_REPLICA && ev->type == STORE_DELETE && (r = view_replica(&c->view, name)))
@@ -82,18 +87,52 @@ static void on_commit(void *data, const struct store_event *ev, size_t n)
     {
       if (c->store_observe)
         c->store_observe(c->store_observe_data, &ev[i]);
-      void **obj
-          = ours && strcmp(c->pending_ops[i].key, ev[i].kv.key) == 0 ? &c->pending_objs[i] : NULL;
+      /* On etcd other servers' txns arrive here too, maybe during ours: an object is taken
+       * only for the same key with the same stored text. */
+      const struct store_op *op = ours ? &c->pending_ops[i] : NULL;
+      void **obj = op && op->type == ev[i].type && strcmp(op->key, ev[i].kv.key) == 0
+                           && (op->type != STORE_PUT
+                               || (op->len == ev[i].kv.len
+                                   && memcmp(op->value, ev[i].kv.value, op->len) == 0))
+                       ? &c->pending_objs[i]
+                       : NULL;
       apply_one(c, &ev[i], obj);
     }
 }
 
-int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err)
+/* The store lost the thread of changes (its history was compacted while etcd was out of
+ * reach): list again; watchers older than the new ring start over (410). */
+static void on_resync(void *data)
+{
+  struct cluster *c = data;
+  cleanup_err struct skiff_err *err = NULL;
+  fprintf(stderr, "skiffd: store history compacted past our view: listing again\n");
+  struct view fresh;
+  view_init(&fresh);
+  if (view_load(&fresh, c->store, c->keys, c->keys_data, &err) < 0)
+    {
+      view_free(&fresh);
+      fprintf(stderr, "skiffd: relist: %s\n", err->msg);
+      return;
+    }
+  fresh.event_seq = c->view.event_seq > fresh.event_seq ? c->view.event_seq : fresh.event_seq;
+  view_free(&c->view);
+  c->view = fresh;
+  watch_cache_free(&c->watch);
+  watch_cache_init(&c->watch, store_revision(c->store));
+  c->watch.news = true;
+  c->resynced = true;
+}
+
+int cluster_open_keys(struct cluster *c, struct store *s, view_key_fn keys, void *data,
+                      struct skiff_err **err)
 {
   memset(c, 0, sizeof(*c));
   c->store = s;
+  c->keys = keys;
+  c->keys_data = data;
   view_init(&c->view);
-  if (view_load(&c->view, s, err) < 0)
+  if (view_load(&c->view, s, keys, data, err) < 0)
     {
       view_free(&c->view);
       return -1;
@@ -101,13 +140,22 @@ int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err)
   watch_cache_init(&c->watch, store_revision(s));
   recorder_init(&c->events, c->view.event_seq);
   store_set_notify(s, on_commit, c);
+  store_set_resync(s, on_resync, c);
   return 0;
+}
+
+int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err)
+{
+  return cluster_open_keys(c, s, NULL, NULL, err);
 }
 
 void cluster_close(struct cluster *c)
 {
   if (c->store)
-    store_set_notify(c->store, NULL, NULL);
+    {
+      store_set_notify(c->store, NULL, NULL);
+      store_set_resync(c->store, NULL, NULL);
+    }
   recorder_free(&c->events);
   watch_cache_free(&c->watch);
   view_free(&c->view);
@@ -128,17 +176,42 @@ void cluster_set_store_observer(struct cluster *c,
   c->store_observe_data = data;
 }
 
-/* One store txn of ops with their objects; the objects left over are the caller's. */
+/* One store txn of ops with their objects; the objects left over are the caller's.  While
+ * the leader's fence is set it goes first in the txn (its events are the ops' alone). */
 static int txn(struct cluster *c, const struct store_op *ops, void **objs, size_t n, size_t *failed,
                struct skiff_err **err)
 {
+  struct store_op fenced[STORE_TXN_MAX_OPS];
+  const struct store_op *send = ops;
+  size_t nsend = n, f = 0;
+  if (c->fence)
+    {
+      if (n + 1 > STORE_TXN_MAX_OPS)
+        return skiff_error(err, EINVAL, "txn of %zu ops and the leader fence", n);
+      fenced[0] = *c->fence;
+      memcpy(fenced + 1, ops, n * sizeof(*ops));
+      send = fenced;
+      nsend = n + 1;
+    }
   c->pending_ops = ops;
   c->pending_objs = objs;
   c->npending = n;
-  int r = store_txn(c->store, ops, n, failed, NULL, err);
+  int r = store_txn(c->store, send, nsend, &f, NULL, err);
   c->pending_ops = NULL;
   c->pending_objs = NULL;
   c->npending = 0;
+  if (r == STORE_CONFLICT && c->fence)
+    {
+      if (f == 0)
+        {
+          /* Not the leader any more: this write and every later one of the tick fail. */
+          c->fence_failed = true;
+          return skiff_error(err, 0, "fenced off: the leader key is no longer ours");
+        }
+      f--;
+    }
+  if (failed)
+    *failed = f;
   if (r == 0)
     {
       c->txns++;
@@ -162,9 +235,10 @@ int cluster_commit_each(struct cluster *c, struct writes *w, struct skiff_err **
   int dropped = 0;
   for (size_t i = 0; i < w->n; i++)
     w->status[i] = -1;
-  for (size_t start = 0; start < w->n; start += CLUSTER_TXN_OPS)
+  size_t per = CLUSTER_TXN_OPS - (c->fence ? 1 : 0);
+  for (size_t start = 0; start < w->n; start += per)
     {
-      size_t m = w->n - start < CLUSTER_TXN_OPS ? w->n - start : CLUSTER_TXN_OPS;
+      size_t m = w->n - start < per ? w->n - start : per;
       for (size_t k = 0; k < m; k++)
         idx[k] = start + k;
       while (m > 0)

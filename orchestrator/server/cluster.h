@@ -51,6 +51,13 @@ struct cluster
   const struct store_op *pending_ops;
   void **pending_objs;
   size_t npending;
+  view_key_fn keys; /* changes of keys outside the view's kinds (leader.c) */
+  void *keys_data;
+  /* While set, every txn carries this compare first (the leader's fence, set by the server
+   * loop around the controller tick); fence_failed tells that it failed. */
+  const struct store_op *fence;
+  bool fence_failed;
+  bool resynced; /* the view was listed again (the store lost the thread of changes) */
 };
 
 double cluster_now(void); /* CLOCK_MONOTONIC seconds */
@@ -62,6 +69,10 @@ double cluster_now(void); /* CLOCK_MONOTONIC seconds */
 double cluster_clock(const struct cluster *c);
 /* Take over an open store: load the view from it and follow its commits. */
 int cluster_open(struct cluster *c, struct store *s, struct skiff_err **err);
+/* The same, with the keys outside the view's kinds given to keys (loaded ones, then every
+ * change). */
+int cluster_open_keys(struct cluster *c, struct store *s, view_key_fn keys, void *data,
+                      struct skiff_err **err);
 void cluster_close(struct cluster *c);
 void cluster_set_observer(struct cluster *c, cluster_observer_fn fn, void *data);
 void cluster_set_store_observer(struct cluster *c,

@@ -122,6 +122,21 @@ void security_store_event(void *data, const struct store_event *ev)
   auth_apply(&s->auth, ev);
 }
 
+void security_relist(struct security *s, struct store *store)
+{
+  struct auth fresh;
+  auth_init(&fresh);
+  cleanup_err struct skiff_err *err = NULL;
+  if (auth_load(&fresh, store, &err) < 0)
+    {
+      fprintf(stderr, "skiffd: relist credentials: %s\n", err->msg);
+      auth_free(&fresh);
+      return;
+    }
+  auth_free(&s->auth);
+  s->auth = fresh;
+}
+
 void security_sweep(struct security *s, struct cluster *cl, time_t now)
 {
   const char *id;

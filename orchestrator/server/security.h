@@ -32,6 +32,10 @@ int security_open(struct security *s, struct store *store, const char *data_dir,
 void security_close(struct security *s);
 /* The store's commit callback hands every event here (cluster_set_store_observer). */
 void security_store_event(void *data, const struct store_event *ev);
+/* The store lost the thread of changes (etcd compacted past this server's view): load the
+ * credential table again, so a credential revoked meanwhile is not kept.  Best effort: on a
+ * store error the old table stays (and the error is logged). */
+void security_relist(struct security *s, struct store *store);
 /* Delete the join tokens that expired (kubeadm's token cleaner).  Best effort. */
 void security_sweep(struct security *s, struct cluster *cl, time_t now);
 /* The lines an operator needs: where the credentials are, how a node joins.  url: how

@@ -1,8 +1,9 @@
 /* server.c - `skiffd server`: flags, and the one event loop that runs the API (libmicrohttpd,
  * external polling on its epoll fd), the controller tick, the watch wake-ups, store
  * compaction and the sweep of expired join tokens.  The parts it wires together: cluster.h
- * (store, view, watch cache, events), security.h (CA, certificate, credentials), api.h and
- * controller.h. */
+ * (store, view, watch cache, events), security.h (CA, certificate, credentials), api.h,
+ * controller.h and leader.h (several servers on one etcd: only the leader runs the
+ * controller, its writes fenced). */
 #include <errno.h>
 #include <malloc.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "cidr.h"
 #include "cluster.h"
 #include "controller.h"
+#include "leader.h"
 #include "security.h"
 #include "server.h"
 
@@ -29,6 +31,20 @@ struct server_opts
   bool insecure_http;
   unsigned max_conns, max_conns_per_client, idle_timeout;
   struct cidr_pool pod_pool; /* --cluster-cidr, --node-cidr-mask-size */
+  const char *store, *etcd_prefix, *name, *advertise;
+  double lease_ttl;
+};
+
+/* What the loop drives.  The controller is made anew each time this server becomes the
+ * leader, so it starts from the store with a fresh grace for every node. */
+struct server
+{
+  struct cluster cl;
+  struct api *api;
+  struct controller *ctl;
+  struct leader *leader;
+  struct security sec;
+  double node_grace;
 };
 
 static int parse_seconds(const char *s, const char *flag, double *out, struct skiff_err **err)
@@ -49,10 +65,17 @@ static void usage(FILE *f)
           "                     [--node-grace S] [--cluster-cidr CIDR|none]\n"
           "                     [--node-cidr-mask-size N] [--tls-san NAME,...] [--insecure-http]\n"
           "                     [--max-connections N] [--max-connections-per-client N]\n"
-          "                     [--idle-timeout S]\n"
+          "                     [--idle-timeout S] [--store sqlite|etcd:URL[,URL...]]\n"
+          "                     [--etcd-prefix P] [--name N] [--advertise URL] [--leader-lease S]\n"
           "  --listen              API address (default 127.0.0.1:7070)\n"
           "  --data                data directory: store.db, CA, certificate, admin credential\n"
           "                        (default /var/lib/skiffd)\n"
+          "  --store               sqlite (default: DATA/store.db) or etcd:http://H:P,... "
+          "(several servers)\n"
+          "  --etcd-prefix         etcd key prefix of every skiff key (default /skiff/)\n"
+          "  --name                this server's name among several (default HOST:PORT)\n"
+          "  --advertise           URL clients reach it at (default https://LISTEN)\n"
+          "  --leader-lease        leader lease TTL in seconds (default 3)\n"
           "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
           "  --node-grace          missed-heartbeat time before a node is NotReady "
           "(default 5)\n"
@@ -80,14 +103,49 @@ static int parse_count(const char *s, const char *flag, unsigned max, unsigned *
   return 0;
 }
 
-static void metrics_of_controller(void *data, FILE *f)
+static void server_metrics(void *data, FILE *f)
 {
-  controller_write_metrics(data, f);
+  struct server *sv = data;
+  if (sv->ctl)
+    controller_write_metrics(sv->ctl, f);
+  leader_write_metrics(sv->leader, f);
 }
 
-static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
-                    struct security *sec, int sigfd)
+/* Only the leader runs the controller; a new leader (or a relisted view) starts it afresh. */
+static void run_controller(struct server *sv, double now, bool restart, double *last_tick,
+                           double *tick_cost)
 {
+  if (restart && sv->ctl)
+    {
+      controller_free(sv->ctl);
+      sv->ctl = controller_new(&sv->cl, sv->node_grace, cluster_clock(&sv->cl));
+    }
+  if (!leader_leading(sv->leader))
+    return;
+  /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
+   * of the time: the gap is at least three times its last run), and at least every 0.5 s for
+   * heartbeat deadlines and rollout progress. */
+  double gap = *tick_cost * 3 > 0.02 ? *tick_cost * 3 : 0.02;
+  if (!((controller_dirty(sv->ctl) && now - *last_tick >= gap) || now - *last_tick >= 0.5))
+    return;
+  struct store_op fence;
+  sv->cl.fence = leader_fence(sv->leader, &fence) ? &fence : NULL;
+  controller_tick(sv->ctl, cluster_clock(&sv->cl));
+  sv->cl.fence = NULL;
+  if (sv->cl.fence_failed)
+    {
+      sv->cl.fence_failed = false;
+      leader_fence_failed(sv->leader);
+    }
+  *last_tick = now;
+  *tick_cost = cluster_now() - now;
+  api_flush(sv->api);
+}
+
+static int run_loop(struct server *sv, int sigfd)
+{
+  struct cluster *cl = &sv->cl;
+  struct api *api = sv->api;
   int efd = api_fd(api);
   double last_tick = 0, tick_cost = 0, last_compact = cluster_now(), last_wake = cluster_now();
   double last_trim = cluster_now();
@@ -96,10 +154,12 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
     {
       double now = cluster_now();
       int timeout = api_timeout_ms(api, 100);
-      if ((controller_dirty(ctl) || cl->watch.news) && timeout > 10)
+      if ((controller_dirty(sv->ctl) || cl->watch.news) && timeout > 10)
         timeout = 10;
-      struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
-      if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+      struct pollfd pfd[3] = {{.fd = efd, .events = POLLIN},
+                              {.fd = sigfd, .events = POLLIN},
+                              {.fd = store_poll_fd(cl->store), .events = POLLIN}};
+      if (poll(pfd, pfd[2].fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
         return skiff_error(NULL, errno, "poll");
       if (pfd[1].revents & POLLIN)
         {
@@ -108,20 +168,18 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
             return 0;
         }
       double busy_start = cluster_now();
+      /* Changes other servers made (etcd): into the view, the watch cache, the controller. */
+      cleanup_err struct skiff_err *perr = NULL;
+      if ((pfd[2].revents & POLLIN) && store_poll(cl->store, &perr) < 0)
+        fprintf(stderr, "skiffd: store: %s\n", perr->msg);
       api_run(api);
       api_flush(api);
       now = cluster_now();
-      /* The controller runs 20 ms after a change at the soonest (and never more than a quarter
-       * of the time: the gap is at least three times its last run), and at least every 0.5 s for
-       * heartbeat deadlines and rollout progress. */
-      double gap = tick_cost * 3 > 0.02 ? tick_cost * 3 : 0.02;
-      if ((controller_dirty(ctl) && now - last_tick >= gap) || now - last_tick >= 0.5)
-        {
-          controller_tick(ctl, cluster_clock(cl));
-          last_tick = now;
-          tick_cost = cluster_now() - now;
-          api_flush(api);
-        }
+      if (cl->resynced)
+        security_relist(&sv->sec, cl->store); /* a revocation may be among what was missed */
+      bool restart = leader_step(sv->leader, now) || cl->resynced;
+      cl->resynced = false;
+      run_controller(sv, now, restart, &last_tick, &tick_cost);
       /* Watch streams wake at most every 10 ms (changes batch up), and every second so idle
        * streams send their bookmarks. */
       if ((cl->watch.news && now - last_wake >= 0.01) || now - last_wake >= 1.0)
@@ -137,13 +195,13 @@ static int run_loop(struct cluster *cl, struct api *api, struct controller *ctl,
       double busy = cluster_now() - busy_start;
       if (busy > CLUSTER_PASS_FORGIVEN)
         cl->stalled += busy - CLUSTER_PASS_FORGIVEN;
-      if (now - last_compact >= 60)
+      if (now - last_compact >= 60 && leader_leading(sv->leader))
         {
           int64_t rev = store_revision(cl->store) - 100000;
           cleanup_err struct skiff_err *err = NULL;
           if (rev > store_compacted(cl->store) && store_compact(cl->store, rev, &err) < 0)
             fprintf(stderr, "skiffd: compact: %s\n", err->msg);
-          security_sweep(sec, cl, time(NULL));
+          security_sweep(&sv->sec, cl, time(NULL));
           last_compact = now;
         }
       /* A burst of writes leaves freed memory between the objects the view keeps: hand the
@@ -161,15 +219,20 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
 {
   static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                        {"data", required_argument, NULL, 'd'},
+                                       {"store", required_argument, NULL, 's'},
+                                       {"etcd-prefix", required_argument, NULL, 'p'},
+                                       {"name", required_argument, NULL, 'n'},
+                                       {"advertise", required_argument, NULL, 'a'},
+                                       {"leader-lease", required_argument, NULL, 't'},
                                        {"heartbeat-interval", required_argument, NULL, 'h'},
                                        {"node-grace", required_argument, NULL, 'g'},
                                        {"cluster-cidr", required_argument, NULL, 'C'},
                                        {"node-cidr-mask-size", required_argument, NULL, 'M'},
-                                       {"tls-san", required_argument, NULL, 's'},
+                                       {"tls-san", required_argument, NULL, 'S'},
                                        {"insecure-http", no_argument, NULL, 'i'},
                                        {"max-connections", required_argument, NULL, 'm'},
                                        {"max-connections-per-client", required_argument, NULL, 'P'},
-                                       {"idle-timeout", required_argument, NULL, 't'},
+                                       {"idle-timeout", required_argument, NULL, 'T'},
                                        {"help", no_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
   cleanup_err struct skiff_err *err = NULL;
@@ -186,6 +249,26 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
           break;
         case 'd':
           o->data = optarg;
+          break;
+        case 's':
+          o->store = optarg;
+          break;
+        case 'p':
+          o->etcd_prefix = optarg;
+          break;
+        case 'n':
+          o->name = optarg;
+          break;
+        case 'a':
+          o->advertise = optarg;
+          break;
+        case 't':
+          if (parse_seconds(optarg, "--leader-lease", &o->lease_ttl, &err) < 0 || o->lease_ttl < 1)
+            {
+              fprintf(stderr, "skiffd server: %s\n",
+                      err ? err->msg : "--leader-lease: at least 1 second");
+              return 2;
+            }
           break;
         case 'h':
         case 'g':
@@ -209,7 +292,7 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
               return 2;
             }
           break;
-        case 's':
+        case 'S':
           o->tls_san = optarg;
           break;
         case 'i':
@@ -217,12 +300,12 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
           break;
         case 'm':
         case 'P':
-        case 't':
+        case 'T':
           if (parse_count(optarg,
                           c == 'm'   ? "--max-connections"
                           : c == 'P' ? "--max-connections-per-client"
                                      : "--idle-timeout",
-                          c == 't' ? 86400 : 1000000,
+                          c == 'T' ? 86400 : 1000000,
                           c == 'm'   ? &o->max_conns
                           : c == 'P' ? &o->max_conns_per_client
                                      : &o->idle_timeout)
@@ -271,7 +354,9 @@ int server_main(int argc, char **argv)
                           .node_grace = 5,
                           .max_conns = 4096,
                           .max_conns_per_client = 128,
-                          .idle_timeout = 60};
+                          .idle_timeout = 60,
+                          .etcd_prefix = "/skiff/",
+                          .lease_ttl = 3};
   int r = parse_args(argc, argv, &o);
   if (r >= 0)
     return r;
@@ -284,36 +369,43 @@ int server_main(int argc, char **argv)
       setrlimit(RLIMIT_NOFILE, &rl);
     }
   cleanup_err struct skiff_err *err = NULL;
-  struct cluster cl = {0};
-  struct security sec = {0};
-  cleanup_free char *url = NULL;
+  struct server sv = {.node_grace = o.node_grace};
+  cleanup_free char *url = xasprintf("%s://%s", o.insecure_http ? "http" : "https", o.listen);
   struct store *store = NULL;
-  struct controller *ctl = NULL;
-  struct api *api = NULL;
   int ret = 1, sigfd = -1;
-  if (store_sqlite_open(o.data, &store, &err) < 0
-      || security_open(&sec, store, o.data, o.listen, o.tls_san, &err) < 0)
+  struct leader_config lcfg = {.name = o.name,
+                               .url = o.advertise ? o.advertise : url,
+                               .listen = o.listen,
+                               .ttl = o.lease_ttl,
+                               .node_grace = o.node_grace};
+  if (skiff_mkdir_p(o.data, 0700, &err) < 0
+      || store_open(o.store, o.data, o.etcd_prefix, &store, &err) < 0
+      || security_open(&sv.sec, store, o.data, o.listen, o.tls_san, &err) < 0)
     goto out;
-  if (cluster_open(&cl, store, &err) < 0)
+  sv.leader = leader_new(&sv.cl, store, &lcfg);
+  if (cluster_open_keys(&sv.cl, store, leader_on_key, sv.leader, &err) < 0)
     goto out;
   store = NULL; /* the cluster owns it */
-  cluster_set_store_observer(&cl, security_store_event, &sec);
-  ctl = controller_new(&cl, o.node_grace, cluster_clock(&cl));
+  cluster_set_store_observer(&sv.cl, security_store_event, &sv.sec);
+  sv.ctl = controller_new(&sv.cl, o.node_grace, cluster_clock(&sv.cl));
   struct api_config acfg = {.listen = o.listen,
-                            .auth = &sec.auth,
-                            .tls_cert = o.insecure_http ? NULL : sec.pki.cert,
-                            .tls_key = o.insecure_http ? NULL : sec.pki.key,
-                            .ca_cert = sec.pki.ca_cert,
-                            .ca_hash = sec.pki.ca_hash,
+                            .auth = &sv.sec.auth,
+                            .tls_cert = o.insecure_http ? NULL : sv.sec.pki.cert,
+                            .tls_key = o.insecure_http ? NULL : sv.sec.pki.key,
+                            .ca_cert = sv.sec.pki.ca_cert,
+                            .ca_hash = sv.sec.pki.ca_hash,
                             .max_conns = o.max_conns,
                             .max_conns_per_client = o.max_conns_per_client,
                             .idle_timeout = o.idle_timeout,
                             .heartbeat_interval = o.heartbeat_interval,
                             .pod_pool = &o.pod_pool,
-                            .write_metrics = metrics_of_controller,
-                            .metrics_data = ctl};
-  api = api_start(&cl, &acfg, &err);
-  if (api == NULL)
+                            .write_metrics = server_metrics,
+                            .metrics_data = &sv,
+                            .servers = leader_servers,
+                            .status = leader_status,
+                            .servers_data = sv.leader};
+  sv.api = api_start(&sv.cl, &acfg, &err);
+  if (sv.api == NULL)
     goto out;
   sigset_t mask;
   sigemptyset(&mask);
@@ -321,21 +413,24 @@ int server_main(int argc, char **argv)
   sigaddset(&mask, SIGINT);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  url = xasprintf("%s://%s", o.insecure_http ? "http" : "https", o.listen);
-  fprintf(stderr, "skiffd: listening on %s, data %s, store revision %lld\n", url, o.data,
-          (long long)store_revision(cl.store));
-  security_announce(&sec, url, stderr);
-  ret = run_loop(&cl, api, ctl, &sec, sigfd) < 0 ? 1 : 0;
+  bool etcd = o.store && strncmp(o.store, "etcd:", 5) == 0;
+  fprintf(stderr, "skiffd: listening on %s, data %s, store %s%s%s, revision %lld\n", url, o.data,
+          store_backend(sv.cl.store), etcd ? " " : "", etcd ? o.store + 5 : "",
+          (long long)store_revision(sv.cl.store));
+  security_announce(&sv.sec, url, stderr);
+  ret = run_loop(&sv, sigfd) < 0 ? 1 : 0;
+  leader_resign(sv.leader);
 out:
   if (err)
     fprintf(stderr, "skiffd server: %s\n", err->msg);
-  api_stop(api);
+  api_stop(sv.api);
   if (sigfd >= 0)
     close(sigfd);
-  controller_free(ctl);
-  if (cl.store)
-    cluster_close(&cl);
+  controller_free(sv.ctl);
+  if (sv.cl.store)
+    cluster_close(&sv.cl);
   store_close(store);
-  security_close(&sec);
+  leader_free(sv.leader);
+  security_close(&sv.sec);
   return ret;
 }

@@ -458,23 +458,32 @@ void view_delete(struct view *v, char kind, const char *name, int64_t rev)
     }
 }
 
-int view_load(struct view *v, struct store *s, struct skiff_err **err)
+int view_load(struct view *v, struct store *s, view_key_fn other, void *data,
+              struct skiff_err **err)
 {
-  /* Nodes before replicas, so each replica is counted on its node as it arrives. */
+  /* One range over every key: one snapshot, at the revision after which the store's commit
+   * callback takes over (store.h), whatever the backend.  Nodes before replicas, so each
+   * replica is counted on its node as it arrives. */
   static const char *const order[] = {"/nodes/", "/services/", "/replicas/", "/events/"};
+  struct store_kv *kvs = NULL;
+  size_t n = 0;
+  if (store_range(s, "/", &kvs, &n, NULL, err) < 0)
+    return -1;
   for (size_t k = 0; k < 4; k++)
-    {
-      struct store_kv *kvs = NULL;
-      size_t n = 0;
-      if (store_range(s, order[k], &kvs, &n, NULL, err) < 0)
-        return -1;
-      for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
+      if (strncmp(kvs[i].key, order[k], strlen(order[k])) == 0)
         {
           struct store_event ev = {.type = STORE_PUT, .rev = kvs[i].mod_rev, .kv = kvs[i]};
           view_put_text(v, &ev);
         }
-      store_kvs_free(kvs, n);
-    }
+  const char *name;
+  for (size_t i = 0; i < n && other; i++)
+    if (view_key_kind(kvs[i].key, &name) == 0)
+      {
+        struct store_event ev = {.type = STORE_PUT, .rev = kvs[i].mod_rev, .kv = kvs[i]};
+        other(data, &ev);
+      }
+  store_kvs_free(kvs, n);
   v->rev = store_revision(s);
   return 0;
 }

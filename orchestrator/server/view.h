@@ -118,8 +118,13 @@ struct view
 
 void view_init(struct view *v);
 void view_free(struct view *v);
-/* Read every object from the store. */
-int view_load(struct view *v, struct store *s, struct skiff_err **err);
+/* Keys outside the four kinds (/leader, /servers/..., /config/...) go to whoever follows
+ * them (leader.c); ev->kv.value may be NULL for a delete. */
+typedef void (*view_key_fn)(void *data, const struct store_event *ev);
+/* Read every object from the store into an empty view, in one snapshot; other keys go to
+ * other (may be NULL). */
+int view_load(struct view *v, struct store *s, view_key_fn other, void *data,
+              struct skiff_err **err);
 
 /* ---- changes (cluster.c) ---- */
 /* PUT of a replica the writer built (detached, taken over). */

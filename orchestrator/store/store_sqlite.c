@@ -1,8 +1,14 @@
 /* store_sqlite.c - the embedded store backend: one SQLite database in the data dir.
  *
  *   kv   (key PRIMARY KEY, value, create_rev, mod_rev)   current values
- *   log  (rev PRIMARY KEY, key, type, value, create_rev)  history for watch, until compacted
+ *   history (rev, idx PRIMARY KEY, key, type, value, create_rev)
+ *                                                        for watch, until compacted; idx
+ *                                                        orders the ops of one txn
  *   meta (k PRIMARY KEY, v)                              "rev", "compacted"
+ *
+ * One revision per txn (all its ops share it), compares checked before any write, as etcd
+ * does.  Each write txn re-reads the revision under SQLite's write lock, so several
+ * processes may share one database (the conformance tests' concurrent writers do).
  *
  * Durability: WAL journal with synchronous=NORMAL.  A commit is in the WAL file (written with
  * write(2)) before txn returns, so a SIGKILLed server loses no acknowledged write; only a power
@@ -87,31 +93,12 @@ static int sq_get(struct store *s, const char *key, struct store_kv *out, struct
   return 1;
 }
 
-/* The first key after every key that starts with prefix (prefix with its last byte + 1). */
-static char *prefix_end(const char *prefix)
-{
-  size_t len = strlen(prefix);
-  char *end = xstrdup(prefix);
-  while (len > 0)
-    {
-      if ((unsigned char)end[len - 1] < 0xff)
-        {
-          end[len - 1]++;
-          end[len] = '\0';
-          return end;
-        }
-      len--;
-    }
-  free(end);
-  return NULL; /* everything */
-}
-
 static int sq_range(struct store *s, const char *prefix, struct store_kv **out, size_t *n,
                     int64_t *rev, struct skiff_err **err)
 {
   struct sqlite_store *ss = SS(s);
   sqlite3_stmt *st = ss->st_range;
-  cleanup_free char *end = prefix_end(prefix);
+  cleanup_free char *end = store_prefix_end(prefix);
   sqlite3_reset(st);
   sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, end ? end : "\xff\xff\xff\xff", -1, SQLITE_STATIC);
@@ -156,7 +143,7 @@ static int sq_set_meta(struct sqlite_store *ss, const char *k, int64_t v, struct
 }
 
 static int sq_apply_op(struct sqlite_store *ss, const struct store_op *op,
-                       const struct store_kv *cur, int64_t rev, struct store_event *ev,
+                       const struct store_kv *cur, int64_t rev, int idx, struct store_event *ev,
                        struct skiff_err **err)
 {
   sqlite3_stmt *st;
@@ -195,28 +182,35 @@ static int sq_apply_op(struct sqlite_store *ss, const struct store_op *op,
   st = ss->st_log;
   sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, rev);
-  sqlite3_bind_text(st, 2, op->key, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 3, op->type);
+  sqlite3_bind_int(st, 2, idx);
+  sqlite3_bind_text(st, 3, op->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, op->type);
   if (ev->kv.value)
-    sqlite3_bind_blob(st, 4, ev->kv.value, (int)ev->kv.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, ev->kv.value, (int)ev->kv.len, SQLITE_STATIC);
   else
-    sqlite3_bind_null(st, 4);
-  sqlite3_bind_int64(st, 5, ev->kv.create_rev);
+    sqlite3_bind_null(st, 5);
+  sqlite3_bind_int64(st, 6, ev->kv.create_rev);
   return sq_step_done(ss, st, "log", err);
 }
 
-static int sq_txn(struct store *s, const struct store_op *ops, size_t n,
-                  struct store_event **events, size_t *failed, struct skiff_err **err)
+/* Another process may share the database (tests run concurrent writers): the revision and
+ * the compaction point are read again inside each write transaction. */
+static int64_t sq_read_meta(struct sqlite_store *ss, const char *k);
+
+static int sq_txn(struct store *s, const struct store_op *ops, size_t n, int64_t *rev_out,
+                  size_t *failed, struct skiff_err **err)
 {
   struct sqlite_store *ss = SS(s);
   struct store_kv *cur = xzalloc((n ? n : 1) * sizeof(*cur));
   struct store_event *ev = xzalloc((n ? n : 1) * sizeof(*ev));
+  size_t nev = 0;
   int ret = -1;
 
   if (sq_exec(ss, "BEGIN IMMEDIATE", err) < 0)
     goto out;
-  /* Compares first: all or nothing.  Later ops see earlier ops of the same txn because
-   * each op is applied before the next compare is read. */
+  ss->rev = sq_read_meta(ss, "rev");
+  ss->compacted = sq_read_meta(ss, "compacted");
+  /* Every compare first, against the state before the txn (etcd's order). */
   for (size_t i = 0; i < n; i++)
     {
       int found = sq_get(s, ops[i].key, &cur[i], err);
@@ -228,7 +222,9 @@ static int sq_txn(struct store *s, const struct store_op *ops, size_t n,
         conflict = found;
       else if (ops[i].expect_rev > 0)
         conflict = mod != ops[i].expect_rev;
-      if (ops[i].type == STORE_DELETE && !found)
+      if (!found
+          && (ops[i].type == STORE_DELETE
+              || (ops[i].type == STORE_CHECK && ops[i].expect_rev == STORE_ANY_REV)))
         conflict = 1;
       if (conflict)
         {
@@ -237,25 +233,31 @@ static int sq_txn(struct store *s, const struct store_op *ops, size_t n,
           ret = STORE_CONFLICT;
           goto rollback;
         }
-      if (sq_apply_op(ss, &ops[i], &cur[i], ss->rev + 1 + (int64_t)i, &ev[i], err) < 0)
-        goto rollback;
     }
-  if (n > 0 && sq_set_meta(ss, "rev", ss->rev + (int64_t)n, err) < 0)
+  int64_t rev = ss->rev + 1;
+  for (size_t i = 0; i < n; i++)
+    if (ops[i].type != STORE_CHECK)
+      {
+        if (sq_apply_op(ss, &ops[i], &cur[i], rev, (int)nev, &ev[nev], err) < 0)
+          goto rollback;
+        nev++;
+      }
+  if (nev > 0 && sq_set_meta(ss, "rev", rev, err) < 0)
     goto rollback;
   if (sq_exec(ss, "COMMIT", err) < 0)
     goto rollback;
-  ss->rev += (int64_t)n;
+  if (nev > 0)
+    ss->rev = rev;
+  *rev_out = ss->rev;
   ret = 0;
+  store_emit(s, ev, nev);
   goto out;
 
 rollback:
   sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
 out:
   store_kvs_free(cur, n);
-  if (ret == 0 && events)
-    *events = ev;
-  else
-    store_events_free(ev, n);
+  store_events_free(ev, nev);
   return ret;
 }
 
@@ -265,29 +267,33 @@ static int sq_history(struct store *s, int64_t from, const char *prefix, size_t 
   struct sqlite_store *ss = SS(s);
   *out = NULL;
   *n = 0;
+  ss->compacted = sq_read_meta(ss, "compacted");
   if (from < ss->compacted)
     return STORE_COMPACTED;
   sqlite3_stmt *st = ss->st_hist;
-  size_t plen = strlen(prefix);
+  cleanup_free char *end = store_prefix_end(prefix);
   sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, end ? end : "\xff\xff\xff\xff", -1, SQLITE_STATIC);
   size_t cap = 16, cnt = 0;
   struct store_event *ev = xmalloc(cap * sizeof(*ev));
   int rc = SQLITE_DONE;
-  while (cnt < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+  /* Past max, only the rest of the last revision: a revision is never cut in two. */
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     {
-      const char *key = (const char *)sqlite3_column_text(st, 1);
-      if (key == NULL || strncmp(key, prefix, plen) != 0)
-        continue;
+      int64_t rev = sqlite3_column_int64(st, 0);
+      if (cnt >= max && (cnt == 0 || rev != ev[cnt - 1].rev))
+        break;
       if (cnt == cap)
         ev = xrealloc(ev, (cap *= 2) * sizeof(*ev));
-      ev[cnt].rev = sqlite3_column_int64(st, 0);
+      ev[cnt].rev = rev;
       ev[cnt].type = sqlite3_column_int(st, 2);
       kv_from_row(st, 1, 3, 4, -1, &ev[cnt].kv);
       ev[cnt].kv.mod_rev = ev[cnt].rev;
       cnt++;
     }
-  if (cnt < max && rc != SQLITE_DONE)
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
     {
       sqlite3_reset(st);
       store_events_free(ev, cnt);
@@ -312,12 +318,14 @@ static int64_t sq_compacted(struct store *s)
 static int sq_compact(struct store *s, int64_t rev, struct skiff_err **err)
 {
   struct sqlite_store *ss = SS(s);
+  ss->rev = sq_read_meta(ss, "rev");
+  ss->compacted = sq_read_meta(ss, "compacted");
   if (rev <= ss->compacted)
     return 0;
   if (rev > ss->rev)
     rev = ss->rev;
   cleanup_free char *sql
-      = xasprintf("BEGIN IMMEDIATE; DELETE FROM log WHERE rev <= %lld;"
+      = xasprintf("BEGIN IMMEDIATE; DELETE FROM history WHERE rev <= %lld;"
                   " INSERT OR REPLACE INTO meta (k, v) VALUES ('compacted', %lld); COMMIT;",
                   (long long)rev, (long long)rev);
   if (sq_exec(ss, sql, err) < 0)
@@ -349,7 +357,7 @@ static const struct store_ops sqlite_ops = {
     .revision = sq_revision,
     .compacted = sq_compacted,
     .compact = sq_compact,
-    .close = sq_close,
+    .close = sq_close, /* one writer: no poll, no leases */
 };
 
 static int64_t sq_read_meta(struct sqlite_store *ss, const char *k)
@@ -365,14 +373,36 @@ static int64_t sq_read_meta(struct sqlite_store *ss, const char *k)
   return v;
 }
 
+/* Databases of earlier versions kept history in `log`, one revision per op: those rows are
+ * valid history of one-op revisions, moved as they are. */
+static int sq_migrate(struct sqlite_store *ss, struct skiff_err **err)
+{
+  sqlite3_stmt *st = NULL;
+  bool has_log = false;
+  if (sqlite3_prepare_v2(ss->db,
+                         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'", -1,
+                         &st, NULL)
+      == SQLITE_OK)
+    has_log = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  if (!has_log)
+    return 0;
+  return sq_exec(ss,
+                 "BEGIN IMMEDIATE; INSERT OR IGNORE INTO history (rev, idx, key, type, value,"
+                 " create_rev) SELECT rev, 0, key, type, value, create_rev FROM log;"
+                 " DROP TABLE log; COMMIT;",
+                 err);
+}
+
 int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **err)
 {
   static const char *schema
       = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
         "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB,"
         " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS log (rev INTEGER PRIMARY KEY, key TEXT NOT NULL,"
-        " type INTEGER NOT NULL, value BLOB, create_rev INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS history (rev INTEGER NOT NULL, idx INTEGER NOT NULL,"
+        " key TEXT NOT NULL, type INTEGER NOT NULL, value BLOB, create_rev INTEGER NOT NULL,"
+        " PRIMARY KEY (rev, idx)) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
   if (skiff_mkdir_p(dir, 0700, err) < 0)
     return -1;
@@ -400,12 +430,13 @@ int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **er
       {&ss->st_put, "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev)"
                     " VALUES (?, ?, ?, ?)"},
       {&ss->st_del, "DELETE FROM kv WHERE key = ?"},
-      {&ss->st_log, "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)"},
-      {&ss->st_hist, "SELECT rev, key, type, value, create_rev FROM log WHERE rev > ?"
-                     " ORDER BY rev"},
+      {&ss->st_log, "INSERT INTO history (rev, idx, key, type, value, create_rev)"
+                    " VALUES (?, ?, ?, ?, ?, ?)"},
+      {&ss->st_hist, "SELECT rev, key, type, value, create_rev FROM history"
+                     " WHERE rev > ?1 AND key >= ?2 AND key < ?3 ORDER BY rev, idx"},
       {&ss->st_meta, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)"},
   };
-  if (sq_exec(ss, schema, err) < 0)
+  if (sq_exec(ss, schema, err) < 0 || sq_migrate(ss, err) < 0)
     goto fail;
   for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
     if (sqlite3_prepare_v3(ss->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st, NULL)

@@ -2,8 +2,8 @@
  * takes REPLICAS writes of replica-sized values (VALUE bytes, default 420: what a replica of
  * scheduler_e2e weighs) in transactions of 128 ops, the way the controller writes them
  * (create-if-absent, then an update of each, as the agents' reports do).
- * No server, no HTTP, no JSON.  Built and run by tests/bench/scheduler_e2e beside its
- * end-to-end figures. */
+ * No server, no HTTP, no JSON (on SQLite; on etcd, STORE_SPEC=etcd:URL, its gateway's).
+ * Built and run by tests/bench/scheduler_e2e beside its end-to-end figures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,9 @@ int main(int argc, char **argv)
   long vlen = getenv("VALUE") ? strtol(getenv("VALUE"), NULL, 10) : 420;
   struct store *s = NULL;
   struct skiff_err *err = NULL;
-  if (n <= 0 || vlen <= 0 || store_sqlite_open(argv[1], &s, &err) < 0)
+  /* STORE_SPEC: as `skiffd server --store` (sqlite in DIR, or etcd:URL under /bench-floor/) */
+  if (n <= 0 || vlen <= 0
+      || store_open(getenv("STORE_SPEC"), argv[1], "/bench-floor/", &s, &err) < 0)
     {
       fprintf(stderr, "store_bench: %s\n", err ? err->msg : "REPLICAS and VALUE must be > 0");
       return 1;
@@ -66,10 +68,10 @@ int main(int argc, char **argv)
       for (long i = 0; i < n; i++)
         ops[i].expect_rev = STORE_ANY_REV;
     }
-  printf("store floor (SQLite, no server): %ld creates of %ld bytes in txns of 128: %.0f ms "
-         "(%.0f ms CPU) = %.0f writes/s; %ld updates: %.0f ms (%.0f ms CPU)\n",
-         n, vlen, phase[0][0] * 1e3, phase[0][1] * 1e3, (double)n / phase[0][0], n,
-         phase[1][0] * 1e3, phase[1][1] * 1e3);
+  printf("store floor (%s, no server): %ld creates of %ld bytes in txns of 128: %.0f ms "
+         "(%.0f ms CPU here) = %.0f writes/s; %ld updates: %.0f ms (%.0f ms CPU)\n",
+         store_backend(s), n, vlen, phase[0][0] * 1e3, phase[0][1] * 1e3, (double)n / phase[0][0],
+         n, phase[1][0] * 1e3, phase[1][1] * 1e3);
   for (long i = 0; i < n; i++)
     free((char *)ops[i].key);
   free(ops);

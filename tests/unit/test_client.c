@@ -182,6 +182,9 @@ static void test_cmdline_errors(void)
       {"scale web 1 -w", "option -w not supported"},
       {"get services --bogus", "unknown option `--bogus`"},
       {"get services --server", "needs a value"},
+      {"get servers -w", "get servers: takes no NAME and no -w"},
+      {"get servers s1", "get servers: takes no NAME"},
+      {"describe server s1", "unknown resource `server`"},
       {"logs r --tail -3", "--tail `-3`"},
       {"logs r --tail x", "--tail `x`"},
       {"logs r --tail", "needs a value"},
@@ -310,6 +313,29 @@ static void test_error_message(void)
   json_decref(b2);
 }
 
+static void test_servers_table(void)
+{
+  struct ctl_cmdline c;
+  cleanup_err struct skiff_err *err = NULL;
+  CHECK(parse("get servers", &c, &err) == 0);
+  CHECK_STR_EQ(c.args[0], "servers");
+  json_t *list = json_loads("[{\"name\":\"a:7070\",\"url\":\"http://a:7070\",\"leader\":true,"
+                            "\"self\":false,\"nodes\":3,\"started\":\"2026-11-28T00:00:00Z\"},"
+                            "{\"name\":\"b:7070\",\"url\":\"http://b:7070\",\"leader\":false,"
+                            "\"self\":true,\"nodes\":0,\"started\":\"2026-11-28T00:00:20Z\"}]",
+                            0, NULL);
+  struct ctl_table *t = ctl_table_for("servers", 0);
+  long long now = ctl_parse_time("2026-11-28T00:00:30Z");
+  ctl_table_add_object(t, "servers", 0, json_array_get(list, 0), now);
+  ctl_table_add_object(t, "servers", 0, json_array_get(list, 1), now);
+  cleanup_free char *text = ctl_table_format(t, 0);
+  CHECK_STR_EQ(text, "NAME            LEADER   URL             NODES   AGE\n"
+                     "a:7070          yes      http://a:7070   3       30s\n"
+                     "b:7070 (this)   no       http://b:7070   0       10s\n");
+  ctl_table_free(t);
+  json_decref(list);
+}
+
 static void test_unreachable_message(void)
 {
   /* Port 1 on loopback: nothing listens there on a test machine. */
@@ -425,6 +451,7 @@ int main(void)
   RUN_TEST(test_lines_split);
   RUN_TEST(test_error_message);
   RUN_TEST(test_unreachable_message);
+  RUN_TEST(test_servers_table);
   RUN_TEST(test_rows_from_api_objects);
   RUN_TEST(test_describe_service);
   return CHECK_DONE();

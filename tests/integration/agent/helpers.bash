@@ -37,6 +37,12 @@ agent_teardown_file() {
 
 # agent_setup: server, temp dirs, a bridge name and a free /24 for this test.
 agent_setup() {
+	agent_setup_host
+	start_server
+}
+
+# agent_setup_host: agent_setup without the server (a test that starts its own).
+agent_setup_host() {
 	orch_setup
 	chmod 0755 "$ORCH_TMP"
 	AROOT=$ORCH_TMP/root
@@ -49,7 +55,6 @@ agent_setup() {
 	SUBNET=10.214.$n.0/24
 	SUBNET_PREFIX=10.214.$n.
 	AGENT_PID=
-	start_server
 }
 
 # agent_teardown: kill the agent, remove what its containers hold, the bridge, the server.
