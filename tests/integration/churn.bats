@@ -6,7 +6,7 @@
 # Counted before and after, scoped to this file's containers (other suites may run at
 # the same time): cgroup dirs under /sys/fs/cgroup/*/skiff, lines of /proc/mounts naming the
 # test's dirs or skiff's own directory, state
-# dirs, skiff processes (and their fds).  CHURN_SECONDS (default 90) bounds the
+# dirs, skiff processes (and their fds).  CHURN_SECONDS (default 45) bounds the
 # create/start/delete loop, CHURN_MAX (default 1000) its count.
 
 load helpers
@@ -71,7 +71,7 @@ nothing_of() {
 }
 
 @test "churn: create/start/delete cycles of a busybox bundle leak nothing" {
-	local before after i=0 id deadline=$((SECONDS + ${CHURN_SECONDS:-90})) max=${CHURN_MAX:-1000}
+	local before after i=0 id deadline=$((SECONDS + ${CHURN_SECONDS:-45})) max=${CHURN_MAX:-1000}
 	before=$(counts)
 	while [ $i -lt "$max" ] && [ $SECONDS -lt $deadline ]; do
 		id=$PREFIX-$i
@@ -83,7 +83,7 @@ nothing_of() {
 		i=$((i + 1))
 	done
 	after=$(counts)
-	echo "# churn: $i create/start/delete cycles in $((SECONDS - deadline + ${CHURN_SECONDS:-90})) s" >&3
+	echo "# churn: $i create/start/delete cycles in $((SECONDS - deadline + ${CHURN_SECONDS:-45})) s" >&3
 	echo "# before: $before" >&3
 	echo "# after:  $after" >&3
 	[ $i -ge 100 ] || fail "only $i cycles"
