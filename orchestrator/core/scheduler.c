@@ -65,6 +65,8 @@ static double allocated_fraction(const struct sched_node *n, const struct sched_
 int sched_compare(const struct sched_node *a, const struct sched_node *b,
                   const struct sched_request *req)
 {
+  if (req->spread && a->gen_count != b->gen_count)
+    return a->gen_count < b->gen_count ? -1 : 1;
   if (req->spread && a->svc_count != b->svc_count)
     return a->svc_count < b->svc_count ? -1 : 1;
   double fa = allocated_fraction(a, req), fb = allocated_fraction(b, req);
@@ -82,7 +84,7 @@ long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sche
   /* Same order as sched_compare, written out so the best node's score is computed once and
    * a node with more replicas of the service is dropped before any division. */
   long best = -1;
-  int best_count = 0;
+  int best_count = 0, best_gen = 0;
   double best_frac = 0;
   if (why)
     memset(why, 0, sizeof(*why));
@@ -96,10 +98,15 @@ long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sche
             why->count[r]++;
           continue;
         }
-      if (best >= 0 && req->spread && node->svc_count > best_count)
+      /* spread: fewer of this generation, then fewer of the service */
+      int spread_cmp = !req->spread                    ? 0
+                       : node->gen_count != best_gen   ? (node->gen_count < best_gen ? -1 : 1)
+                       : node->svc_count != best_count ? (node->svc_count < best_count ? -1 : 1)
+                                                       : 0;
+      if (best >= 0 && spread_cmp > 0)
         continue;
       double frac = allocated_fraction(node, req);
-      if (best >= 0 && !(req->spread && node->svc_count < best_count))
+      if (best >= 0 && spread_cmp == 0)
         {
           if (frac > best_frac + 1e-9)
             continue;
@@ -108,6 +115,7 @@ long sched_pick_node(const struct sched_node *nodes, size_t n, const struct sche
         }
       best = (long)i;
       best_count = node->svc_count;
+      best_gen = node->gen_count;
       best_frac = frac;
     }
   if (why)
@@ -120,6 +128,7 @@ void sched_assume(struct sched_node *node, const struct sched_request *req)
   node->cpu_used += req->cpu;
   node->mem_used += req->mem;
   node->svc_count++;
+  node->gen_count++;
   for (size_t i = 0; i < req->nnode_ports; i++)
     {
       /* Replicas of one service share its port: keep one entry per (port, service). */

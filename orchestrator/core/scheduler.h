@@ -40,6 +40,9 @@ struct sched_node
   struct sched_port *ports; /* nodePorts in use (owned by the snapshot: sched_assume appends) */
   size_t nports, ports_cap;
   int svc_count; /* replicas of the service being placed (caller resets per service) */
+  int gen_count; /* of those, replicas of the generation being placed: spread evens these out
+                    first, so a rolling update's new generation lands evenly however the old
+                    one is being removed (then svc_count, then free resources) */
 };
 
 struct sched_request

@@ -98,12 +98,13 @@ static void snapshot_free(struct snapshot *s)
   strmap_free(&s->index);
 }
 
-/* Spread: how many live replicas of the service each node has (those the tick stops do not
- * count). */
-static void count_service(struct controller *ctl, struct snapshot *s, const char *service)
+/* Spread: how many live replicas of the service each node has, and how many of them are of
+ * the generation being placed (those the tick stops do not count). */
+static void count_service(struct controller *ctl, struct snapshot *s, const char *service,
+                          int64_t generation)
 {
   for (size_t i = 0; i < s->n; i++)
-    s->nodes[i].svc_count = 0;
+    s->nodes[i].svc_count = s->nodes[i].gen_count = 0;
   struct view_group *g = view_group(ctl->view, service);
   for (size_t i = 0; g && i < g->n; i++)
     {
@@ -112,7 +113,10 @@ static void count_service(struct controller *ctl, struct snapshot *s, const char
         continue;
       uintptr_t ix = (uintptr_t)strmap_get(&s->index, r->node);
       if (ix)
-        s->nodes[ix - 1].svc_count++;
+        {
+          s->nodes[ix - 1].svc_count++;
+          s->nodes[ix - 1].gen_count += r->generation == generation;
+        }
     }
 }
 
@@ -145,7 +149,7 @@ static void place_run(struct controller *ctl, struct snapshot *s, struct pending
                                   .nselector = nsel,
                                   .spread = model_bool(pl, "spread", true),
                                   .max_per_node = (int)model_int(pl, "maxPerNode", 0)};
-      count_service(ctl, s, run[0].r->service);
+      count_service(ctl, s, run[0].r->service, run[0].r->generation);
       struct sched_why why;
       if (sched_place_many(s->nodes, s->n, &req, k, out, &why) < k)
         why_text = sched_why_string(&why);

@@ -141,6 +141,10 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	min=$(sort -n "$samples" | head -1)
 	echo "# rollout: $(wc -l <"$samples") samples of ready replicas, minimum $min" >&3
 	[ "$min" -ge 3 ] || fail "ready replicas fell to $min during the rollout (maxUnavailable 0)"
+	wait_for 30 all_ready 3
+	[ "$(per_node)" = "h1 1
+h2 1
+h3 1" ] || fail "the new generation is not spread one per host: $(per_node)"
 	[ "$(answering "http://$(host_addr h2):30080" 9 | awk '{print $2}' | sort -u)" = 2 ] ||
 		fail "not every answer from version 2"
 	ctl rollout undo web

@@ -85,6 +85,35 @@ static void test_spread_first_then_least_allocated(void)
   CHECK(sched_pick_node(nodes, 3, &req, NULL) == 2);
 }
 
+/* A rolling update of 6 replicas on 3 nodes, one surge replica at a time: each new one goes
+ * where the new generation has fewest, although every node holds as many of the service
+ * (the old replica it replaces may be stopped anywhere).  Then the new generation is 2/2/2. */
+static void test_spread_new_generation_first(void)
+{
+  struct sched_node nodes[3] = {node("a", 0, 0), node("b", 0, 0), node("c", 0, 0)};
+  struct sched_request req = {.spread = true, .owner = "web"};
+  for (int i = 0; i < 3; i++)
+    nodes[i].svc_count = 2; /* generation 1 */
+  for (int i = 0; i < 6; i++)
+    {
+      long k = sched_pick_node(nodes, 3, &req, NULL);
+      CHECK(k >= 0);
+      if (k < 0)
+        return;
+      sched_assume(&nodes[k], &req);
+      /* the controller stops an old replica, not necessarily on the same node: always "c"'s
+         while it has one, the worst case for a spread by service count alone */
+      int victim = nodes[2].svc_count > nodes[2].gen_count   ? 2
+                   : nodes[1].svc_count > nodes[1].gen_count ? 1
+                                                             : 0;
+      nodes[victim].svc_count--;
+    }
+  for (int i = 0; i < 3; i++)
+    CHECK(nodes[i].gen_count == 2);
+  for (int i = 0; i < 3; i++)
+    sched_node_release(&nodes[i]);
+}
+
 static void test_deterministic_ties(void)
 {
   struct sched_node fwd[3] = {node("n1", 0, 0), node("n2", 0, 0), node("n3", 0, 0)};
@@ -190,6 +219,7 @@ int main(void)
   RUN_TEST(test_selector_and_max_per_node);
   RUN_TEST(test_node_ports);
   RUN_TEST(test_spread_first_then_least_allocated);
+  RUN_TEST(test_spread_new_generation_first);
   RUN_TEST(test_deterministic_ties);
   RUN_TEST(test_why_string);
   RUN_TEST(test_place_many_equals_one_by_one);
