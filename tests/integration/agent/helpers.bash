@@ -80,6 +80,13 @@ agent_teardown() {
 		done
 		sleep 0.2
 	done
+	# cgroups of replicas whose create died before their state dir was written (delete --force
+	# cannot find those): the server still knows every replica of the test
+	for id in $(api GET /v1/replicas 2>/dev/null | jq -r '.items[].name' 2>/dev/null); do
+		for p in /sys/fs/cgroup/*/skiff/"$id" /sys/fs/cgroup/skiff/"$id"; do
+			if [ -d "$p" ]; then rmdir "$p" 2>/dev/null || true; fi
+		done
+	done
 	ip link del "$BR" 2>/dev/null || true
 	orch_teardown
 }
