@@ -189,6 +189,10 @@ static int run_loop(struct server *sv, int sigfd)
           api_wake_watchers(api);
           api_run(api);
         }
+      /* The store's deferred housekeeping (SQLite: the WAL checkpoint, once writes pause). */
+      cleanup_err struct skiff_err *ierr = NULL;
+      if (store_idle(cl->store, &ierr) < 0)
+        fprintf(stderr, "skiffd: store: %s\n", ierr->msg);
       /* Heartbeats that waited in socket buffers while this loop was busy are not the nodes'
        * fault: the time of a pass beyond CLUSTER_PASS_FORGIVEN does not count toward any
        * node's grace (cluster_clock). */

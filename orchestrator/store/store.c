@@ -185,6 +185,11 @@ int store_compact(struct store *s, int64_t rev, struct skiff_err **err)
   return s->ops->compact(s, rev, err);
 }
 
+int store_idle(struct store *s, struct skiff_err **err)
+{
+  return s->ops->idle ? s->ops->idle(s, err) : 0;
+}
+
 int store_poll_fd(struct store *s)
 {
   return s->ops->poll_fd ? s->ops->poll_fd(s) : -1;

@@ -112,6 +112,9 @@ struct store_ops
   int64_t (*compacted)(struct store *s);
   /* Drop history at or below rev (keys keep their current values). */
   int (*compact)(struct store *s, int64_t rev, struct skiff_err **err);
+  /* Housekeeping kept out of the write path, done when the owner's loop has a moment (SQLite:
+   * checkpoint the WAL once writes pause).  1 done, 0 nothing to do, -1 error.  NULL: none. */
+  int (*idle)(struct store *s, struct skiff_err **err);
   /* Other writers: an fd that polls readable when changes wait (-1: none can happen), and
    * the call that delivers them through the commit callback.  NULL on single-writer
    * backends. */
@@ -175,6 +178,9 @@ int store_history(struct store *s, int64_t from, const char *prefix, size_t max,
 int64_t store_revision(struct store *s);
 int64_t store_compacted(struct store *s);
 int store_compact(struct store *s, int64_t rev, struct skiff_err **err);
+/* Deferred housekeeping (struct store_ops.idle): call it from the owner's loop, often; it is
+ * cheap when there is nothing to do.  1 done, 0 nothing, -1 error. */
+int store_idle(struct store *s, struct skiff_err **err);
 int store_poll_fd(struct store *s);
 int store_poll(struct store *s, struct skiff_err **err);
 bool store_has_leases(struct store *s);

@@ -12,9 +12,17 @@
  *
  * Durability: WAL journal with synchronous=NORMAL.  A commit is in the WAL file (written with
  * write(2)) before txn returns, so a SIGKILLed server loses no acknowledged write; only a power
- * loss may roll back the last transactions (SQLite's documented WAL+NORMAL guarantee). */
+ * loss may roll back the last transactions (SQLite's documented WAL+NORMAL guarantee).
+ *
+ * Checkpoints (copying the WAL into the database, with its two fsyncs) are kept out of the
+ * write path: SQLite checkpoints by itself only past SQ_WAL_CAP pages, and the owner's loop
+ * calls store_idle, which checkpoints once writes paused for SQ_QUIET seconds, or SQ_LATEST
+ * seconds after the first write not yet checkpointed.  So a burst of writes is not slowed
+ * by fsyncs, and a power loss can take back at most SQ_LATEST seconds of writes (a quiet
+ * server with SQLite's default checkpoints could keep its last writes unsynced forever). */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 #include "store.h"
 
@@ -24,10 +32,33 @@ struct sqlite_store
   sqlite3 *db;
   int64_t rev;
   int64_t compacted;
-  sqlite3_stmt *st_get, *st_range, *st_put, *st_del, *st_log, *st_hist, *st_meta;
+  sqlite3_stmt *st_get, *st_range, *st_put, *st_del, *st_log, *st_hist, *st_meta, *st_read_meta;
+  double unsynced_since; /* CLOCK_MONOTONIC of the first commit not checkpointed, or 0 */
+  double last_write, retry_at;
 };
 
 #define SS(s) ((struct sqlite_store *)(s))
+
+/* SQ_WAL_CAP = 10,000 pages (40 MB), in the schema's PRAGMA wal_autocheckpoint: past it
+ * SQLite checkpoints by itself.  Seconds: */
+#define SQ_QUIET 0.1
+#define SQ_LATEST 1.0
+
+static double sq_clock(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A commit: the WAL holds writes not yet checkpointed. */
+static void sq_wrote(struct sqlite_store *ss)
+{
+  double now = sq_clock();
+  if (ss->unsynced_since == 0)
+    ss->unsynced_since = now;
+  ss->last_write = now;
+}
 
 static int sq_error(struct sqlite_store *ss, struct skiff_err **err, const char *what)
 {
@@ -247,7 +278,10 @@ static int sq_txn(struct store *s, const struct store_op *ops, size_t n, int64_t
   if (sq_exec(ss, "COMMIT", err) < 0)
     goto rollback;
   if (nev > 0)
-    ss->rev = rev;
+    {
+      ss->rev = rev;
+      sq_wrote(ss);
+    }
   *rev_out = ss->rev;
   ret = 0;
   store_emit(s, ev, nev);
@@ -334,14 +368,34 @@ static int sq_compact(struct store *s, int64_t rev, struct skiff_err **err)
       return -1;
     }
   ss->compacted = rev;
+  sq_wrote(ss);
   return 0;
+}
+
+static int sq_idle(struct store *s, struct skiff_err **err)
+{
+  struct sqlite_store *ss = SS(s);
+  if (ss->unsynced_since == 0)
+    return 0;
+  double now = sq_clock();
+  if ((now - ss->last_write < SQ_QUIET && now - ss->unsynced_since < SQ_LATEST)
+      || now < ss->retry_at)
+    return 0;
+  /* PASSIVE: never waits for readers or writers (other processes may share the file) */
+  if (sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+    {
+      ss->retry_at = now + 5; /* not at every pass */
+      return sq_error(ss, err, "checkpoint");
+    }
+  ss->unsynced_since = 0;
+  return 1;
 }
 
 static void sq_close(struct store *s)
 {
   struct sqlite_store *ss = SS(s);
-  sqlite3_stmt *sts[]
-      = {ss->st_get, ss->st_range, ss->st_put, ss->st_del, ss->st_log, ss->st_hist, ss->st_meta};
+  sqlite3_stmt *sts[] = {ss->st_get, ss->st_range, ss->st_put,  ss->st_del,
+                         ss->st_log, ss->st_hist,  ss->st_meta, ss->st_read_meta};
   for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
     sqlite3_finalize(sts[i]);
   sqlite3_close(ss->db);
@@ -357,19 +411,26 @@ static const struct store_ops sqlite_ops = {
     .revision = sq_revision,
     .compacted = sq_compacted,
     .compact = sq_compact,
+    .idle = sq_idle,
     .close = sq_close, /* one writer: no poll, no leases */
 };
 
 static int64_t sq_read_meta(struct sqlite_store *ss, const char *k)
 {
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = ss->st_read_meta, *own = NULL;
   int64_t v = 0;
-  if (sqlite3_prepare_v2(ss->db, "SELECT v FROM meta WHERE k = ?", -1, &st, NULL) != SQLITE_OK)
+  /* before the statements are prepared (migration at open): a statement of its own */
+  if (st == NULL
+      && sqlite3_prepare_v2(ss->db, "SELECT v FROM meta WHERE k = ?", -1, &own, NULL) != SQLITE_OK)
     return 0;
+  if (st == NULL)
+    st = own;
+  sqlite3_reset(st);
   sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW)
     v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
+  sqlite3_finalize(own);
   return v;
 }
 
@@ -397,7 +458,9 @@ static int sq_migrate(struct sqlite_store *ss, struct skiff_err **err)
 int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **err)
 {
   static const char *schema
-      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+      = "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA "
+        "busy_timeout=5000;"
+        "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=16777216;" /* SQ_WAL_CAP */
         "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB,"
         " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS history (rev INTEGER NOT NULL, idx INTEGER NOT NULL,"
@@ -435,6 +498,7 @@ int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **er
       {&ss->st_hist, "SELECT rev, key, type, value, create_rev FROM history"
                      " WHERE rev > ?1 AND key >= ?2 AND key < ?3 ORDER BY rev, idx"},
       {&ss->st_meta, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)"},
+      {&ss->st_read_meta, "SELECT v FROM meta WHERE k = ?"},
   };
   if (sq_exec(ss, schema, err) < 0 || sq_migrate(ss, err) < 0)
     goto fail;

@@ -3,8 +3,8 @@
  * loopback ports with a temp data dir and stops by its PID).  CAS, create-if-absent,
  * multi-op atomicity at one revision, etcd's txn rules, watch order and resume (history),
  * compaction, large values, concurrent writers in several processes, reopen, changes of
- * other writers, leases.  A backend without a feature (SQLite: one writer, no leases) skips
- * that test with the reason. */
+ * other writers, leases, deferred housekeeping (the SQLite WAL checkpoint).  A backend without a
+ * feature (SQLite: one writer, no leases) skips that test with the reason. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -562,6 +562,52 @@ static void test_leases(void)
   store_close(s);
 }
 
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Deferred housekeeping (SQLite: the WAL checkpoint) waits for a pause in the writes, or at
+ * most about a second under steady writes, and loses nothing. */
+static void test_idle_housekeeping(void)
+{
+  struct store *s = fresh();
+  if (s == NULL)
+    return;
+  cleanup_err struct skiff_err *err = NULL;
+  CHECK(store_idle(s, &err) == 0); /* nothing written yet */
+  int64_t rev = 0;
+  CHECK(store_put(s, "/i/a", "1", STORE_ABSENT, &rev, NULL) == 0);
+  if (s->ops->idle == NULL)
+    {
+      store_close(s);
+      skip("no deferred housekeeping");
+      return;
+    }
+  CHECK(store_idle(s, &err) == 0); /* a write this instant: not yet */
+  sleep_ms(150);
+  CHECK(store_idle(s, &err) == 1);
+  CHECK(store_idle(s, &err) == 0); /* done, nothing new */
+  /* Steady writes never pause: done anyway within about a second of the first. */
+  int done = 0;
+  for (int i = 0; i < 80 && !done; i++)
+    {
+      cleanup_free char *key = xasprintf("/i/steady%d", i);
+      CHECK(store_put(s, key, "x", STORE_ABSENT, NULL, NULL) == 0);
+      done = store_idle(s, &err) == 1;
+      sleep_ms(20);
+    }
+  CHECK(done);
+  store_close(s);
+  s = B->open();
+  struct store_kv kv = {0};
+  CHECK(s && store_get(s, "/i/a", &kv, NULL) == 1 && kv.mod_rev == rev);
+  store_kv_clear(&kv);
+  if (s)
+    store_close(s);
+}
+
 static void run_suite(void)
 {
   printf("# backend %s\n", B->name);
@@ -575,6 +621,7 @@ static void run_suite(void)
   RUN_CONF(test_reopen);
   RUN_CONF(test_other_writer_delivered);
   RUN_CONF(test_leases);
+  RUN_CONF(test_idle_housekeeping);
 }
 
 int main(void)
