@@ -15,12 +15,14 @@
  * loss may roll back the last transactions (SQLite's documented WAL+NORMAL guarantee).
  *
  * Checkpoints (copying the WAL into the database, with its two fsyncs) are kept out of the
- * write path: SQLite checkpoints by itself only past SQ_WAL_CAP pages, and the owner's loop
- * calls store_idle, which checkpoints once writes paused for SQ_QUIET seconds, or SQ_LATEST
- * seconds after the first write not yet checkpointed.  So a burst of writes is not slowed
- * by fsyncs, and a power loss can take back at most SQ_LATEST seconds of writes (a quiet
+ * write path: a thread of the store with its own connection runs them (PASSIVE: it never
+ * blocks the writer), asked by the owner's loop through store_idle once writes paused for
+ * SQ_QUIET seconds or SQ_LATEST seconds after the first write not yet checkpointed, and by
+ * the commit hook when the WAL passes SQ_WAL_CAP pages.  So a burst of writes is not slowed
+ * by fsyncs, and a power loss can take back about SQ_LATEST seconds of writes (a quiet
  * server with SQLite's default checkpoints could keep its last writes unsynced forever). */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <sqlite3.h>
@@ -34,14 +36,20 @@ struct sqlite_store
   int64_t compacted;
   sqlite3_stmt *st_get, *st_range, *st_put, *st_del, *st_log, *st_hist, *st_meta, *st_read_meta;
   double unsynced_since; /* CLOCK_MONOTONIC of the first commit not checkpointed, or 0 */
-  double last_write, retry_at;
+  double last_write;
+  char *path;
+  /* The checkpointer thread; mu guards what follows. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t ckpt;
+  bool ckpt_started, ckpt_want, ckpt_stop;
+  char *ckpt_error; /* its last failure, reported by the next store_idle */
 };
 
 #define SS(s) ((struct sqlite_store *)(s))
 
-/* SQ_WAL_CAP = 10,000 pages (40 MB), in the schema's PRAGMA wal_autocheckpoint: past it
- * SQLite checkpoints by itself.  Seconds: */
-#define SQ_QUIET 0.1
+#define SQ_WAL_CAP 5000 /* pages (40 MB) */
+#define SQ_QUIET 0.1    /* seconds */
 #define SQ_LATEST 1.0
 
 static double sq_clock(void)
@@ -58,6 +66,66 @@ static void sq_wrote(struct sqlite_store *ss)
   if (ss->unsynced_since == 0)
     ss->unsynced_since = now;
   ss->last_write = now;
+}
+
+static void *sq_ckpt_main(void *arg)
+{
+  struct sqlite_store *ss = arg;
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2(ss->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  /* a first read opens the WAL (before it, a checkpoint sees no WAL and does nothing) */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, "PRAGMA busy_timeout=5000; SELECT count(*) FROM sqlite_master", NULL,
+                      NULL, NULL);
+  pthread_mutex_lock(&ss->mu);
+  for (;;)
+    {
+      while (!ss->ckpt_want && !ss->ckpt_stop)
+        pthread_cond_wait(&ss->cv, &ss->mu);
+      if (ss->ckpt_stop)
+        break;
+      ss->ckpt_want = false;
+      pthread_mutex_unlock(&ss->mu);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      pthread_mutex_lock(&ss->mu);
+      if (rc != SQLITE_OK && ss->ckpt_error == NULL)
+        ss->ckpt_error = xasprintf("sqlite checkpoint `%s`: %s", ss->path,
+                                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+      rc = SQLITE_OK; /* try again at the next request */
+    }
+  pthread_mutex_unlock(&ss->mu);
+  sqlite3_close(db);
+  return NULL;
+}
+
+/* Ask the checkpointer for a checkpoint (started at the first); inline when it cannot run. */
+static void sq_ckpt_request(struct sqlite_store *ss)
+{
+  pthread_mutex_lock(&ss->mu);
+  if (!ss->ckpt_started && pthread_create(&ss->ckpt, NULL, sq_ckpt_main, ss) == 0)
+    ss->ckpt_started = true;
+  ss->ckpt_want = true;
+  pthread_cond_signal(&ss->cv);
+  bool inline_ckpt = !ss->ckpt_started;
+  pthread_mutex_unlock(&ss->mu);
+  if (inline_ckpt)
+    sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* After each commit of the writer (replaces SQLite's own checkpoint-on-commit). */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+  struct sqlite_store *ss = arg;
+  (void)db;
+  (void)name;
+  sq_wrote(ss);
+  if (pages >= SQ_WAL_CAP)
+    {
+      sq_ckpt_request(ss);
+      ss->unsynced_since = 0;
+    }
+  return SQLITE_OK;
 }
 
 static int sq_error(struct sqlite_store *ss, struct skiff_err **err, const char *what)
@@ -278,10 +346,7 @@ static int sq_txn(struct store *s, const struct store_op *ops, size_t n, int64_t
   if (sq_exec(ss, "COMMIT", err) < 0)
     goto rollback;
   if (nev > 0)
-    {
-      ss->rev = rev;
-      sq_wrote(ss);
-    }
+    ss->rev = rev;
   *rev_out = ss->rev;
   ret = 0;
   store_emit(s, ev, nev);
@@ -368,25 +433,28 @@ static int sq_compact(struct store *s, int64_t rev, struct skiff_err **err)
       return -1;
     }
   ss->compacted = rev;
-  sq_wrote(ss);
   return 0;
 }
 
 static int sq_idle(struct store *s, struct skiff_err **err)
 {
   struct sqlite_store *ss = SS(s);
+  pthread_mutex_lock(&ss->mu);
+  char *failed = ss->ckpt_error;
+  ss->ckpt_error = NULL;
+  pthread_mutex_unlock(&ss->mu);
+  if (failed)
+    {
+      skiff_error(err, 0, "%s", failed);
+      free(failed);
+      return -1;
+    }
   if (ss->unsynced_since == 0)
     return 0;
   double now = sq_clock();
-  if ((now - ss->last_write < SQ_QUIET && now - ss->unsynced_since < SQ_LATEST)
-      || now < ss->retry_at)
+  if (now - ss->last_write < SQ_QUIET && now - ss->unsynced_since < SQ_LATEST)
     return 0;
-  /* PASSIVE: never waits for readers or writers (other processes may share the file) */
-  if (sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
-    {
-      ss->retry_at = now + 5; /* not at every pass */
-      return sq_error(ss, err, "checkpoint");
-    }
+  sq_ckpt_request(ss);
   ss->unsynced_since = 0;
   return 1;
 }
@@ -394,6 +462,17 @@ static int sq_idle(struct store *s, struct skiff_err **err)
 static void sq_close(struct store *s)
 {
   struct sqlite_store *ss = SS(s);
+  pthread_mutex_lock(&ss->mu);
+  ss->ckpt_stop = true;
+  pthread_cond_signal(&ss->cv);
+  bool started = ss->ckpt_started;
+  pthread_mutex_unlock(&ss->mu);
+  if (started)
+    pthread_join(ss->ckpt, NULL);
+  pthread_mutex_destroy(&ss->mu);
+  pthread_cond_destroy(&ss->cv);
+  free(ss->ckpt_error);
+  free(ss->path);
   sqlite3_stmt *sts[] = {ss->st_get, ss->st_range, ss->st_put,  ss->st_del,
                          ss->st_log, ss->st_hist,  ss->st_meta, ss->st_read_meta};
   for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
@@ -460,7 +539,7 @@ int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **er
   static const char *schema
       = "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA "
         "busy_timeout=5000;"
-        "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=16777216;" /* SQ_WAL_CAP */
+        "PRAGMA journal_size_limit=67108864;"
         "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB,"
         " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS history (rev INTEGER NOT NULL, idx INTEGER NOT NULL,"
@@ -482,6 +561,9 @@ int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **er
       free(ss);
       return -1;
     }
+  ss->path = xstrdup(path);
+  pthread_mutex_init(&ss->mu, NULL);
+  pthread_cond_init(&ss->cv, NULL);
   struct
   {
     sqlite3_stmt **st;
@@ -502,6 +584,7 @@ int store_sqlite_open(const char *dir, struct store **out, struct skiff_err **er
   };
   if (sq_exec(ss, schema, err) < 0 || sq_migrate(ss, err) < 0)
     goto fail;
+  sqlite3_wal_hook(ss->db, sq_wal_hook, ss);
   for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
     if (sqlite3_prepare_v3(ss->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st, NULL)
         != SQLITE_OK)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <poll.h>
@@ -585,10 +586,21 @@ static void test_idle_housekeeping(void)
       skip("no deferred housekeeping");
       return;
     }
+  /* 256 KiB in the WAL; the database file holds them once checkpointed */
+  cleanup_free char *big = xmalloc(256 * 1024 + 1);
+  memset(big, 'b', 256 * 1024);
+  big[256 * 1024] = '\0';
+  CHECK(store_put(s, "/i/big", big, STORE_ABSENT, NULL, NULL) == 0);
+  cleanup_free char *db = xasprintf("%s/t%d/store.db", sqlite_dir, test_no);
+  struct stat st;
+  CHECK(stat(db, &st) == 0 && st.st_size < 256 * 1024);
   CHECK(store_idle(s, &err) == 0); /* a write this instant: not yet */
   sleep_ms(150);
   CHECK(store_idle(s, &err) == 1);
-  CHECK(store_idle(s, &err) == 0); /* done, nothing new */
+  CHECK(store_idle(s, &err) == 0); /* asked for, nothing new since */
+  for (int i = 0; i < 100 && stat(db, &st) == 0 && st.st_size < 256 * 1024; i++)
+    sleep_ms(20); /* the checkpoint runs in the store's thread */
+  CHECK(st.st_size >= 256 * 1024);
   /* Steady writes never pause: done anyway within about a second of the first. */
   int done = 0;
   for (int i = 0; i < 80 && !done; i++)
