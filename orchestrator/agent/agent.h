@@ -44,5 +44,9 @@ struct agent_fake_report
   double restart_in; /* BackOff: seconds until the next start; -1 when none */
 };
 void agent_fake_decide(json_t *spec, int restarts, struct agent_fake_report *out);
+/* Pure: 1 when a watch line (raw text, len bytes, a digit or ',' after any revision) is of no
+ * use to a fake node and may be dropped unparsed: a replica whose own state (before its
+ * "spec") is Running, not a DELETED event; *revision is raised to the line's.  0: parse it. */
+int agent_fake_skip_line(const char *line, size_t len, json_int_t *revision);
 
 #endif

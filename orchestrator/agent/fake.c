@@ -279,6 +279,31 @@ static int watch_line(json_t *ev, void *data)
   return agent_stopping ? 1 : 0;
 }
 
+int agent_fake_skip_line(const char *line, size_t len, json_int_t *revision)
+{
+  static const char state[] = "\"state\":\"Running\"",
+                    spec[] = "\"spec\":", rev[] = "\"revision\":";
+  const char *st = memmem(line, len, "\"state\":", 8);
+  const char *sp = memmem(line, len, spec, sizeof(spec) - 1);
+  if (st == NULL || (sp && sp < st) || (size_t)(line + len - st) < sizeof(state) - 1
+      || memcmp(st, state, sizeof(state) - 1) != 0 || memmem(line, len, "\"type\":\"DELETED\"", 16))
+    return 0;
+  const char *r = memmem(line, len, rev, sizeof(rev) - 1);
+  if (r)
+    {
+      json_int_t v = strtoll(r + sizeof(rev) - 1, NULL, 10);
+      if (v > *revision)
+        *revision = v;
+    }
+  return 1;
+}
+
+static int watch_skip(const char *line, size_t len, void *data)
+{
+  struct watch_ctx *w = data;
+  return !agent_stopping && agent_fake_skip_line(line, len, &w->revision);
+}
+
 static void *watch_thread(void *arg)
 {
   struct agent *a = arg;
@@ -311,7 +336,7 @@ static void *watch_thread(void *arg)
 
       wpath = xasprintf("/v1/watch?from=%lld&kind=replicas%s%s", (long long)w.revision,
                         a->count == 1 ? "&" : "", a->count == 1 ? filter : "");
-      if (client_stream(c, wpath, watch_line, &w, &err) < 0)
+      if (client_stream_skip(c, wpath, watch_skip, watch_line, &w, &err) < 0)
         {
           report_outage("watch replicas", &down, &err);
           agent_sleep(1);

@@ -559,7 +559,7 @@ int client_lines_feed(struct client_lines *l, const char *data, size_t len, clie
     {
       if (l->buf[i] != '\n')
         continue;
-      if (i > start)
+      if (i > start && !(l->skip && l->skip(l->buf + start, i - start, cbdata)))
         {
           json_t *obj = json_loadb(l->buf + start, i - start, 0, NULL);
           if (obj)
@@ -684,6 +684,12 @@ static void stream_setup(struct client *c, const char *url, struct curl_slist *h
 int client_stream(struct client *c, const char *path, client_line_cb cb, void *data,
                   struct skiff_err **err)
 {
+  return client_stream_skip(c, path, NULL, cb, data, err);
+}
+
+int client_stream_skip(struct client *c, const char *path, client_skip_fn skip, client_line_cb cb,
+                       void *data, struct skiff_err **err)
+{
   struct curl_slist *headers = base_headers(c, 0);
   struct stream_ctx s;
   cleanup_free char *reasons = NULL;
@@ -694,7 +700,7 @@ int client_stream(struct client *c, const char *path, client_line_cb cb, void *d
     {
       cleanup_free char *url = xasprintf("%s%s", c->servers[c->cur], path);
       char errbuf[CURL_ERROR_SIZE] = "";
-      s = (struct stream_ctx){{NULL, 0, 0, 0}, cb, data, 0, c, {NULL, 0, 0}};
+      s = (struct stream_ctx){{NULL, 0, 0, 0, skip}, cb, data, 0, c, {NULL, 0, 0}};
       stream_setup(c, url, headers, errbuf);
       curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_write);
       curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);

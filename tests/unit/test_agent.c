@@ -87,10 +87,45 @@ static void test_fake_decide(void)
   json_decref(never);
 }
 
+static int skip(const char *line, json_int_t *rev)
+{
+  return agent_fake_skip_line(line, strlen(line), rev);
+}
+
+/* Watch lines a fake node drops unparsed: its replicas' Running echoes, nothing else. */
+static void test_fake_skip_line(void)
+{
+  json_int_t rev = 5;
+  CHECK(skip("{\"type\":\"MODIFIED\",\"kind\":\"replica\",\"revision\":42,\"object\":{"
+             "\"revision\":42,\"name\":\"a\",\"state\":\"Running\",\"spec\":{}}}",
+             &rev)
+        == 1);
+  CHECK(rev == 42);
+  CHECK(skip("{\"type\":\"MODIFIED\",\"revision\":7,\"object\":{\"state\":\"Running\"}}", &rev)
+        == 1);
+  CHECK(rev == 42); /* never lowered */
+  /* to act on: Scheduled, even with a Running-looking pair inside its spec */
+  CHECK(skip("{\"type\":\"ADDED\",\"revision\":43,\"object\":{\"state\":\"Scheduled\",\"spec\":{"
+             "\"env\":{\"state\":\"Running\"}}}}",
+             &rev)
+        == 0);
+  CHECK(skip("{\"type\":\"ADDED\",\"revision\":43,\"object\":{\"spec\":{\"env\":{\"state\":"
+             "\"Running\"}},\"state\":\"Scheduled\"}}",
+             &rev)
+        == 0);
+  CHECK(skip("{\"type\":\"DELETED\",\"revision\":44,\"object\":{\"state\":\"Running\"}}", &rev)
+        == 0);
+  CHECK(skip("{\"type\":\"MODIFIED\",\"object\":{\"state\":\"Terminating\"}}", &rev) == 0);
+  CHECK(skip("{\"type\":\"BOOKMARK\",\"revision\":45}", &rev) == 0);
+  CHECK(skip("{\"state\":\"Runn", &rev) == 0);
+  CHECK(rev == 42);
+}
+
 int main(void)
 {
   RUN_TEST(test_labels);
   RUN_TEST(test_node_index);
   RUN_TEST(test_fake_decide);
+  RUN_TEST(test_fake_skip_line);
   return CHECK_DONE();
 }

@@ -276,9 +276,15 @@ static int collect(json_t *o, void *data)
   return s->stop_after && s->n >= s->stop_after;
 }
 
+static int skip_b(const char *line, size_t len, void *data)
+{
+  (void)data;
+  return len == 9 && memcmp(line, "{\"n\":\"b\"}", 9) == 0;
+}
+
 static void test_lines_split(void)
 {
-  struct client_lines l = {NULL, 0, 0, 0};
+  struct client_lines l = {NULL, 0, 0, 0, NULL};
   struct seen s = {0, {{0}}, 0};
   const char *stream = "{\"n\":\"a\"}\n\n{\"n\":\"b\"}\nnot json\n{\"n\":\"c\"";
 
@@ -297,6 +303,17 @@ static void test_lines_split(void)
   CHECK(client_lines_feed(&l, "{\"n\":\"x\"}\n{\"n\":\"y\"}\n", 20, collect, &s2) == 1);
   CHECK(s2.n == 1);
   client_lines_clear(&l);
+
+  /* a skip function drops lines unparsed, and sees each whole line */
+  struct client_lines k = {NULL, 0, 0, 0, skip_b};
+  struct seen s3 = {0, {{0}}, 0};
+  const char *three = "{\"n\":\"a\"}\n{\"n\":\"b\"}\n{\"n\":\"c\"}\n";
+  for (size_t i = 0; i < strlen(three); i++)
+    client_lines_feed(&k, three + i, 1, collect, &s3);
+  CHECK(s3.n == 2);
+  CHECK_STR_EQ(s3.names[0], "a");
+  CHECK_STR_EQ(s3.names[1], "c");
+  client_lines_clear(&k);
 }
 
 static void test_error_message(void)
