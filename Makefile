@@ -202,8 +202,6 @@ clean:
 # keep the objects of unit tests and fuzzers (they are intermediate files to make)
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
-
 # ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
 #   make fuzz          build every harness and fuzz each for FUZZ_SECONDS (default 60)
 #   make fuzz-replay   build every harness and run it over its saved corpus only (TAP)
@@ -253,3 +251,7 @@ fuzz-replay: fuzz-build
 	    echo "ok $$i - fuzz_$$n replays $$files inputs"; \
 	  else echo "not ok $$i - fuzz_$$n replay ($$files inputs; see $(FUZZ_BUILD)/replay-$$n.log)"; fi; \
 	done; echo "1..$$i"
+
+# Header dependencies of every object (after FUZZ_BUILD is set: an include expands at once, and
+# with FUZZ_BUILD still empty the fuzzers' objects were never rebuilt when a header changed).
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
