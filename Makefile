@@ -28,7 +28,7 @@ ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS) $(AGENT_PKGS))
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
-	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev \
+	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 openssl libclang-rt-14-dev \
 	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
