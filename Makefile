@@ -127,8 +127,11 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	@grep -v -e 'in statically linked applications requires' -e ': in function' $@.ld >&2; rm -f $@.ld
 	@echo "$(CC) -o $@ ... $(SKIFF_LINK)"
 
+# skiff-image loads libarchive when it first unpacks or packs a layer
+# (runtime/image/image_libarchive.c), not at start: a warm pull or a push never needs it.
+SKIFF_IMAGE_LIBS := $(call pc,--libs,$(filter-out libarchive,$(RUNTIME_PKGS))) -lm
 $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
