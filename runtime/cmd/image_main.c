@@ -2,7 +2,9 @@
  * `skiff push`) as their own binary; skiff execs it.  Prints errors like skiff does. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "trace.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct
@@ -18,6 +20,8 @@ static const struct
 
 int main(int argc, char **argv)
 {
+  skiff_trace_open(getenv("SKIFF_TRACE"));
+  SKIFF_TRACE("skiff-image: main");
   struct cmd_global g = {.root = "/run/skiff"};
   for (size_t v = 0; argc >= 2 && v < sizeof(verbs) / sizeof(verbs[0]); v++)
     {
@@ -27,6 +31,7 @@ int main(int argc, char **argv)
       optind = 0;
       opterr = 0; /* bad flags are reported in the verb's one line */
       int rc = verbs[v].fn(&g, argc - 1, argv + 1, &err);
+      SKIFF_TRACE("skiff-image: verb done");
       if (err)
         {
           /* pull and push errors start with "pull REF: " already */

@@ -10,6 +10,7 @@
  * unless the registry itself may be.  Not thread-safe: a session belongs to one thread. */
 #define _GNU_SOURCE
 #include "registry.h"
+#include "trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  SKIFF_TRACE("registry: curl_global_init");
 }
 
 void registry_curl_init(void)
