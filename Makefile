@@ -17,13 +17,13 @@ BUILD ?= build
 SAN ?= 0
 CC ?= gcc
 
-RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcurl libisal
+RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libnl-nf-3.0 libnftables libarchive libcurl libisal
 ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl gnutls
 WEBAPP_PKGS := libmicrohttpd jansson
 ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
 
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
-	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libarchive-dev \
+	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
 	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev \
 	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev

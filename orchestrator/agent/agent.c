@@ -248,7 +248,7 @@ static void agent_usage(FILE *f)
       "                    [--memory SIZE] [--labels k=v,...] [--root DIR] [--pod-cidr CIDR]\n"
       "                    [--bridge NAME] [--agent-port N] [--image-root DIR]\n"
       "                    [--log-max SIZE] [--log-retention SECONDS]\n"
-      "                    [--heartbeat-interval SECONDS]\n"
+      "                    [--heartbeat-interval SECONDS] [--proxy-mode MODE]\n"
       "       skiffd agent --fake-runtime --name NODE [--count N] [--fail-file PATH] ...\n"
       "  --token-file F    the join token `skiffd server` printed (or a credential)\n"
       "  --join-token-file F  the join token (also $SKIFF_JOIN_TOKEN): the server's CA is\n"
@@ -264,6 +264,8 @@ static void agent_usage(FILE *f)
       "  --image-root DIR  the node's image store (default $SKIFF_IMAGE_ROOT or /var/lib/skiff)\n"
       "  --log-max SIZE    rotate a replica's log at this size, one old file kept (default 10Mi)\n"
       "  --log-retention S keep a removed replica's logs this long (default 300)\n"
+      "  --proxy-mode MODE node ports on the node address: nftables (kernel DNAT), userspace,\n"
+      "                    or auto (default: nftables when it works here); 127.0.0.1: userspace\n"
       "  --fake-runtime    simulate containers: bound replicas are reported Running + ready\n"
       "  --count N         run N fake nodes NODE-0 .. NODE-(N-1) in this process\n"
       "  --fail-file F     each replica named on a line of F is reported Failed (exit 1)\n"
@@ -320,7 +322,7 @@ struct real_opts
 {
   const char *join, *ca_file, *data_dir; /* the join token, where the CA is without one */
   const char *root, *pod_cidr, *bridge, *image_root, *address;
-  const char *log_max, *memory;
+  const char *log_max, *memory, *proxy_mode;
   double log_retention, agent_port, cpu;
   bool cpu_set;
 };
@@ -504,8 +506,11 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
             n->name, n->address, n->pod_cidr, n->bridge, n->agent_port, n->server, n->root);
 
   /* the network side: routes to the other nodes' pod CIDRs, the node-port proxy */
-  struct netagent_config nc
-      = {.server = n->server, .token = n->token, .node = n->name, .address = n->address};
+  struct netagent_config nc = {.server = n->server,
+                               .token = n->token,
+                               .node = n->name,
+                               .address = n->address,
+                               .proxy_mode = o->proxy_mode};
   if (netagent_start(&nc, &err) < 0)
     {
       agent_log("network side: %s", err->msg);
@@ -569,6 +574,7 @@ int agent_main(int argc, char **argv)
       {"image-root", required_argument, NULL, 'I'},
       {"log-max", required_argument, NULL, 'L'},
       {"log-retention", required_argument, NULL, 'R'},
+      {"proxy-mode", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -647,11 +653,13 @@ int agent_main(int argc, char **argv)
         case 'b':
         case 'I':
         case 'L':
+        case 'M':
           real_only = 1;
           real_flag = opt == 'r'   ? "--root"
                       : opt == 'P' ? "--pod-cidr"
                       : opt == 'b' ? "--bridge"
                       : opt == 'I' ? "--image-root"
+                      : opt == 'M' ? "--proxy-mode"
                                    : "--log-max";
           if (opt == 'r')
             ro.root = optarg;
@@ -661,6 +669,15 @@ int agent_main(int argc, char **argv)
             ro.bridge = optarg;
           else if (opt == 'I')
             ro.image_root = optarg;
+          else if (opt == 'M')
+            {
+              if (!netagent_proxy_mode_valid(optarg))
+                {
+                  agent_log("--proxy-mode `%s`: expected auto, nftables or userspace", optarg);
+                  return 2;
+                }
+              ro.proxy_mode = optarg;
+            }
           else
             ro.log_max = optarg;
           break;

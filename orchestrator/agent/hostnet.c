@@ -178,28 +178,27 @@ static void forget_failure(struct hostnet_state *st, const struct hostnet_route 
       }
 }
 
-static void ip_forward_on(struct hostnet_state *st)
+void hostnet_forwarding_on(int *done, const char *why)
 {
   char cur[4] = "";
   int fd;
-  if (st->forward_on)
+  if (*done)
     return;
   fd = open(IP_FORWARD, O_RDWR | O_CLOEXEC);
   if (fd < 0)
     {
-      skiff_report("host-gw: open %s: %s", IP_FORWARD, strerror(errno));
+      skiff_report("open %s: %s", IP_FORWARD, strerror(errno));
       return;
     }
   if (read(fd, cur, sizeof(cur) - 1) > 0 && cur[0] == '1')
-    st->forward_on = 1;
+    *done = 1;
   else if (pwrite(fd, "1\n", 2, 0) == 2)
     {
-      st->forward_on = 1;
-      skiff_report("host-gw: net.ipv4.ip_forward turned on (replicas of other nodes are routed "
-                   "through this one)");
+      *done = 1;
+      skiff_report("net.ipv4.ip_forward turned on (%s)", why);
     }
   else
-    skiff_report("host-gw: write %s: %s", IP_FORWARD, strerror(errno));
+    skiff_report("write %s: %s", IP_FORWARD, strerror(errno));
   close(fd);
 }
 
@@ -227,7 +226,8 @@ int hostnet_sync(struct hostnet_state *st, const struct hostnet_route *want, siz
     }
   hostnet_diff(want, n_want, have, n_have, &add, &n_add, &del, &n_del);
   if (n_add > 0)
-    ip_forward_on(st);
+    hostnet_forwarding_on(&st->forward_on, "host-gw: replicas of other nodes are routed "
+                                           "through this one");
   for (size_t i = 0; i < n_del; i++)
     {
       struct rtnl_route *rt = build_route(&del[i]);

@@ -55,5 +55,8 @@ struct hostnet_state
 int hostnet_sync(struct hostnet_state *st, const struct hostnet_route *want, size_t n_want,
                  struct skiff_err **err);
 void hostnet_state_clear(struct hostnet_state *st);
+/* Turn net.ipv4.ip_forward on unless *done; sets *done once it is on; logs the change with
+ * why (or the failure).  Host-gw routes and node ports in the kernel both forward. */
+void hostnet_forwarding_on(int *done, const char *why);
 
 #endif

@@ -10,7 +10,9 @@
  *   applier   20 ms after the maps change (a burst of watch lines becomes one pass), and every
  *             10 s anyway (flannel re-checks its routes the same way), builds the proxy table
  *             and the wanted routes from the maps and applies them;
- *   proxy     svcproxy.c's loops (one per CPU) move the bytes.
+ *   proxy     svcproxy.c's loops (one per CPU) move the bytes of 127.0.0.1 (and of the node
+ *             address when the kernel does not: proxy mode userspace); the applier rewrites
+ *             the nftables rules of the node address (svcnat.c).
  * Shared state: the maps, `dirty`, `synced` and `stopping`, under na->lock. */
 #define _GNU_SOURCE
 #include "netagent.h"
@@ -24,6 +26,7 @@
 #include "client.h"
 #include "hostnet.h"
 #include "model.h"
+#include "svcnat.h"
 #include "svcproxy.h"
 
 #define NETAGENT_DEBOUNCE_MS 20
@@ -35,6 +38,7 @@ struct netagent
   char *server, *token, *node, *address;
   uint32_t self_addr;
   struct svcproxy *proxy;
+  struct svcnat *nat; /* node ports on the node address in the kernel; NULL: userspace only */
   pthread_t watcher, applier;
 
   pthread_mutex_t lock;
@@ -187,11 +191,21 @@ static void *watcher_main(void *arg)
 
 /* ---- applier: the sync of routes and proxy ------------------------------------------------ */
 
+static bool has_ready_port(const struct svc_table *t)
+{
+  for (size_t i = 0; i < t->n_ports; i++)
+    if (t->ports[i].n_ready)
+      return true;
+  return false;
+}
+
 static void *applier_main(void *arg)
 {
   struct netagent *na = arg;
   struct hostnet_state hs = {NULL, 0, 0};
   double resync_at = 0, retry_at = 1e18;
+  bool nat_failed = false;
+  int forward_on = 0;
 
   pthread_mutex_lock(&na->lock);
   while (!na->stopping)
@@ -222,7 +236,23 @@ static void *applier_main(void *arg)
       pthread_mutex_unlock(&na->lock);
 
       cleanup_err struct skiff_err *err = NULL;
-      int failed = svcproxy_update(na->proxy, t);
+      int failed = 0;
+      if (na->nat && svcnat_update(na->nat, t, &err) < 0)
+        {
+          failed = 1;
+          if (!nat_failed)
+            skiff_report("node ports: %s (retrying)", err->msg);
+          nat_failed = true;
+          skiff_err_free(&err);
+        }
+      else if (na->nat)
+        {
+          nat_failed = false;
+          if (has_ready_port(t))
+            hostnet_forwarding_on(&forward_on, "node ports: connections to the node address "
+                                               "are forwarded to replicas");
+        }
+      failed += svcproxy_update(na->proxy, t);
       int rfailed = hostnet_sync(&hs, routes, n_routes, &err);
       if (rfailed < 0)
         skiff_report("host-gw: %s", err->msg);
@@ -241,6 +271,7 @@ static void *applier_main(void *arg)
 static void netagent_free(struct netagent *na)
 {
   svcproxy_stop(na->proxy);
+  svcnat_close(na->nat);
   json_decref(na->nodes);
   json_decref(na->services);
   json_decref(na->replicas);
@@ -251,6 +282,52 @@ static void netagent_free(struct netagent *na)
   free(na->node);
   free(na->address);
   free(na);
+}
+
+bool netagent_proxy_mode_valid(const char *mode)
+{
+  return mode == NULL || strcmp(mode, "auto") == 0 || strcmp(mode, "nftables") == 0
+         || strcmp(mode, "userspace") == 0;
+}
+
+/* The node ports: in the kernel on the node address when the mode allows and nftables works
+ * here, the userspace proxy on 127.0.0.1 (and on the node address otherwise). */
+static int start_node_ports(const struct netagent_config *cfg, struct netagent *na,
+                            struct skiff_err **err)
+{
+  const char *mode = cfg->proxy_mode && *cfg->proxy_mode ? cfg->proxy_mode : "auto";
+  bool kernel_ok = na->self_addr != 0 && (na->self_addr >> 24) != 127;
+  cleanup_err struct skiff_err *nerr = NULL;
+
+  if (!netagent_proxy_mode_valid(mode))
+    return skiff_error(err, 0, "network: proxy mode `%s`: expected auto, nftables or userspace",
+                       mode);
+  if (strcmp(mode, "nftables") == 0 && !kernel_ok)
+    return skiff_error(err, 0,
+                       "network: proxy mode nftables needs a node address that is not "
+                       "loopback (--address)");
+  if (strcmp(mode, "userspace") != 0 && kernel_ok
+      && svcnat_open(cfg->node, na->self_addr, &na->nat, &nerr) < 0)
+    {
+      if (strcmp(mode, "nftables") == 0)
+        return skiff_error(err, 0, "network: proxy mode nftables: %s", nerr->msg);
+      skiff_report("node ports: %s: the userspace proxy serves the node address", nerr->msg);
+    }
+  if (svcproxy_start(na->nat ? NULL : cfg->address, cfg->proxy_workers, cfg->max_conns, &na->proxy,
+                     err)
+      < 0)
+    {
+      svcnat_close(na->nat);
+      return -1;
+    }
+  if (na->nat)
+    skiff_report("node ports: nftables DNAT on %s (table ip skiff_*), userspace proxy on "
+                 "127.0.0.1",
+                 cfg->address);
+  else
+    skiff_report("node ports: userspace proxy on 127.0.0.1%s%s", kernel_ok ? " and " : "",
+                 kernel_ok ? cfg->address : "");
+  return 0;
 }
 
 int netagent_start(const struct netagent_config *cfg, struct skiff_err **err)
@@ -272,7 +349,7 @@ int netagent_start(const struct netagent_config *cfg, struct skiff_err **err)
       free(na);
       return skiff_error(err, 0, "network: node address `%s` is not an IPv4 address", cfg->address);
     }
-  if (svcproxy_start(cfg->address, cfg->proxy_workers, cfg->max_conns, &na->proxy, err) < 0)
+  if (start_node_ports(cfg, na, err) < 0)
     {
       free(na);
       return -1;

@@ -19,9 +19,12 @@ static void usage(FILE *f)
 {
   fprintf(f, "usage: skiffd netagent --name NODE [--address IP] [--server URL[,URL...]]\n"
              "                       [--token-file F] [--ca-file F] [--data DIR] [--workers N]\n"
+             "                       [--proxy-mode auto|nftables|userspace]\n"
              "  routes every other node's podCIDR via its address (host-gw) and serves every\n"
              "  service's nodePort on 127.0.0.1 and IP, forwarding to ready replicas\n"
-             "  --workers N  proxy loops (threads), default one per CPU\n");
+             "  --workers N  proxy loops (threads), default one per CPU\n"
+             "  --proxy-mode on IP: nftables (kernel DNAT), userspace, auto (default: nftables\n"
+             "               when it works here); 127.0.0.1 is served in userspace\n");
 }
 
 int netagent_main(int argc, char **argv)
@@ -35,6 +38,7 @@ int netagent_main(int argc, char **argv)
       {"name", required_argument, NULL, 'n'},
       {"address", required_argument, NULL, 'a'},
       {"workers", required_argument, NULL, 'w'},
+      {"proxy-mode", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -42,7 +46,7 @@ int netagent_main(int argc, char **argv)
   cleanup_free char *file_token = NULL, *ca = NULL;
   cleanup_err struct skiff_err *err = NULL;
   struct client_target target = {NULL, NULL};
-  struct netagent_config cfg = {NULL, NULL, NULL, NULL, 0, 0};
+  struct netagent_config cfg = {NULL, NULL, NULL, NULL, 0, 0, NULL};
   sigset_t sigs;
   int opt, sig = 0;
   char *end = NULL;
@@ -81,6 +85,17 @@ int netagent_main(int argc, char **argv)
               fprintf(stderr, "skiffd netagent: --workers `%s`: expected 1..8\n", optarg);
               return 2;
             }
+          break;
+        case 'M':
+          if (!netagent_proxy_mode_valid(optarg))
+            {
+              fprintf(stderr,
+                      "skiffd netagent: --proxy-mode `%s`: expected auto, nftables or "
+                      "userspace\n",
+                      optarg);
+              return 2;
+            }
+          cfg.proxy_mode = optarg;
           break;
         case 'h':
           usage(stdout);

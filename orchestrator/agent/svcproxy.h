@@ -1,7 +1,7 @@
 /* svcproxy.h - the service proxy, kube-proxy in its userspace mode: on every node, listen on
  * each service's nodePort (on 127.0.0.1 and on the node's address) and forward each TCP
  * connection to a ready replica on any node, round robin.  The bytes move through
- * runtime/net/proxy.c (epoll + splice), in several loops (threads) that share the listening
+ * runtime/net/proxy.c (epoll, recv/send), in several loops (threads) that share the listening
  * sockets, so a node's cores all carry traffic.  What to serve comes from an svc_table
  * (svctable.h), swapped in whole on every change. */
 #ifndef SKIFF_SVCPROXY_H

@@ -1,9 +1,12 @@
 /* test_netagent.c - the pure parts of the node's network side: the service proxy's endpoint
  * table (which replicas serve which node port, readiness, round robin, which connections to
- * reset) and the host-gw route computation (wanted routes from nodes, diff with the kernel's). */
+ * reset), the nftables rules of the node ports and the conntrack entries to drop, and the
+ * host-gw route computation (wanted routes from nodes, diff with the kernel's). */
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "hostnet.h"
+#include "svcnat.h"
 #include "svctable.h"
 
 static json_t *svc(const char *name, int cport, int nport)
@@ -210,6 +213,70 @@ static void test_route_diff(void)
   free(del);
 }
 
+static void test_nat_ruleset(void)
+{
+  json_t *services = cluster(), *replicas = json_object();
+  json_object_set_new(replicas, "web-1-a", rep("web", "Running", 1, "10.244.0.5", 8080, 30080));
+  json_object_set_new(replicas, "web-1-b", rep("web", "Running", 1, "10.244.1.5", 8080, 30080));
+  json_object_set_new(replicas, "web-1-c", rep("web", "Running", 0, "10.244.0.6", 8080, 30080));
+  json_object_set_new(replicas, "api-1-a", rep("api", "Running", 0, "10.244.0.9", 9000, 30090));
+  struct svc_table *t = svc_table_build(services, replicas);
+  char *name = svcnat_table_name("node-1.lab");
+  CHECK_STR_EQ(name, "skiff_node_1_lab");
+  char *rules = svcnat_ruleset(name, 0x0a000002u, t);
+  /* replaced whole, in one transaction */
+  CHECK(strncmp(rules,
+                "add table ip skiff_node_1_lab\ndelete table ip skiff_node_1_lab\n"
+                "table ip skiff_node_1_lab {\n",
+                80)
+        == 0);
+  /* the ready replicas only, round robin, marked for masquerade */
+  CHECK(strstr(rules, "chain svc_30080 {\n    meta mark set meta mark | 0x00200000 meta l4proto "
+                      "tcp dnat ip to numgen inc mod 2 map { 0 : 10.244.0.5 . 8080, 1 : "
+                      "10.244.1.5 . 8080 }\n  }\n")
+        != NULL);
+  CHECK(strstr(rules, "10.244.0.6") == NULL);
+  /* a port with no ready replica has no rule: the node resets its SYNs */
+  CHECK(strstr(rules, "svc_30090") == NULL);
+  CHECK(strstr(rules, "type nat hook prerouting priority -100; policy accept;\n    ip daddr "
+                      "10.0.0.2 tcp dport vmap { 30080 : jump svc_30080 }\n")
+        != NULL);
+  CHECK(strstr(rules, "type nat hook output priority -100; policy accept;\n    ip daddr "
+                      "10.0.0.2 tcp dport vmap { 30080 : jump svc_30080 }\n")
+        != NULL);
+  CHECK(strstr(rules, "meta mark & 0x00200000 == 0x00200000 masquerade") != NULL);
+  free(rules);
+
+  /* nothing ready anywhere: hook chains without rules */
+  json_object_set_new(replicas, "web-1-a", rep("web", "Running", 0, "10.244.0.5", 8080, 30080));
+  json_object_set_new(replicas, "web-1-b", rep("web", "Failed", 0, "10.244.1.5", 8080, 30080));
+  struct svc_table *t2 = svc_table_build(services, replicas);
+  rules = svcnat_ruleset(name, 0x0a000002u, t2);
+  CHECK(strstr(rules, "vmap") == NULL && strstr(rules, "dnat") == NULL);
+  free(rules);
+
+  /* endpoints served before that are no longer alive: their conntrack entries go; not-ready
+   * ones keep theirs (draining) */
+  struct svcnat_ep *had = NULL, *gone = NULL;
+  size_t n_had = svcnat_endpoints(t, &had);
+  CHECK(n_had == 4); /* a, b, c of web and the api one, each once */
+  for (size_t i = 1; i < n_had; i++)
+    CHECK(had[i - 1].id < had[i].id);
+  size_t n_gone = svcnat_gone(had, n_had, t2, &gone);
+  CHECK(n_gone == 1);
+  CHECK(gone[0].addr == 0x0af40105u && gone[0].port == 8080);
+  free(gone);
+  CHECK(svcnat_gone(had, n_had, t, &gone) == 0);
+  free(gone);
+  free(had);
+  free(rules = NULL);
+  free(name);
+  svc_table_free(t);
+  svc_table_free(t2);
+  json_decref(services);
+  json_decref(replicas);
+}
+
 int main(void)
 {
   RUN_TEST(test_table_endpoints);
@@ -217,5 +284,6 @@ int main(void)
   RUN_TEST(test_table_ports);
   RUN_TEST(test_desired_routes);
   RUN_TEST(test_route_diff);
+  RUN_TEST(test_nat_ruleset);
   return CHECK_DONE();
 }

@@ -55,10 +55,10 @@ start_fake_agent() {
 	echo $! >"$ORCH_TMP/agent-$1.pid"
 }
 
-# start_netagent NODE: `skiffd netagent` inside host NODE; pid in net-NODE.pid.
+# start_netagent NODE [ARGS...]: `skiffd netagent` inside host NODE; pid in net-NODE.pid.
 start_netagent() {
 	nh_bg "$1" "$ORCH_TMP/net-$1.log" "$SKIFFD" netagent --server "$URL" --data "$DATA" \
-		--name "$1" --address "$(nh_addr "$1")" >"$ORCH_TMP/net-$1.pid"
+		--name "$1" --address "$(nh_addr "$1")" "${@:2}" >"$ORCH_TMP/net-$1.pid"
 }
 
 # net_add_host NAME: host netns, its node object, its pod bridge, its netagent.

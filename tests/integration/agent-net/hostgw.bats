@@ -11,11 +11,13 @@ PROBE=$BATS_TEST_DIRNAME/netprobe.py
 PYTHON=/usr/bin/python3 # Debian's: a pyenv shim adds 0.3 s to every start
 [ -x "$PYTHON" ] || PYTHON=python3
 
-# probe_start HOST present|absent NAME ROUND: a client of HOST's node port that notes when
-# NAME shows up in (or leaves) the rotation; returns once it runs.  probe_time: that moment.
+# probe_start HOST present|absent NAME ROUND [IP]: a client of HOST's node port on IP
+# (default 127.0.0.1, the userspace proxy; the node address is the kernel's rules) that notes
+# when NAME shows up in (or leaves) the rotation; returns once it runs.  probe_time: that moment.
 probe_start() {
 	PROBE_OUT=$ORCH_TMP/probe.$RANDOM
-	nh_bg "$1" "$PROBE_OUT" "$PYTHON" "$PROBE" poll 127.0.0.1 "$NODEPORT" "$2" "$3" "$4" 5 >/dev/null
+	nh_bg "$1" "$PROBE_OUT" "$PYTHON" "$PROBE" poll "${5:-127.0.0.1}" "$NODEPORT" "$2" "$3" "$4" 5 \
+		>/dev/null
 	wait_file_contains "$PROBE_OUT" started 5
 }
 
@@ -145,6 +147,78 @@ replicas_on() { # replicas_on HOST: ready replica names on HOST
 	grep -q "^closed" "$out" || fail "connection not closed: $(cat "$out")"
 	took "$REPORT_T0" "$(awk '/^closed/{print $3}' "$out")" 1.0 "closing the connection"
 	assert_not_contains "$(via ha "127.0.0.1:$NODEPORT" 8)" "$r"
+}
+
+@test "node ports on the node address are nftables DNAT rules; 127.0.0.1 is the userspace proxy" {
+	local rules
+	rules=$(nh_exec ha nft list table ip skiff_ha) || fail "no table ip skiff_ha on ha"
+	[[ "$rules" == *"ip daddr $(nh_addr ha) tcp dport vmap { $NODEPORT : jump svc_$NODEPORT }"* ]] ||
+		fail "no vmap for the node port: $rules"
+	grep -q "dnat ip to numgen inc mod" <<<"$rules" || fail "no round-robin DNAT: $rules"
+	grep -q "masquerade" <<<"$rules" || fail "no masquerade: $rules"
+	grep -q "node ports: nftables DNAT on $(nh_addr ha)" "$ORCH_TMP/net-ha.log" ||
+		fail "no log line: $(cat "$ORCH_TMP/net-ha.log")"
+	# the userspace proxy does not listen on the node address: the kernel has the port
+	! nh_exec ha ss -Htln "src $(nh_addr ha) and sport = :$NODEPORT" | grep -q . ||
+		fail "a listener on the node address"
+	nh_exec ha ss -Htln "src 127.0.0.1 and sport = :$NODEPORT" | grep -q . ||
+		fail "no listener on 127.0.0.1"
+}
+
+@test "through the kernel rules, a replica that stops being ready gets no new connections within 1 s" {
+	local r
+	r=$(replicas_on ha | head -1)
+	probe_start hb absent "$r" 4 "$(nh_addr hb)"
+	report "$r" Running false
+	took "$REPORT_T0" "$(probe_time)" 1.0 "leaving the kernel rotation"
+	assert_not_contains "$(via root "$(nh_addr hb):$NODEPORT" 8)" "$r"
+	probe_start hb present "$r" 4 "$(nh_addr hb)"
+	report "$r" Running true
+	took "$REPORT_T0" "$(probe_time)" 1.0 "joining the kernel rotation"
+}
+
+@test "through the kernel rules, a client that sends on a connection to a vanished replica is reset within 1 s" {
+	local out=$ORCH_TMP/send.out go=$ORCH_TMP/send.go r pid i
+	nh_bg hb "$out" "$PYTHON" "$PROBE" send "$(nh_addr hb)" "$NODEPORT" "$go" >/dev/null
+	wait_file_contains "$out" "replica " 5
+	r=$(awk '/^replica /{print $2}' "$out")
+	pid=$(pod_field "$r" 4)
+	kill -STOP "$pid" # silent: its kernel still acknowledges, it never answers
+	report "$r" Failed false
+	touch "$go"
+	for ((i = 0; i < 80; i++)); do
+		grep -q "^closed\|^timeout\|^answer" "$out" && break
+		sleep 0.05
+	done
+	kill -CONT "$pid"
+	grep -q "^closed" "$out" || fail "connection not closed: $(cat "$out")"
+	took "$REPORT_T0" "$(awk '/^closed/{print $3}' "$out")" 1.0 "resetting the connection"
+	grep -q "connection(s) to gone replicas dropped" "$ORCH_TMP/net-hb.log" ||
+		fail "no log line: $(cat "$ORCH_TMP/net-hb.log")"
+	assert_not_contains "$(via root "$(nh_addr hb):$NODEPORT" 8)" "$r"
+}
+
+@test "--proxy-mode userspace serves the node address from the proxy, with no rules; bad modes are refused" {
+	local pid
+	pid=$(cat "$ORCH_TMP/net-hb.pid")
+	kill -TERM "$pid"
+	for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! nh_exec hb nft list table ip skiff_hb >/dev/null 2>&1 || fail "table left after a stop"
+	start_netagent hb --proxy-mode userspace
+	wait_for 5 eval 'via root "$(nh_addr hb):$NODEPORT" 1 | grep -qv none'
+	! nh_exec hb nft list table ip skiff_hb >/dev/null 2>&1 || fail "a table in userspace mode"
+	nh_exec hb ss -Htln "src $(nh_addr hb) and sport = :$NODEPORT" | grep -q . ||
+		fail "no listener on the node address"
+	kill -TERM "$(cat "$ORCH_TMP/net-hb.pid")"
+	for ((i = 0; i < 30; i++)); do kill -0 "$(cat "$ORCH_TMP/net-hb.pid")" 2>/dev/null || break; sleep 0.1; done
+	start_netagent hb
+	wait_for 5 nh_exec hb nft list table ip skiff_hb
+	run "$SKIFFD" netagent --name x --proxy-mode fast
+	assert_status 2
+	assert_contains "$output" "--proxy-mode \`fast\`: expected auto, nftables or userspace"
+	run "$SKIFFD" netagent --server "$URL" --data "$DATA" --name x --address 127.0.0.1 --proxy-mode nftables
+	assert_status 1
+	assert_contains "$output" "proxy mode nftables needs a node address that is not loopback"
 }
 
 @test "netagent restart: routes stay while it is down, the node port comes back" {

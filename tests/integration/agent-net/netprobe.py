@@ -10,6 +10,11 @@
   netprobe.py hold HOST PORT
       One keep-alive connection: asks /api/info, prints "replica NAME", then waits for the
       connection to end and prints "closed reset|eof TIME" (or "timeout" after 10 s).
+  netprobe.py send HOST PORT TRIGGER
+      As hold, but the client talks: once the file TRIGGER exists it sends one byte every
+      50 ms until the connection ends ("closed reset|eof TIME"), an answer comes ("answer"),
+      or 5 s pass ("timeout").  What a client of a replica that vanished under kernel NAT
+      sees: nothing until it sends.
 """
 import json
 import socket
@@ -77,10 +82,39 @@ def hold(host, port):
     return 0
 
 
+def send(host, port, trigger):
+    import os
+    s = socket.create_connection((host, port), timeout=10)
+    print("replica", info(host, port, s), flush=True)
+    deadline = time.time() + 15
+    while not os.path.exists(trigger):
+        if time.time() > deadline:
+            print("timeout")
+            return 1
+        time.sleep(0.01)
+    s.settimeout(0.05)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            s.send(b"G")
+            data = s.recv(1)
+            print("answer" if data else "closed eof %.3f" % time.time(), flush=True)
+            return 0
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            print("closed reset %.3f" % time.time(), flush=True)
+            return 0
+    print("timeout")
+    return 1
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a and a[0] == "poll" and len(a) == 7:
         sys.exit(poll(a[1], int(a[2]), a[3], a[4], int(a[5]), float(a[6])))
     if a and a[0] == "hold" and len(a) == 3:
         sys.exit(hold(a[1], int(a[2])))
+    if a and a[0] == "send" and len(a) == 4:
+        sys.exit(send(a[1], int(a[2]), a[3]))
     sys.exit(__doc__)
