@@ -127,9 +127,10 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	@grep -v -e 'in statically linked applications requires' -e ': in function' $@.ld >&2; rm -f $@.ld
 	@echo "$(CC) -o $@ ... $(SKIFF_LINK)"
 
-# skiff-image loads libarchive when it first unpacks or packs a layer
-# (runtime/image/image_libarchive.c), not at start: a warm pull or a push never needs it.
-SKIFF_IMAGE_LIBS := $(call pc,--libs,$(filter-out libarchive,$(RUNTIME_PKGS))) -lm
+# skiff-image links only what its verbs call at start; libarchive (with libxml2, ICU and
+# libstdc++) is loaded when a layer is first unpacked or packed
+# (runtime/image/image_libarchive.c): a warm pull or a push never pays for it.
+SKIFF_IMAGE_LIBS := $(call pc,--libs,jansson libcurl libisal) -lm
 $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
