@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct
 {
@@ -17,6 +18,20 @@ static const struct
     {"pull", cmd_pull},
     {"push", cmd_push},
 };
+
+/* The verb is done and its files are closed, renamed and synced: exit without running the
+ * libraries' exit handlers and destructors (OpenSSL's, GnuTLS's, p11-kit's and the other
+ * libraries libcurl brings, ~2 ms of a warm `skiff pull`, measured).  The sanitizer build
+ * exits normally: LeakSanitizer runs at exit. */
+static int image_main_exit(int rc)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return rc;
+#else
+  fflush(NULL);
+  _exit(rc);
+#endif
+}
 
 int main(int argc, char **argv)
 {
@@ -40,7 +55,7 @@ int main(int argc, char **argv)
           skiff_err_free(&err);
           return rc ? rc : 1;
         }
-      return rc;
+      return image_main_exit(rc);
     }
   fprintf(stderr, "usage: skiff-image image VERB ... | images | pull REF | push NAME REF\n");
   return 2;
