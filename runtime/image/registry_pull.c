@@ -229,7 +229,7 @@ static int pull(struct pull *p, struct skiff_err **err)
                            o->registry.creds, o->registry.authfile, scope, err)
       < 0)
     return -1;
-  SKIFF_TRACE("pull: registry pinged");
+  SKIFF_TRACE("pull: session opened (credentials, no request)");
   if (resolve_manifest(p, err) < 0)
     return -1;
   SKIFF_TRACE("pull: manifest fetched and verified");
