@@ -1,7 +1,8 @@
 /* image_libarchive.h - libarchive, loaded on first use (dlopen) instead of at program
  * start.  libarchive brings libxml2, ICU, libstdc++, liblzma, libbz2, liblz4 and libacl
- * with it: the dynamic loader's work for them is ~3-4 ms of every start of skiff-image,
- * which a warm `skiff pull` (nothing to unpack) or `skiff push` never needs.
+ * with it: the dynamic loader's work for them was ~6 ms of a warm `skiff pull` (40.0 ->
+ * 33.5 ms median of 40 interleaved runs, load ~2), which a warm pull (nothing to unpack)
+ * or a push never needs.
  *
  * The files that use libarchive include this after <archive.h>/<archive_entry.h>: each
  * archive_* call they make goes through the table below, filled by dlsym the first time.
