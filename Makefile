@@ -17,10 +17,13 @@ BUILD ?= build
 SAN ?= 0
 CC ?= gcc
 
-RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libnl-nf-3.0 libnftables libarchive libcurl libisal
+RUNTIME_PKGS := jansson libseccomp libcap libnl-3.0 libnl-route-3.0 libarchive libcurl libisal
 ORCH_PKGS := jansson libmicrohttpd sqlite3 libcurl gnutls
 WEBAPP_PKGS := libmicrohttpd jansson
-ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS))
+# the node agent's kernel node ports (nftables rules, conntrack): skiffd only, so `skiff`
+# does not load them at every start
+AGENT_PKGS := libnftables libnl-nf-3.0
+ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS) $(AGENT_PKGS))
 
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libarchive-dev \
@@ -47,6 +50,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 RUNTIME_LIBS := $(call pc,--libs,$(RUNTIME_PKGS)) -lm
+AGENT_LIBS := $(call pc,--libs,$(AGENT_PKGS))
 ORCH_LIBS := $(call pc,--libs,$(ORCH_PKGS)) -lm -lpthread
 WEBAPP_LIBS := $(call pc,--libs,$(WEBAPP_PKGS)) -lm
 
@@ -135,7 +139,7 @@ $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIF
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
 
 $(BUILD)/skiffctl: $(call obj,$(SKIFFCTL_SRC)) $(LIBORCH) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS)
@@ -146,7 +150,7 @@ $(BUILD)/webapp: $(call obj,examples/webapp/main.c) $(LIBWEBAPP) $(LIBUTIL)
 CTL_OBJS = $(call obj,$(filter-out orchestrator/ctl/skiffctl.c,$(SKIFFCTL_SRC)))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CTL_OBJS) $(LIBORCH) $(LIBWEBAPP) $(LIBSKIFF) $(LIBUTIL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(WEBAPP_LIBS) $(RUNTIME_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(WEBAPP_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -202,8 +206,6 @@ clean:
 # keep the objects of unit tests and fuzzers (they are intermediate files to make)
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
-
 # ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
 #   make fuzz          build every harness and fuzz each for FUZZ_SECONDS (default 60)
 #   make fuzz-replay   build every harness and run it over its saved corpus only (TAP)
@@ -231,7 +233,7 @@ $(FUZZ_BUILD)/liborch.a: $(call fuzzobj,$(ORCH_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/liborch.a $(FUZZ_BUILD)/libskiff.a
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(ORCH_LIBS) $(RUNTIME_LIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(ORCH_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-replay
 fuzz-build: $(FUZZ_BINS)
@@ -253,3 +255,7 @@ fuzz-replay: fuzz-build
 	    echo "ok $$i - fuzz_$$n replays $$files inputs"; \
 	  else echo "not ok $$i - fuzz_$$n replay ($$files inputs; see $(FUZZ_BUILD)/replay-$$n.log)"; fi; \
 	done; echo "1..$$i"
+
+# Header dependencies of every object (after FUZZ_BUILD is set: an include expands at once, and
+# with FUZZ_BUILD still empty the fuzzers' objects were never rebuilt when a header changed).
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -321,9 +321,11 @@ static int start_node_ports(const struct netagent_config *cfg, struct netagent *
       return -1;
     }
   if (na->nat)
-    skiff_report("node ports: nftables DNAT on %s (table ip skiff_*), userspace proxy on "
-                 "127.0.0.1",
-                 cfg->address);
+    {
+      cleanup_free char *table = svcnat_table_name(cfg->node);
+      skiff_report("node ports: nftables DNAT on %s (table ip %s), userspace proxy on 127.0.0.1",
+                   cfg->address, table);
+    }
   else
     skiff_report("node ports: userspace proxy on 127.0.0.1%s%s", kernel_ok ? " and " : "",
                  kernel_ok ? cfg->address : "");

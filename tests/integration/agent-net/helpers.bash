@@ -61,6 +61,15 @@ start_netagent() {
 		--name "$1" --address "$(nh_addr "$1")" "${@:2}" >"$ORCH_TMP/net-$1.pid"
 }
 
+# stop_netagent NODE: SIGTERM to NODE's netagent; fails unless it exits within 3 s.
+stop_netagent() {
+	local pid i
+	pid=$(cat "$ORCH_TMP/net-$1.pid")
+	kill -TERM "$pid"
+	for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || fail "netagent of $1 did not stop within 3 s"
+}
+
 # net_add_host NAME: host netns, its node object, its pod bridge, its netagent.
 net_add_host() {
 	nh_host_create "$1" || fail "cannot create host $1"

@@ -39,6 +39,28 @@ took() {
 	awk -v d="$d" -v m="$3" 'BEGIN {exit !(d < m)}' || fail "$4 took $d s (want < $3 s)"
 }
 
+# vanish OUT WHAT [GO]: the replica that the probe writing OUT is connected to freezes (its
+# socket stays open and silent: its kernel acknowledges, it never answers) and is reported
+# Failed; GO, when given, is touched then (the probe starts sending).  The probe's connection
+# must end within 1 s of the report.  Sets VANISHED to the replica.
+vanish() {
+	local out=$1 r pid i
+	wait_file_contains "$out" "replica " 5
+	r=$(awk '/^replica /{print $2}' "$out")
+	pid=$(pod_field "$r" 4)
+	kill -STOP "$pid"
+	report "$r" Failed false
+	[ -z "${3:-}" ] || touch "$3"
+	for ((i = 0; i < 80; i++)); do
+		grep -q "^closed\|^timeout\|^answer" "$out" && break
+		sleep 0.05
+	done
+	kill -CONT "$pid"
+	grep -q "^closed" "$out" || fail "connection not closed: $(cat "$out")"
+	took "$REPORT_T0" "$(awk '/^closed/{print $3}' "$out")" 1.0 "$2"
+	VANISHED=$r
+}
+
 setup_file() {
 	net_setup_cluster
 	net_add_host ha
@@ -131,21 +153,11 @@ replicas_on() { # replicas_on HOST: ready replica names on HOST
 }
 
 @test "an established connection to a replica that vanishes is reset within 1 s, not left hanging" {
-	local out=$ORCH_TMP/hold.out r pid i
+	local out=$ORCH_TMP/hold.out r
 	nh_bg ha "$out" "$PYTHON" "$PROBE" hold 127.0.0.1 "$NODEPORT" >/dev/null
-	wait_file_contains "$out" "replica " 5
-	r=$(awk '/^replica /{print $2}' "$out")
-	pid=$(pod_field "$r" 4)
-	# the backend freezes: its socket stays open and silent, so only the proxy can end this
-	kill -STOP "$pid"
-	report "$r" Failed false
-	for ((i = 0; i < 60; i++)); do
-		grep -q "^closed\|^timeout" "$out" && break
-		sleep 0.05
-	done
-	kill -CONT "$pid"
-	grep -q "^closed" "$out" || fail "connection not closed: $(cat "$out")"
-	took "$REPORT_T0" "$(awk '/^closed/{print $3}' "$out")" 1.0 "closing the connection"
+	# only the proxy can end this connection: its backend is silent
+	vanish "$out" "closing the connection"
+	r=$VANISHED
 	assert_not_contains "$(via ha "127.0.0.1:$NODEPORT" 8)" "$r"
 }
 
@@ -178,39 +190,24 @@ replicas_on() { # replicas_on HOST: ready replica names on HOST
 }
 
 @test "through the kernel rules, a client that sends on a connection to a vanished replica is reset within 1 s" {
-	local out=$ORCH_TMP/send.out go=$ORCH_TMP/send.go r pid i
+	local out=$ORCH_TMP/send.out go=$ORCH_TMP/send.go r
 	nh_bg hb "$out" "$PYTHON" "$PROBE" send "$(nh_addr hb)" "$NODEPORT" "$go" >/dev/null
-	wait_file_contains "$out" "replica " 5
-	r=$(awk '/^replica /{print $2}' "$out")
-	pid=$(pod_field "$r" 4)
-	kill -STOP "$pid" # silent: its kernel still acknowledges, it never answers
-	report "$r" Failed false
-	touch "$go"
-	for ((i = 0; i < 80; i++)); do
-		grep -q "^closed\|^timeout\|^answer" "$out" && break
-		sleep 0.05
-	done
-	kill -CONT "$pid"
-	grep -q "^closed" "$out" || fail "connection not closed: $(cat "$out")"
-	took "$REPORT_T0" "$(awk '/^closed/{print $3}' "$out")" 1.0 "resetting the connection"
+	vanish "$out" "resetting the connection" "$go"
+	r=$VANISHED
 	grep -q "connection(s) to gone replicas dropped" "$ORCH_TMP/net-hb.log" ||
 		fail "no log line: $(cat "$ORCH_TMP/net-hb.log")"
 	assert_not_contains "$(via root "$(nh_addr hb):$NODEPORT" 8)" "$r"
 }
 
 @test "--proxy-mode userspace serves the node address from the proxy, with no rules; bad modes are refused" {
-	local pid
-	pid=$(cat "$ORCH_TMP/net-hb.pid")
-	kill -TERM "$pid"
-	for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	stop_netagent hb
 	! nh_exec hb nft list table ip skiff_hb >/dev/null 2>&1 || fail "table left after a stop"
 	start_netagent hb --proxy-mode userspace
 	wait_for 5 eval 'via root "$(nh_addr hb):$NODEPORT" 1 | grep -qv none'
 	! nh_exec hb nft list table ip skiff_hb >/dev/null 2>&1 || fail "a table in userspace mode"
 	nh_exec hb ss -Htln "src $(nh_addr hb) and sport = :$NODEPORT" | grep -q . ||
 		fail "no listener on the node address"
-	kill -TERM "$(cat "$ORCH_TMP/net-hb.pid")"
-	for ((i = 0; i < 30; i++)); do kill -0 "$(cat "$ORCH_TMP/net-hb.pid")" 2>/dev/null || break; sleep 0.1; done
+	stop_netagent hb
 	start_netagent hb
 	wait_for 5 nh_exec hb nft list table ip skiff_hb
 	run "$SKIFFD" netagent --name x --proxy-mode fast
@@ -222,12 +219,9 @@ replicas_on() { # replicas_on HOST: ready replica names on HOST
 }
 
 @test "netagent restart: routes stay while it is down, the node port comes back" {
-	local pid cb
+	local cb
 	cb=$(node_pod_cidr hb)
-	pid=$(cat "$ORCH_TMP/net-ha.pid")
-	kill -TERM "$pid"
-	for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null || fail "netagent did not stop within 3 s"
+	stop_netagent ha
 	nh_exec ha ip -4 route show proto 83 | grep -q "^$cb " || fail "route removed on stop"
 	run nh_exec ha curl -s -m 2 "http://127.0.0.1:$NODEPORT/api/info"
 	[ "$status" -ne 0 ] || fail "node port still served while the netagent is down"
