@@ -131,8 +131,12 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	@grep -v -e 'in statically linked applications requires' -e ': in function' $@.ld >&2; rm -f $@.ld
 	@echo "$(CC) -o $@ ... $(SKIFF_LINK)"
 
+# skiff-image links only what its verbs call at start; libarchive (with libxml2, ICU and
+# libstdc++) is loaded when a layer is first unpacked or packed
+# (runtime/image/image_libarchive.c): a warm pull or a push never pays for it.
+SKIFF_IMAGE_LIBS := $(call pc,--libs,jansson libcurl libisal) -lm
 $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
