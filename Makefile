@@ -28,7 +28,7 @@ ALL_PKGS := $(sort $(RUNTIME_PKGS) $(ORCH_PKGS) $(WEBAPP_PKGS) $(AGENT_PKGS))
 DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2 \
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
-	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 libclang-rt-14-dev \
+	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 openssl libclang-rt-14-dev \
 	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
@@ -131,8 +131,12 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	@grep -v -e 'in statically linked applications requires' -e ': in function' $@.ld >&2; rm -f $@.ld
 	@echo "$(CC) -o $@ ... $(SKIFF_LINK)"
 
+# skiff-image links only what its verbs call at start; libarchive (with libxml2, ICU and
+# libstdc++) is loaded when a layer is first unpacked or packed
+# (runtime/image/image_libarchive.c): a warm pull or a push never pays for it.
+SKIFF_IMAGE_LIBS := $(call pc,--libs,jansson libcurl libisal) -lm
 $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
@@ -202,8 +206,6 @@ clean:
 # keep the objects of unit tests and fuzzers (they are intermediate files to make)
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
-
 # ---- fuzzing (tests/fuzz/): libFuzzer harnesses built with Debian's clang ----------------
 #   make fuzz          build every harness and fuzz each for FUZZ_SECONDS (default 60)
 #   make fuzz-replay   build every harness and run it over its saved corpus only (TAP)
@@ -253,3 +255,7 @@ fuzz-replay: fuzz-build
 	    echo "ok $$i - fuzz_$$n replays $$files inputs"; \
 	  else echo "not ok $$i - fuzz_$$n replay ($$files inputs; see $(FUZZ_BUILD)/replay-$$n.log)"; fi; \
 	done; echo "1..$$i"
+
+# Header dependencies of every object (after FUZZ_BUILD is set: an include expands at once, and
+# with FUZZ_BUILD still empty the fuzzers' objects were never rebuilt when a header changed).
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -330,8 +330,11 @@ struct real_opts
 static json_t *real_register_body(void *arg, const char *name)
 {
   struct agent_node *n = arg;
-  return agent_node_body(name, n->address, n->agent_port, n->cpu, n->memory, n->labels,
-                         n->pod_cidr_flag);
+  json_t *body = agent_node_body(name, n->address, n->agent_port, n->cpu, n->memory, n->labels,
+                                 n->pod_cidr_flag);
+  if (n->creds.serving_cert)
+    json_object_set_new(body, "agentScheme", json_string("https"));
+  return body;
 }
 
 /* Register until it works (or SIGTERM): the answer gives the node's podCIDR. */
@@ -472,7 +475,7 @@ static int agent_real_run(struct agent_node *n, const struct real_opts *o)
       return 2;
     }
   if (agent_credentials_node(&n->creds, n->server, o->join, o->join ? NULL : n->token, ca, n->name,
-                             saved, (const volatile int *)&agent_stopping, &err)
+                             n->address, saved, (const volatile int *)&agent_stopping, &err)
       < 0)
     {
       agent_log("%s", err->msg);

@@ -23,16 +23,12 @@ static bool retry(long status, int *tries, struct skiff_err **err)
   return true;
 }
 
-int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
-                             const char *join_token, const char *shared, char *const *nodes,
-                             size_t n, const volatile int *stop, struct skiff_err **err)
+/* Join nodes[0..n) with join_token; with address (one node), its endpoint's serving
+ * certificate too. */
+static int join_nodes(struct agent_credentials *ac, const char *server, const char *join_token,
+                      char *const *nodes, size_t n, const char *address, const volatile int *stop,
+                      struct skiff_err **err)
 {
-  memset(ac, 0, sizeof(*ac));
-  if (join_token == NULL)
-    {
-      ac->shared = shared ? xstrdup(shared) : NULL;
-      return 0;
-    }
   cleanup_free char *ca = NULL;
   long status = 0;
   int tries = 0;
@@ -47,7 +43,10 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
   struct client *c = client_join_client(server, join_token, ca);
   for (size_t i = 0; i < n; i++)
     {
-      while (client_join_node(c, nodes[i], &ac->tokens[i], &ac->server_tokens[i], &status, err) < 0)
+      while (client_join_node(c, nodes[i], address, &ac->tokens[i], &ac->server_tokens[i],
+                              address ? &ac->serving_cert : NULL, address ? &ac->serving_key : NULL,
+                              &status, err)
+             < 0)
         if (*stop || !retry(status, &tries, err))
           {
             client_free(c);
@@ -58,6 +57,19 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
     }
   client_free(c);
   return 0;
+}
+
+int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
+                             const char *join_token, const char *shared, char *const *nodes,
+                             size_t n, const volatile int *stop, struct skiff_err **err)
+{
+  memset(ac, 0, sizeof(*ac));
+  if (join_token == NULL)
+    {
+      ac->shared = shared ? xstrdup(shared) : NULL;
+      return 0;
+    }
+  return join_nodes(ac, server, join_token, nodes, n, NULL, stop, err);
 }
 
 static void set_one(struct agent_credentials *ac, const char *node, const char *token,
@@ -90,20 +102,35 @@ static json_t *saved_load(const char *path, const char *server, const char *node
   return j;
 }
 
-static void saved_use(struct agent_credentials *ac, json_t *saved)
+static void saved_use(struct agent_credentials *ac, json_t *saved, const char *address)
 {
   const char *ca = json_string_value(json_object_get(saved, "ca"));
+  const char *cert = json_string_value(json_object_get(saved, "servingCert"));
+  const char *key = json_string_value(json_object_get(saved, "servingKey"));
+  const char *for_addr = json_string_value(json_object_get(saved, "servingAddress"));
   set_one(ac, json_string_value(json_object_get(saved, "node")),
           json_string_value(json_object_get(saved, "token")),
           json_string_value(json_object_get(saved, "serverToken")), ca);
+  /* a certificate for another address would fail the server's check: plain HTTP instead */
+  if (cert && key && for_addr && address && strcmp(for_addr, address) == 0)
+    {
+      ac->serving_cert = xstrdup(cert);
+      ac->serving_key = xstrdup(key);
+    }
   client_set_default_ca(ca);
 }
 
-static int saved_write(const struct agent_credentials *ac, const char *server, const char *path,
-                       struct skiff_err **err)
+static int saved_write(const struct agent_credentials *ac, const char *server, const char *address,
+                       const char *path, struct skiff_err **err)
 {
   json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "node", ac->nodes[0], "server", server, "token",
                         ac->tokens[0], "serverToken", ac->server_tokens[0], "ca", ac->ca);
+  if (ac->serving_cert && address)
+    {
+      json_object_set_new(j, "servingCert", json_string(ac->serving_cert));
+      json_object_set_new(j, "servingKey", json_string(ac->serving_key));
+      json_object_set_new(j, "servingAddress", json_string(address));
+    }
   cleanup_free char *text = json_dumps(j, JSON_INDENT(2));
   json_decref(j);
   return skiff_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -111,7 +138,8 @@ static int saved_write(const struct agent_credentials *ac, const char *server, c
 
 int agent_credentials_node(struct agent_credentials *ac, const char *server, const char *join_token,
                            const char *shared, const char *ca_pem, const char *node,
-                           const char *saved_path, const volatile int *stop, struct skiff_err **err)
+                           const char *address, const char *saved_path, const volatile int *stop,
+                           struct skiff_err **err)
 {
   memset(ac, 0, sizeof(*ac));
   json_t *saved = saved_load(saved_path, server, node);
@@ -119,38 +147,42 @@ int agent_credentials_node(struct agent_credentials *ac, const char *server, con
   if (join_token)
     {
       char *nodes[] = {(char *)node, NULL};
-      ret = agent_credentials_obtain(ac, server, join_token, NULL, nodes, 1, stop, err);
+      memset(ac, 0, sizeof(*ac));
+      ret = join_nodes(ac, server, join_token, nodes, 1, address, stop, err);
       if (ret < 0 && saved && !*stop)
         {
           agent_log("%s; using the credential node %s got at an earlier join (%s)", (*err)->msg,
                     node, saved_path);
           skiff_err_free(err);
           agent_credentials_free(ac);
-          saved_use(ac, saved);
+          saved_use(ac, saved, address);
           ret = 0;
         }
       else if (ret == 0)
-        ret = saved_write(ac, server, saved_path, err);
+        ret = saved_write(ac, server, address, saved_path, err);
     }
   else if (saved)
-    saved_use(ac, saved);
+    saved_use(ac, saved, address);
   else if (shared)
     {
       /* an admin's credential on a node: it joins the node, which then speaks with a
          credential that can touch only itself */
       client_set_default_ca(ca_pem);
       struct client *c = client_new(server, shared, 10000);
-      cleanup_free char *tok = NULL, *call = NULL;
+      cleanup_free char *tok = NULL, *call = NULL, *cert = NULL, *key = NULL;
       long status = 0;
       int tries = 0;
-      while ((ret = client_join_node(c, node, &tok, &call, &status, err)) < 0)
+      while ((ret = client_join_node(c, node, address, &tok, &call, &cert, &key, &status, err)) < 0)
         if (*stop || !retry(status, &tries, err))
           break;
       client_free(c);
       if (ret == 0)
         {
           set_one(ac, node, tok, call, ca_pem);
-          ret = saved_write(ac, server, saved_path, err);
+          ac->serving_cert = cert;
+          ac->serving_key = key;
+          cert = key = NULL;
+          ret = saved_write(ac, server, address, saved_path, err);
         }
       else if (status == 403 || status == 401)
         {
@@ -203,5 +235,7 @@ void agent_credentials_free(struct agent_credentials *ac)
   free(ac->server_tokens);
   free(ac->shared);
   free(ac->ca);
+  free(ac->serving_cert);
+  free(ac->serving_key);
   memset(ac, 0, sizeof(*ac));
 }

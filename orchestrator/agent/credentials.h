@@ -17,6 +17,9 @@ struct agent_credentials
   char **server_tokens;   /* what the servers present when they call nodes[i]'s agent */
   char *shared;           /* the one credential for every node (no join), or NULL */
   char *ca;               /* the cluster CA (PEM) learnt at the join, or NULL */
+  /* The real agent's node: the serving certificate and key (PEM) the server signed at the
+   * join for the agent's endpoint, or NULL (no join: the endpoint speaks plain HTTP). */
+  char *serving_cert, *serving_key;
 };
 
 /* join_token NULL: every node uses `shared`.  Otherwise join each of nodes[0..n) (retrying
@@ -27,7 +30,8 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
                              size_t n, const volatile int *stop, struct skiff_err **err);
 /* The real agent's one node, whose credential outlives restarts (the kubelet's bootstrap
  * kubeconfig turned into kubelet.conf): saved_path keeps what a join gave (0600 JSON: node,
- * server, credential, server token, CA).  In order:
+ * server, credential, server token, CA, the endpoint's serving certificate and key for
+ * address).  In order:
  *   a join token  join (retrying while the server is away); refused (expired, revoked) with a
  *                 saved credential of this node and server: that one serves
  *   saved         the saved credential and its CA
@@ -37,7 +41,7 @@ int agent_credentials_obtain(struct agent_credentials *ac, const char *server,
  * The CA in use becomes the process's default (client_set_default_ca). */
 int agent_credentials_node(struct agent_credentials *ac, const char *server, const char *join_token,
                            const char *shared, const char *ca_pem, const char *node,
-                           const char *saved_path, const volatile int *stop,
+                           const char *address, const char *saved_path, const volatile int *stop,
                            struct skiff_err **err);
 /* The credential to speak for node with (the shared one when there is no per-node one). */
 const char *agent_credentials_for(const struct agent_credentials *ac, const char *node);

@@ -301,11 +301,21 @@ struct agent_http *agent_http_start(struct agent_node *node, int port, struct sk
   h->node = node;
   h->live = json_object();
   pthread_mutex_init(&h->lock, NULL);
-  h->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                          (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                          (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-                          (unsigned int)HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-                          (unsigned int)30, MHD_OPTION_END);
+  /* HTTPS with the certificate the server signed at the join (the servers check it against
+   * the cluster CA); plain HTTP only for a node that did not join */
+  const char *cert = node->creds.serving_cert, *key = node->creds.serving_key;
+  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+  if (cert && key)
+    h->d = MHD_start_daemon(
+        flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+  else
+    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned int)HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)30, MHD_OPTION_END);
   if (h->d == NULL)
     {
       skiff_error(err, errno ? errno : EADDRINUSE, "agent endpoint: listen on %s:%d", node->address,

@@ -50,11 +50,16 @@ struct client *client_join_client(const char *server, const char *join_token, co
   return c;
 }
 
-int client_join_node(struct client *c, const char *node, char **credential, char **server_token,
-                     long *status, struct skiff_err **err)
+int client_join_node(struct client *c, const char *node, const char *address, char **credential,
+                     char **server_token, char **cert, char **key, long *status,
+                     struct skiff_err **err)
 {
   json_t *resp = NULL, *body = json_pack("{s:s}", "node", node);
+  if (address)
+    json_object_set_new(body, "address", json_string(address));
   *credential = *server_token = NULL;
+  if (cert)
+    *cert = *key = NULL;
   *status = 0;
   int r = client_call(c, "POST", "/v1/join", body, status, &resp, err);
   json_decref(body);
@@ -66,6 +71,13 @@ int client_join_node(struct client *c, const char *node, char **credential, char
     {
       *credential = xstrdup(tok);
       *server_token = xstrdup(call);
+      const char *sc = json_string_value(json_object_get(resp, "servingCert"));
+      const char *sk = json_string_value(json_object_get(resp, "servingKey"));
+      if (cert && sc && sk)
+        {
+          *cert = xstrdup(sc);
+          *key = xstrdup(sk);
+        }
     }
   json_decref(resp);
   return r < 0 ? skiff_err_prefix(err, "join as node `%s`", node) : 0;

@@ -15,8 +15,12 @@ int client_join_ca(const char *server, const char *join_token, char **ca_pem, lo
 struct client *client_join_client(const char *server, const char *join_token, const char *ca_pem);
 /* POST /v1/join for node through c (client_join_client): *credential is the node's own
  * id.secret, *server_token what the cluster's servers present when they call this node's
- * agent.  *status as above (401: the token expired or was revoked). */
-int client_join_node(struct client *c, const char *node, char **credential, char **server_token,
-                     long *status, struct skiff_err **err);
+ * agent.  With address (the node's IPv4 address, or NULL) the server also signs a serving
+ * certificate for the agent's endpoint (that address and the node name), *cert and *key
+ * (PEM; NULL when not asked or the server made none).  *status as above (401: the token
+ * expired or was revoked). */
+int client_join_node(struct client *c, const char *node, const char *address, char **credential,
+                     char **server_token, char **cert, char **key, long *status,
+                     struct skiff_err **err);
 
 #endif

@@ -620,8 +620,9 @@ json_t *model_service_template(json_t *svc)
 int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
 {
   static const char *const fields[]
-      = {"name",     "address", "agentPort", "capacity",    "labels",        "revision", "status",
-         "cordoned", "created", "allocated", "allocatable", "lastHeartbeat", "podCIDR",  NULL};
+      = {"name",        "address",       "agentPort", "capacity",    "labels",
+         "revision",    "status",        "cordoned",  "created",     "allocated",
+         "allocatable", "lastHeartbeat", "podCIDR",   "agentScheme", NULL};
   const char *name, *addr = "";
   int64_t port = 0;
   json_t *cap = NULL, *labels = NULL, *v;
@@ -653,8 +654,21 @@ int model_node_parse(json_t *in, json_t **out, struct skiff_err **err)
       json_decref(labels);
       return -1;
     }
+  const char *scheme = "http";
+  v = json_object_get(in, "agentScheme");
+  if (v
+      && (get_string(v, "node.agentScheme", false, &scheme, err) < 0
+          || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)))
+    {
+      json_decref(labels);
+      json_decref(cap);
+      return *err ? -1 : bad(err, "node.agentScheme", "expected http or https");
+    }
   *out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "name", name, "address", addr, "agentPort",
                    (json_int_t)port, "capacity", cap, "labels", labels ? labels : json_object());
+  /* agentScheme: https when the agent serves its endpoint with the certificate its join got */
+  if (strcmp(scheme, "https") == 0)
+    json_object_set_new(*out, "agentScheme", json_string("https"));
   /* podCIDR: the node asks for this subnet (agent --pod-cidr); absent or "": the server
    * allocates one.  Normalized to the canonical form. */
   v = json_object_get(in, "podCIDR");

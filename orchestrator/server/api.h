@@ -24,6 +24,8 @@ struct api_config
   const char *tls_cert, *tls_key;
   /* The cluster CA (PEM) and its hash, served at GET /v1/ca and put in join tokens. */
   const char *ca_cert, *ca_hash;
+  /* The CA's key (PEM): signs the serving certificate of an agent that joins. */
+  const char *ca_key;
   /* Connections in all and per client address; seconds a connection may stay silent (a
    * connection that has not yet authenticated a request gets API_HANDSHAKE_TIMEOUT). */
   unsigned max_conns, max_conns_per_client, idle_timeout;

@@ -8,7 +8,13 @@
 #include <time.h>
 #include <microhttpd.h>
 #include "api_internal.h"
+#include "cidr.h"
 #include "model.h"
+#include "pki.h"
+
+/* An agent's serving certificate lives as long as a server's would; it is made anew at each
+ * join (every agent start with a join token). */
+#define AGENT_CERT_DAYS 365
 
 /* Answer now, on the headers: the body (if any) is never read into memory. */
 static enum MHD_Result refuse(struct api *api, struct MHD_Connection *c, struct request *rq,
@@ -194,11 +200,17 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
   if (doc == NULL)
     return sent;
   const char *named = json_string_value(json_object_get(doc, "node"));
+  json_t *addr_v = json_object_get(doc, "address");
   cleanup_free char *node = xstrdup(named ? named : "");
+  cleanup_free char *address = json_is_string(addr_v) ? xstrdup(json_string_value(addr_v)) : NULL;
+  bool bad_address = addr_v && !json_is_string(addr_v);
   json_decref(doc);
   if (!model_name_valid(node, 63))
     return api_send_error(api, c, 400,
                           "node: expected a name of at most 63 characters of a-z, 0-9 and `-`");
+  uint32_t ip;
+  if (bad_address || (address && (cidr_parse_addr(address, &ip) < 0 || ip == 0)))
+    return api_send_error(api, c, 400, "address: expected the node's IPv4 address");
   json_t *earlier = credentials_of(api, node);
   bool rejoin = json_array_size(earlier) > 0;
   json_decref(earlier);
@@ -217,9 +229,23 @@ enum MHD_Result api_route_join(struct api *api, struct MHD_Connection *c, const 
   char cid[TRUST_ID_LEN + 1];
   trust_credential_parse(cred, cid, NULL);
   const char *server_token = auth_server_token(api->cfg.auth, node);
-  return api_send_json(api, c, 201,
-                       json_pack("{s:s,s:s,s:s,s:s}", "node", node, "id", cid, "token", cred,
-                                 "serverToken", server_token ? server_token : ""));
+  json_t *answer = json_pack("{s:s,s:s,s:s,s:s}", "node", node, "id", cid, "token", cred,
+                             "serverToken", server_token ? server_token : "");
+  /* the agent's endpoint certificate (as k3s signs its agents' serving certificates): the
+     address the servers call it at, and the node name */
+  cleanup_free char *cert = NULL, *key = NULL;
+  char *names[] = {address, node, NULL};
+  if (address && api->cfg.ca_key
+      && pki_issue(api->cfg.ca_cert, api->cfg.ca_key, names, AGENT_CERT_DAYS, false, &cert, &key,
+                   &err)
+             == 0)
+    {
+      json_object_set_new(answer, "servingCert", json_string(cert));
+      json_object_set_new(answer, "servingKey", json_string(key));
+    }
+  else if (address && err)
+    skiff_report("join of node %s: no serving certificate: %s", node, err->msg);
+  return api_send_json(api, c, 201, answer);
 }
 
 static json_t *token_view(struct api *api, json_t *rec)

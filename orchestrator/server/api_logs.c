@@ -281,7 +281,8 @@ enum MHD_Result api_route_logs(struct api *api, struct MHD_Connection *c, struct
       = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   p->conn = c;
   p->client_fd = ci ? ci->connect_fd : -1;
-  p->agent = xasprintf("http://%s:%lld", model_str(node, "address", "127.0.0.1"), (long long)port);
+  p->agent = xasprintf("%s://%s:%lld", model_str(node, "agentScheme", "http"),
+                       model_str(node, "address", "127.0.0.1"), (long long)port);
   p->path = ntail >= 0 ? xasprintf("/v1/logs/%s?follow=%d&tail=%lld", name, f, ntail)
                        : xasprintf("/v1/logs/%s?follow=%d", name, f);
   p->node = xstrdup(nodename);

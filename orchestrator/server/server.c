@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "api.h"
 #include "cidr.h"
+#include "client.h"
 #include "cluster.h"
 #include "controller.h"
 #include "leader.h"
@@ -388,12 +389,15 @@ int server_main(int argc, char **argv)
   store = NULL; /* the cluster owns it */
   cluster_set_store_observer(&sv.cl, security_store_event, &sv.sec);
   sv.ctl = controller_new(&sv.cl, o.node_grace, cluster_clock(&sv.cl));
+  /* the server calls agents (logs) over HTTPS: their certificates come from this CA */
+  client_set_default_ca(sv.sec.pki.ca_cert);
   struct api_config acfg = {.listen = o.listen,
                             .auth = &sv.sec.auth,
                             .tls_cert = o.insecure_http ? NULL : sv.sec.pki.cert,
                             .tls_key = o.insecure_http ? NULL : sv.sec.pki.key,
                             .ca_cert = sv.sec.pki.ca_cert,
                             .ca_hash = sv.sec.pki.ca_hash,
+                            .ca_key = sv.sec.pki.ca_key,
                             .max_conns = o.max_conns,
                             .max_conns_per_client = o.max_conns_per_client,
                             .idle_timeout = o.idle_timeout,

@@ -2,8 +2,11 @@
  * `skiff push`) as their own binary; skiff execs it.  Prints errors like skiff does. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "trace.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct
 {
@@ -16,8 +19,24 @@ static const struct
     {"push", cmd_push},
 };
 
+/* The verb is done and its files are closed, renamed and synced: exit without running the
+ * libraries' exit handlers and destructors (OpenSSL's, GnuTLS's, p11-kit's and the other
+ * libraries libcurl brings, ~2 ms of a warm `skiff pull`, measured).  The sanitizer build
+ * exits normally: LeakSanitizer runs at exit. */
+static int image_main_exit(int rc)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return rc;
+#else
+  fflush(NULL);
+  _exit(rc);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+  skiff_trace_open(getenv("SKIFF_TRACE"));
+  SKIFF_TRACE("skiff-image: main");
   struct cmd_global g = {.root = "/run/skiff"};
   for (size_t v = 0; argc >= 2 && v < sizeof(verbs) / sizeof(verbs[0]); v++)
     {
@@ -27,6 +46,7 @@ int main(int argc, char **argv)
       optind = 0;
       opterr = 0; /* bad flags are reported in the verb's one line */
       int rc = verbs[v].fn(&g, argc - 1, argv + 1, &err);
+      SKIFF_TRACE("skiff-image: verb done");
       if (err)
         {
           /* pull and push errors start with "pull REF: " already */
@@ -35,7 +55,7 @@ int main(int argc, char **argv)
           skiff_err_free(&err);
           return rc ? rc : 1;
         }
-      return rc;
+      return image_main_exit(rc);
     }
   fprintf(stderr, "usage: skiff-image image VERB ... | images | pull REF | push NAME REF\n");
   return 2;

@@ -4,9 +4,8 @@
  * to its destination and renamed into place only when complete. */
 #define _GNU_SOURCE
 #include "image_internal.h"
+#include "image_libarchive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -15,6 +14,8 @@
 static int add_entry(struct archive *a, const char *path, mode_t type, const void *data, size_t len,
                      struct skiff_err **err)
 {
+  if (image_libarchive_load(err) < 0)
+    return -1;
   struct archive_entry *e = archive_entry_new();
   archive_entry_set_pathname(e, path);
   archive_entry_set_filetype(e, type);

@@ -63,8 +63,9 @@ int image_blob_open(const char *store, const char *digest, struct skiff_err **er
  * empty object when the file does not exist.  Call with the lock held. */
 int image_names_load(const char *store, json_t **out, struct skiff_err **err);
 int image_names_save(const char *store, json_t *names, struct skiff_err **err);
-/* Remove blobs and layer dirs no name in `names` references, and temp dirs of dead
- * processes.  Call with the exclusive lock held. */
+/* Remove blobs and layer dirs no name in `names` references, temp dirs of dead
+ * processes and images.json temp files of killed writers.  Call with the exclusive lock
+ * held. */
 int image_store_gc(const char *store, json_t *names, struct skiff_err **err);
 /* How long a part of an interrupted pull (downloads/<hex>) is kept to be resumed. */
 #define IMAGE_DOWNLOAD_KEEP_SECONDS (24 * 3600)

@@ -11,9 +11,8 @@
  * can never write outside the layer (CVE-2019-14271-style tar escapes). */
 #define _GNU_SOURCE
 #include "image_internal.h"
+#include "image_libarchive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -388,6 +387,8 @@ static int open_root(const char *dest, char **real, struct skiff_err **err)
 int image_layer_unpack(const char *blob_path, const char *dest, const char *want_diffid,
                        struct skiff_err **err)
 {
+  if (image_libarchive_load(err) < 0)
+    return -1;
   cleanup_free char *root = NULL;
   cleanup_close int rootfd = open_root(dest, &root, err);
   if (rootfd < 0)
@@ -477,6 +478,8 @@ out:
 
 int image_archive_extract(const char *archive_path, const char *dest, struct skiff_err **err)
 {
+  if (image_libarchive_load(err) < 0)
+    return -1;
   cleanup_free char *root = NULL;
   cleanup_close int rootfd = open_root(dest, &root, err);
   if (rootfd < 0)

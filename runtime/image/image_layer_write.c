@@ -4,9 +4,8 @@
  * (sha256 of the tar) and the blob digest (sha256 of the gzip'd bytes). */
 #define _GNU_SOURCE
 #include "image_internal.h"
+#include "image_libarchive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -157,6 +156,8 @@ static int write_entry(struct layer_writer *w, const char *host, const char *rel
 int image_layer_create(const char *rootfs, int out_fd, char diffid[DIGEST_STR_LEN],
                        char digest[DIGEST_STR_LEN], long long *size, struct skiff_err **err)
 {
+  if (image_libarchive_load(err) < 0)
+    return -1;
   struct stat st;
   if (stat(rootfs, &st) < 0)
     return skiff_error(err, errno, "stat `%s`", rootfs);

@@ -362,8 +362,21 @@ int image_store_sweep_tmp(const char *store, struct skiff_err **err)
   return sweep(tdir, NULL, true, NULL, err);
 }
 
+/* images.json.tmp.XXXXXX beside images.json: a writer killed between writing and renaming
+ * it (image_names_save).  Every writer holds the exclusive lock, as gc's caller does, so
+ * any such file now is a dead writer's. */
+static void sweep_names_tmp(const char *store)
+{
+  cleanup_dir DIR *d = opendir(store);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL)
+    if (strncmp(de->d_name, "images.json.tmp.", 16) == 0)
+      unlinkat(dirfd(d), de->d_name, 0);
+}
+
 int image_store_gc(const char *store, json_t *names, struct skiff_err **err)
 {
+  sweep_names_tmp(store);
   json_t *blobs = json_object(), *diffs = json_object();
   const char *key;
   json_t *val;

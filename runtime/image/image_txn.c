@@ -7,6 +7,7 @@
  * inside the commit, blobs no name references (collected by the next commit or remove). */
 #define _GNU_SOURCE
 #include "image_internal.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,6 +243,7 @@ int image_txn_commit(struct image_txn *t, const char *ref, const char *manifest_
   cleanup_close int tfd = open(t->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (tfd < 0 || syncfs(tfd) < 0)
     return skiff_error(err, errno, "syncfs `%s`", t->tmpdir);
+  SKIFF_TRACE("txn: synced");
   cleanup_close int lock = image_store_lock(t->store, true, err);
   if (lock < 0)
     return -1;

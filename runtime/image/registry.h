@@ -73,10 +73,11 @@ int registry_index_pick(const char *body, size_t len, const struct registry_plat
 
 struct registry_client
 {
-  char *domain;    /* as the reference names it (errors, auth file lookup) */
-  char *api_host;  /* where the API is served */
-  char *base;      /* "https://host:port" once pinged */
-  bool allow_http; /* loopback or --insecure: plain HTTP, or TLS without verification */
+  char *domain;      /* as the reference names it (errors, auth file lookup) */
+  char *api_host;    /* where the API is served */
+  char *base;        /* "https://host:port", or "http://..." while or once plain HTTP works */
+  bool allow_http;   /* loopback or --insecure: plain HTTP, or TLS without verification */
+  bool scheme_known; /* false until the first request has found what the port speaks */
   char *user, *pass;
   char *authz;  /* "Authorization: ..." or NULL */
   char *scopes; /* the token scopes this session asks for, space separated */
@@ -94,10 +95,11 @@ struct registry_response
 };
 void registry_response_clear(struct registry_response *r);
 
-/* Open a session: credentials (creds or the auth file), the /v2/ ping that picks the scheme
- * (HTTPS; plain HTTP first when allow_http, HTTPS unverified if that port speaks TLS) and
- * the auth it asks for: Basic with the credentials, or a Bearer token for scopes (space
- * separated). */
+/* Open a session: credentials (creds or the auth file) and the scheme, HTTPS, or when
+ * allow_http plain HTTP first and HTTPS unverified if that port speaks TLS (decided by the
+ * session's first request).  No request is made here: there is no /v2/ ping; the first
+ * request's 401 names the auth (Basic with the credentials, or a Bearer token for scopes,
+ * space separated, and the scope the challenge names), as containerd's resolver does. */
 int registry_client_open(struct registry_client *c, const struct image_ref *ref, bool insecure,
                          const char *creds, const char *authfile, const char *scopes,
                          struct skiff_err **err);

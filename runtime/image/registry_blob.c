@@ -301,6 +301,9 @@ static int xfer_complete(struct xfer *x, struct skiff_err **err)
     }
   if (fchmod(x->fd, 0644) < 0)
     return skiff_error(err, errno, "chmod `%s`", x->path);
+  /* start writing it to disk now, while the layers unpack: the commit's syncfs then has
+   * less to wait for (best effort; the syncfs is what makes it durable) */
+  (void)sync_file_range(x->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   char *staged = x->path;
   if (x->shared)
     {

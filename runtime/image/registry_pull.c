@@ -5,6 +5,7 @@
  * registry's manifest, with everything in the store, touches nothing (the warm path). */
 #define _GNU_SOURCE
 #include "registry.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -191,6 +192,7 @@ static int pull_config_and_layers(struct pull *p, struct skiff_err **err)
   if (ret == 0)
     ret = registry_fetch_blobs(&p->c, p->ref.repo, &p->t, want, nw, &p->o->registry, err);
   free(want);
+  SKIFF_TRACE("pull: blobs fetched and verified");
   if (ret < 0)
     return -1;
   /* the config as staged or stored, verified either way */
@@ -225,11 +227,15 @@ static int pull(struct pull *p, struct skiff_err **err)
   cleanup_free char *scope = xasprintf("repository:%s:pull", p->ref.repo);
   if (registry_client_open(&p->c, &p->ref, registry_is_insecure(&o->registry, p->ref.domain),
                            o->registry.creds, o->registry.authfile, scope, err)
-          < 0
-      || resolve_manifest(p, err) < 0)
+      < 0)
     return -1;
+  SKIFF_TRACE("pull: session opened (credentials, no request)");
+  if (resolve_manifest(p, err) < 0)
+    return -1;
+  SKIFF_TRACE("pull: manifest fetched and verified");
   if (up_to_date(p))
     {
+      SKIFF_TRACE("pull: up to date");
       for (size_t i = 0; i < p->m.n_layers; i++)
         if (progress(p, i, IMAGE_PROGRESS_EXISTS, p->m.layer_sizes[i]) != 0)
           return skiff_error(err, 0, "cancelled");
@@ -241,7 +247,10 @@ static int pull(struct pull *p, struct skiff_err **err)
   if (image_txn_add_buffer(&p->t, p->mtext, p->mlen, got, err) < 0
       || pull_config_and_layers(p, err) < 0)
     return -1;
-  return image_txn_commit(&p->t, p->ref.key, p->manifest_digest, err);
+  SKIFF_TRACE("pull: layers unpacked");
+  int ret = image_txn_commit(&p->t, p->ref.key, p->manifest_digest, err);
+  SKIFF_TRACE("pull: committed");
+  return ret;
 }
 
 int image_pull(const struct image_pull_opts *o, struct image_info **out, struct skiff_err **err)
@@ -261,6 +270,7 @@ int image_pull(const struct image_pull_opts *o, struct image_info **out, struct 
     skiff_err_prefix(err, "pull %s", o->ref);
   else
     ret = image_resolve(o->store, p.ref.key, &info, err);
+  SKIFF_TRACE("pull: image resolved");
   if (ret == 0 && out)
     *out = steal_pointer(&info);
   image_info_free(info);

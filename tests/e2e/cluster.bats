@@ -93,9 +93,10 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	failed=$(awk '$2 != 200' "$load" | wc -l)
 	late=$(awk -v t="$((t0 + 1000))" '$2 != 200 && $1 > t' "$load" | wc -l)
 	echo "# crash -> Ready ${dt} ms; node-port requests: $total sent, $failed failed ($late after the first second)" >&3
+	# the cluster is whole again before a verdict, so one slow run does not fail the next tests
+	wait_for 30 all_ready 3
 	[ "$dt" -le 2000 ] || fail "$name took $dt ms to be Ready again (want <= 2000)"
 	[ "$late" -eq 0 ] || fail "$late requests failed after the first second: $(awk '$2 != 200' "$load")"
-	wait_for 30 all_ready 3
 	# a replica restarting is not a new rollout: no second RolloutComplete for generation 1
 	sleep 1
 	[ "$(ctl events | grep -c RolloutComplete || true)" -eq "$announced" ] ||
@@ -110,7 +111,6 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	wait_for 30 moved || fail "replicas did not move off h3"
 	dt=$(($(now_ms) - t0))
 	echo "# host lost -> 3 Ready elsewhere in ${dt} ms (grace ${GRACE} s)" >&3
-	[ "$dt" -le $(((GRACE + 2) * 1000)) ] || fail "took $dt ms (want <= $(((GRACE + 2) * 1000)))"
 	"$CLUSTER" start-host h3 --dir "$E2E_DIR" >/dev/null
 	h3_ready() { ctl get nodes | grep -q '^h3 .* Ready'; }
 	wait_for 30 h3_ready || fail "h3 did not come back: $(ctl get nodes)"
@@ -121,6 +121,8 @@ h3 2" ] || fail "6 not spread 2 per host: $(per_node)"
 	[ "$(replicas_json | jq '[.items[] | select(.service == "web" and .state == "Running")] | length')" -eq 3 ] ||
 		fail "not 3 Running: $(ctl get replicas -o wide)"
 	wait_for 30 all_ready 3
+	# the verdict on the time once h3 is back, so one slow run does not fail the next tests
+	[ "$dt" -le $(((GRACE + 2) * 1000)) ] || fail "took $dt ms (want <= $(((GRACE + 2) * 1000)))"
 }
 
 @test "rolling update to webapp:2 never has fewer than replicas - maxUnavailable ready; undo works" {

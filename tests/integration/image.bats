@@ -69,6 +69,25 @@ one_line_error() {
 	[ "$(store_listing)" = "$before" ] || fail "rebuild changed the store"
 }
 
+@test "skiff-image loads libarchive only when it unpacks: not at start (a warm pull), on import" {
+	# linked, libarchive and what it brings (libxml2, ICU, libstdc++) cost every start of
+	# skiff-image ~8 ms of the dynamic loader's work (runtime/image/image_libarchive.h)
+	run readelf -d "$SKIFF_BUILD/skiff-image"
+	[ "$status" -eq 0 ] || fail "$output"
+	[[ "$output" != *libarchive* ]] || fail "skiff-image links libarchive: $(grep NEEDED <<<"$output")"
+	# LD_DEBUG=files names every library the loader maps, at start or by dlopen
+	LD_DEBUG=files "$SKIFF" images >/dev/null 2>"$WORK/ld.log" || fail "$(cat "$WORK/ld.log")"
+	grep -q 'file=libcurl' "$WORK/ld.log" || fail "LD_DEBUG printed nothing: $(head "$WORK/ld.log")"
+	! grep -q 'file=libarchive' "$WORK/ld.log" || fail "libarchive loaded by skiff images"
+	# an import unpacks: libarchive is loaded then, and the layer is whole
+	LD_DEBUG=files NAME=busybox:latest "$REPO/images/busybox/build" >/dev/null 2>"$WORK/ld.log" ||
+		fail "$(grep -v '^ *[0-9]*:' "$WORK/ld.log")"
+	grep -q 'file=libarchive.so.13 \[0\];  dynamically loaded' "$WORK/ld.log" ||
+		fail "no dlopen of libarchive: $(grep 'file=libarchive' "$WORK/ld.log")"
+	layer=$("$SKIFF" image inspect busybox | jq -r '.layers[0]')
+	[ -x "$layer/bin/busybox" ] || fail "no $layer/bin/busybox"
+}
+
 @test "export is an OCI archive that skopeo and umoci read; it re-imports under a new name" {
 	build_busybox
 	"$SKIFF" image export busybox "$WORK/bb.tar"

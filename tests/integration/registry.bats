@@ -516,6 +516,20 @@ oci_layout_layers() {
 	assert_status 0
 }
 
+@test "a loopback registry that speaks only TLS: plain HTTP gets its 400, HTTPS (unverified) is used for pull and push" {
+	REG_TLS=1 registry_start tlsreg || fail "no TLS registry"
+	skopeo copy -q --dest-tls-verify=false "oci-archive:$FWORK/busybox.tar" "docker://$REG/busybox:1"
+	run sk pull -q "$REG/busybox:1"
+	assert_status 0
+	assert_eq "$(store_digest "$REG/busybox:1")" "$(registry_digest "$REG/busybox:1")" "digest"
+	run sk push -q "$REG/busybox:1" "$REG/again/bb:2"
+	assert_status 0
+	assert_eq "$(registry_digest "$REG/again/bb:2")" "$(store_digest "$REG/busybox:1")" "pushed digest"
+	# the first request of each went over plain HTTP and was answered 400 by the TLS port
+	run curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/"
+	assert_eq "$output" 400 "plain HTTP to the TLS port"
+}
+
 @test "failures are one line: unknown host, nothing listening, unknown repository or tag, bad reference" {
 	# no route out of an empty network namespace: the name lookup fails on the machine
 	run unshare -n sh -c "ip link set lo up; timeout 60 $SKIFF --root $STATE pull no-such-host.invalid/x:1"

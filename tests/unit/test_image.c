@@ -659,6 +659,32 @@ static void test_docker_save(void)
   free(man);
 }
 
+/* A writer of images.json killed before its rename leaves images.json.tmp.XXXXXX: the
+ * next commit (which holds the exclusive lock, as every writer does) removes it. */
+static void test_names_tmp_swept(void)
+{
+  char store[600];
+  snprintf(store, sizeof(store), "%s", path("store7"));
+  struct skiff_err *err = NULL;
+  make_rootfs(path("rootfs7"));
+  CHECK(image_build(store, path("rootfs7"), "t:1", NULL, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  char dead[700];
+  snprintf(dead, sizeof(dead), "%s/images.json.tmp.AbC123", store);
+  int fd = open(dead, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  CHECK(fd >= 0 && write(fd, "{", 1) == 1);
+  if (fd >= 0)
+    close(fd);
+  CHECK(image_build(store, path("rootfs7"), "t:2", NULL, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  CHECK(!exists(dead));
+  struct image_info *info = NULL;
+  CHECK(image_resolve(store, "t:1", &info, NULL) == 0);
+  image_info_free(info);
+}
+
 int main(void)
 {
   snprintf(tmp, sizeof(tmp), "/tmp/skiff-image-XXXXXX");
@@ -675,6 +701,7 @@ int main(void)
   RUN_TEST(test_store_roundtrip);
   RUN_TEST(test_digest_mismatch);
   RUN_TEST(test_docker_save);
+  RUN_TEST(test_names_tmp_swept);
   skiff_rm_rf(tmp, NULL);
   return CHECK_DONE();
 }

@@ -27,12 +27,14 @@ node_credentials() {
 	ctl token list -o json | jq -r --arg n "$1" '.items[] | select(.kind == "node" and .node == $n) | .id'
 }
 
-# agent_get PATH HEADER-FILE: status code of GET PATH on n1's endpoint (no file: no header).
+# agent_get PATH HEADER-FILE: status code of GET PATH on n1's endpoint (no file: no header),
+# over HTTPS, the agent's certificate checked against the cluster CA for the node's address.
 agent_get() {
 	local addr port
 	addr=$(api GET /v1/nodes/n1 | jq -r .address)
 	port=$(api GET /v1/nodes/n1 | jq -r .agentPort)
-	curl -s -o /dev/null -w '%{http_code}' ${2:+-H @"$2"} "http://$addr:$port$1"
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$DATA/ca.crt" ${2:+-H @"$2"} \
+		"https://$addr:$port$1"
 }
 
 @test "join: the node's own credential, kept 0600 under --root; the endpoint takes only the server's token" {
@@ -46,7 +48,16 @@ agent_get() {
 	local join
 	join=$(cat "$DATA/join-token")
 	! grep -qF "${join##*::}" "$AROOT/credentials.json"
-	# the logs endpoint: nothing, the node's own credential, the admin's: 401
+	# the logs endpoint speaks HTTPS with a certificate the join got for the node's address
+	assert_eq "$(api GET /v1/nodes/n1 | jq -r .agentScheme)" https "agentScheme"
+	jq -e '.servingCert and .servingKey and .servingAddress' "$AROOT/credentials.json" >/dev/null ||
+		fail "no serving certificate saved"
+	openssl x509 -noout -ext subjectAltName <<<"$(jq -r .servingCert "$AROOT/credentials.json")" |
+		grep -q "IP Address:$(api GET /v1/nodes/n1 | jq -r .address)" || fail "certificate not for the address"
+	assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -m 5 \
+		"http://$(api GET /v1/nodes/n1 | jq -r .address):$(api GET /v1/nodes/n1 | jq -r .agentPort)/v1/logs/x")" \
+		000 "plain HTTP"
+	# nothing, the node's own credential, the admin's: 401
 	(umask 077 && printf 'Authorization: Bearer %s\n' "$(jq -r .token "$AROOT/credentials.json")" >"$ORCH_TMP/node.hdr")
 	(umask 077 && printf 'Authorization: Bearer %s\n' "$(jq -r .serverToken "$AROOT/credentials.json")" >"$ORCH_TMP/srv.hdr")
 	assert_eq "$(agent_get /v1/logs/nosuch-1-abcde)" 401 "no credential"

@@ -163,6 +163,27 @@ node_header() {
 	assert_eq "$output" 200 "the new credential"
 }
 
+@test "a join that names the node's address gets a serving certificate for it from the CA; a bad address is 400" {
+	start_server
+	local join out
+	join=$(sed 's/.*:://' "$DATA/join-token")
+	out=$(printf 'Authorization: Bearer %s\n' "$join" |
+		tcurl -sS -H @- -X POST --data '{"node":"n7","address":"10.9.8.7"}' "$URL/v1/join")
+	jq -r .servingCert <<<"$out" >"$ORCH_TMP/n7.crt"
+	jq -e '.servingKey | startswith("-----BEGIN")' <<<"$out" >/dev/null || fail "no key: $out"
+	openssl verify -CAfile "$DATA/ca.crt" "$ORCH_TMP/n7.crt" | grep -q OK || fail "not signed by the CA"
+	openssl x509 -noout -ext subjectAltName -in "$ORCH_TMP/n7.crt" | grep -q "IP Address:10.9.8.7" ||
+		fail "not for the address: $(openssl x509 -noout -text -in "$ORCH_TMP/n7.crt")"
+	# without an address (fake agents, nodes joined by hand): no certificate
+	out=$(printf 'Authorization: Bearer %s\n' "$join" |
+		tcurl -sS -H @- -X POST --data '{"node":"n8"}' "$URL/v1/join")
+	jq -e 'has("servingCert") | not' <<<"$out" >/dev/null || fail "a certificate without an address"
+	run bash -c "printf 'Authorization: Bearer %s\n' '$join' | curl -sS --cacert '$DATA/ca.crt' -H @- \
+		-X POST -w ' %{http_code}' --data '{\"node\":\"n9\",\"address\":\"nine\"}' '$URL/v1/join'"
+	assert_contains "$output" "expected the node's IPv4 address"
+	assert_contains "$output" " 400"
+}
+
 @test "join tokens expire, are listed and revoked; a revoked node credential is refused" {
 	start_server
 	# an expired join token: 401, nothing joined

@@ -46,24 +46,34 @@ free_port() {
 }
 
 # start_server [ARGS...]: skiffd server on 127.0.0.1:$PORT (chosen once per test, reused by
-# restarts) with --data $DATA; waits for /healthz.  Sets SERVER_PID, URL.
+# restarts) with --data $DATA; waits for /healthz.  Sets SERVER_PID, URL.  A port chosen here
+# that another process took between the check and the listen (other suites run beside this
+# one) is chosen again.
 start_server() {
-	PORT=${PORT:-$(free_port)}
-	URL=https://127.0.0.1:$PORT
-	[[ " $* " != *" --insecure-http "* ]] || URL=http://127.0.0.1:$PORT
-	"$SKIFFD" server --listen "127.0.0.1:$PORT" --data "$DATA" --node-grace "$GRACE" "$@" \
-		>>"$ORCH_TMP/server.log" 2>&1 &
-	SERVER_PID=$!
-	ORCH_PIDS+=("$SERVER_PID")
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$DATA/token" ] && [ -s "$DATA/ca.crt" ] &&
-			curl -sf --cacert "$DATA/ca.crt" "$URL/healthz" >/dev/null 2>&1; then
-			auth_header_file
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+	local i attempt off fresh=0
+	[ -n "${PORT:-}" ] || fresh=1
+	touch "$ORCH_TMP/server.log"
+	for ((attempt = 0; attempt < 3; attempt++)); do
+		[ "$fresh" = 0 ] || [ "$attempt" = 0 -a -n "${PORT:-}" ] || PORT=$(free_port)
+		URL=https://127.0.0.1:$PORT
+		[[ " $* " != *" --insecure-http "* ]] || URL=http://127.0.0.1:$PORT
+		off=$(stat -c %s "$ORCH_TMP/server.log")
+		"$SKIFFD" server --listen "127.0.0.1:$PORT" --data "$DATA" --node-grace "$GRACE" "$@" \
+			>>"$ORCH_TMP/server.log" 2>&1 &
+		SERVER_PID=$!
+		ORCH_PIDS+=("$SERVER_PID")
+		for ((i = 0; i < 100; i++)); do
+			if [ -s "$DATA/token" ] && [ -s "$DATA/ca.crt" ] &&
+				curl -sf --cacert "$DATA/ca.crt" "$URL/healthz" >/dev/null 2>&1; then
+				auth_header_file
+				return 0
+			fi
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
 		sleep 0.1
+		[ "$fresh" = 1 ] && tail -c +$((off + 1)) "$ORCH_TMP/server.log" |
+			grep -q "Address already in use" || break
 	done
 	cat "$ORCH_TMP/server.log" >&2
 	fail "server did not come up on $URL"

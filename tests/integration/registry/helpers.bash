@@ -36,7 +36,7 @@ token_server_start() {
 
 # registry_start NAME [none|htpasswd|token] [USER PASS]: a registry with storage under
 # $WORK/NAME.  Sets REG (127.0.0.1:PORT), REG_DIR, REG_LOG (its access log is there unless
-# REG_ACCESS_LOG=off).
+# REG_ACCESS_LOG=off).  REG_TLS=1: it speaks only TLS (a self-signed certificate).
 registry_start() {
 	local name=$1 auth=${2:-none} user=${3:-} pass=${4:-} port pid i try
 	REG_DIR=$WORK/$name
@@ -61,6 +61,14 @@ registry_start() {
     rootcertbundle: $REG_DIR/token.crt"
 		;;
 	esac
+	local tls_conf=""
+	if [ "${REG_TLS:-0}" = 1 ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 \
+			-keyout "$REG_DIR/tls.key" -out "$REG_DIR/tls.crt" >/dev/null 2>&1 || return 1
+		tls_conf="  tls:
+    certificate: $REG_DIR/tls.crt
+    key: $REG_DIR/tls.key"
+	fi
 	for try in 1 2 3 4 5; do
 		port=$(free_port)
 		cat >"$REG_DIR/config.yml" <<-EOF
@@ -80,6 +88,7 @@ registry_start() {
 			http:
 			  addr: 127.0.0.1:$port
 			  secret: skiff-test-secret
+			$tls_conf
 			$auth_conf
 		EOF
 		docker-registry serve "$REG_DIR/config.yml" </dev/null >"$REG_LOG" 2>&1 &
