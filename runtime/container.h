@@ -6,6 +6,9 @@
  *        └─ writes state.json once, exits: the init's parent is now the caller's
  *           subreaper (conmon, containerd's shim), which reaps it
  *   skiff start: opens exec.fifo ──────────────────────────> execve(process.args)
+ * `run` (foreground, or --detach without a monitor) does both in one process: no
+ * exec.fifo; state.json is written and SYNC_START queued on the sync socket while the
+ * init sets up (quick handshake), so the init execs at READY.
  *
  * skiff's docker-style verbs and the agent (opts->monitor):
  *   skiff run IMAGE ──fork──> monitor ──clone3──> init   (same handshake)
