@@ -466,8 +466,9 @@ struct cgroup_hier *cgroup_find_hier(struct skiff_cgroup *cg, unsigned ctrl)
 
 int cgroup_create(struct skiff_cgroup *cg, struct skiff_err **err)
 {
-  /* A delete of the last other container may remove a shared parent (/skiff) between
-     our mkdir of it and of our leaf: that shows as ENOENT, and trying again settles it. */
+  /* A delete of the last other container may remove a shared parent (of a
+     linux.cgroupsPath; an admin /skiff) between our mkdir of it and of our leaf: that
+     shows as ENOENT, and trying again settles it. */
   for (int attempt = 0;; attempt++)
     {
       struct skiff_err *e = NULL;
@@ -523,8 +524,11 @@ int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err)
 }
 
 /* rmdir the parents of dir that are now empty, up to (not including) the mount root: a
- * delete leaves no /skiff behind; a parent that still holds another container fails
- * with EBUSY/ENOTEMPTY and stays. */
+ * delete leaves nothing of a linux.cgroupsPath behind; a parent that still holds another
+ * container fails with EBUSY/ENOTEMPTY and stays.  skiff's own parent of the default
+ * path, /skiff, stays too, as the state root does: every container skiff names itself
+ * goes under it, and re-creating it (and its cpuset) per start and removing it per
+ * delete cost 0.6 ms of a `run` on a 9-hierarchy v1 host. */
 static void prune_parents(const char *mount, const char *dir)
 {
   size_t mlen = strlen(mount);
@@ -535,7 +539,7 @@ static void prune_parents(const char *mount, const char *dir)
       if (slash == NULL || (size_t)(slash - p) <= mlen)
         return;
       *slash = '\0';
-      if (rmdir(p) < 0)
+      if (strcmp(p + mlen, CGROUP_DEFAULT_PARENT) == 0 || rmdir(p) < 0)
         return;
     }
 }

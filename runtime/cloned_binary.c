@@ -49,12 +49,19 @@ static enum cloned_binary_kind kind_of(int fd)
   return CLONED_BINARY_NONE;
 }
 
+/* The running executable cannot change without an exec, which starts this process
+ * image afresh: the answer is asked once (main asks before the verb, ensure again). */
+static int kind_cached = -1;
+
 int cloned_binary_kind(struct skiff_err **err)
 {
+  if (kind_cached >= 0)
+    return kind_cached;
   cleanup_close int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return skiff_error(err, errno, "open `/proc/self/exe`");
-  return (int)kind_of(fd);
+  kind_cached = (int)kind_of(fd);
+  return kind_cached;
 }
 
 /* overlayfs escapes ':' and '\' in a lowerdir list with '\' */
@@ -203,11 +210,12 @@ static int memfd_handle(int self, struct skiff_err **err)
 
 int cloned_binary_ensure(char **argv, const char *lower_dir, struct skiff_err **err)
 {
+  int kind = cloned_binary_kind(err);
+  if (kind != CLONED_BINARY_NONE)
+    return kind < 0 ? -1 : 0;
   cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (self < 0)
     return skiff_error(err, errno, "open `/proc/self/exe`");
-  if (kind_of(self) != CLONED_BINARY_NONE)
-    return 0;
   cleanup_close int fd = -1;
   if (lower_dir)
     {

@@ -250,6 +250,25 @@ static bool quick_handshake(const struct create_ctx *c, unsigned long long clone
          && spec->n_hooks[SKIFF_HOOK_START_CONTAINER] == 0;
 }
 
+static int write_pid_file(const char *path, pid_t pid, struct skiff_err **err);
+
+/* c->early_state: while the init sets itself up (on the other CPU), write what a created
+ * container needs (state.json, the pid file) and queue the init's SYNC_START.  The init
+ * reads it after its READY and finds it there: it execs without waiting for us, and our
+ * writes are no longer on the start's critical path.  The init still execs only once
+ * the state is on disk (the message follows the writes). */
+static int release_early(struct create_ctx *c, pid_t pid, int sync_fd, struct skiff_err **err)
+{
+  if (container_save_created(c, pid, c->early_monitor, 0, err) < 0
+      || write_pid_file(c->opts->pid_file, pid, err) < 0)
+    return -1;
+  if (sync_send(sync_fd, SYNC_START, "", err) < 0)
+    return -1;
+  c->released = true;
+  SKIFF_TRACE("state.json written, init released ahead");
+  return 0;
+}
+
 int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err **err)
 {
   const struct skiff_spec *spec = c->spec;
@@ -348,7 +367,11 @@ int container_spawn_init(struct create_ctx *c, pid_t *pid_out, struct skiff_err 
   close(sv[1]);
   sv[1] = -1;
   if (quick_handshake(c, ca.flags))
-    goto ready;
+    {
+      if (c->early_state && c->release_on_sync && release_early(c, pid, sv[0], err) < 0)
+        goto out;
+      goto ready;
+    }
   if (ca.flags & CLONE_NEWUSER && ns_write_id_maps(pid, spec, err) < 0)
     goto out;
   /* v2 children are born in the cgroup; on v1 the init joins it itself (see
@@ -406,6 +429,8 @@ out:
       kill(pid, SIGKILL);
       waitpid(pid, NULL, 0);
     }
+  if (ret < 0 && c->released && c->opts->pid_file)
+    unlink(c->opts->pid_file); /* state.json goes with the caller's container_ctx_abort */
   if (ret < 0 && cg)
     cgroup_destroy(cg, NULL);
   if (cg)
@@ -609,9 +634,85 @@ int container_start(const char *root, const char *id, struct skiff_err **err)
   return 0;
 }
 
+/* Send the init its SYNC_START (unless release_early queued it): it execs
+ * process.args.  No exec fifo, no re-read of the state: the process that created the
+ * init releases it. */
+static int release_on_sync(struct create_ctx *c, struct skiff_err **err)
+{
+  if (!c->released && sync_send(c->sync_fd, SYNC_START, "", err) < 0)
+    return -1;
+  close(steal_fd(&c->sync_fd));
+  SKIFF_TRACE("init released");
+  return 0;
+}
+
+/* After the init's READY: state.json and the pid file, unless release_early wrote them. */
+static int save_created_late(struct create_ctx *c, pid_t pid, pid_t monitor, struct skiff_err **err)
+{
+  if (c->released)
+    return 0;
+  if (container_save_created(c, pid, monitor, 0, err) < 0)
+    return -1;
+  return write_pid_file(c->opts->pid_file, pid, err);
+}
+
+/* No hook forks between here and the init's release: the forwarded signals can be
+ * blocked before the clone (the init clears its mask first thing), so none is lost
+ * even when the init execs before we are back from the handshake. */
+static bool block_before_spawn(const struct create_ctx *c)
+{
+  return c->spec->n_hooks[SKIFF_HOOK_PRESTART] == 0
+         && c->spec->n_hooks[SKIFF_HOOK_CREATE_RUNTIME] == 0;
+}
+
+static void poststart_after_release(const struct create_ctx *c)
+{
+  if (c->spec->n_hooks[SKIFF_HOOK_POSTSTART] == 0)
+    return;
+  cleanup_state struct skiff_state *st = NULL;
+  if (state_load(c->opts->root, c->opts->id, &st, NULL) == 0)
+    run_poststart(c->opts->root, st);
+}
+
+/* `run --detach` without a monitor: create and start in one process, as runc's run -d
+ * does.  The init is released over the sync socket the moment state.json is written
+ * (no exec fifo to make, open and remove, no second lock and state read); we return
+ * without waiting for its exec, and it outlives us (no death signal past READY). */
+static int run_detached(const struct container_opts *opts, struct skiff_err **err)
+{
+  struct create_ctx c;
+  int ret = -1;
+  pid_t pid = 0;
+  if (container_ctx_setup(&c, opts, true, err) < 0)
+    goto out;
+  c.early_state = true;
+  if (container_spawn_init(&c, &pid, err) < 0 || save_created_late(&c, pid, 0, err) < 0)
+    {
+      if (pid > 0)
+        container_discard_init(&c, pid);
+      container_ctx_abort(&c);
+      goto out;
+    }
+  container_ctx_unlock(&c);
+  SKIFF_TRACE("created");
+  if (release_on_sync(&c, err) < 0)
+    {
+      container_delete(opts->root, opts->id, true, NULL);
+      goto out;
+    }
+  poststart_after_release(&c);
+  container_cache_seccomp(&c);
+  ret = 0;
+out:
+  container_ctx_free(&c);
+  return ret;
+}
+
 int container_run(const struct container_opts *opts, int *exit_code, struct skiff_err **err)
 {
   *exit_code = 0;
+  if (opts->detach && !wants_monitor(opts))
+    return run_detached(opts, err);
   if (opts->detach)
     {
       if (container_create(opts, err) < 0)
@@ -630,10 +731,17 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
   if (container_ctx_setup(&c, opts, true, err) < 0)
     goto out;
   sigset_t fwd, old;
-  if (container_spawn_init(&c, &pid, err) < 0
-      || container_save_created(&c, pid, getpid(), 0, err) < 0
-      || write_pid_file(opts->pid_file, pid, err) < 0)
+  /* block before the init can run our process so no signal is lost; the init clears
+     the mask it inherits */
+  bool early = block_before_spawn(&c);
+  if (early)
+    container_block_forwarded(&fwd, &old);
+  c.early_state = early;
+  c.early_monitor = getpid();
+  if (container_spawn_init(&c, &pid, err) < 0 || save_created_late(&c, pid, getpid(), err) < 0)
     {
+      if (early)
+        sigprocmask(SIG_SETMASK, &old, NULL);
       if (pid > 0)
         container_discard_init(&c, pid);
       container_ctx_abort(&c);
@@ -641,24 +749,15 @@ int container_run(const struct container_opts *opts, int *exit_code, struct skif
     }
   container_ctx_unlock(&c);
   SKIFF_TRACE("state.json: created");
-  /* block before release so no signal is lost; the init was cloned earlier with the
-     old mask, so it is not affected */
-  container_block_forwarded(&fwd, &old);
-  /* one message on the sync socket releases the init (no exec fifo, no state re-read) */
-  if (sync_send(c.sync_fd, SYNC_START, "", err) < 0)
+  if (!early)
+    container_block_forwarded(&fwd, &old);
+  if (release_on_sync(&c, err) < 0)
     {
       sigprocmask(SIG_SETMASK, &old, NULL);
       container_delete(opts->root, opts->id, true, NULL);
       goto out;
     }
-  close(steal_fd(&c.sync_fd));
-  SKIFF_TRACE("init released");
-  if (c.spec->n_hooks[SKIFF_HOOK_POSTSTART])
-    {
-      cleanup_state struct skiff_state *st = NULL;
-      if (state_load(opts->root, opts->id, &st, NULL) == 0)
-        run_poststart(opts->root, st);
-    }
+  poststart_after_release(&c);
   container_cache_seccomp(&c);
   int status = container_wait_forwarding(pid, &fwd);
   SKIFF_TRACE("container exited");

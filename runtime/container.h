@@ -6,6 +6,9 @@
  *        └─ writes state.json once, exits: the init's parent is now the caller's
  *           subreaper (conmon, containerd's shim), which reaps it
  *   skiff start: opens exec.fifo ──────────────────────────> execve(process.args)
+ * `run` (foreground, or --detach without a monitor) does both in one process: no
+ * exec.fifo; state.json is written and SYNC_START queued on the sync socket while the
+ * init sets up (quick handshake), so the init execs at READY.
  *
  * skiff's docker-style verbs and the agent (opts->monitor):
  *   skiff run IMAGE ──fork──> monitor ──clone3──> init   (same handshake)
@@ -170,8 +173,10 @@ struct init_args
   /* The parent has nothing to do between clone3 and READY (container_quick_handshake):
      no MAPPED / NSREADY / GO exchange, the init goes straight on. */
   bool quick;
-  /* A foreground run: after READY the init waits for SYNC_START on sync_fd, not on an
-     exec fifo (one message instead of a fifo to make, open, poll and remove). */
+  /* A run (foreground, or --detach without a monitor): after READY the init waits for
+     SYNC_START on sync_fd, not on an exec fifo (one message instead of a fifo to make,
+     open, poll and remove); with the quick handshake that message is usually queued
+     already (container.c: early_state), so the init execs at once. */
   bool release_on_sync;
   bool loopback_up; /* --net none: bring lo of the new network namespace up */
   int lock_fd;      /* the creator's state lock: closed first thing (never held by the init) */

@@ -15,10 +15,16 @@ struct create_ctx
   char *spec_text;
   char *bundle, *rootfs, *dir, *cgroup_path;
   int fifo_fd;          /* O_PATH fd of exec.fifo; -1 on a restart (the init execs at once) */
-  bool release_on_sync; /* foreground run: no exec fifo, SYNC_START on sync_fd releases */
-  int sync_fd;          /* our end of the sync socket, kept for that release, or -1 */
-  int lock_fd;          /* the state lock held while creating (the init closes its copy) */
-  char *seccomp_key;    /* cache key of the profile; bpf is the cached filter if any */
+  bool release_on_sync; /* run: no exec fifo, SYNC_START on sync_fd releases */
+  /* run, quick handshake: right after clone3, while the init sets itself up, write
+     state.json and the pid file and queue SYNC_START (released = true), so the init
+     finds it waiting at READY and execs without a round trip */
+  bool early_state;
+  pid_t early_monitor; /* the monitor pid state.json names (a foreground run: itself) */
+  bool released;
+  int sync_fd;       /* our end of the sync socket, kept for that release, or -1 */
+  int lock_fd;       /* the state lock held while creating (the init closes its copy) */
+  char *seccomp_key; /* cache key of the profile; bpf is the cached filter if any */
   char *overlay_data;
   int stdio_fd; /* init's stdout/stderr (the write end of the monitor's log pipe), or -1 */
   void *bpf;

@@ -708,11 +708,42 @@ static void test_enter_self_for_real(void)
   free(path);
 }
 
+/* The default path's parent, /skiff, outlives its last container (the next create costs
+ * one mkdir per hierarchy); the container's own directories go. */
+static void test_default_parent_stays(void)
+{
+  struct skiff_err *err = NULL;
+  struct skiff_cgroup *cg = NULL;
+  cgroup_set_mountinfo_for_tests(NULL);
+  char *path = xasprintf(CGROUP_DEFAULT_PARENT "/unit-%d", (int)getpid());
+  CHECK(cgroup_new(path, &cg, &err) == 0 && cgroup_create(cg, &err) == 0);
+  if (err)
+    printf("# %s\n", err->msg);
+  skiff_err_free(&err);
+  char **dirs = cg ? cgroup_host_dirs(cg) : NULL;
+  CHECK(cg == NULL || cgroup_destroy(cg, &err) == 0);
+  skiff_err_free(&err);
+  for (size_t i = 0; dirs && dirs[i]; i++)
+    {
+      CHECK(!dir_exists(dirs[i]));
+      char *parent = xstrdup(dirs[i]);
+      *strrchr(parent, '/') = '\0';
+      CHECK(dir_exists(parent));
+      CHECK(strcmp(strrchr(parent, '/'), CGROUP_DEFAULT_PARENT) == 0);
+      free(parent);
+      free(dirs[i]);
+    }
+  free(dirs);
+  cgroup_free(cg);
+  free(path);
+}
+
 int main(void)
 {
   RUN_TEST(test_host_backend_for_real);
   RUN_TEST(test_enter_self_for_real);
   RUN_TEST(test_devices_for_real);
   RUN_TEST(test_v2_backend_for_real);
+  RUN_TEST(test_default_parent_stays);
   return CHECK_DONE();
 }

@@ -191,7 +191,8 @@ EOF
 }
 
 @test "pause and resume: the freezer stops every process; state says paused" {
-	sh_args 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/count; sleep 0.05; done'
+	# the count is renamed into place: a read never meets the file truncated mid-write
+	sh_args 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done'
 	create_started
 	sleep 0.3
 	run sk pause "$ID"
