@@ -466,9 +466,9 @@ struct cgroup_hier *cgroup_find_hier(struct skiff_cgroup *cg, unsigned ctrl)
 
 int cgroup_create(struct skiff_cgroup *cg, struct skiff_err **err)
 {
-  /* A delete of the last other container may remove a shared parent (of a
-     linux.cgroupsPath; an admin /skiff) between our mkdir of it and of our leaf: that
-     shows as ENOENT, and trying again settles it. */
+  /* A delete of the last other container may remove a shared parent (/skiff, or one of a
+     linux.cgroupsPath) between our mkdir of it and of our leaf: that shows as ENOENT, and
+     trying again settles it. */
   for (int attempt = 0;; attempt++)
     {
       struct skiff_err *e = NULL;
@@ -523,12 +523,12 @@ int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err)
   return cg->ops->kill(cg, sig, err);
 }
 
-/* rmdir the parents of dir that are now empty, up to (not including) the mount root: a
- * delete leaves nothing of a linux.cgroupsPath behind; a parent that still holds another
- * container fails with EBUSY/ENOTEMPTY and stays.  skiff's own parent of the default
- * path, /skiff, stays too, as the state root does: every container skiff names itself
- * goes under it, and re-creating it (and its cpuset) per start and removing it per
- * delete cost 0.6 ms of a `run` on a 9-hierarchy v1 host. */
+/* rmdir the parents of dir that are now empty, up to (not including) the mount root: the
+ * delete of the last container leaves nothing behind, neither /skiff nor the parents of a
+ * linux.cgroupsPath (a host must not keep cgroups of containers that are gone); a parent
+ * that still holds another container fails with EBUSY/ENOTEMPTY and stays.  The price:
+ * the next start on an empty host makes /skiff again (about 0.6 ms on a 9-hierarchy v1
+ * host); while any container runs, /skiff stays and costs nothing. */
 static void prune_parents(const char *mount, const char *dir)
 {
   size_t mlen = strlen(mount);
@@ -539,7 +539,7 @@ static void prune_parents(const char *mount, const char *dir)
       if (slash == NULL || (size_t)(slash - p) <= mlen)
         return;
       *slash = '\0';
-      if (strcmp(p + mlen, CGROUP_DEFAULT_PARENT) == 0 || rmdir(p) < 0)
+      if (rmdir(p) < 0)
         return;
     }
 }

@@ -82,9 +82,8 @@ int cgroup_enter(struct skiff_cgroup *cg, pid_t pid, struct skiff_err **err);
 int cgroup_apply(struct skiff_cgroup *cg, const struct skiff_resources *r, struct skiff_err **err);
 int cgroup_pids(struct skiff_cgroup *cg, pid_t **pids, size_t *n, struct skiff_err **err);
 int cgroup_kill(struct skiff_cgroup *cg, int sig, struct skiff_err **err);
-/* ops->destroy, then the parents it leaves empty up to the mount root, except skiff's
- * own CGROUP_DEFAULT_PARENT, which stays for the next container (cgroup_create retries
- * when a parent vanishes under it). */
+/* ops->destroy, then the parents it leaves empty up to the mount root (CGROUP_DEFAULT_PARENT
+ * included); cgroup_create retries when a parent vanishes under it. */
 int cgroup_destroy(struct skiff_cgroup *cg, struct skiff_err **err);
 
 int cgroup_freeze(struct skiff_cgroup *cg, bool frozen, struct skiff_err **err);
