@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
+#include "readahead.h"
 
 /* ---- responses ---- */
 
@@ -366,12 +367,27 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode toe)
 {
   struct api *api = cls;
-  (void)c;
-  (void)socket_context;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-    api->conns++;
+    {
+      api->conns++;
+      /* One recv() per small request instead of two (readahead.h); the session exists and
+       * has read nothing yet: its handshake runs in a later pass of the loop. */
+      const union MHD_ConnectionInfo *s
+          = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+      const union MHD_ConnectionInfo *fd
+          = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+      if (api->cfg.tls_cert && s && s->tls_session && fd)
+        {
+          struct readahead *ra = xmalloc(sizeof(*ra));
+          readahead_attach(ra, s->tls_session, fd->connect_fd);
+          *socket_context = ra;
+        }
+    }
   else
     {
+      /* libmicrohttpd deinits the session before this notice: nothing reads through it */
+      free(*socket_context);
+      *socket_context = NULL;
       api->conns--;
       api->conns_closed++;
     }
@@ -424,6 +440,8 @@ struct api *api_start(struct cluster *cl, const struct api_config *cfg, struct s
   api->view = &cl->view;
   api->cfg = *cfg;
   api->cfg.listen = NULL;
+  snprintf(api->heartbeat_tail, sizeof(api->heartbeat_tail), ",\"heartbeatInterval\":%g}",
+           cfg->heartbeat_interval);
   /* Bounded by construction: so many connections in all and per client address, each with
    * libmicrohttpd's fixed memory pool; a connection must finish its handshake and send an
    * authenticated request within API_HANDSHAKE_TIMEOUT (then idle_timeout applies), and an

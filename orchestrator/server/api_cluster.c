@@ -440,9 +440,7 @@ static enum MHD_Result node_heartbeat(struct api *api, struct MHD_Connection *c,
   jtext_str(&t, "{\"name\":");
   jtext_quote(&t, node->name);
   jtext_str(&t, node->ready ? ",\"status\":\"Ready\"" : ",\"status\":\"NotReady\"");
-  char buf[64];
-  snprintf(buf, sizeof(buf), ",\"heartbeatInterval\":%g}", api->cfg.heartbeat_interval);
-  jtext_str(&t, buf);
+  jtext_str(&t, api->heartbeat_tail);
   return api_send_text(api, c, 200, jtext_take(&t, NULL));
 }
 

@@ -38,6 +38,7 @@ struct api
    * burst of connections back to the kernel once it is over). */
   unsigned conns, conns_closed;
   double last_trim;
+  char heartbeat_tail[48]; /* `,"heartbeatInterval":N}`: the end of every heartbeat reply */
 };
 
 struct log_proxy;
