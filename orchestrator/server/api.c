@@ -15,7 +15,6 @@
 #include <microhttpd.h>
 #include "api_internal.h"
 #include "model.h"
-#include "readahead.h"
 
 /* ---- responses ---- */
 
@@ -370,22 +369,25 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   if (toe == MHD_CONNECTION_NOTIFY_STARTED)
     {
       api->conns++;
-      /* One recv() per small request instead of two (readahead.h); the session exists and
-       * has read nothing yet: its handshake runs in a later pass of the loop. */
+      /* Fewer system calls per small request (tlsio.h); the session exists and has moved
+       * no byte yet: its handshake runs in a later pass of the loop. */
       const union MHD_ConnectionInfo *s
           = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
       const union MHD_ConnectionInfo *fd
           = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
       if (api->cfg.tls_cert && s && s->tls_session && fd)
         {
-          struct readahead *ra = xmalloc(sizeof(*ra));
-          readahead_attach(ra, s->tls_session, fd->connect_fd);
-          *socket_context = ra;
+          struct tlsio *io = xmalloc(sizeof(*io));
+          tlsio_attach(io, &api->tls_held, s->tls_session, fd->connect_fd);
+          *socket_context = io;
         }
     }
   else
     {
-      /* libmicrohttpd deinits the session before this notice: nothing reads through it */
+      /* libmicrohttpd deinits the session before this notice and closes the socket after
+       * it: what the connection still holds (its last response, its TLS close) goes now */
+      if (*socket_context)
+        tlsio_detach(*socket_context);
       free(*socket_context);
       *socket_context = NULL;
       api->conns--;
@@ -483,14 +485,23 @@ int api_fd(struct api *api)
 int api_timeout_ms(struct api *api, int max)
 {
   MHD_UNSIGNED_LONG_LONG mto;
+  if (api->tls_held.head && max > 2)
+    max = 2; /* a socket refused held bytes: try again soon (tlsio.c) */
   if (MHD_get_timeout(api->daemon, &mto) == MHD_YES && mto < (MHD_UNSIGNED_LONG_LONG)max)
     return (int)mto;
   return max;
 }
 
-void api_run(struct api *api)
+/* One pass of libmicrohttpd, then what its TLS connections hold goes out (tlsio.h). */
+static void run_mhd(struct api *api)
 {
   MHD_run(api->daemon);
+  tlsio_flush_all(&api->tls_held);
+}
+
+void api_run(struct api *api)
+{
+  run_mhd(api);
   /* A burst of connections (a flood, a thousand agents reconnecting) leaves their TLS
    * sessions and buffers freed but held by malloc: give the pages back once it is over. */
   if (api->conns_closed >= 256 && api->conns < api->conns_closed / 4)
@@ -512,7 +523,7 @@ void api_flush(struct api *api)
   cluster_flush_events(api->cl);
   watch_cache_set_active(&api->cl->watch, api->nwatchers > 0);
   if (replies)
-    MHD_run(api->daemon);
+    run_mhd(api);
 }
 
 void api_stop(struct api *api)
@@ -528,7 +539,7 @@ void api_stop(struct api *api)
   for (int i = 0; i < 50 && api->watchers; i++)
     {
       api_wake_watchers(api);
-      MHD_run(d);
+      run_mhd(api);
     }
   MHD_stop_daemon(d);
   writes_free(&api->group);

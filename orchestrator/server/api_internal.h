@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include "auth.h"
+#include "tlsio.h"
 
 #define API_BODY_MAX (1024 * 1024)
 /* Seconds a connection gets to finish its TLS handshake and send an authenticated request. */
@@ -38,7 +39,8 @@ struct api
    * burst of connections back to the kernel once it is over). */
   unsigned conns, conns_closed;
   double last_trim;
-  char heartbeat_tail[48]; /* `,"heartbeatInterval":N}`: the end of every heartbeat reply */
+  struct tlsio_set tls_held; /* TLS connections holding bytes to send (tlsio.h) */
+  char heartbeat_tail[48];   /* `,"heartbeatInterval":N}`: the end of every heartbeat reply */
 };
 
 struct log_proxy;
