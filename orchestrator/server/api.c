@@ -485,8 +485,6 @@ int api_fd(struct api *api)
 int api_timeout_ms(struct api *api, int max)
 {
   MHD_UNSIGNED_LONG_LONG mto;
-  if (api->tls_held.head && max > 2)
-    max = 2; /* a socket refused held bytes: try again soon (tlsio.c) */
   if (MHD_get_timeout(api->daemon, &mto) == MHD_YES && mto < (MHD_UNSIGNED_LONG_LONG)max)
     return (int)mto;
   return max;

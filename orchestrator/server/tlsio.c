@@ -8,10 +8,11 @@
  * Why write-combining is: what is held is sent at the end of the same event-loop pass
  * (api_run calls tlsio_flush_all after every MHD_run), before the connection is closed
  * (tlsio_detach, from libmicrohttpd's close notice, while the socket is still open), and
- * what the socket does not take then is retried every pass (api_timeout_ms keeps passes
- * short meanwhile).  libmicrohttpd is told EAGAIN only when the socket itself refused bytes,
- * so the edge it then waits for does come.  At most TLSIO_WRITE_SIZE bytes are held per
- * connection. */
+ * what the socket does not take then is tried again every pass: the socket stays in
+ * libmicrohttpd's epoll set for EPOLLOUT (edge-triggered), so its draining wakes the loop,
+ * and the loop passes at least every 100 ms anyway.  libmicrohttpd is told EAGAIN only when
+ * the socket itself refused bytes, so the edge it then waits for does come.  At most
+ * TLSIO_WRITE_SIZE bytes are held per connection. */
 #include "tlsio.h"
 
 #include <errno.h>

@@ -17,6 +17,11 @@ orchestrator's auth and flood tests.  Every mode talks only to 127.0.0.0/8.
   chunked PORT CAFILE PATH HEADERFILE BYTES
       send a chunked body of up to BYTES, 1 KiB a chunk; print how many bytes went out before
       the server answered (its status) or closed the connection.
+  pipeline PORT CAFILE COUNT PATH EXPECT
+      send COUNT `GET PATH` on one connection with a 4 KiB receive buffer, reading nothing
+      for 3 s (the answers fill the server's socket, up to the kernel's 4 MiB send buffer),
+      then read them all; print how many answers came whole (200 and a body holding
+      EXPECT) and the bytes left over.
 """
 import socket
 import ssl
@@ -162,6 +167,47 @@ def chunked(port, cafile, path, header_file, total):
     print("%s after %d bytes" % (status or "no answer", sent))
 
 
+def pipeline(port, cafile, count, path, expect):
+    ctx = ssl.create_default_context(cafile=cafile)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(30)
+    raw.connect(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+    reqs = req * count
+    sender = threading.Thread(target=s.sendall, args=(reqs,))
+    sender.start()  # the server stops reading once its answers back up: send from a thread
+    time.sleep(3)
+    data = b""
+    whole = 0
+    while whole < count:
+        try:
+            d = s.recv(65536)
+        except (OSError, ssl.SSLError):
+            break
+        if not d:
+            break
+        data += d
+        # each answer: headers with Content-Length, then that many bytes
+        while True:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = data[:end].decode(errors="replace")
+            n = [int(l.split(":", 1)[1]) for l in head.split("\r\n")
+                 if l.lower().startswith("content-length:")]
+            if not n or len(data) < end + 4 + n[0]:
+                break
+            if not head.startswith("HTTP/1.1 200") or expect.encode() not in data[end + 4:end + 4 + n[0]]:
+                print("bad answer %d: %s" % (whole, head.splitlines()[0]))
+                return
+            whole += 1
+            data = data[end + 4 + n[0]:]
+    sender.join()
+    print("%d whole answers, %d bytes left over" % (whole, len(data)))
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     a = sys.argv[3:]
@@ -173,6 +219,8 @@ def main():
         idle(port, int(a[0]), int(a[1]), a[2:])
     elif mode == "many":
         many(port, int(a[0]), a[1])
+    elif mode == "pipeline":
+        pipeline(port, a[0], int(a[1]), a[2], a[3])
     elif mode == "chunked":
         chunked(port, a[0], a[1], a[2], int(a[3]))
     else:
