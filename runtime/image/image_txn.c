@@ -200,6 +200,18 @@ int image_txn_add_layer(struct image_txn *t, const char *blob_digest, const char
   return 0;
 }
 
+void image_txn_adopt_layer(struct image_txn *t, const char *diffid, const char *dir)
+{
+  for (size_t i = 0; i < t->n_layers; i++)
+    if (strcmp(t->layer_diffids[i], diffid) == 0)
+      return; /* staged already: dir goes with the temp dir */
+  t->layer_diffids = xrealloc(t->layer_diffids, (t->n_layers + 1) * sizeof(char *));
+  t->layer_paths = xrealloc(t->layer_paths, (t->n_layers + 1) * sizeof(char *));
+  t->layer_diffids[t->n_layers] = xstrdup(diffid);
+  t->layer_paths[t->n_layers] = xstrdup(dir);
+  t->n_layers++;
+}
+
 /* Everything the manifest needs is in the store (a concurrent remove may have
  * collected a blob this import found present and did not stage). */
 static int check_complete(const char *store, const char *manifest, struct skiff_err **err)
