@@ -12,6 +12,7 @@
  * the layer to be unpacked from the verified blob after the download, as before. */
 #define _GNU_SOURCE
 #include "registry.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +77,7 @@ static void *stream_main(void *arg)
   struct registry_stream *s = arg;
   struct skiff_err *err = NULL;
   s->ret = image_layer_unpack_gz_reader(stream_read, s, s->dir, s->got, &err);
+  SKIFF_TRACE(s->ret == 0 ? "stream: layer unpacked" : "stream: layer unpack stopped");
   skiff_err_free(&err); /* the unpack from the blob after the download says why */
   return NULL;
 }
