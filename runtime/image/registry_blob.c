@@ -11,7 +11,11 @@
  * stays for the next pull.  A pull that fails for
  * any other reason (a blob that fails verification, disk full, an HTTP error, cancel) removes
  * the parts of its unfinished transfers: nothing unverified is kept as good, nothing is left
- * filling a disk. */
+ * filling a disk.
+ *
+ * A layer blob may be unpacked while it downloads (registry_blob.stream): the stream
+ * (registry_stream.c) is told how far the file is written, and is cut when the file
+ * starts over or the transfer fails. */
 #define _GNU_SOURCE
 #include "registry.h"
 
