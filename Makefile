@@ -87,7 +87,7 @@ BINS += $(BUILD)/webapp
 endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit check-deps fmt fmt-check images clean bench install demo demo-down
+.PHONY: all deps test unit check-deps fmt fmt-check images clean bench install uninstall demo demo-down
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -194,11 +194,26 @@ fmt-check:
 	  clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
 	if [ -n "$$bad" ]; then echo "not formatted (run make fmt):"; echo "$$bad"; exit 1; fi
 
-# make install [PREFIX=/usr/local] [DESTDIR=]: the binaries into $(PREFIX)/bin.
+# make install [PREFIX=/usr/local] [DESTDIR=] [IMMUTABLE=1]: the binaries into
+# $(PREFIX)/bin.  The installed skiff is made immutable (chattr +i): no process can then
+# write it through /proc/PID/exe (CVE-2019-5736), so its create and run need no re-exec
+# through a read-only overlay (runtime/cloned_binary.h).  IMMUTABLE=0, or a filesystem
+# without the flag, installs it plain (skiff then re-executes, as from build/).
+# make uninstall: removes them (clearing the flag first).
 PREFIX ?= /usr/local
+IMMUTABLE ?= 1
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
+	-chattr -i $(DESTDIR)$(PREFIX)/bin/skiff 2>/dev/null
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	@if [ "$(IMMUTABLE)" = 1 ]; then \
+	  chattr +i $(DESTDIR)$(PREFIX)/bin/skiff && echo "$(DESTDIR)$(PREFIX)/bin/skiff: immutable" || \
+	  echo "$(DESTDIR)$(PREFIX)/bin/skiff: the immutable flag cannot be set here; skiff re-executes through an overlay at each create/run"; \
+	fi
+
+uninstall:
+	-chattr -i $(DESTDIR)$(PREFIX)/bin/skiff 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
 
 clean:
 	rm -rf build

@@ -3,10 +3,12 @@
  * copy (see cloned_binary.h).
  *
  * "Already protected" is decided by the running file itself: F_GET_SEALS on
- * /proc/self/exe returns our seals only for a memfd we sealed, and fstatfs() says
- * whether it sits on a read-only overlayfs; no environment variable is trusted for it. */
+ * /proc/self/exe returns our seals only for a memfd we sealed, fstatfs() says whether
+ * it sits on a read-only overlayfs, statx() whether it is immutable; no environment
+ * variable is trusted for it. */
 #define _GNU_SOURCE
 #include "cloned_binary.h"
+#include "spec.h"
 #include "trace.h"
 
 #include <errno.h>
@@ -46,6 +48,12 @@ static enum cloned_binary_kind kind_of(int fd)
   struct statfs sf;
   if (fstatfs(fd, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY))
     return CLONED_BINARY_OVERLAY;
+  /* the filesystem reports the flag it enforces (ext4, xfs, btrfs, tmpfs...) */
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0
+      && (sx.stx_attributes_mask & STATX_ATTR_IMMUTABLE)
+      && (sx.stx_attributes & STATX_ATTR_IMMUTABLE))
+    return CLONED_BINARY_IMMUTABLE;
   return CLONED_BINARY_NONE;
 }
 
@@ -208,11 +216,19 @@ static int memfd_handle(int self, struct skiff_err **err)
   return steal_fd(&mfd);
 }
 
-int cloned_binary_ensure(char **argv, const char *lower_dir, struct skiff_err **err)
+bool cloned_binary_reexecuted(int kind)
+{
+  return kind == CLONED_BINARY_OVERLAY || kind == CLONED_BINARY_MEMFD;
+}
+
+int cloned_binary_ensure(char **argv, const char *lower_dir, bool immutable_enough,
+                         struct skiff_err **err)
 {
   int kind = cloned_binary_kind(err);
-  if (kind != CLONED_BINARY_NONE)
-    return kind < 0 ? -1 : 0;
+  if (kind < 0)
+    return -1;
+  if (cloned_binary_reexecuted(kind) || (kind == CLONED_BINARY_IMMUTABLE && immutable_enough))
+    return 0;
   cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (self < 0)
     return skiff_error(err, errno, "open `/proc/self/exe`");
@@ -233,8 +249,48 @@ int cloned_binary_ensure(char **argv, const char *lower_dir, struct skiff_err **
     }
   /* a handle we made must be what the re-executed skiff will recognise, or it would
      make another one forever */
-  if (kind_of(fd) == CLONED_BINARY_NONE)
+  if (!cloned_binary_reexecuted((int)kind_of(fd)))
     return skiff_error(err, 0, "the protected copy of skiff is neither sealed nor read-only");
   fexecve(fd, argv, environ);
   return skiff_error(err, errno, "fexecve the protected copy of `/proc/self/exe`");
+}
+
+/* The deferred re-exec of an immutable binary (one per process: main sets it). */
+static char **deferred_argv;
+static const char *deferred_lower;
+
+void cloned_binary_defer(char **argv, const char *lower_dir)
+{
+  deferred_argv = argv;
+  deferred_lower = lower_dir;
+}
+
+static bool names_cap(char *const *set, const char *cap)
+{
+  for (size_t i = 0; set && set[i]; i++)
+    if (strcmp(set[i], cap) == 0)
+      return true;
+  return false;
+}
+
+bool cloned_binary_may_unlock(const struct skiff_process *p)
+{
+  if (!p->has_caps)
+    return true;
+  const struct skiff_caps *c = &p->caps;
+  char *const *sets[] = {c->bounding, c->effective, c->permitted, c->inheritable, c->ambient};
+  for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+    if (names_cap(sets[i], "CAP_LINUX_IMMUTABLE"))
+      return true;
+  return false;
+}
+
+int cloned_binary_check_process(const struct skiff_process *p, struct skiff_err **err)
+{
+  if (deferred_argv == NULL || !cloned_binary_may_unlock(p))
+    return 0;
+  char **argv = deferred_argv;
+  deferred_argv = NULL;
+  SKIFF_TRACE("immutable binary, but the config grants CAP_LINUX_IMMUTABLE: re-exec");
+  return cloned_binary_ensure(argv, deferred_lower, false, err);
 }

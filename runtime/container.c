@@ -5,6 +5,7 @@
 #include "container_internal.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "cloned_binary.h"
 #include "hooks.h"
 #include "ns.h"
 #include "seccomp_cache.h"
@@ -131,6 +132,10 @@ static int ctx_init(struct create_ctx *c, const struct container_opts *o, struct
     }
   if (!c->spec->has_process)
     return skiff_error(err, 0, "process: required to create a container");
+  /* CVE-2019-5736: an immutable skiff re-executes through the overlay now if this
+     config could clear the flag (cloned_binary.h); nothing is made yet */
+  if (cloned_binary_check_process(&c->spec->process, err) < 0)
+    return -1;
   if (c->spec->oci_version_unknown)
     skiff_report("warning: ociVersion \"%s\": not a 1.x version, read as 1.x",
                  c->spec->oci_version);

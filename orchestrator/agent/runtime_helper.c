@@ -349,7 +349,7 @@ int agent_runtime_main(int argc, char **argv)
    * exec child is never the skiffd file (re-executes; argv and fd 3 carry over).  The
    * copy, not the overlay skiff's verbs use: this helper lives as long as the agent, so
    * the copy is made once, and the state root is not known before argv is parsed. */
-  if (cloned_binary_ensure(argv, NULL, &err) < 0)
+  if (cloned_binary_ensure(argv, NULL, false, &err) < 0)
     {
       fprintf(stderr, "skiffd agent-runtime: %s\n", err->msg);
       return 1;

@@ -3,7 +3,9 @@
  * It polls /proc for every other process of the container, opens /proc/PID/exe the way
  * the 2019 exploit did (read-only first: a write open of a running binary fails with
  * ETXTBSY), then tries to reopen that handle for writing through /proc/self/fd and to
- * append one byte.  For each process it prints one line:
+ * append one byte; refused with EPERM (an immutable file), it clears the flag through
+ * the handle if it can (CAP_LINUX_IMMUTABLE) and tries again.  For each process it
+ * prints one line:
  *   exe PID DEV:INO LINK write=ok|ERRNO
  * so the test can tell whether the container ever held the host's skiff file.  Stops
  * after `seconds` (argv[1], default 20) or on SIGTERM. */
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,7 +54,16 @@ static void attack(int pid)
     seen[n_seen++] = pid;
   snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
   const char *res = "ok";
-  int w = open(fdpath, O_WRONLY | O_APPEND | O_CLOEXEC);
+  int w = open(fdpath, O_WRONLY | O_APPEND | O_CLOEXEC), flags = 0;
+  if (w < 0 && errno == EPERM && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0
+      && (flags & FS_IMMUTABLE_FL))
+    {
+      flags &= ~FS_IMMUTABLE_FL;
+      if (ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0)
+        w = open(fdpath, O_WRONLY | O_APPEND | O_CLOEXEC);
+      else
+        errno = EPERM;
+    }
   if (w < 0)
     res = strerror(errno);
   else if (write(w, "", 0) < 0 || write(w, "X", 1) != 1)
