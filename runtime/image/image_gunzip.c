@@ -17,6 +17,8 @@
 struct image_gunzip
 {
   int fd;
+  image_read_fn rd; /* instead of read(fd) when set */
+  void *rd_arg;
   bool eof_in, done;
   struct inflate_state st;
   unsigned char in[GUNZIP_IN];
@@ -37,6 +39,14 @@ struct image_gunzip *image_gunzip_open(int fd)
   return g;
 }
 
+struct image_gunzip *image_gunzip_open_reader(image_read_fn rd, void *arg)
+{
+  struct image_gunzip *g = image_gunzip_open(-1);
+  g->rd = rd;
+  g->rd_arg = arg;
+  return g;
+}
+
 void image_gunzip_close(struct image_gunzip *g)
 {
   free(g);
@@ -51,7 +61,7 @@ static bool refill(struct image_gunzip *g, int *err)
     return false;
   ssize_t n;
   do
-    n = read(g->fd, g->in, sizeof(g->in));
+    n = g->rd ? g->rd(g->rd_arg, g->in, sizeof(g->in)) : read(g->fd, g->in, sizeof(g->in));
   while (n < 0 && errno == EINTR);
   if (n < 0)
     {

@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include "image.h"
+#include <sys/types.h>
 #include "digest.h"
+
+/* A byte source read(2)-like: >0 bytes, 0 at the end, -1 with errno; may block. */
+typedef ssize_t (*image_read_fn)(void *arg, void *buf, size_t len);
 
 #define IMAGE_MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define IMAGE_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -120,6 +124,8 @@ char *image_txn_blob_path(struct image_txn *t, const char *digest);
  * verifying that the uncompressed stream hashes to diffid. */
 int image_txn_add_layer(struct image_txn *t, const char *blob_digest, const char *diffid,
                         struct skiff_err **err);
+/* Stage a layer dir the caller unpacked in t->tmpdir and verified against diffid. */
+void image_txn_adopt_layer(struct image_txn *t, const char *diffid, const char *dir);
 /* Move everything in and point name:tag at manifest_digest (replacing an older one,
  * whose unreferenced blobs are collected). */
 int image_txn_commit(struct image_txn *t, const char *ref, const char *manifest_digest,
@@ -148,6 +154,10 @@ enum image_whiteout image_whiteout_kind(const char *clean, char **target);
  * the uncompressed stream. */
 int image_layer_unpack(const char *blob_path, const char *dest, const char *want_diffid,
                        struct skiff_err **err);
+/* The same for a gzip'd layer tar that rd delivers as it arrives; got = the digest of the
+ * tar stream, which the caller checks against the diff_id (unknown while it downloads). */
+int image_layer_unpack_gz_reader(image_read_fn rd, void *arg, const char *dest,
+                                 char got[DIGEST_STR_LEN], struct skiff_err **err);
 /* Extract an image archive (an OCI layout or `docker save` tar, maybe compressed) into
  * dest: regular files, directories and symlinks only, nothing outside dest. */
 int image_archive_extract(const char *archive_path, const char *dest, struct skiff_err **err);
@@ -163,6 +173,8 @@ struct image_gunzip;
 bool image_gunzip_is_gzip(int fd);
 /* Decompress what fd holds from its offset (fd stays the caller's). */
 struct image_gunzip *image_gunzip_open(int fd);
+/* Decompress what rd delivers (a layer being downloaded, registry_stream.c). */
+struct image_gunzip *image_gunzip_open_reader(image_read_fn rd, void *arg);
 /* Up to len decompressed bytes: >0, 0 at the end, -1 with *why (errno set for "read"). */
 ssize_t image_gunzip_read(struct image_gunzip *g, void *buf, size_t len, const char **why);
 void image_gunzip_close(struct image_gunzip *g);

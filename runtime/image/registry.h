@@ -150,14 +150,30 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
 struct registry_blob
 {
   const char *digest;
-  long long size;      /* from the descriptor */
-  size_t index, count; /* for progress: layer index and number of layers */
-  bool is_layer;       /* progress is reported for layers only */
+  long long size;                     /* from the descriptor */
+  size_t index, count;                /* for progress: layer index and number of layers */
+  bool is_layer;                      /* progress is reported for layers only */
+  bool stream;                        /* unpack it while it downloads (registry_stream.c) */
+  struct registry_stream *stream_out; /* that unpack, for registry_stream_join */
 };
 /* Fetch blobs of repo into the transaction (staged, verified), ro->max_parallel at once,
  * reporting through ro->progress. */
 int registry_fetch_blobs(struct registry_client *c, const char *repo, struct image_txn *t,
                          struct registry_blob *blobs, size_t n,
                          const struct image_registry_opts *ro, struct skiff_err **err);
+
+/* registry_stream.c: a layer unpacked (on a thread) from the file its download writes, into
+ * a new dir of t.  NULL when it cannot start: the layer is unpacked after its download. */
+struct registry_stream *registry_stream_start(struct image_txn *t, const char *path,
+                                              long long avail);
+/* The file now holds avail bytes. */
+void registry_stream_feed(struct registry_stream *s, long long avail);
+/* The download is over: verified (size bytes) or not (failed, or started over): the stream
+ * is cut. */
+void registry_stream_end(struct registry_stream *s, bool verified, long long size);
+/* Wait for the unpack and free s: 0 with *dir (staged in t) and got (the tar's digest, to
+ * check against the diff_id); -1 when it was cut or failed (its dir removed): unpack the
+ * verified blob instead. */
+int registry_stream_join(struct registry_stream *s, char **dir, char got[DIGEST_STR_LEN]);
 
 #endif

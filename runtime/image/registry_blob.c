@@ -11,7 +11,11 @@
  * stays for the next pull.  A pull that fails for
  * any other reason (a blob that fails verification, disk full, an HTTP error, cancel) removes
  * the parts of its unfinished transfers: nothing unverified is kept as good, nothing is left
- * filling a disk. */
+ * filling a disk.
+ *
+ * A layer blob may be unpacked while it downloads (registry_blob.stream): the stream
+ * (registry_stream.c) is told how far the file is written, and is cut when the file
+ * starts over or the transfer fails. */
 #define _GNU_SOURCE
 #include "registry.h"
 
@@ -172,6 +176,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
       if (x->status == 200 && x->have > 0)
         {
           /* the registry sends the whole blob despite the Range: start over */
+          registry_stream_end(x->b->stream_out, false, 0);
           if (ftruncate(x->fd, 0) < 0)
             {
               x->write_failed = true;
@@ -215,6 +220,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     }
   digest_update(x->ctx, p, len);
   x->have += (long long)len;
+  registry_stream_feed(x->b->stream_out, x->have);
   if (skiff_now_ms() - x->last_report_ms >= 100 && report(x, IMAGE_PROGRESS_DOWNLOADING) < 0)
     return 0;
   return len;
@@ -294,6 +300,7 @@ static int xfer_complete(struct xfer *x, struct skiff_err **err)
   if (strcmp(got, d) != 0 || (x->b->size >= 0 && x->have != x->b->size))
     {
       unlink(x->path); /* never kept as a part to resume */
+      registry_stream_end(x->b->stream_out, false, 0);
       if (strcmp(got, d) != 0)
         return skiff_error(err, 0, "blob %s: digest mismatch (got %s)", d, got);
       return skiff_error(err, 0, "blob %s: %lld bytes, the manifest says %lld", d, x->have,
@@ -319,6 +326,7 @@ static int xfer_complete(struct xfer *x, struct skiff_err **err)
   x->path = NULL;
   image_txn_adopt_blob(x->f->t, d, staged);
   free(staged);
+  registry_stream_end(x->b->stream_out, true, x->have);
   close(x->fd); /* releases the lock */
   x->fd = -1;
   x->done = true;
@@ -373,6 +381,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct skiff_err **err)
     {
       /* the part is no prefix the registry recognises: start over */
       x->range_refused = true;
+      registry_stream_end(x->b->stream_out, false, 0);
       if (ftruncate(x->fd, 0) < 0)
         return skiff_error(err, errno, "truncate `%s`", x->path);
       digest_free(x->ctx);
@@ -424,8 +433,13 @@ int registry_fetch_blobs(struct registry_client *c, const char *repo, struct ima
           struct xfer *x = &xs[next++];
           x->t0_ms = skiff_now_ms();
           if (open_part(x, err) < 0)
-            ret = skiff_err_prefix(err, "blob %s", x->b->digest);
-          else if (x->b->size >= 0 && x->have == x->b->size)
+            {
+              ret = skiff_err_prefix(err, "blob %s", x->b->digest);
+              break;
+            }
+          if (x->b->stream) /* NULL when it cannot start: unpacked after the download */
+            x->b->stream_out = registry_stream_start(t, x->path, x->have);
+          if (x->b->size >= 0 && x->have == x->b->size)
             {
               ret = xfer_complete(x, err); /* all of it was there already */
               finished++;
@@ -465,6 +479,15 @@ int registry_fetch_blobs(struct registry_client *c, const char *repo, struct ima
     {
       if (ret < 0 && !f.keep_parts && xs[i].shared && !xs[i].done && xs[i].path)
         unlink(xs[i].path); /* still under our lock */
+      if (!xs[i].done)
+        registry_stream_end(blobs[i].stream_out, false, 0);
+      if (ret < 0 && blobs[i].stream_out)
+        {
+          char *dir, got[DIGEST_STR_LEN];
+          registry_stream_join(blobs[i].stream_out, &dir, got); /* ... and discarded */
+          blobs[i].stream_out = NULL;
+          free(dir);
+        }
       xfer_free(&xs[i]);
     }
   free(xs);

@@ -11,10 +11,6 @@
 #include <pthread.h>
 #include <string.h>
 
-/* libarchive sets and restores the process umask around every file it writes: two
- * unpacks in one process at once could leave the umask at 0.  One at a time. */
-static pthread_mutex_t unpack_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static bool listed(const char *list, const char *domain)
 {
   size_t n = strlen(domain);
@@ -141,7 +137,16 @@ static bool in_store(struct pull *p, const char *digest)
   return access(path, F_OK) == 0;
 }
 
-static int unpack_layers(struct pull *p, char **ids, struct skiff_err **err)
+/* A layer unpacked while it downloaded (registry_stream.c). */
+struct streamed
+{
+  const char *digest;
+  char *dir;
+  char got[DIGEST_STR_LEN];
+};
+
+static int unpack_layers(struct pull *p, char **ids, struct streamed *sl, size_t ns,
+                         struct skiff_err **err)
 {
   for (size_t i = 0; i < p->m.n_layers; i++)
     {
@@ -150,15 +155,55 @@ static int unpack_layers(struct pull *p, char **ids, struct skiff_err **err)
         continue;
       if (progress(p, i, IMAGE_PROGRESS_EXTRACTING, p->m.layer_sizes[i]) != 0)
         return skiff_error(err, 0, "cancelled");
-      pthread_mutex_lock(&unpack_lock);
-      int ret = image_txn_add_layer(&p->t, p->m.layer_digests[i], ids[i], err);
-      pthread_mutex_unlock(&unpack_lock);
+      struct streamed *s = NULL;
+      for (size_t j = 0; j < ns && s == NULL; j++)
+        if (sl[j].dir && strcmp(sl[j].digest, p->m.layer_digests[i]) == 0)
+          s = &sl[j];
+      int ret = 0;
+      if (s && strcmp(s->got, ids[i]) != 0)
+        ret = skiff_error(err, 0, "layer %s: layer %s: diff_id mismatch (content is %s)",
+                          p->m.layer_digests[i], ids[i], s->got);
+      else if (s)
+        image_txn_adopt_layer(&p->t, ids[i], s->dir);
+      else
+        ret = image_txn_add_layer(&p->t, p->m.layer_digests[i], ids[i], err);
       if (ret < 0)
         return -1;
       if (progress(p, i, IMAGE_PROGRESS_DONE, p->m.layer_sizes[i]) != 0)
         return skiff_error(err, 0, "cancelled");
     }
   return 0;
+}
+
+/* The config as staged or stored, verified either way; then every layer the store lacks,
+ * a streamed one checked against its diff_id. */
+static int pull_unpack(struct pull *p, struct streamed *sl, size_t ns, struct skiff_err **err)
+{
+  size_t n = p->m.n_layers;
+  int ret = 0;
+  cleanup_free char *cpath = image_txn_blob_path(&p->t, p->m.config_digest);
+  cleanup_free char *ctext = NULL;
+  size_t clen = 0;
+  char got[DIGEST_STR_LEN];
+  if (cpath == NULL || skiff_read_file(cpath, &ctext, &clen, err) < 0)
+    return skiff_error(err, ENOENT, "config %s: not staged", p->m.config_digest);
+  digest_buffer(ctext, clen, got);
+  if (strcmp(got, p->m.config_digest) != 0)
+    return skiff_error(err, 0, "blob %s: digest mismatch", p->m.config_digest);
+  char **ids = NULL;
+  if (image_config_diff_ids(ctext, clen, &ids, err) < 0)
+    return -1;
+  size_t n_ids = 0;
+  while (ids[n_ids])
+    n_ids++;
+  if (n_ids != n)
+    ret = skiff_error(err, 0, "image config: %zu diff_ids for %zu layers", n_ids, n);
+  else
+    ret = unpack_layers(p, ids, sl, ns, err);
+  for (size_t i = 0; i < n_ids; i++)
+    free(ids[i]);
+  free(ids);
+  return ret;
 }
 
 static int pull_config_and_layers(struct pull *p, struct skiff_err **err)
@@ -187,37 +232,29 @@ static int pull_config_and_layers(struct pull *p, struct skiff_err **err)
                                           .size = p->m.layer_sizes[i],
                                           .index = i,
                                           .count = n,
-                                          .is_layer = true};
+                                          .is_layer = true,
+                                          .stream = true};
     }
   if (ret == 0)
     ret = registry_fetch_blobs(&p->c, p->ref.repo, &p->t, want, nw, &p->o->registry, err);
-  free(want);
   SKIFF_TRACE("pull: blobs fetched and verified");
-  if (ret < 0)
-    return -1;
-  /* the config as staged or stored, verified either way */
-  cleanup_free char *cpath = image_txn_blob_path(&p->t, p->m.config_digest);
-  cleanup_free char *ctext = NULL;
-  size_t clen = 0;
-  char got[DIGEST_STR_LEN];
-  if (cpath == NULL || skiff_read_file(cpath, &ctext, &clen, err) < 0)
-    return skiff_error(err, ENOENT, "config %s: not staged", p->m.config_digest);
-  digest_buffer(ctext, clen, got);
-  if (strcmp(got, p->m.config_digest) != 0)
-    return skiff_error(err, 0, "blob %s: digest mismatch", p->m.config_digest);
-  char **ids = NULL;
-  if (image_config_diff_ids(ctext, clen, &ids, err) < 0)
-    return -1;
-  size_t n_ids = 0;
-  while (ids[n_ids])
-    n_ids++;
-  if (n_ids != n)
-    ret = skiff_error(err, 0, "image config: %zu diff_ids for %zu layers", n_ids, n);
-  else
-    ret = unpack_layers(p, ids, err);
-  for (size_t i = 0; i < n_ids; i++)
-    free(ids[i]);
-  free(ids);
+  /* the layers that unpacked while they downloaded (each dir staged in the transaction) */
+  struct streamed *sl = xzalloc((nw + 1) * sizeof(*sl));
+  size_t ns = 0;
+  for (size_t j = 0; j < nw; j++)
+    if (want[j].stream_out)
+      {
+        sl[ns].digest = want[j].digest;
+        registry_stream_join(want[j].stream_out, &sl[ns].dir, sl[ns].got);
+        ns++;
+      }
+  free(want);
+  SKIFF_TRACE("pull: streamed layers joined");
+  if (ret == 0)
+    ret = pull_unpack(p, sl, ns, err);
+  for (size_t j = 0; j < ns; j++)
+    free(sl[j].dir);
+  free(sl);
   return ret;
 }
 

@@ -308,6 +308,27 @@ oci_layout_layers() {
 	store_is_empty
 }
 
+@test "a layer swapped for another valid layer of its size: unpacked as it downloads, refused by its digest, nothing enters the store" {
+	registry_start swap
+	skopeo copy -q --dest-tls-verify=false "oci-archive:$FWORK/busybox.tar" "docker://$REG/bb:1"
+	layer=$(skopeo inspect --raw --tls-verify=false "docker://$REG/bb:1" | jq -r '.layers[0].digest')
+	data=$(registry_blob_data "$layer")
+	size=$(stat -c %s "$data")
+	mkdir -p "$WORK/fake"
+	echo planted >"$WORK/fake/planted-by-swap"
+	tar -C "$WORK/fake" -czf "$WORK/fake.tgz" planted-by-swap
+	[ "$(stat -c %s "$WORK/fake.tgz")" -lt "$size" ] || fail "the fake layer is not smaller"
+	# the same size: zeros after the gzip member end the stream, so it unpacks whole
+	cp "$WORK/fake.tgz" "$data"
+	truncate -s "$size" "$data"
+	SKIFF_TRACE=$WORK/trace run sk pull "$REG/bb:1"
+	one_line_error
+	assert_contains "$output" "blob $layer: digest mismatch"
+	grep -q "stream: layer unpacked" "$WORK/trace" || fail "not unpacked while downloading: $(cat "$WORK/trace")"
+	store_is_empty
+	[ -z "$(find "$SKIFF_IMAGE_ROOT" -name planted-by-swap)" ] || fail "the swapped layer's file is in the store"
+}
+
 @test "a pull killed in the middle of a layer: the next pull resumes it and verifies the whole" {
 	build_file_image big:1 24
 	SKIFF_IMAGE_ROOT=$WORK/src "$SKIFF" push -q big:1 "$SREG/big:1"
@@ -327,9 +348,11 @@ oci_layout_layers() {
 	[ "$have" -gt $((4 * 1024 * 1024)) ] && [ "$have" -lt $((24 * 1024 * 1024)) ] ||
 		fail "part holds $have bytes"
 	[ ! -s "$SKIFF_IMAGE_ROOT/images.json" ] || [ "$(jq length "$SKIFF_IMAGE_ROOT/images.json")" = 0 ]
-	run sk pull "$PROXY/big:1"
+	SKIFF_TRACE=$WORK/trace run sk pull "$PROXY/big:1"
 	assert_status 0
 	assert_contains "$output" "(resumed)"
+	# the part kept and the rest as it arrived, unpacked while downloading
+	grep -q "stream: layer unpacked" "$WORK/trace" || fail "not unpacked while downloading: $(cat "$WORK/trace")"
 	grep -Eq "GET /v2/big/blobs/$layer range=bytes=[1-9][0-9]*-" "$PROXY_LOG" ||
 		fail "no Range request: $(cat "$PROXY_LOG")"
 	dir=$(sk image inspect "$PROXY/big:1" | jq -r '.layers[0]')

@@ -321,6 +321,36 @@ static void test_unpack_escapes(void)
   CHECK(count_dir(path("outside")) == 1);
 }
 
+/* An entry whose name holds a symlink an earlier entry made replaces the symlink: a
+ * directory entry does not chmod/chown/utime the symlink's target, a file entry does not
+ * write through it. */
+static void test_unpack_over_symlink(void)
+{
+  CHECK(mkdir(path("outside2"), 0700) == 0 || errno == EEXIST);
+  CHECK(chmod(path("outside2"), 0700) == 0);
+  write_text(path("outside2/file"), "host file");
+  char dir_target[600], file_target[600];
+  snprintf(dir_target, sizeof(dir_target), "%s/outside2", tmp);
+  snprintf(file_target, sizeof(file_target), "%s/outside2/file", tmp);
+  const struct tentry ents[] = {{'l', "d", dir_target},
+                                {'d', "d", NULL},
+                                {'l', "f", file_target},
+                                {'f', "f", "layer content"}};
+  struct skiff_err *err = unpack(ents, 4, path("ovs"));
+  report(err);
+  CHECK(err == NULL);
+  skiff_err_free(&err);
+  struct stat st;
+  CHECK(lstat(path("ovs/d"), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755);
+  CHECK(lstat(path("ovs/f"), &st) == 0 && S_ISREG(st.st_mode));
+  CHECK(stat(path("outside2"), &st) == 0 && (st.st_mode & 07777) == 0700);
+  CHECK(st.st_mtime != 1000000);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  CHECK(skiff_read_file(path("outside2/file"), &text, &len, NULL) == 0);
+  CHECK(text && strcmp(text, "host file") == 0);
+}
+
 static void test_diffid_check(void)
 {
   const struct tentry ents[] = {{'f', "hello", "world"}};
@@ -696,6 +726,7 @@ int main(void)
   RUN_TEST(test_unpack_whiteouts);
   RUN_TEST(test_overlay_xattrs_stripped);
   RUN_TEST(test_unpack_escapes);
+  RUN_TEST(test_unpack_over_symlink);
   RUN_TEST(test_diffid_check);
   RUN_TEST(test_gunzip_members);
   RUN_TEST(test_store_roundtrip);
