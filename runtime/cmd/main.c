@@ -198,25 +198,6 @@ static int parse_globals(int argc, char **argv, struct cmd_global *g, int *rc)
   return i;
 }
 
-/* CVE-2019-5736 (cloned_binary.h): re-execute through a read-only overlay of our directory
- * whose second, dummy, lower layer is the state root (root's own, as runc uses its state
- * dir; only a lookup of our binary's name ever goes through the overlay, and the top
- * layer answers it). */
-static int protect_binary(const char *root, char **argv, bool defer, struct skiff_err **err)
-{
-  struct stat st;
-  bool have_root
-      = stat(root, &st) == 0 ? S_ISDIR(st.st_mode) : skiff_mkdir_p(root, 0700, NULL) == 0;
-  if (defer && cloned_binary_kind(NULL) == CLONED_BINARY_IMMUTABLE)
-    {
-      /* an immutable binary needs no re-exec unless the config grants the capability
-         that clears the flag: decided when the config is read (container.c) */
-      cloned_binary_defer(argv, have_root ? root : NULL);
-      return 0;
-    }
-  return cloned_binary_ensure(argv, have_root ? root : NULL, false, err);
-}
-
 /* create, and run of a bundle (not docker's run of an image, whose front end makes its
  * rootfs and network before the config exists): the verbs that may defer. */
 static bool may_defer(const struct cmd_verb *v, int argc, char **argv)
@@ -229,6 +210,26 @@ static bool may_defer(const struct cmd_verb *v, int argc, char **argv)
   bool is_image = cmd_run_is_image(argc, argv, &image);
   image_info_free(image);
   return !is_image;
+}
+
+/* CVE-2019-5736 (cloned_binary.h): re-execute through a read-only overlay of our directory
+ * whose second, dummy, lower layer is the state root (root's own, as runc uses its state
+ * dir; only a lookup of our binary's name ever goes through the overlay, and the top
+ * layer answers it). */
+static int protect_binary(const char *root, char **argv, const struct cmd_verb *v, int vargc,
+                          char **vargv, struct skiff_err **err)
+{
+  struct stat st;
+  bool have_root
+      = stat(root, &st) == 0 ? S_ISDIR(st.st_mode) : skiff_mkdir_p(root, 0700, NULL) == 0;
+  /* an immutable binary needs no re-exec unless the config grants the capability that
+     clears the flag: decided when the config is read (container.c) */
+  if (cloned_binary_kind(NULL) == CLONED_BINARY_IMMUTABLE && may_defer(v, vargc, vargv))
+    {
+      cloned_binary_defer(argv, have_root ? root : NULL);
+      return 0;
+    }
+  return cloned_binary_ensure(argv, have_root ? root : NULL, false, err);
 }
 
 int main(int argc, char **argv)
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
    * overlay of the binary (or a sealed memfd copy), or from an immutable installed file,
    * so /proc/PID/exe never leads the container to a host file it could write. */
   if ((v == &cmd_verb_create || v == &cmd_verb_run || v == &cmd_verb_exec)
-      && protect_binary(g.root, argv, may_defer(v, vargc, vargv), &err) < 0)
+      && protect_binary(g.root, argv, v, vargc, vargv, &err) < 0)
     {
       fprintf(stderr, "skiff %s: %s\n", v->name, err->msg);
       skiff_err_free(&err);
