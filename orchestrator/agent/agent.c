@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "agent_internal.h"
 #include "client.h"
+#include "decide.h"
 #include "image.h"
 #include "net.h"
 #include "netagent.h"
@@ -194,22 +195,39 @@ void *agent_heartbeat_thread(void *arg)
       paths[i] = xasprintf("/v1/nodes/%s/heartbeat", h->names[i]);
       registered[i] = h->registered;
     }
+  /* interval 0: follow the server's heartbeatInterval (1 s until it has answered) */
+  bool follow = h->interval == 0;
+  double interval = follow ? 1 : h->interval;
   while (!agent_stopping)
     {
-      double next = agent_now() + h->interval;
+      double next = agent_now() + interval;
       cleanup_free char *failure = NULL;
       for (size_t i = 0; i < h->n && !agent_stopping; i++)
         {
           struct skiff_err *err = NULL;
           long status = 0;
+          json_t *reply = NULL;
           if (h->creds)
             client_set_token(c, agent_credentials_for(h->creds, h->names[i]));
-          if (registered[i] && client_call(c, "POST", paths[i], empty, &status, NULL, &err) < 0
+          if (registered[i]
+              && client_call(c, "POST", paths[i], empty, &status, follow ? &reply : NULL, &err)
+                     < 0
               && status == 404)
             {
               /* the node object was deleted: register again (API.md, agent protocol) */
               skiff_err_free(&err);
               registered[i] = false;
+            }
+          if (reply)
+            {
+              double want = agent_heartbeat_interval(reply, interval);
+              if (want != interval)
+                {
+                  agent_log("heartbeat: every %gs, as the server asks (was %gs)", want, interval);
+                  next += want - interval;
+                  interval = want;
+                }
+              json_decref(reply);
             }
           if (!registered[i] && err == NULL)
             {
@@ -264,6 +282,8 @@ static void agent_usage(FILE *f)
       "  --image-root DIR  the node's image store (default $SKIFF_IMAGE_ROOT or /var/lib/skiff)\n"
       "  --log-max SIZE    rotate a replica's log at this size, one old file kept (default 10Mi)\n"
       "  --log-retention S keep a removed replica's logs this long (default 300)\n"
+      "  --heartbeat-interval S  seconds between heartbeats (default: what the server asks,\n"
+      "                    its --heartbeat-interval: a quarter of its --node-grace)\n"
       "  --proxy-mode MODE node ports on the node address: nftables (kernel DNAT), userspace,\n"
       "                    or auto (default: nftables when it works here); 127.0.0.1: userspace\n"
       "  --fake-runtime    simulate containers: bound replicas are reported Running + ready\n"
@@ -591,7 +611,7 @@ int agent_main(int argc, char **argv)
                          .log_max = "10Mi",
                          .log_retention = 300,
                          .agent_port = AGENT_DEFAULT_PORT};
-  double count = 1, interval = 1;
+  double count = 1, interval = 0; /* 0: the server's heartbeatInterval */
   int fake = 0, opt, real_only = 0;
   const char *real_flag = NULL;
 
@@ -642,7 +662,9 @@ int agent_main(int argc, char **argv)
             return 2;
           break;
         case 'i':
-          if (parse_number("--heartbeat-interval", optarg, 0.01, 3600, &interval) < 0)
+          if (parse_number("--heartbeat-interval", optarg, AGENT_HEARTBEAT_MIN, AGENT_HEARTBEAT_MAX,
+                           &interval)
+              < 0)
             return 2;
           break;
         case 'F':

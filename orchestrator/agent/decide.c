@@ -141,6 +141,17 @@ char *agent_backoff_reason(double delay, const char *exit_reason, long long wall
                    exit_reason, at);
 }
 
+/* ---- heartbeats ------------------------------------------------------------------------ */
+
+double agent_heartbeat_interval(const json_t *reply, double current)
+{
+  json_t *v = json_object_get(reply, "heartbeatInterval");
+  if (!json_is_number(v))
+    return current;
+  double d = json_number_value(v);
+  return d >= AGENT_HEARTBEAT_MIN && d <= AGENT_HEARTBEAT_MAX ? d : current;
+}
+
 /* ---- probes ---------------------------------------------------------------------------- */
 
 void agent_probe_spec_clear(struct agent_probe_spec *s)

@@ -99,6 +99,15 @@ char *agent_exit_reason(const struct agent_exit *e, long long memory, const char
  * 2026-11-28T12:00:05Z" (malloc'd); wall: the wall clock time of the next try. */
 char *agent_backoff_reason(double delay, const char *exit_reason, long long wall);
 
+/* ---- heartbeats ------------------------------------------------------------------------ */
+
+/* The period an agent heartbeats at when it follows the server: the `heartbeatInterval` of
+ * the server's heartbeat answer when that is a number of seconds in [AGENT_HEARTBEAT_MIN,
+ * AGENT_HEARTBEAT_MAX], else `current` (an older server, a bad value: keep beating). */
+#define AGENT_HEARTBEAT_MIN 0.01
+#define AGENT_HEARTBEAT_MAX 3600
+double agent_heartbeat_interval(const json_t *reply, double current);
+
 /* ---- probes ---------------------------------------------------------------------------- */
 
 enum agent_probe_kind

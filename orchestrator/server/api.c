@@ -242,11 +242,14 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           "# TYPE skiff_events_dropped_total counter\nskiff_events_dropped_total %llu\n"
           "# TYPE skiff_http_refused_total counter\n"
           "skiff_http_refused_total{code=\"401\"} %llu\nskiff_http_refused_total{code=\"403\"} "
-          "%llu\nskiff_http_refused_total{code=\"413\"} %llu\n",
+          "%llu\nskiff_http_refused_total{code=\"413\"} %llu\n"
+          "# TYPE skiff_node_heartbeats_total counter\nskiff_node_heartbeats_total %llu\n"
+          "# TYPE skiff_heartbeat_interval_seconds gauge\nskiff_heartbeat_interval_seconds %g\n",
           (unsigned long long)api->cl->txns, (unsigned long long)api->cl->conflicts,
           (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
           (unsigned long long)api->cl->events.dropped, (unsigned long long)api->http_401,
-          (unsigned long long)api->http_403, (unsigned long long)api->http_413);
+          (unsigned long long)api->http_403, (unsigned long long)api->http_413,
+          (unsigned long long)api->heartbeats, api->cfg.heartbeat_interval);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,

@@ -436,6 +436,7 @@ static enum MHD_Result node_heartbeat(struct api *api, struct MHD_Connection *c,
                                       struct view_node *node)
 {
   cluster_heartbeat(api->cl, node->name, cluster_clock(api->cl));
+  api->heartbeats++;
   struct jtext t = {0};
   jtext_str(&t, "{\"name\":");
   jtext_quote(&t, node->name);

@@ -40,6 +40,7 @@ struct api
   unsigned conns, conns_closed;
   double last_trim;
   struct tlsio_set tls_held; /* TLS connections holding bytes to send (tlsio.h) */
+  uint64_t heartbeats;       /* node heartbeats answered (skiff_node_heartbeats_total) */
   char heartbeat_tail[48];   /* `,"heartbeatInterval":N}`: the end of every heartbeat reply */
 };
 

@@ -77,7 +77,8 @@ static void usage(FILE *f)
           "  --name                this server's name among several (default HOST:PORT)\n"
           "  --advertise           URL clients reach it at (default https://LISTEN)\n"
           "  --leader-lease        leader lease TTL in seconds (default 3)\n"
-          "  --heartbeat-interval  heartbeat period agents are told to use (default 1)\n"
+          "  --heartbeat-interval  heartbeat period agents are told to use (default: a quarter\n"
+          "                        of --node-grace, 1.25 s)\n"
           "  --node-grace          missed-heartbeat time before a node is NotReady "
           "(default 5)\n"
           "  --cluster-cidr        pod subnets are cut from this range, or `none` "
@@ -330,6 +331,18 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
       usage(stderr);
       return 2;
     }
+  /* Kubernetes renews a node's lease every 10 s against a 40 s grace: four beats may be
+   * missed or late before a node is NotReady.  The same ratio by default; one idle
+   * heartbeat costs the server ~25 us (1,000 nodes at 1 s: 2.4 % of a core). */
+  if (o->heartbeat_interval == 0)
+    o->heartbeat_interval = o->node_grace / 4;
+  else if (o->heartbeat_interval >= o->node_grace)
+    {
+      fprintf(stderr,
+              "skiffd server: --heartbeat-interval %g must be shorter than --node-grace %g\n",
+              o->heartbeat_interval, o->node_grace);
+      return 2;
+    }
   o->pod_pool.enabled = strcmp(cluster_cidr, "none") != 0;
   o->pod_pool.node_prefix = (int)node_prefix;
   if (o->pod_pool.enabled
@@ -355,7 +368,7 @@ int server_main(int argc, char **argv)
 {
   struct server_opts o = {.listen = "127.0.0.1:7070",
                           .data = "/var/lib/skiffd",
-                          .heartbeat_interval = 1,
+                          .heartbeat_interval = 0, /* node_grace / 4 unless given */
                           .node_grace = 5,
                           .max_conns = 4096,
                           .max_conns_per_client = 128,

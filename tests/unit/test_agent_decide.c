@@ -280,6 +280,36 @@ static void test_image_names_registry(void)
   CHECK(!agent_image_names_registry(NULL));
 }
 
+/* The agent follows the period the server asks for, and keeps its own on anything else. */
+static void test_heartbeat_interval(void)
+{
+  struct
+  {
+    const char *reply;
+    double want;
+  } cases[] = {
+      {"{\"name\":\"n1\",\"status\":\"Ready\",\"heartbeatInterval\":1.25}", 1.25},
+      {"{\"heartbeatInterval\":0.5}", 0.5},
+      {"{\"heartbeatInterval\":2}", 2}, /* an integer */
+      {"{\"heartbeatInterval\":3600}", 3600},
+      {"{\"name\":\"n1\",\"status\":\"Ready\"}", 7}, /* an older server */
+      {"{\"heartbeatInterval\":\"1\"}", 7},              /* a string */
+      {"{\"heartbeatInterval\":0}", 7},                    /* would spin */
+      {"{\"heartbeatInterval\":-1}", 7},
+      {"{\"heartbeatInterval\":0.001}", 7},
+      {"{\"heartbeatInterval\":86400}", 7}, /* a node would look dead for a day */
+      {"[1.25]", 7},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+      json_t *j = probe_json(cases[i].reply);
+      CHECK(j != NULL);
+      CHECK(agent_heartbeat_interval(j, 7) == cases[i].want);
+      json_decref(j);
+    }
+  CHECK(agent_heartbeat_interval(NULL, 7) == 7);
+}
+
 int main(void)
 {
   RUN_TEST(test_want_of);
@@ -292,5 +322,6 @@ int main(void)
   RUN_TEST(test_probe_liveness);
   RUN_TEST(test_tail);
   RUN_TEST(test_image_names_registry);
+  RUN_TEST(test_heartbeat_interval);
   return CHECK_DONE();
 }

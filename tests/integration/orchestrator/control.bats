@@ -167,3 +167,43 @@ teardown() {
 	[ "$status" -eq 2 ]
 	assert_contains "$output" "--root is for the real agent, not --fake-runtime"
 }
+
+# heartbeats_in SECONDS: node heartbeats the server answered over SECONDS
+heartbeats_in() {
+	local a b
+	a=$(metric skiff_node_heartbeats_total)
+	sleep "$1"
+	b=$(metric skiff_node_heartbeats_total)
+	echo $((b - a))
+}
+
+@test "agents beat at the period the server asks: a quarter of --node-grace, or --heartbeat-interval" {
+	# grace 2 s: every 0.5 s, where an agent on its own would beat every 1 s
+	start_server --node-grace 2
+	[ "$(metric skiff_heartbeat_interval_seconds)" = 0.5 ] || fail "$(api GET /metrics)"
+	start_agent n1
+	wait_for 10 nodes_ready 1
+	wait_for 5 grep -q "heartbeat: every 0.5s, as the server asks" "$ORCH_TMP/agent-n1.log"
+	n=$(heartbeats_in 3)
+	[ "$n" -ge 4 ] && [ "$n" -le 8 ] || fail "$n heartbeats in 3 s at 0.5 s"
+	# the server's flag wins over the default; a period not below the grace is refused
+	kill "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	start_server --node-grace 2 --heartbeat-interval 0.25
+	wait_for 5 grep -q "heartbeat: every 0.25s, as the server asks" "$ORCH_TMP/agent-n1.log"
+	n=$(heartbeats_in 3)
+	[ "$n" -ge 8 ] && [ "$n" -le 16 ] || fail "$n heartbeats in 3 s at 0.25 s"
+	run "$SKIFFD" server --listen 127.0.0.1:1 --data "$ORCH_TMP/x" --node-grace 2 \
+		--heartbeat-interval 2
+	[ "$status" -eq 2 ]
+	assert_contains "$output" "--heartbeat-interval 2 must be shorter than --node-grace 2"
+	[ ! -e "$ORCH_TMP/x" ] || fail "a refused start made its data dir"
+	# an agent given its own period keeps it
+	start_agent n2 --heartbeat-interval 1
+	wait_for 10 nodes_ready 2
+	sleep 1
+	run grep -c "as the server asks" "$ORCH_TMP/agent-n2.log"
+	[ "$output" = 0 ] || fail "n2 followed the server: $(cat "$ORCH_TMP/agent-n2.log")"
+	n=$(heartbeats_in 3)
+	[ "$n" -ge 10 ] && [ "$n" -le 19 ] || fail "$n heartbeats in 3 s from n1 at 0.25 s and n2 at 1 s"
+}

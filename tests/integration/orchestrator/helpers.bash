@@ -121,6 +121,11 @@ api() {
 		${3:+-H 'Content-Type: application/json' --data "$3"} "$URL$2"
 }
 
+# metric NAME: a sample of /metrics (0 when absent)
+metric() {
+	api GET /metrics | awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
 wait_for() {
 	local secs=$1 i

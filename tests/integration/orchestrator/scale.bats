@@ -14,11 +14,6 @@ teardown() {
 	orch_teardown
 }
 
-# metric NAME: a sample of /metrics (0 when absent)
-metric() {
-	api GET /metrics | awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 0 }'
-}
-
 # all_bound N: exactly N replicas, none Pending (or Lost: no node may look dead meanwhile)
 all_bound() {
 	[ "$(metric 'skiff_replicas{state="Pending"}')" -eq 0 ] &&
