@@ -283,7 +283,7 @@ static void agent_usage(FILE *f)
       "  --log-max SIZE    rotate a replica's log at this size, one old file kept (default 10Mi)\n"
       "  --log-retention S keep a removed replica's logs this long (default 300)\n"
       "  --heartbeat-interval S  seconds between heartbeats (default: what the server asks,\n"
-      "                    its --heartbeat-interval: a quarter of its --node-grace)\n"
+      "                    its --heartbeat-interval: a third of its --node-grace)\n"
       "  --proxy-mode MODE node ports on the node address: nftables (kernel DNAT), userspace,\n"
       "                    or auto (default: nftables when it works here); 127.0.0.1: userspace\n"
       "  --fake-runtime    simulate containers: bound replicas are reported Running + ready\n"

@@ -177,9 +177,9 @@ heartbeats_in() {
 	echo $((b - a))
 }
 
-@test "agents beat at the period the server asks: a quarter of --node-grace, or --heartbeat-interval" {
-	# grace 2 s: every 0.5 s, where an agent on its own would beat every 1 s
-	start_server --node-grace 2
+@test "agents beat at the period the server asks: a third of --node-grace, or --heartbeat-interval" {
+	# grace 1.5 s: every 0.5 s, where an agent on its own would beat every 1 s
+	start_server --node-grace 1.5
 	[ "$(metric skiff_heartbeat_interval_seconds)" = 0.5 ] || fail "$(api GET /metrics)"
 	start_agent n1
 	wait_for 10 nodes_ready 1
@@ -189,7 +189,7 @@ heartbeats_in() {
 	# the server's flag wins over the default; a period not below the grace is refused
 	kill "$SERVER_PID"
 	wait "$SERVER_PID" 2>/dev/null || true
-	start_server --node-grace 2 --heartbeat-interval 0.25
+	start_server --node-grace 1.5 --heartbeat-interval 0.25
 	wait_for 5 grep -q "heartbeat: every 0.25s, as the server asks" "$ORCH_TMP/agent-n1.log"
 	n=$(heartbeats_in 3)
 	[ "$n" -ge 8 ] && [ "$n" -le 16 ] || fail "$n heartbeats in 3 s at 0.25 s"
