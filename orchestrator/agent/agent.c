@@ -210,8 +210,7 @@ void *agent_heartbeat_thread(void *arg)
           if (h->creds)
             client_set_token(c, agent_credentials_for(h->creds, h->names[i]));
           if (registered[i]
-              && client_call(c, "POST", paths[i], empty, &status, follow ? &reply : NULL, &err)
-                     < 0
+              && client_call(c, "POST", paths[i], empty, &status, follow ? &reply : NULL, &err) < 0
               && status == 404)
             {
               /* the node object was deleted: register again (API.md, agent protocol) */

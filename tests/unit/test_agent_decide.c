@@ -293,8 +293,8 @@ static void test_heartbeat_interval(void)
       {"{\"heartbeatInterval\":2}", 2}, /* an integer */
       {"{\"heartbeatInterval\":3600}", 3600},
       {"{\"name\":\"n1\",\"status\":\"Ready\"}", 7}, /* an older server */
-      {"{\"heartbeatInterval\":\"1\"}", 7},              /* a string */
-      {"{\"heartbeatInterval\":0}", 7},                    /* would spin */
+      {"{\"heartbeatInterval\":\"1\"}", 7},          /* a string */
+      {"{\"heartbeatInterval\":0}", 7},              /* would spin */
       {"{\"heartbeatInterval\":-1}", 7},
       {"{\"heartbeatInterval\":0.001}", 7},
       {"{\"heartbeatInterval\":86400}", 7}, /* a node would look dead for a day */
