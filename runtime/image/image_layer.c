@@ -214,44 +214,49 @@ static void strip_overlay_xattrs(struct archive_entry *e)
 
 /* Reads the decompressed stream of a blob and hashes it: gzip with ISA-L
  * (image_gunzip.c), anything else out of a raw-format libarchive reader with its filters.
- * The tar reader pulls from here, so the diffid is computed in the same pass. */
+ * The tar reader pulls from here, so the diffid is computed in the same pass, by a thread
+ * beside this one (digest_pipe.c) while this one writes the files. */
 struct chain
 {
   struct archive *raw;     /* NULL when gz */
   struct image_gunzip *gz; /* reads fd */
   int fd;
-  struct digest_ctx *ctx;
-  char buf[65536];
+  struct digest_pipe *hash;
+  const void *cur; /* the block the tar reader was last given */
 };
 
-/* The next decompressed bytes into c->buf, hashed; errors set on a. */
+/* The next decompressed bytes into c->cur, handed to the hash; errors set on a. */
 static la_ssize_t chain_fill(struct chain *c, struct archive *a)
 {
   la_ssize_t n;
+  void *buf = digest_pipe_buffer(c->hash);
   if (c->gz)
     {
       const char *why = "";
-      n = image_gunzip_read(c->gz, c->buf, sizeof(c->buf), &why);
+      n = image_gunzip_read(c->gz, buf, DIGEST_PIPE_BUF, &why);
       if (n < 0)
         {
           archive_set_error(a, errno, "%s", why);
           return -1;
         }
     }
-  else if ((n = archive_read_data(c->raw, c->buf, sizeof(c->buf))) < 0)
+  else if ((n = archive_read_data(c->raw, buf, DIGEST_PIPE_BUF)) < 0)
     {
       archive_set_error(a, archive_errno(c->raw), "%s", archive_error_string(c->raw));
       return -1;
     }
-  digest_update(c->ctx, c->buf, (size_t)n);
+  if (n > 0)
+    digest_pipe_commit(c->hash, (size_t)n);
+  c->cur = buf;
   return n;
 }
 
 static la_ssize_t chain_read(struct archive *a, void *cd, const void **buf)
 {
   struct chain *c = cd;
-  *buf = c->buf;
-  return chain_fill(c, a);
+  la_ssize_t n = chain_fill(c, a);
+  *buf = c->cur;
+  return n;
 }
 
 static int copy_data(struct archive *in, struct archive *out, const char *entry,
@@ -448,7 +453,7 @@ static int unpack_chain(struct chain *c, const char *label, const char *dest,
       if (n == 0)
         break;
     }
-  digest_final(c->ctx, got);
+  digest_pipe_final(c->hash, got);
   for (size_t i = 0; i < opq.n; i++)
     {
       int fd = open_beneath(rootfd, opq.dirs[i], O_RDONLY | O_DIRECTORY);
@@ -479,7 +484,7 @@ static void chain_free(struct chain *c)
     image_gunzip_close(c->gz);
   if (c->fd >= 0)
     close(c->fd);
-  digest_free(c->ctx);
+  digest_pipe_free(c->hash);
   free(c);
 }
 
@@ -489,7 +494,7 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *want
   if (image_libarchive_load(err) < 0)
     return -1;
   struct chain *c = xzalloc(sizeof(*c));
-  c->ctx = digest_new();
+  c->hash = digest_pipe_new();
   c->fd = open(blob_path, O_RDONLY | O_CLOEXEC);
   int ret = -1;
   struct archive_entry *re;
@@ -529,7 +534,7 @@ int image_layer_unpack_gz_reader(image_read_fn rd, void *arg, const char *dest,
   if (image_libarchive_load(err) < 0)
     return -1;
   struct chain *c = xzalloc(sizeof(*c));
-  c->ctx = digest_new();
+  c->hash = digest_pipe_new();
   c->fd = -1;
   c->gz = image_gunzip_open_reader(rd, arg);
   pthread_mutex_lock(&unpack_lock);

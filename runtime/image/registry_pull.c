@@ -62,6 +62,7 @@ struct pull
   char *mtext;
   size_t mlen;
   struct image_manifest m;
+  struct image_info *current; /* the image the name already points at, when up to date */
 };
 
 /* The manifest the reference leads to (through an index), bytes verified. */
@@ -104,7 +105,7 @@ static int resolve_manifest(struct pull *p, struct skiff_err **err)
 }
 
 /* The name itself (not another name of the image) already points at this manifest and
- * the image is whole: nothing to do. */
+ * the image is whole: nothing to do (the image kept in p->current). */
 static bool up_to_date(struct pull *p)
 {
   struct image_info *info = NULL;
@@ -113,7 +114,10 @@ static bool up_to_date(struct pull *p)
   const char *tag = p->ref.digest ? "<none>" : p->ref.tag;
   bool same = strcmp(info->manifest_digest, p->manifest_digest) == 0
               && strcmp(info->name, p->ref.name) == 0 && strcmp(info->tag, tag) == 0;
-  image_info_free(info);
+  if (same)
+    p->current = info;
+  else
+    image_info_free(info);
   return same;
 }
 
@@ -305,12 +309,18 @@ int image_pull(const struct image_pull_opts *o, struct image_info **out, struct 
     skiff_error(err, 0, "no such image `%s` (and --pull never)", o->ref);
   else if (pull(&p, err) < 0)
     skiff_err_prefix(err, "pull %s", o->ref);
+  else if (p.current)
+    {
+      info = steal_pointer(&p.current); /* up to date: resolved already */
+      ret = 0;
+    }
   else
     ret = image_resolve(o->store, p.ref.key, &info, err);
   SKIFF_TRACE("pull: image resolved");
   if (ret == 0 && out)
     *out = steal_pointer(&info);
   image_info_free(info);
+  image_info_free(p.current);
   if (p.t.store)
     image_txn_end(&p.t);
   registry_client_close(&p.c);

@@ -34,16 +34,24 @@ struct registry_stream
   pthread_cond_t cv;
   int fd;
   long long avail, off; /* bytes written to the file; bytes read */
+  long long want;       /* the reader sleeps until avail reaches this (under mu) */
   enum stream_state state;
   char *dir;
   int ret;
   char got[DIGEST_STR_LEN];
 };
 
+/* A reader that caught up with the download sleeps until this much more is written (or
+ * the download ends): the download writes in curl's 16 KiB pieces, and a wakeup for each
+ * costs more than the reading. */
+#define STREAM_BATCH (128 * 1024)
+
 static ssize_t stream_read(void *arg, void *buf, size_t len)
 {
   struct registry_stream *s = arg;
   pthread_mutex_lock(&s->mu);
+  if (s->off >= s->avail)
+    s->want = s->off + STREAM_BATCH;
   while (s->off >= s->avail && s->state == STREAM_RUNNING)
     pthread_cond_wait(&s->cv, &s->mu);
   enum stream_state st = s->state;
@@ -123,7 +131,8 @@ void registry_stream_feed(struct registry_stream *s, long long avail)
   if (s->state == STREAM_RUNNING && avail > s->avail)
     {
       s->avail = avail;
-      pthread_cond_signal(&s->cv);
+      if (avail >= s->want)
+        pthread_cond_signal(&s->cv);
     }
   pthread_mutex_unlock(&s->mu);
 }

@@ -193,6 +193,50 @@ static void sha256_vectors(void)
   CHECK_STR_EQ(d, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+/* A digest hashed beside its producer (digest_pipe.c) equals the plain one, for every
+ * split, and a buffer handed over is not written again before two more were taken (the
+ * tar reader still reads the last block it was given). */
+static void test_digest_pipe(void)
+{
+  size_t total = 3 * DIGEST_PIPE_BUF + 12345;
+  unsigned char *data = malloc(total);
+  for (size_t i = 0; i < total; i++)
+    data[i] = (unsigned char)(i * 2654435761u >> 13);
+  char want[DIGEST_STR_LEN], got[DIGEST_STR_LEN];
+  digest_buffer(data, total, want);
+  size_t steps[] = {1, 1000, DIGEST_PIPE_BUF - 1, DIGEST_PIPE_BUF};
+  for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+    {
+      struct digest_pipe *p = digest_pipe_new();
+      unsigned char *prev = NULL, *prev2 = NULL;
+      unsigned char mark[2] = {0, 0};
+      for (size_t off = 0; off < total;)
+        {
+          size_t n = total - off < steps[k] ? total - off : steps[k];
+          unsigned char *b = digest_pipe_buffer(p);
+          CHECK(b != prev && b != prev2);
+          if (prev2)
+            CHECK(prev2[0] == mark[1]); /* still as handed over */
+          memcpy(b, data + off, n);
+          digest_pipe_commit(p, n);
+          prev2 = prev;
+          mark[1] = mark[0];
+          prev = b;
+          mark[0] = b[0];
+          off += n;
+        }
+      digest_pipe_final(p, got);
+      digest_pipe_free(p);
+      CHECK_STR_EQ(got, want);
+    }
+  struct digest_pipe *p = digest_pipe_new(); /* nothing handed over */
+  digest_pipe_final(p, got);
+  digest_pipe_free(p);
+  CHECK_STR_EQ(got, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  digest_pipe_free(digest_pipe_new()); /* freed unfinished */
+  free(data);
+}
+
 /* the vectors with the portable rounds and with the CPU's SHA extensions (when it has them),
  * and both agree on every length around the block size and on pseudo-random data */
 static void test_sha256_vectors(void)
@@ -244,6 +288,7 @@ int main(void)
   RUN_TEST(test_state_hook_counts);
   RUN_TEST(test_id_map_format);
   RUN_TEST(test_sha256_vectors);
+  RUN_TEST(test_digest_pipe);
   RUN_TEST(test_bearer);
   return CHECK_DONE();
 }
