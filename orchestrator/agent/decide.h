@@ -105,7 +105,7 @@ char *agent_backoff_reason(double delay, const char *exit_reason, long long wall
  * the server's heartbeat answer when that is a number of seconds in [AGENT_HEARTBEAT_MIN,
  * AGENT_HEARTBEAT_MAX], else `current` (an older server, a bad value: keep beating). */
 #define AGENT_HEARTBEAT_MIN 0.01
-#define AGENT_HEARTBEAT_MAX 3600
+#define AGENT_HEARTBEAT_MAX 86400 /* the server's bound for any of its durations */
 double agent_heartbeat_interval(const json_t *reply, double current);
 
 /* ---- probes ---------------------------------------------------------------------------- */

@@ -25,7 +25,7 @@ void digest_buffer(const void *buf, size_t len, char out[DIGEST_STR_LEN]);
  * it over with its length (digest_pipe_commit, 0 < len <= DIGEST_PIPE_BUF).  A buffer
  * handed over may still be read until the next-but-two digest_pipe_buffer.  final waits
  * for the thread; the pipe may not be used afterwards except to free it. */
-#define DIGEST_PIPE_BUF (256 * 1024)
+#define DIGEST_PIPE_BUF (64 * 1024) /* 256 KiB measured no faster, 4x the memory */
 struct digest_pipe;
 struct digest_pipe *digest_pipe_new(void);
 void *digest_pipe_buffer(struct digest_pipe *p);

@@ -275,8 +275,8 @@ static int xfer_start(struct xfer *x, struct skiff_err **err)
       snprintf(range, sizeof(range), "%lld-", x->have);
       curl_easy_setopt(x->h, CURLOPT_RANGE, range);
     }
-  /* blobs arrive in chunks of up to 256 KiB (curl's default is 16): a sixteenth of the
-   * writes, hash calls and wakeups of the layer's unpack thread */
+  /* one recv per 256 KiB instead of per 16 KiB (recvfrom 309 -> 22 a pull); curl still
+   * hands on_write 16 KiB at a time (CURL_MAX_WRITE_SIZE) */
   curl_easy_setopt(x->h, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);

@@ -297,7 +297,8 @@ static void test_heartbeat_interval(void)
       {"{\"heartbeatInterval\":0}", 7},              /* would spin */
       {"{\"heartbeatInterval\":-1}", 7},
       {"{\"heartbeatInterval\":0.001}", 7},
-      {"{\"heartbeatInterval\":86400}", 7}, /* a node would look dead for a day */
+      {"{\"heartbeatInterval\":86400}", 86400}, /* a server with a grace of days */
+      {"{\"heartbeatInterval\":86401}", 7},     /* more than any server may ask */
       {"[1.25]", 7},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
