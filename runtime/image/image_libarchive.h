@@ -19,15 +19,21 @@
 
 /* every libarchive function runtime/image calls */
 #define IMAGE_LIBARCHIVE_FUNCS(X)                                                                  \
+  X(archive_entry_atime)                                                                           \
+  X(archive_entry_atime_is_set)                                                                    \
+  X(archive_entry_atime_nsec)                                                                      \
   X(archive_entry_copy_pathname)                                                                   \
   X(archive_entry_copy_sourcepath)                                                                 \
   X(archive_entry_filetype)                                                                        \
   X(archive_entry_free)                                                                            \
+  X(archive_entry_gid)                                                                             \
   X(archive_entry_hardlink)                                                                        \
   X(archive_entry_linkify)                                                                         \
   X(archive_entry_linkresolver_free)                                                               \
   X(archive_entry_linkresolver_new)                                                                \
   X(archive_entry_linkresolver_set_strategy)                                                       \
+  X(archive_entry_mtime)                                                                           \
+  X(archive_entry_mtime_nsec)                                                                      \
   X(archive_entry_new)                                                                             \
   X(archive_entry_pathname)                                                                        \
   X(archive_entry_set_filetype)                                                                    \
@@ -39,11 +45,14 @@
   X(archive_entry_set_size)                                                                        \
   X(archive_entry_set_uname)                                                                       \
   X(archive_entry_size)                                                                            \
+  X(archive_entry_symlink)                                                                         \
+  X(archive_entry_uid)                                                                             \
   X(archive_entry_unset_atime)                                                                     \
   X(archive_entry_unset_birthtime)                                                                 \
   X(archive_entry_unset_ctime)                                                                     \
   X(archive_entry_xattr_add_entry)                                                                 \
   X(archive_entry_xattr_clear)                                                                     \
+  X(archive_entry_xattr_count)                                                                     \
   X(archive_entry_xattr_next)                                                                      \
   X(archive_entry_xattr_reset)                                                                     \
   X(archive_errno)                                                                                 \
@@ -78,7 +87,6 @@
   X(archive_write_set_format_pax_restricted)                                                       \
   X(archive_write_set_format_raw)                                                                  \
   X(archive_write_set_options)
-
 struct image_libarchive
 {
 #define IMAGE_LIBARCHIVE_MEMBER(f) __typeof__(f) *f;
@@ -92,16 +100,22 @@ int image_libarchive_load(struct skiff_err **err);
 const struct image_libarchive *image_libarchive(void);
 
 #ifndef IMAGE_LIBARCHIVE_IMPL
+#define archive_entry_atime (image_libarchive()->archive_entry_atime)
+#define archive_entry_atime_is_set (image_libarchive()->archive_entry_atime_is_set)
+#define archive_entry_atime_nsec (image_libarchive()->archive_entry_atime_nsec)
 #define archive_entry_copy_pathname (image_libarchive()->archive_entry_copy_pathname)
 #define archive_entry_copy_sourcepath (image_libarchive()->archive_entry_copy_sourcepath)
 #define archive_entry_filetype (image_libarchive()->archive_entry_filetype)
 #define archive_entry_free (image_libarchive()->archive_entry_free)
+#define archive_entry_gid (image_libarchive()->archive_entry_gid)
 #define archive_entry_hardlink (image_libarchive()->archive_entry_hardlink)
 #define archive_entry_linkify (image_libarchive()->archive_entry_linkify)
 #define archive_entry_linkresolver_free (image_libarchive()->archive_entry_linkresolver_free)
 #define archive_entry_linkresolver_new (image_libarchive()->archive_entry_linkresolver_new)
 #define archive_entry_linkresolver_set_strategy                                                    \
   (image_libarchive()->archive_entry_linkresolver_set_strategy)
+#define archive_entry_mtime (image_libarchive()->archive_entry_mtime)
+#define archive_entry_mtime_nsec (image_libarchive()->archive_entry_mtime_nsec)
 #define archive_entry_new (image_libarchive()->archive_entry_new)
 #define archive_entry_pathname (image_libarchive()->archive_entry_pathname)
 #define archive_entry_set_filetype (image_libarchive()->archive_entry_set_filetype)
@@ -113,11 +127,14 @@ const struct image_libarchive *image_libarchive(void);
 #define archive_entry_set_size (image_libarchive()->archive_entry_set_size)
 #define archive_entry_set_uname (image_libarchive()->archive_entry_set_uname)
 #define archive_entry_size (image_libarchive()->archive_entry_size)
+#define archive_entry_symlink (image_libarchive()->archive_entry_symlink)
+#define archive_entry_uid (image_libarchive()->archive_entry_uid)
 #define archive_entry_unset_atime (image_libarchive()->archive_entry_unset_atime)
 #define archive_entry_unset_birthtime (image_libarchive()->archive_entry_unset_birthtime)
 #define archive_entry_unset_ctime (image_libarchive()->archive_entry_unset_ctime)
 #define archive_entry_xattr_add_entry (image_libarchive()->archive_entry_xattr_add_entry)
 #define archive_entry_xattr_clear (image_libarchive()->archive_entry_xattr_clear)
+#define archive_entry_xattr_count (image_libarchive()->archive_entry_xattr_count)
 #define archive_entry_xattr_next (image_libarchive()->archive_entry_xattr_next)
 #define archive_entry_xattr_reset (image_libarchive()->archive_entry_xattr_reset)
 #define archive_errno (image_libarchive()->archive_errno)

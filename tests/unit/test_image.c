@@ -351,6 +351,93 @@ static void test_unpack_over_symlink(void)
   CHECK(text && strcmp(text, "host file") == 0);
 }
 
+/* Symlink entries are made in their parent directly (image_layer.c, write_symlink): target,
+ * owner and times as the entry says, what is at the name replaced; and the parent directory
+ * kept open between entries is dropped when an entry replaces it, so a child entry after
+ * that meets the symlink and is refused instead of landing in the removed directory. */
+static void test_unpack_symlink_entries(void)
+{
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_gzip(a);
+  CHECK(archive_write_open_filename(a, path("links.tar")) == ARCHIVE_OK);
+  const struct
+  {
+    const char *name, *target;
+  } links[]
+      = {{"bin", NULL}, {"bin/sh", "busybox"}, {"bin/ls", "busybox"}, {"top", "/bin/busybox"}};
+  for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+    {
+      struct archive_entry *e = archive_entry_new();
+      archive_entry_set_pathname(e, links[i].name);
+      archive_entry_set_filetype(e, links[i].target ? AE_IFLNK : AE_IFDIR);
+      archive_entry_set_perm(e, links[i].target ? 0777 : 0755);
+      if (links[i].target)
+        archive_entry_set_symlink(e, links[i].target);
+      archive_entry_set_uid(e, 1234);
+      archive_entry_set_gid(e, 5678);
+      archive_entry_set_mtime(e, 1000000, 0);
+      CHECK(archive_write_header(a, e) == ARCHIVE_OK);
+      archive_entry_free(e);
+    }
+  CHECK(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+  struct skiff_err *err = NULL;
+  skiff_rm_rf(path("lk"), NULL);
+  CHECK(mkdir(path("lk"), 0755) == 0);
+  CHECK(image_layer_unpack(path("links.tar"), path("lk"), NULL, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  const char *names[] = {"lk/bin/sh", "lk/bin/ls", "lk/top"};
+  for (size_t i = 0; i < 3; i++)
+    {
+      struct stat st;
+      char target[64] = {0};
+      CHECK(lstat(path(names[i]), &st) == 0 && S_ISLNK(st.st_mode));
+      CHECK(st.st_uid == 1234 && st.st_gid == 5678 && st.st_mtime == 1000000);
+      CHECK(readlink(path(names[i]), target, sizeof(target) - 1) > 0);
+      CHECK(strcmp(target, i < 2 ? "busybox" : "/bin/busybox") == 0);
+    }
+
+  /* a symlink entry replaces a file and an empty directory at its name; the directory's
+   * mode and time, which libarchive sets when the archive ends, do not reach the symlink's
+   * target */
+  CHECK(mkdir(path("outside4"), 0700) == 0 || errno == EEXIST);
+  CHECK(chmod(path("outside4"), 0700) == 0);
+  char out4[600];
+  snprintf(out4, sizeof(out4), "%s/outside4", tmp);
+  const struct tentry repl[] = {
+      {'f', "r/file", "x"}, {'l', "r/file", "t1"}, {'d', "r/empty", NULL}, {'l', "r/empty", out4}};
+  err = unpack(repl, 4, path("rp"));
+  report(err);
+  CHECK(err == NULL);
+  skiff_err_free(&err);
+  struct stat st;
+  CHECK(lstat(path("rp/r/file"), &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(lstat(path("rp/r/empty"), &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(stat(path("outside4"), &st) == 0 && (st.st_mode & 07777) == 0700);
+  CHECK(st.st_mtime != 1000000);
+
+  /* p is opened for the metadata entry in it, then replaced by a symlink (or whited out)
+   * by a top-level entry: p/evil must meet what is now at p, and is refused */
+  CHECK(mkdir(path("outside3"), 0755) == 0 || errno == EEXIST);
+  char out3[600];
+  snprintf(out3, sizeof(out3), "%s/outside3", tmp);
+  const struct tentry swap[]
+      = {{'d', "p", NULL}, {'f', "p/.wh..wh.plnk", ""}, {'l', "p", out3}, {'f', "p/evil", "x"}};
+  err = unpack(swap, 4, path("sw"));
+  report(err);
+  CHECK(err != NULL && strstr(err->msg, "through a symlink") != NULL);
+  skiff_err_free(&err);
+  CHECK(count_dir(path("outside3")) == 0);
+  const struct tentry gone[]
+      = {{'d', "p", NULL}, {'f', "p/.wh..wh.plnk", ""}, {'f', ".wh.p", ""}, {'f', "p/evil", "x"}};
+  err = unpack(gone, 4, path("sw"));
+  report(err);
+  CHECK(err != NULL && strstr(err->msg, "p/evil") != NULL);
+  skiff_err_free(&err);
+}
+
 static void test_diffid_check(void)
 {
   const struct tentry ents[] = {{'f', "hello", "world"}};
@@ -727,6 +814,7 @@ int main(void)
   RUN_TEST(test_overlay_xattrs_stripped);
   RUN_TEST(test_unpack_escapes);
   RUN_TEST(test_unpack_over_symlink);
+  RUN_TEST(test_unpack_symlink_entries);
   RUN_TEST(test_diffid_check);
   RUN_TEST(test_gunzip_members);
   RUN_TEST(test_store_roundtrip);
