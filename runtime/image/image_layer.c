@@ -11,10 +11,11 @@
  * symlink `x -> /` followed by `x/evil` can never write outside the layer
  * (CVE-2019-14271-style tar escapes).  The checked parent stays open while entries follow
  * in it and is dropped before any entry that may replace it or a directory above it
- * (struct parent_cache); symlink entries, most of a busybox or alpine layer, are made in it
- * directly (write_symlink): 3 system calls each where there were 10. */
+ * (struct image_parent_cache); symlinks and regular files are made in it directly
+ * (image_layer_entry.c), not by libarchive's path-based writer. */
 #define _GNU_SOURCE
 #include "image_internal.h"
+#include "image_layer_entry.h"
 #include "image_libarchive.h"
 
 #include <errno.h>
@@ -120,35 +121,6 @@ static int open_dir_create(int rootfd, const char *rel, const char *entry, struc
   return fd;
 }
 
-/* The directory the last entries went into, kept open: a layer lists a directory's entries
- * together, so its parent is opened (and checked) once per directory, not once per entry.
- * An entry that may replace that directory or one above it (its own name, a whiteout's
- * target) drops it first, so the fd is always the directory the name now leads to. */
-struct parent_cache
-{
-  char *path;
-  int fd;
-};
-
-static void parent_cache_drop(struct parent_cache *pc)
-{
-  free(pc->path);
-  pc->path = NULL;
-  if (pc->fd >= 0)
-    close(pc->fd);
-  pc->fd = -1;
-}
-
-/* Something is about to be made, replaced or removed at `clean`. */
-static void parent_cache_touch(struct parent_cache *pc, const char *clean)
-{
-  size_t n = strlen(clean);
-  if (pc->path
-      && (strcmp(clean, ".") == 0
-          || (strncmp(pc->path, clean, n) == 0 && (pc->path[n] == '\0' || pc->path[n] == '/'))))
-    parent_cache_drop(pc);
-}
-
 /* Entry parent (when it exists) must lie beneath root without a symlink: every existing
  * component is a real directory, and libarchive creates the missing ones.  A directory entry
  * whose name holds a symlink (put there by an earlier entry) replaces the symlink:
@@ -158,7 +130,7 @@ static void parent_cache_touch(struct parent_cache *pc, const char *clean)
  * ARCHIVE_EXTRACT_SECURE_SYMLINKS ensures too, with ~20 syscalls per entry (an lstat and
  * an open of every component of the absolute path), here 0-2.  *parent: the parent's fd
  * (rootfd, or the cache's: not the caller's to close), -1 when it does not exist yet. */
-static int check_entry(int rootfd, const char *clean, bool is_dir, struct parent_cache *pc,
+static int check_entry(int rootfd, const char *clean, bool is_dir, struct image_parent_cache *pc,
                        int *parent, struct skiff_err **err)
 {
   const char *slash = strrchr(clean, '/');
@@ -180,7 +152,7 @@ static int check_entry(int rootfd, const char *clean, bool is_dir, struct parent
             err, 0, "entry `%s`: path goes through a symlink (escapes the layer root)", clean);
       if (fd < 0)
         return skiff_error(err, errno, "entry `%s`: parent `%s`", clean, path);
-      parent_cache_drop(pc);
+      image_parent_cache_drop(pc);
       pc->path = steal_pointer(&path);
       pc->fd = fd;
     }
@@ -190,42 +162,6 @@ static int check_entry(int rootfd, const char *clean, bool is_dir, struct parent
       && unlinkat(fd, base, 0) < 0)
     return skiff_error(err, errno, "entry `%s`: remove the symlink in its place", clean);
   *parent = fd;
-  return 0;
-}
-
-/* A symlink entry made directly in its (checked) parent: symlinkat, then owner and times
- * without following it, 3 system calls where libarchive's path-based write makes 8 (two
- * umask, an lstat, an open, a stat and a close around its symlink, lchown and utimensat).
- * What is at the name is replaced, as libarchive does (an empty directory too).  Owner and
- * time failures are not errors, as they are only warnings from libarchive (a rootless
- * store cannot chown).  A symlink with xattrs goes through libarchive (they are filtered
- * there, strip_overlay_xattrs). */
-static int write_symlink(int pfd, const char *clean, struct archive_entry *e, bool owner,
-                         struct skiff_err **err)
-{
-  const char *slash = strrchr(clean, '/');
-  const char *base = slash ? slash + 1 : clean;
-  const char *target = archive_entry_symlink(e);
-  if (target == NULL || *target == '\0')
-    return skiff_error(err, 0, "entry `%s`: symlink without a target", clean);
-  if (symlinkat(target, pfd, base) < 0)
-    {
-      struct stat st;
-      if (errno != EEXIST || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0
-          || unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0
-          || symlinkat(target, pfd, base) < 0)
-        return skiff_error(err, errno, "entry `%s`: symlink", clean);
-    }
-  if (owner)
-    (void)fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-                   AT_SYMLINK_NOFOLLOW);
-  struct timespec ts[2] = {
-      {.tv_nsec = UTIME_NOW},
-      {.tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e)},
-  };
-  if (archive_entry_atime_is_set(e))
-    ts[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-  (void)utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
   return 0;
 }
 
@@ -364,10 +300,6 @@ struct opaque_list
   size_t n;
 };
 
-/* Files of a layer from this size on have their writeback started as soon as they are
- * written, so the commit's syncfs finds less to write (best effort, like the blob's). */
-#define WRITEBACK_MIN (64 * 1024)
-
 static void start_writeback(int rootfd, const char *clean)
 {
   int fd = open_beneath(rootfd, clean, O_RDONLY | O_NOFOLLOW);
@@ -389,7 +321,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
   struct archive *out = archive_write_disk_new();
   archive_write_disk_set_options(out, flags);
   int ret = -1;
-  struct parent_cache pc = {NULL, -1};
+  struct image_parent_cache pc = {NULL, -1};
   struct archive_entry *e;
   for (;;)
     {
@@ -411,7 +343,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
           skiff_error(err, 0, "entry `%s`: unexpected file type in an image archive", clean);
           goto out;
         }
-      parent_cache_touch(&pc, clean);
+      image_parent_cache_touch(&pc, clean);
       int pfd;
       if (check_entry(rootfd, clean, type == AE_IFDIR && link == NULL, &pc, &pfd, err) < 0)
         goto out;
@@ -420,11 +352,21 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
       if (wh == IMAGE_WH_META)
         continue;
       if (wh != IMAGE_WH_NONE)
-        parent_cache_touch(&pc, target);
-      if (wh == IMAGE_WH_NONE && type == AE_IFLNK && link == NULL && pfd >= 0
-          && !(layer && archive_entry_xattr_count(e) > 0))
+        image_parent_cache_touch(&pc, target);
+      /* symlinks and files are made in their checked parent (image_layer_entry.c); one
+       * with xattrs or ACLs, or whose parent is not there yet, goes through libarchive */
+      bool direct = wh == IMAGE_WH_NONE && link == NULL && pfd >= 0
+                    && !(layer && archive_entry_xattr_count(e) > 0)
+                    && archive_entry_acl_types(e) == 0;
+      if (direct && type == AE_IFLNK)
         {
-          if (write_symlink(pfd, clean, e, layer, err) < 0)
+          if (image_entry_symlink(pfd, clean, e, layer, err) < 0)
+            goto out;
+          continue;
+        }
+      if (direct && type == AE_IFREG)
+        {
+          if (image_entry_file(pfd, clean, in, e, layer, err) < 0)
             goto out;
           continue;
         }
@@ -484,7 +426,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
           skiff_error(err, 0, "entry `%s`: %s", clean, archive_error_string(out));
           goto out;
         }
-      if (layer && type == AE_IFREG && link == NULL && archive_entry_size(e) >= WRITEBACK_MIN)
+      if (layer && type == AE_IFREG && link == NULL && archive_entry_size(e) >= IMAGE_WRITEBACK_MIN)
         start_writeback(rootfd, clean);
     }
   if (archive_write_close(out) < ARCHIVE_WARN)
@@ -494,7 +436,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
     }
   ret = 0;
 out:
-  parent_cache_drop(&pc);
+  image_parent_cache_drop(&pc);
   archive_write_free(out);
   return ret;
 }

@@ -19,6 +19,7 @@
 
 /* every libarchive function runtime/image calls */
 #define IMAGE_LIBARCHIVE_FUNCS(X)                                                                  \
+  X(archive_entry_acl_types)                                                                       \
   X(archive_entry_atime)                                                                           \
   X(archive_entry_atime_is_set)                                                                    \
   X(archive_entry_atime_nsec)                                                                      \
@@ -36,6 +37,7 @@
   X(archive_entry_mtime_nsec)                                                                      \
   X(archive_entry_new)                                                                             \
   X(archive_entry_pathname)                                                                        \
+  X(archive_entry_perm)                                                                            \
   X(archive_entry_set_filetype)                                                                    \
   X(archive_entry_set_gname)                                                                       \
   X(archive_entry_set_hardlink)                                                                    \
@@ -100,6 +102,7 @@ int image_libarchive_load(struct skiff_err **err);
 const struct image_libarchive *image_libarchive(void);
 
 #ifndef IMAGE_LIBARCHIVE_IMPL
+#define archive_entry_acl_types (image_libarchive()->archive_entry_acl_types)
 #define archive_entry_atime (image_libarchive()->archive_entry_atime)
 #define archive_entry_atime_is_set (image_libarchive()->archive_entry_atime_is_set)
 #define archive_entry_atime_nsec (image_libarchive()->archive_entry_atime_nsec)
@@ -118,6 +121,7 @@ const struct image_libarchive *image_libarchive(void);
 #define archive_entry_mtime_nsec (image_libarchive()->archive_entry_mtime_nsec)
 #define archive_entry_new (image_libarchive()->archive_entry_new)
 #define archive_entry_pathname (image_libarchive()->archive_entry_pathname)
+#define archive_entry_perm (image_libarchive()->archive_entry_perm)
 #define archive_entry_set_filetype (image_libarchive()->archive_entry_set_filetype)
 #define archive_entry_set_gname (image_libarchive()->archive_entry_set_gname)
 #define archive_entry_set_hardlink (image_libarchive()->archive_entry_set_hardlink)

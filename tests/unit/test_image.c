@@ -438,6 +438,81 @@ static void test_unpack_symlink_entries(void)
   skiff_err_free(&err);
 }
 
+/* Regular-file entries are written in their parent directly too (image_layer_entry.c):
+ * content (a large one across many reads), owner, then a mode with setuid (which the chown
+ * would clear were it set first), times; a file replaces a file and an empty directory at
+ * its name, and a directory that is not empty stops the unpack with one line. */
+static void test_unpack_file_entries(void)
+{
+  static char big[300 * 1024];
+  for (size_t i = 0; i < sizeof(big); i++)
+    big[i] = (char)('a' + i % 23);
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_gzip(a);
+  CHECK(archive_write_open_filename(a, path("files.tar")) == ARCHIVE_OK);
+  const struct
+  {
+    const char *name;
+    int mode;
+    const char *data;
+    size_t len;
+  } files[] = {{"bin/su", 04755, "suid", 4},
+               {"big", 0640, big, sizeof(big)},
+               {"bin/su", 04711, "again", 5},
+               {"empty", 0600, "", 0}};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+    {
+      struct archive_entry *e = archive_entry_new();
+      archive_entry_set_pathname(e, files[i].name);
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, (mode_t)files[i].mode);
+      archive_entry_set_size(e, (la_int64_t)files[i].len);
+      archive_entry_set_uid(e, 1234);
+      archive_entry_set_gid(e, 5678);
+      archive_entry_set_mtime(e, 1000000, 0);
+      CHECK(archive_write_header(a, e) == ARCHIVE_OK);
+      if (files[i].len)
+        CHECK(archive_write_data(a, files[i].data, files[i].len) == (la_ssize_t)files[i].len);
+      archive_entry_free(e);
+    }
+  CHECK(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+  struct skiff_err *err = NULL;
+  skiff_rm_rf(path("fe"), NULL);
+  CHECK(mkdir(path("fe"), 0755) == 0);
+  CHECK(mkdir(path("fe/bin"), 0755) == 0);
+  CHECK(image_layer_unpack(path("files.tar"), path("fe"), NULL, &err) == 0);
+  report(err);
+  skiff_err_free(&err);
+  struct stat st;
+  CHECK(lstat(path("fe/bin/su"), &st) == 0 && S_ISREG(st.st_mode));
+  CHECK((st.st_mode & 07777) == 04711 && st.st_uid == 1234 && st.st_gid == 5678);
+  CHECK(st.st_mtim.tv_sec == 1000000 && st.st_size == 5);
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  CHECK(skiff_read_file(path("fe/bin/su"), &text, &len, NULL) == 0 && len == 5);
+  CHECK(text && memcmp(text, "again", 5) == 0);
+  cleanup_free char *got = NULL;
+  CHECK(skiff_read_file(path("fe/big"), &got, &len, NULL) == 0 && len == sizeof(big));
+  CHECK(got && memcmp(got, big, sizeof(big)) == 0);
+  CHECK(lstat(path("fe/big"), &st) == 0 && (st.st_mode & 07777) == 0640);
+  CHECK(lstat(path("fe/empty"), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0);
+
+  /* over an empty directory: replaced; over a directory with something in it: refused */
+  const struct tentry over[] = {{'d', "d", NULL}, {'f', "d", "now a file"}};
+  err = unpack(over, 2, path("fo"));
+  report(err);
+  CHECK(err == NULL);
+  skiff_err_free(&err);
+  CHECK(lstat(path("fo/d"), &st) == 0 && S_ISREG(st.st_mode));
+  const struct tentry full[] = {{'d', "d", NULL}, {'f', "d/x", "x"}, {'f', "d", "a file"}};
+  err = unpack(full, 3, path("fo"));
+  report(err);
+  CHECK(err != NULL && strstr(err->msg, "entry `d`") != NULL);
+  skiff_err_free(&err);
+}
+
 static void test_diffid_check(void)
 {
   const struct tentry ents[] = {{'f', "hello", "world"}};
@@ -815,6 +890,7 @@ int main(void)
   RUN_TEST(test_unpack_escapes);
   RUN_TEST(test_unpack_over_symlink);
   RUN_TEST(test_unpack_symlink_entries);
+  RUN_TEST(test_unpack_file_entries);
   RUN_TEST(test_diffid_check);
   RUN_TEST(test_gunzip_members);
   RUN_TEST(test_store_roundtrip);
