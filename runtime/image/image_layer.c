@@ -174,10 +174,8 @@ static int make_whiteout(int rootfd, const char *target, const char *entry, stru
   cleanup_close int dfd = open_dir_create(rootfd, dir, entry, err);
   if (dfd < 0)
     return -1;
-  struct stat st;
-  if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
-    if (unlinkat(dfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
-      return skiff_error(err, errno, "entry `%s`: remove `%s`", entry, target);
+  if (image_entry_remove(dfd, base) < 0)
+    return skiff_error(err, errno, "entry `%s`: remove `%s`", entry, target);
   if (mknodat(dfd, base, S_IFCHR | 0, makedev(0, 0)) < 0)
     return skiff_error(err, errno, "entry `%s`: mknod whiteout `%s`", entry, target);
   return 0;

@@ -36,13 +36,12 @@ static const char *base_name(const char *clean)
   return slash ? slash + 1 : clean;
 }
 
-/* Remove what is at base (an empty directory too), so the entry can take its name. */
-static int replace(int pfd, const char *base)
+int image_entry_remove(int dfd, const char *base)
 {
   struct stat st;
-  if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return -1;
-  return unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+  if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : -1;
+  return unlinkat(dfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 }
 
 /* atime (now when the entry has none, as libarchive does) and mtime of e */
@@ -62,7 +61,7 @@ int image_entry_symlink(int pfd, const char *clean, struct archive_entry *e, boo
   if (target == NULL || *target == '\0')
     return skiff_error(err, 0, "entry `%s`: symlink without a target", clean);
   if (symlinkat(target, pfd, base) < 0
-      && (errno != EEXIST || replace(pfd, base) < 0 || symlinkat(target, pfd, base) < 0))
+      && (errno != EEXIST || image_entry_remove(pfd, base) < 0 || symlinkat(target, pfd, base) < 0))
     return skiff_error(err, errno, "entry `%s`: symlink", clean);
   if (owner)
     (void)fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
@@ -78,7 +77,7 @@ int image_entry_symlink(int pfd, const char *clean, struct archive_entry *e, boo
 static int write_data(int fd, const char *clean, struct archive *in, struct archive_entry *e,
                       struct skiff_err **err)
 {
-  la_int64_t end = 0;
+  la_int64_t end = 0; /* the file offset */
   for (;;)
     {
       const void *buf;
@@ -89,19 +88,11 @@ static int write_data(int fd, const char *clean, struct archive *in, struct arch
         break;
       if (r < ARCHIVE_WARN)
         return skiff_error(err, 0, "entry `%s`: read: %s", clean, archive_error_string(in));
-      while (size > 0)
-        {
-          ssize_t n = pwrite(fd, buf, size, (off_t)off);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            return skiff_error(err, n < 0 ? errno : EIO, "entry `%s`: write", clean);
-          buf = (const char *)buf + n;
-          size -= (size_t)n;
-          off += n;
-        }
-      if (off > end)
-        end = off;
+      if (off != end && lseek(fd, (off_t)off, SEEK_SET) < 0)
+        return skiff_error(err, errno, "entry `%s`: seek", clean);
+      if (skiff_write_all(fd, buf, size) < 0)
+        return skiff_error(err, errno, "entry `%s`: write", clean);
+      end = off + (la_int64_t)size;
     }
   if (end != archive_entry_size(e) && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
     return skiff_error(err, errno, "entry `%s`: truncate", clean);
@@ -114,7 +105,7 @@ int image_entry_file(int pfd, const char *clean, struct archive *in, struct arch
   const char *base = base_name(clean);
   int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
   int fd = openat(pfd, base, flags, 0600);
-  if (fd < 0 && errno == EEXIST && replace(pfd, base) == 0)
+  if (fd < 0 && errno == EEXIST && image_entry_remove(pfd, base) == 0)
     fd = openat(pfd, base, flags, 0600);
   if (fd < 0)
     return skiff_error(err, errno, "entry `%s`: create", clean);

@@ -30,6 +30,9 @@ void image_parent_cache_drop(struct image_parent_cache *pc);
 /* Something is about to be made, replaced or removed at `clean`. */
 void image_parent_cache_touch(struct image_parent_cache *pc, const char *clean);
 
+/* Remove what is at base in dfd (an empty directory too); 0 when nothing was there. */
+int image_entry_remove(int dfd, const char *base);
+
 /* The symlink entry e (named clean) made in its parent pfd: symlinkat, then owner (when
  * owner) and times without following it.  What is at the name is replaced, as libarchive
  * does (an empty directory too).  Owner and time failures are not errors, as they are only

@@ -66,15 +66,27 @@ static void write_text(const char *p, const char *s)
 }
 
 /* A crafted tar: 'f' file (arg = content), 'd' dir, 'l' symlink (arg = target),
- * 'h' hardlink (arg = target). */
+ * 'h' hardlink (arg = target); mtime 1000000. */
 struct tentry
 {
   char type;
   const char *name, *arg;
 };
 
-static void make_tar(const char *out, const struct tentry *ents, size_t n, bool gzip)
+/* What an entry may say besides (make_tar's `at`, one per entry, or NULL for none): its
+ * mode (0: the type's usual one), owner, and for a file the length of arg to store (0: all
+ * of it as a string). */
+struct tattr
 {
+  int mode;
+  unsigned uid, gid;
+  size_t len;
+};
+
+static void make_tar(const char *out, const struct tentry *ents, const struct tattr *at, size_t n,
+                     bool gzip)
+{
+  static const struct tattr none;
   struct archive *a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   if (gzip)
@@ -85,16 +97,20 @@ static void make_tar(const char *out, const struct tentry *ents, size_t n, bool 
       struct archive_entry *e = archive_entry_new();
       archive_entry_set_pathname(e, ents[i].name);
       archive_entry_set_mtime(e, 1000000, 0);
+      const struct tattr *t = at ? &at[i] : &none;
+      archive_entry_set_uid(e, t->uid);
+      archive_entry_set_gid(e, t->gid);
+      size_t len = ents[i].type == 'f' ? (t->len ? t->len : strlen(ents[i].arg)) : 0;
       switch (ents[i].type)
         {
           case 'f':
             archive_entry_set_filetype(e, AE_IFREG);
-            archive_entry_set_perm(e, 0644);
-            archive_entry_set_size(e, (la_int64_t)strlen(ents[i].arg));
+            archive_entry_set_perm(e, t->mode ? (mode_t)t->mode : 0644);
+            archive_entry_set_size(e, (la_int64_t)len);
             break;
           case 'd':
             archive_entry_set_filetype(e, AE_IFDIR);
-            archive_entry_set_perm(e, 0755);
+            archive_entry_set_perm(e, t->mode ? (mode_t)t->mode : 0755);
             break;
           case 'l':
             archive_entry_set_filetype(e, AE_IFLNK);
@@ -108,9 +124,8 @@ static void make_tar(const char *out, const struct tentry *ents, size_t n, bool 
             break;
         }
       CHECK(archive_write_header(a, e) == ARCHIVE_OK);
-      if (ents[i].type == 'f')
-        CHECK(archive_write_data(a, ents[i].arg, strlen(ents[i].arg))
-              == (la_ssize_t)strlen(ents[i].arg));
+      if (len > 0)
+        CHECK(archive_write_data(a, ents[i].arg, len) == (la_ssize_t)len);
       archive_entry_free(e);
     }
   CHECK(archive_write_close(a) == ARCHIVE_OK);
@@ -118,14 +133,20 @@ static void make_tar(const char *out, const struct tentry *ents, size_t n, bool 
 }
 
 /* Unpack a crafted layer into a fresh dir; returns the error (caller frees). */
-static struct skiff_err *unpack(const struct tentry *ents, size_t n, const char *dest)
+static struct skiff_err *unpack_at(const struct tentry *ents, const struct tattr *at, size_t n,
+                                   const char *dest)
 {
   struct skiff_err *err = NULL;
-  make_tar(path("layer.tar"), ents, n, true);
+  make_tar(path("layer.tar"), ents, at, n, true);
   skiff_rm_rf(dest, NULL);
   CHECK(mkdir(dest, 0755) == 0);
   image_layer_unpack(path("layer.tar"), dest, NULL, &err);
   return err;
+}
+
+static struct skiff_err *unpack(const struct tentry *ents, size_t n, const char *dest)
+{
+  return unpack_at(ents, NULL, n, dest);
 }
 
 static void test_parse_ref(void)
@@ -357,36 +378,14 @@ static void test_unpack_over_symlink(void)
  * that meets the symlink and is refused instead of landing in the removed directory. */
 static void test_unpack_symlink_entries(void)
 {
-  struct archive *a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  CHECK(archive_write_open_filename(a, path("links.tar")) == ARCHIVE_OK);
-  const struct
-  {
-    const char *name, *target;
-  } links[]
-      = {{"bin", NULL}, {"bin/sh", "busybox"}, {"bin/ls", "busybox"}, {"top", "/bin/busybox"}};
-  for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-    {
-      struct archive_entry *e = archive_entry_new();
-      archive_entry_set_pathname(e, links[i].name);
-      archive_entry_set_filetype(e, links[i].target ? AE_IFLNK : AE_IFDIR);
-      archive_entry_set_perm(e, links[i].target ? 0777 : 0755);
-      if (links[i].target)
-        archive_entry_set_symlink(e, links[i].target);
-      archive_entry_set_uid(e, 1234);
-      archive_entry_set_gid(e, 5678);
-      archive_entry_set_mtime(e, 1000000, 0);
-      CHECK(archive_write_header(a, e) == ARCHIVE_OK);
-      archive_entry_free(e);
-    }
-  CHECK(archive_write_close(a) == ARCHIVE_OK);
-  archive_write_free(a);
-  struct skiff_err *err = NULL;
-  skiff_rm_rf(path("lk"), NULL);
-  CHECK(mkdir(path("lk"), 0755) == 0);
-  CHECK(image_layer_unpack(path("links.tar"), path("lk"), NULL, &err) == 0);
+  const struct tentry links[] = {{'d', "bin", NULL},
+                                 {'l', "bin/sh", "busybox"},
+                                 {'l', "bin/ls", "busybox"},
+                                 {'l', "top", "/bin/busybox"}};
+  const struct tattr owned = {0, 1234, 5678, 0}, at[] = {owned, owned, owned, owned};
+  struct skiff_err *err = unpack_at(links, at, 4, path("lk"));
   report(err);
+  CHECK(err == NULL);
   skiff_err_free(&err);
   const char *names[] = {"lk/bin/sh", "lk/bin/ls", "lk/top"};
   for (size_t i = 0; i < 3; i++)
@@ -434,7 +433,7 @@ static void test_unpack_symlink_entries(void)
       = {{'d', "p", NULL}, {'f', "p/.wh..wh.plnk", ""}, {'f', ".wh.p", ""}, {'f', "p/evil", "x"}};
   err = unpack(gone, 4, path("sw"));
   report(err);
-  CHECK(err != NULL && strstr(err->msg, "p/evil") != NULL);
+  CHECK(err != NULL && strstr(err->msg, "entry `p/evil`: parent `p`") != NULL);
   skiff_err_free(&err);
 }
 
@@ -447,43 +446,19 @@ static void test_unpack_file_entries(void)
   static char big[300 * 1024];
   for (size_t i = 0; i < sizeof(big); i++)
     big[i] = (char)('a' + i % 23);
-  struct archive *a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  CHECK(archive_write_open_filename(a, path("files.tar")) == ARCHIVE_OK);
-  const struct
-  {
-    const char *name;
-    int mode;
-    const char *data;
-    size_t len;
-  } files[] = {{"bin/su", 04755, "suid", 4},
-               {"big", 0640, big, sizeof(big)},
-               {"bin/su", 04711, "again", 5},
-               {"empty", 0600, "", 0}};
-  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-    {
-      struct archive_entry *e = archive_entry_new();
-      archive_entry_set_pathname(e, files[i].name);
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, (mode_t)files[i].mode);
-      archive_entry_set_size(e, (la_int64_t)files[i].len);
-      archive_entry_set_uid(e, 1234);
-      archive_entry_set_gid(e, 5678);
-      archive_entry_set_mtime(e, 1000000, 0);
-      CHECK(archive_write_header(a, e) == ARCHIVE_OK);
-      if (files[i].len)
-        CHECK(archive_write_data(a, files[i].data, files[i].len) == (la_ssize_t)files[i].len);
-      archive_entry_free(e);
-    }
-  CHECK(archive_write_close(a) == ARCHIVE_OK);
-  archive_write_free(a);
-  struct skiff_err *err = NULL;
-  skiff_rm_rf(path("fe"), NULL);
-  CHECK(mkdir(path("fe"), 0755) == 0);
-  CHECK(mkdir(path("fe/bin"), 0755) == 0);
-  CHECK(image_layer_unpack(path("files.tar"), path("fe"), NULL, &err) == 0);
+  const struct tentry files[] = {{'d', "bin", NULL},
+                                 {'f', "bin/su", "suid"},
+                                 {'f', "big", big},
+                                 {'f', "bin/su", "again"},
+                                 {'f', "empty", ""}};
+  const struct tattr at[] = {{0, 0, 0, 0},
+                             {04755, 1234, 5678, 0},
+                             {0640, 1234, 5678, sizeof(big)},
+                             {04711, 1234, 5678, 0},
+                             {0600, 1234, 5678, 0}};
+  struct skiff_err *err = unpack_at(files, at, 5, path("fe"));
   report(err);
+  CHECK(err == NULL);
   skiff_err_free(&err);
   struct stat st;
   CHECK(lstat(path("fe/bin/su"), &st) == 0 && S_ISREG(st.st_mode));
@@ -516,8 +491,8 @@ static void test_unpack_file_entries(void)
 static void test_diffid_check(void)
 {
   const struct tentry ents[] = {{'f', "hello", "world"}};
-  make_tar(path("plain.tar"), ents, 1, false);
-  make_tar(path("gz.tar"), ents, 1, true);
+  make_tar(path("plain.tar"), ents, NULL, 1, false);
+  make_tar(path("gz.tar"), ents, NULL, 1, true);
   char want[DIGEST_STR_LEN];
   int fd = open(path("plain.tar"), O_RDONLY);
   CHECK(digest_fd(fd, want, NULL, NULL) == 0);
@@ -551,7 +526,7 @@ static void test_diffid_check(void)
 static void test_gunzip_members(void)
 {
   const struct tentry ents[] = {{'f', "a", "first file"}, {'f', "b/c", "second file"}};
-  make_tar(path("m.tar"), ents, 2, false);
+  make_tar(path("m.tar"), ents, NULL, 2, false);
   char want[DIGEST_STR_LEN], cmd[2048];
   int fd = open(path("m.tar"), O_RDONLY);
   CHECK(digest_fd(fd, want, NULL, NULL) == 0);
@@ -804,7 +779,7 @@ static void test_docker_save(void)
   struct skiff_err *err = NULL;
   const struct tentry ents[] = {{'d', "etc", NULL}, {'f', "etc/os-release", "ID=test\n"}};
   skiff_mkdir_p(path("docker/abc"), 0755, NULL);
-  make_tar(path("docker/abc/layer.tar"), ents, 2, false);
+  make_tar(path("docker/abc/layer.tar"), ents, NULL, 2, false);
   char diffid[DIGEST_STR_LEN], cdigest[DIGEST_STR_LEN];
   int fd = open(path("docker/abc/layer.tar"), O_RDONLY);
   CHECK(digest_fd(fd, diffid, NULL, NULL) == 0);
