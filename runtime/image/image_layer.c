@@ -1,18 +1,15 @@
-/* image_layer.c - layer archives with libarchive: unpacking a layer into its lower dir
- * (gzip inflated by image_gunzip.c)
- * (OCI whiteouts turned into overlayfs objects), extracting an image archive, and
- * writing a directory as a gzip'd tar layer.
+/* image_layer.c - layer archives: unpacking a layer into its lower dir (gzip inflated by
+ * image_gunzip.c, the tar read by tar_reader.c, the entries written by
+ * image_layer_entry.c and image_unpack.c, which also turn OCI whiteouts into overlayfs
+ * objects), extracting an image archive, and writing a directory as a gzip'd tar layer.
  *
- * Extraction is hardened against hostile archives: every entry name is cleaned and
- * rejected when absolute or holding "..", the parent of every entry is checked to lie
- * beneath the root without a symlink component (openat2 RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS), a directory entry replaces a symlink at its name, hardlink targets
- * are checked likewise, and libarchive's ARCHIVE_EXTRACT_SECURE_NODOTDOT runs too, so a
- * symlink `x -> /` followed by `x/evil` can never write outside the layer
- * (CVE-2019-14271-style tar escapes).  The checked parent stays open while entries follow
- * in it and is dropped before any entry that may replace it or a directory above it
- * (struct image_parent_cache); symlinks and regular files are made in it directly
- * (image_layer_entry.c), not by libarchive's path-based writer. */
+ * libarchive (loaded on first use, image_libarchive.c) reads what skiff's tar reader does
+ * not: a layer with sparse files or ACLs (unpacked again from its blob), layers compressed
+ * otherwise than with gzip, and image archives; it then writes what image_layer_entry.c
+ * does not (hard links, devices, ACLs), by path beneath a checked parent, with
+ * ARCHIVE_EXTRACT_SECURE_NODOTDOT.  Extraction is hardened against hostile archives either
+ * way: names cleaned and rejected when absolute or holding "..", parents checked
+ * (image_unpack.c), hard-link targets checked likewise. */
 #define _GNU_SOURCE
 #include "image_internal.h"
 #include "image_layer_entry.h"
@@ -83,104 +80,6 @@ enum image_whiteout image_whiteout_kind(const char *clean, char **target)
   return IMAGE_WH_FILE;
 }
 
-/* openat2 beneath root, never through a symlink. */
-static int open_beneath(int rootfd, const char *rel, int flags)
-{
-  struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
-                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-  return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-}
-
-/* The directory rel beneath root, created (0755) when missing; fails on a symlink or
- * non-directory component. */
-static int open_dir_create(int rootfd, const char *rel, const char *entry, struct skiff_err **err)
-{
-  int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0)
-    return skiff_error(err, errno, "dup");
-  if (strcmp(rel, ".") == 0)
-    return fd;
-  cleanup_free char *copy = xstrdup(rel);
-  char *save = NULL;
-  for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
-    {
-      if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST)
-        {
-          int e = errno;
-          close(fd);
-          return skiff_error(err, e, "entry `%s`: mkdir `%s`", entry, c);
-        }
-      int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      int e = errno;
-      close(fd);
-      if (next < 0)
-        return skiff_error(err, e == ELOOP ? 0 : e, "entry `%s`: `%s` is not a directory%s", entry,
-                           rel, e == ELOOP ? " (a symlink escapes the layer root)" : "");
-      fd = next;
-    }
-  return fd;
-}
-
-/* Entry parent (when it exists) must lie beneath root without a symlink: every existing
- * component is a real directory, and libarchive creates the missing ones.  A directory entry
- * whose name holds a symlink (put there by an earlier entry) replaces the symlink:
- * libarchive would otherwise take the symlink's target for the directory and set its
- * owner, mode and times.  Other entries replace what is at their name (libarchive unlinks
- * it), so the final component never leads out either.  This is what libarchive's
- * ARCHIVE_EXTRACT_SECURE_SYMLINKS ensures too, with ~20 syscalls per entry (an lstat and
- * an open of every component of the absolute path), here 0-2.  *parent: the parent's fd
- * (rootfd, or the cache's: not the caller's to close), -1 when it does not exist yet. */
-static int check_entry(int rootfd, const char *clean, bool is_dir, struct image_parent_cache *pc,
-                       int *parent, struct skiff_err **err)
-{
-  const char *slash = strrchr(clean, '/');
-  size_t plen = slash ? (size_t)(slash - clean) : 0;
-  int fd = rootfd;
-  *parent = -1;
-  if (slash && pc->path && strlen(pc->path) == plen && memcmp(pc->path, clean, plen) == 0)
-    fd = pc->fd;
-  else if (slash)
-    {
-      cleanup_free char *path = strndup(clean, plen);
-      if (path == NULL)
-        abort();
-      fd = open_beneath(rootfd, path, O_PATH | O_DIRECTORY);
-      if (fd < 0 && errno == ENOENT)
-        return 0; /* created by libarchive as directories: nothing can be in the way */
-      if (fd < 0 && (errno == ELOOP || errno == EXDEV))
-        return skiff_error(
-            err, 0, "entry `%s`: path goes through a symlink (escapes the layer root)", clean);
-      if (fd < 0)
-        return skiff_error(err, errno, "entry `%s`: parent `%s`", clean, path);
-      image_parent_cache_drop(pc);
-      pc->path = steal_pointer(&path);
-      pc->fd = fd;
-    }
-  const char *base = slash ? slash + 1 : clean;
-  struct stat st;
-  if (is_dir && fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
-      && unlinkat(fd, base, 0) < 0)
-    return skiff_error(err, errno, "entry `%s`: remove the symlink in its place", clean);
-  *parent = fd;
-  return 0;
-}
-
-/* Overlay lower-dir whiteout: char device 0:0 named like the removed file. */
-static int make_whiteout(int rootfd, const char *target, const char *entry, struct skiff_err **err)
-{
-  const char *slash = strrchr(target, '/');
-  cleanup_free char *dir = slash ? strndup(target, (size_t)(slash - target)) : xstrdup(".");
-  const char *base = slash ? slash + 1 : target;
-  cleanup_close int dfd = open_dir_create(rootfd, dir, entry, err);
-  if (dfd < 0)
-    return -1;
-  if (image_entry_remove(dfd, base) < 0)
-    return skiff_error(err, errno, "entry `%s`: remove `%s`", entry, target);
-  if (mknodat(dfd, base, S_IFCHR | 0, makedev(0, 0)) < 0)
-    return skiff_error(err, errno, "entry `%s`: mknod whiteout `%s`", entry, target);
-  return 0;
-}
-
 /* Drop trusted.overlay.* xattrs from an entry: a layer must not steer overlayfs
  * (redirect, metacopy, opaque) except through the whiteout files of the spec. */
 static void strip_overlay_xattrs(struct archive_entry *e)
@@ -237,42 +136,78 @@ struct chain
   struct image_gunzip *gz; /* reads fd */
   int fd;
   struct digest_pipe *hash;
-  const void *cur; /* the block the tar reader was last given */
 };
 
-/* The next decompressed bytes into c->cur, handed to the hash; errors set on a. */
-static la_ssize_t chain_fill(struct chain *c, struct archive *a)
+/* The next decompressed bytes into *buf, handed to the hash: >0, 0 at the end, -1 with
+ * *why (errno set). */
+static ssize_t chain_fill(void *arg, const void **out, const char **why)
 {
-  la_ssize_t n;
+  struct chain *c = arg;
+  ssize_t n;
   void *buf = digest_pipe_buffer(c->hash);
   if (c->gz)
-    {
-      const char *why = "";
-      n = image_gunzip_read(c->gz, buf, DIGEST_PIPE_BUF, &why);
-      if (n < 0)
-        {
-          archive_set_error(a, errno, "%s", why);
-          return -1;
-        }
-    }
+    n = image_gunzip_read(c->gz, buf, DIGEST_PIPE_BUF, why);
   else if ((n = archive_read_data(c->raw, buf, DIGEST_PIPE_BUF)) < 0)
     {
-      archive_set_error(a, archive_errno(c->raw), "%s", archive_error_string(c->raw));
-      return -1;
+      *why = archive_error_string(c->raw);
+      errno = archive_errno(c->raw);
     }
   if (n > 0)
     digest_pipe_commit(c->hash, (size_t)n);
-  c->cur = buf;
+  *out = buf;
   return n;
 }
 
 static la_ssize_t chain_read(struct archive *a, void *cd, const void **buf)
 {
-  struct chain *c = cd;
-  la_ssize_t n = chain_fill(c, a);
-  *buf = c->cur;
+  const char *why = "read";
+  ssize_t n = chain_fill(cd, buf, &why);
+  if (n < 0)
+    archive_set_error(a, errno, "%s", why);
   return n;
 }
+
+/* ---- skiff's own tar reader */
+
+static ssize_t tar_data(void *arg, const void **buf, long long *off, struct skiff_err **err)
+{
+  return tar_reader_data(arg, buf, off, err);
+}
+
+/* Every entry of the tar r reads written beneath u's root: 0, -1, TAR_UNSUPPORTED. */
+static int extract_tar(struct tar_reader *r, struct image_unpack *u, struct skiff_err **err)
+{
+  for (;;)
+    {
+      struct tar_entry *e;
+      int k = tar_reader_next(r, &e, err);
+      if (k <= 0)
+        return k;
+      cleanup_free char *clean = NULL;
+      int pfd;
+      int b = image_unpack_begin(u, e->path, e->type == S_IFDIR && !e->hardlink, &clean, &pfd, err);
+      if (b < 0)
+        return -1;
+      if (b > 0)
+        continue;
+      if (pfd < 0 && image_unpack_parent(u, clean, &pfd, err) < 0)
+        return -1;
+      if (e->hardlink)
+        b = image_entry_hardlink(u, pfd, clean, e, err);
+      else if (e->type == S_IFREG)
+        b = image_entry_file(pfd, clean, e, tar_data, r, true, err);
+      else if (e->type == S_IFDIR)
+        b = image_entry_dir(u, pfd, clean, e, err);
+      else if (e->type == S_IFLNK)
+        b = image_entry_symlink(pfd, clean, e, true, err);
+      else
+        b = image_entry_node(pfd, clean, e, err);
+      if (b < 0)
+        return -1;
+    }
+}
+
+/* ---- libarchive's */
 
 static int copy_data(struct archive *in, struct archive *out, const char *entry,
                      struct skiff_err **err)
@@ -292,34 +227,59 @@ static int copy_data(struct archive *in, struct archive *out, const char *entry,
     }
 }
 
-struct opaque_list
+static ssize_t archive_data(void *arg, const void **buf, long long *off, struct skiff_err **err)
 {
-  char **dirs;
-  size_t n;
-};
+  size_t size;
+  la_int64_t o;
+  int r = archive_read_data_block(arg, buf, &size, &o);
+  if (r == ARCHIVE_EOF)
+    return 0;
+  if (r < ARCHIVE_WARN)
+    return skiff_error(err, 0, "%s", archive_error_string(arg));
+  *off = o;
+  return (ssize_t)size;
+}
+
+/* What image_layer_entry.c needs of a libarchive entry without xattrs */
+static struct tar_entry entry_of(struct archive_entry *e)
+{
+  struct tar_entry t = {
+      .link = (char *)archive_entry_symlink(e),
+      .type = archive_entry_filetype(e),
+      .mode = archive_entry_perm(e),
+      .uid = (unsigned long long)archive_entry_uid(e),
+      .gid = (unsigned long long)archive_entry_gid(e),
+      .mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+      .atime = {0, UTIME_NOW},
+      .size = archive_entry_size(e),
+  };
+  if (archive_entry_atime_is_set(e))
+    t.atime = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
+  return t;
+}
 
 static void start_writeback(int rootfd, const char *clean)
 {
-  int fd = open_beneath(rootfd, clean, O_RDONLY | O_NOFOLLOW);
+  int fd = image_open_beneath(rootfd, clean, O_RDONLY | O_NOFOLLOW);
   if (fd < 0)
     return;
   (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   close(fd);
 }
 
-/* Extract every entry of `in` beneath dest.  layer: whiteouts, devices, ownership. */
-static int extract_entries(struct archive *in, const char *dest, int rootfd, bool layer,
-                           struct opaque_list *opq, struct skiff_err **err)
+/* Extract every entry of `in` beneath dest (u's root). */
+static int extract_entries(struct archive *in, const char *dest, struct image_unpack *u,
+                           struct skiff_err **err)
 {
-  /* no ARCHIVE_EXTRACT_SECURE_SYMLINKS: check_entry does its work for a fraction of the
-   * syscalls (entries are made relative to the root, cleaned, and never contain `..`) */
+  /* no ARCHIVE_EXTRACT_SECURE_SYMLINKS: image_unpack_begin does its work for a fraction of
+   * the syscalls (entries are made relative to the root, cleaned, and never contain `..`) */
   int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME;
+  bool layer = u->layer;
   if (layer)
     flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL;
   struct archive *out = archive_write_disk_new();
   archive_write_disk_set_options(out, flags);
   int ret = -1;
-  struct image_parent_cache pc = {NULL, -1};
   struct archive_entry *e;
   for (;;)
     {
@@ -331,57 +291,33 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
           skiff_error(err, 0, "read: %s", archive_error_string(in));
           goto out;
         }
-      cleanup_free char *clean = NULL;
-      if (image_layer_clean_path(archive_entry_pathname(e), &clean, err) < 0)
-        goto out;
       mode_t type = archive_entry_filetype(e);
       const char *link = archive_entry_hardlink(e);
       if (!layer && link == NULL && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
         {
-          skiff_error(err, 0, "entry `%s`: unexpected file type in an image archive", clean);
+          skiff_error(err, 0, "entry `%s`: unexpected file type in an image archive",
+                      archive_entry_pathname(e));
           goto out;
         }
-      image_parent_cache_touch(&pc, clean);
+      cleanup_free char *clean = NULL;
       int pfd;
-      if (check_entry(rootfd, clean, type == AE_IFDIR && link == NULL, &pc, &pfd, err) < 0)
+      int b = image_unpack_begin(u, archive_entry_pathname(e), type == AE_IFDIR && link == NULL,
+                                 &clean, &pfd, err);
+      if (b < 0)
         goto out;
-      cleanup_free char *target = NULL;
-      enum image_whiteout wh = layer ? image_whiteout_kind(clean, &target) : IMAGE_WH_NONE;
-      if (wh == IMAGE_WH_META)
+      if (b > 0)
         continue;
-      if (wh != IMAGE_WH_NONE)
-        image_parent_cache_touch(&pc, target);
       /* symlinks and files are made in their checked parent (image_layer_entry.c); one
        * with xattrs or ACLs, or whose parent is not there yet, goes through libarchive */
-      bool direct = wh == IMAGE_WH_NONE && link == NULL && pfd >= 0
-                    && !(layer && archive_entry_xattr_count(e) > 0)
+      bool direct = link == NULL && pfd >= 0 && !(layer && archive_entry_xattr_count(e) > 0)
                     && archive_entry_acl_types(e) == 0;
-      if (direct && type == AE_IFLNK)
+      if (direct && (type == AE_IFLNK || type == AE_IFREG))
         {
-          if (image_entry_symlink(pfd, clean, e, layer, err) < 0)
+          struct tar_entry t = entry_of(e);
+          if ((type == AE_IFLNK ? image_entry_symlink(pfd, clean, &t, layer, err)
+                                : image_entry_file(pfd, clean, &t, archive_data, in, layer, err))
+              < 0)
             goto out;
-          continue;
-        }
-      if (direct && type == AE_IFREG)
-        {
-          if (image_entry_file(pfd, clean, in, e, layer, err) < 0)
-            goto out;
-          continue;
-        }
-      if (wh == IMAGE_WH_FILE)
-        {
-          if (make_whiteout(rootfd, target, clean, err) < 0)
-            goto out;
-          continue;
-        }
-      if (wh == IMAGE_WH_OPAQUE)
-        {
-          int fd = open_dir_create(rootfd, target, clean, err);
-          if (fd < 0)
-            goto out;
-          close(fd);
-          opq->dirs = xrealloc(opq->dirs, (opq->n + 1) * sizeof(char *));
-          opq->dirs[opq->n++] = steal_pointer(&target);
           continue;
         }
       cleanup_free char *full = xasprintf("%s/%s", dest, clean);
@@ -394,7 +330,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
               skiff_err_prefix(err, "hardlink `%s`", clean);
               goto out;
             }
-          int fd = open_beneath(rootfd, lclean, O_PATH | O_NOFOLLOW);
+          int fd = image_open_beneath(u->rootfd, lclean, O_PATH | O_NOFOLLOW);
           struct stat st;
           if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
             {
@@ -425,7 +361,7 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
           goto out;
         }
       if (layer && type == AE_IFREG && link == NULL && archive_entry_size(e) >= IMAGE_WRITEBACK_MIN)
-        start_writeback(rootfd, clean);
+        start_writeback(u->rootfd, clean);
     }
   if (archive_write_close(out) < ARCHIVE_WARN)
     {
@@ -434,7 +370,6 @@ static int extract_entries(struct archive *in, const char *dest, int rootfd, boo
     }
   ret = 0;
 out:
-  image_parent_cache_drop(&pc);
   archive_write_free(out);
   return ret;
 }
@@ -453,60 +388,64 @@ static int open_root(const char *dest, char **real, struct skiff_err **err)
 
 /* libarchive sets and restores the process umask around every file it writes: two
  * unpacks in one process at once (the agent's pulls, a pull's streamed layers) could leave
- * the umask at 0.  One at a time. */
+ * the umask at 0.  One at a time through libarchive. */
 static pthread_mutex_t unpack_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The tar that c delivers, extracted beneath dest; got = its digest. */
-static int unpack_chain(struct chain *c, const char *label, const char *dest,
+/* The tar that c delivers, extracted beneath dest with skiff's reader, or libarchive's
+ * (with_libarchive); got = its digest.  TAR_UNSUPPORTED: start over with libarchive. */
+static int unpack_chain(struct chain *c, bool with_libarchive, const char *label, const char *dest,
                         char got[DIGEST_STR_LEN], struct skiff_err **err)
 {
   cleanup_free char *root = NULL;
   cleanup_close int rootfd = open_root(dest, &root, err);
   if (rootfd < 0)
     return -1;
-  struct archive *tar = archive_read_new();
-  struct opaque_list opq = {NULL, 0};
+  struct image_unpack u;
+  image_unpack_init(&u, rootfd, true);
   int ret = -1;
-  archive_read_support_format_tar(tar);
-  if (archive_read_open(tar, c, NULL, chain_read, NULL) != ARCHIVE_OK)
+  if (with_libarchive)
     {
-      skiff_error(err, 0, "read `%s`: %s", label, archive_error_string(tar));
-      goto out;
+      struct archive *tar = archive_read_new();
+      archive_read_support_format_tar(tar);
+      pthread_mutex_lock(&unpack_lock);
+      if (archive_read_open(tar, c, NULL, chain_read, NULL) != ARCHIVE_OK)
+        skiff_error(err, 0, "read `%s`: %s", label, archive_error_string(tar));
+      else
+        ret = extract_entries(tar, root, &u, err);
+      pthread_mutex_unlock(&unpack_lock);
+      archive_read_free(tar);
     }
-  if (extract_entries(tar, root, rootfd, true, &opq, err) < 0)
+  else
+    {
+      struct tar_reader *r = tar_reader_new(chain_fill, c);
+      ret = extract_tar(r, &u, err);
+      tar_reader_free(r);
+      if (ret < 0)
+        skiff_err_prefix(err, "%s", label);
+    }
+  if (ret < 0)
     goto out;
+  ret = -1;
   /* hash what the tar reader left unread (end-of-archive blocks, padding) */
   for (;;)
     {
-      la_ssize_t n = chain_fill(c, tar);
+      const void *buf;
+      const char *why = "read";
+      ssize_t n = chain_fill(c, &buf, &why);
       if (n < 0)
         {
-          skiff_error(err, 0, "read `%s`: %s", label, archive_error_string(tar));
+          skiff_error(err, errno, "read `%s`: %s", label, why);
           goto out;
         }
       if (n == 0)
         break;
     }
   digest_pipe_final(c->hash, got);
-  for (size_t i = 0; i < opq.n; i++)
-    {
-      int fd = open_beneath(rootfd, opq.dirs[i], O_RDONLY | O_DIRECTORY);
-      if (fd < 0 || fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-        {
-          int e = errno;
-          if (fd >= 0)
-            close(fd);
-          skiff_error(err, e, "opaque dir `%s`: setxattr trusted.overlay.opaque", opq.dirs[i]);
-          goto out;
-        }
-      close(fd);
-    }
+  if (image_unpack_finish(&u, err) < 0)
+    goto out;
   ret = 0;
 out:
-  for (size_t i = 0; i < opq.n; i++)
-    free(opq.dirs[i]);
-  free(opq.dirs);
-  archive_read_free(tar);
+  image_unpack_free(&u);
   return ret;
 }
 
@@ -522,17 +461,16 @@ static void chain_free(struct chain *c)
   free(c);
 }
 
-int image_layer_unpack(const char *blob_path, const char *dest, const char *want_diffid,
-                       struct skiff_err **err)
+/* The layer blob at blob_path unpacked into dest (empty) by skiff's tar reader or
+ * libarchive's; got = the digest of the tar stream. */
+static int unpack_blob(const char *blob_path, const char *dest, bool with_libarchive,
+                       char got[DIGEST_STR_LEN], struct skiff_err **err)
 {
-  if (image_libarchive_load(err) < 0)
-    return -1;
   struct chain *c = xzalloc(sizeof(*c));
   c->hash = digest_pipe_new();
   c->fd = open(blob_path, O_RDONLY | O_CLOEXEC);
   int ret = -1;
   struct archive_entry *re;
-  char got[DIGEST_STR_LEN];
   if (c->fd < 0)
     {
       skiff_error(err, errno, "open `%s`", blob_path);
@@ -542,6 +480,8 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *want
     c->gz = image_gunzip_open(c->fd);
   else
     {
+      if (image_libarchive_load(err) < 0)
+        goto out;
       c->raw = archive_read_new();
       archive_read_support_filter_all(c->raw);
       archive_read_support_format_raw(c->raw);
@@ -552,30 +492,51 @@ int image_layer_unpack(const char *blob_path, const char *dest, const char *want
           goto out;
         }
     }
-  pthread_mutex_lock(&unpack_lock);
-  ret = unpack_chain(c, blob_path, dest, got, err);
-  pthread_mutex_unlock(&unpack_lock);
-  if (ret == 0 && want_diffid && strcmp(got, want_diffid) != 0)
-    ret = skiff_error(err, 0, "layer %s: diff_id mismatch (content is %s)", want_diffid, got);
+  ret = unpack_chain(c, with_libarchive, blob_path, dest, got, err);
 out:
   chain_free(c);
   return ret;
 }
 
+int image_layer_unpack(const char *blob_path, const char *dest, const char *want_diffid,
+                       struct skiff_err **err)
+{
+  char got[DIGEST_STR_LEN];
+  struct skiff_err *why = NULL;
+  int ret = unpack_blob(blob_path, dest, false, got, &why);
+  if (ret == TAR_UNSUPPORTED)
+    {
+      /* what skiff's reader left, removed; libarchive reads it all again */
+      skiff_err_free(&why);
+      if (skiff_rm_rf(dest, &why) < 0 || mkdir(dest, 0755) < 0 || chmod(dest, 0755) < 0)
+        ret = why ? -1 : skiff_error(&why, errno, "mkdir `%s`", dest);
+      else if ((ret = image_libarchive_load(&why)) == 0)
+        ret = unpack_blob(blob_path, dest, true, got, &why);
+    }
+  if (ret < 0)
+    {
+      if (err && *err == NULL)
+        *err = why;
+      else
+        skiff_err_free(&why);
+      return -1;
+    }
+  if (want_diffid && strcmp(got, want_diffid) != 0)
+    return skiff_error(err, 0, "layer %s: diff_id mismatch (content is %s)", want_diffid, got);
+  return 0;
+}
+
 int image_layer_unpack_gz_reader(image_read_fn rd, void *arg, const char *dest,
                                  char got[DIGEST_STR_LEN], struct skiff_err **err)
 {
-  if (image_libarchive_load(err) < 0)
-    return -1;
   struct chain *c = xzalloc(sizeof(*c));
   c->hash = digest_pipe_new();
   c->fd = -1;
   c->gz = image_gunzip_open_reader(rd, arg);
-  pthread_mutex_lock(&unpack_lock);
-  int ret = unpack_chain(c, "layer stream", dest, got, err);
-  pthread_mutex_unlock(&unpack_lock);
+  /* a layer skiff's reader cannot read stops here: the pull unpacks it from its blob */
+  int ret = unpack_chain(c, false, "layer stream", dest, got, err);
   chain_free(c);
-  return ret;
+  return ret < 0 ? -1 : 0;
 }
 
 int image_archive_extract(const char *archive_path, const char *dest, struct skiff_err **err)
@@ -587,16 +548,16 @@ int image_archive_extract(const char *archive_path, const char *dest, struct ski
   if (rootfd < 0)
     return -1;
   struct archive *in = archive_read_new();
-  struct opaque_list opq = {NULL, 0};
   archive_read_support_filter_all(in);
   archive_read_support_format_tar(in);
+  struct image_unpack u;
+  image_unpack_init(&u, rootfd, false);
   int ret = -1;
   if (archive_read_open_filename(in, archive_path, 65536) != ARCHIVE_OK)
     skiff_error(err, 0, "read `%s`: %s", archive_path, archive_error_string(in));
-  else if (extract_entries(in, root, rootfd, false, &opq, err) < 0)
-    ;
-  else
+  else if (extract_entries(in, root, &u, err) == 0 && image_unpack_finish(&u, err) == 0)
     ret = 0;
+  image_unpack_free(&u);
   archive_read_free(in);
   return ret;
 }

@@ -156,6 +156,45 @@ oci_layout_layers() {
 	assert_eq "$output" "" "-q output"
 }
 
+@test "a layer Go's archive/tar wrote (podman build): unpacked entry for entry as podman's own storage has it" {
+	command -v podman >/dev/null || skip "no podman"
+	local src=$WORK/ctx/src long
+	long=$(printf 'directory-%.0s' {1..12}) # past ustar's 100 bytes: pax records
+	mkdir -p "$src/etc/$long/$long" "$src/bin" "$src/ro" "$src/empty"
+	echo hello >"$src/etc/hosts"
+	head -c 300000 /dev/urandom >"$src/bin/tool"
+	chmod 4755 "$src/bin/tool"
+	echo deep >"$src/etc/$long/$long/$(printf 'file-%.0s' {1..30})"
+	ln -s ../etc/hosts "$src/bin/link"
+	ln -s "$(printf 'target-%.0s' {1..20})" "$src/bin/longlink"
+	ln "$src/etc/hosts" "$src/etc/hard"
+	mkfifo "$src/etc/fifo"
+	python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.skiff", b"on")' "$src/etc/hosts"
+	chmod 0555 "$src/ro"
+	touch -h -d @1600000000.123456789 "$src/bin/link" "$src/etc" "$src/ro"
+	printf 'FROM scratch\nCOPY src/ /\n' >"$WORK/ctx/Containerfile"
+	local p=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --storage-driver vfs
+		--events-backend none)
+	"${p[@]}" build -q -t localhost/gotar:1 "$WORK/ctx" >/dev/null
+	skopeo copy -q --dest-tls-verify=false \
+		"containers-storage:[vfs@$WORK/podman/root+$WORK/podman/run]localhost/gotar:1" \
+		"docker://$SREG/gotar:1"
+	run sk pull -q "$SREG/gotar:1"
+	assert_status 0
+	listing() { (cd "$1" && find . -mindepth 1 -printf '%y %m %U %G %s %T@ %l %n %P\n' | sort -k9); }
+	sums() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2); }
+	local theirs ours
+	theirs=$(echo "$WORK"/podman/root/vfs/dir/*/)
+	ours=$(echo "$SKIFF_IMAGE_ROOT"/layers/*/)
+	[ -d "$theirs" ] && [ -d "$ours" ] || fail "layer dirs: $theirs / $ours"
+	diff <(listing "$theirs") <(listing "$ours") || fail "entries differ (podman's, skiff's)"
+	diff <(sums "$theirs") <(sums "$ours") || fail "contents differ"
+	assert_eq "$(listing "$ours" | wc -l)" 13 "entries"
+	assert_eq "$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.skiff"))' \
+		"$ours/etc/hosts")" "b'on'" "xattr"
+	"${p[@]}" rmi -a -f >/dev/null 2>&1 || true
+}
+
 @test "on a terminal the progress is redrawn in place" {
 	run script -qec "$SKIFF --root $STATE pull $SREG/busybox:1" /dev/null </dev/null
 	assert_status 0
