@@ -236,7 +236,7 @@ bool tar_parse_pax_time(const char *v, size_t len, struct timespec *ts)
           nsec += scale * (c - '0'); /* digits past the nanosecond add 0 */
         }
     }
-  if (neg && nsec > 0) /* -1.25 is 2 s before -0.75... i.e. -2 s + 0.75 s */
+  if (neg && nsec > 0) /* -1.25 s is -2 s + 0.75 s */
     {
       sec += 1;
       nsec = 1000000000 - nsec;
