@@ -32,7 +32,7 @@ DEB_PACKAGES := build-essential pkg-config clang clang-format bats curl iproute2
 	libgnutls28-dev podman containerd etcd-server etcd-client docker-registry nftables apache2-utils libisal-dev \
 	libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libldap-dev libzstd-dev libunistring-dev \
 	libbrotli-dev libidn2-dev libssl-dev zlib1g-dev nettle-dev libgmp-dev libtasn1-6-dev \
-	libsasl2-dev libkrb5-dev libp11-kit-dev
+	libsasl2-dev libkrb5-dev libp11-kit-dev acl
 
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 

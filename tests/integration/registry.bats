@@ -195,6 +195,57 @@ oci_layout_layers() {
 	"${p[@]}" rmi -a -f >/dev/null 2>&1 || true
 }
 
+# oci_layout_of TAR DIR: an OCI layout in DIR of one image (tag 1) whose one layer is TAR gzip'd
+oci_layout_of() {
+	local tar=$1 oci=$2 diffid layer cfg man
+	mkdir -p "$oci/blobs/sha256"
+	blob() { # blob FILE: its digest, the file put in the layout
+		local d
+		d=$(sha256sum <"$1" | cut -d' ' -f1)
+		cp "$1" "$oci/blobs/sha256/$d"
+		echo "$d"
+	}
+	diffid=$(sha256sum <"$tar" | cut -d' ' -f1)
+	gzip -c "$tar" >"$tar.gz"
+	layer=$(blob "$tar.gz")
+	printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{"Cmd":["sh"]}}' \
+		"$diffid" >"$tar.cfg"
+	cfg=$(blob "$tar.cfg")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+		"$cfg" "$(stat -c %s "$tar.cfg")" "$layer" "$(stat -c %s "$tar.gz")" >"$tar.man"
+	man=$(blob "$tar.man")
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
+		"$man" "$(stat -c %s "$tar.man")" >"$oci/index.json"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$oci/oci-layout"
+}
+
+@test "layers GNU tar wrote with an ACL, with a sparse file: skiff's reader stops, libarchive unpacks each from its verified blob" {
+	command -v setfacl >/dev/null || skip "no setfacl (make deps)"
+	local root=$WORK/root l kind
+	mkdir -p "$root/acl/d" "$root/sparse/d"
+	echo secret >"$root/acl/d/f"
+	setfacl -m u:4242:r "$root/acl/d/f"
+	truncate -s 2M "$root/sparse/d/sparse"
+	echo tail >>"$root/sparse/d/sparse"
+	for kind in acl sparse; do
+		tar --acls --sparse --format=posix -C "$root/$kind" -cf "$WORK/$kind.tar" .
+		oci_layout_of "$WORK/$kind.tar" "$WORK/$kind-oci"
+		skopeo copy -q --dest-tls-verify=false "oci:$WORK/$kind-oci:1" "docker://$SREG/$kind:1"
+		export SKIFF_TRACE=$WORK/$kind.trace SKIFF_IMAGE_ROOT=$WORK/$kind-store
+		run sk pull -q "$SREG/$kind:1"
+		unset SKIFF_TRACE
+		assert_status 0
+		grep -q "stream: layer unpack stopped" "$WORK/$kind.trace" ||
+			fail "$kind: the stream did not stop: $(cat "$WORK/$kind.trace")"
+	done
+	l=$(echo "$WORK"/acl-store/layers/*/)
+	getfacl -n "$l/d/f" | grep -q '^user:4242:r--' || fail "no ACL: $(getfacl -n "$l/d/f")"
+	assert_eq "$(cat "$l/d/f")" secret "d/f"
+	l=$(echo "$WORK"/sparse-store/layers/*/)
+	cmp "$root/sparse/d/sparse" "$l/d/sparse" || fail "the sparse file differs"
+	[ "$(stat -c %b "$l/d/sparse")" -lt 100 ] || fail "its hole was written: $(stat -c %b "$l/d/sparse") blocks"
+}
+
 @test "on a terminal the progress is redrawn in place" {
 	run script -qec "$SKIFF --root $STATE pull $SREG/busybox:1" /dev/null </dev/null
 	assert_status 0
