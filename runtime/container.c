@@ -48,8 +48,20 @@ int sync_recv(int fd, char *type, char **payload, struct skiff_err **err)
 {
   char *buf = xmalloc(SYNC_MAX + 1);
   ssize_t n;
+  bool reset = false;
+  /* An init that fails sends SYNC_ERROR and exits; when a message of ours (a SYNC_START
+   * queued early) was still unread in its socket, the kernel marks ours ECONNRESET, and a
+   * SEQPACKET recv reports that pending error before the queued message.  Reading the
+   * error clears it: the next recv returns the SYNC_ERROR (or 0 when none was sent). */
   do
-    n = recv(fd, buf, SYNC_MAX, 0);
+    {
+      n = recv(fd, buf, SYNC_MAX, 0);
+      if (n < 0 && errno == ECONNRESET && !reset)
+        {
+          reset = true;
+          errno = EINTR;
+        }
+    }
   while (n < 0 && errno == EINTR);
   if (n <= 0)
     {
