@@ -325,21 +325,10 @@ static int extract_entries(struct archive *in, const char *dest, struct image_un
       if (link)
         {
           cleanup_free char *lclean = NULL;
-          if (image_layer_clean_path(link, &lclean, err) < 0)
-            {
-              skiff_err_prefix(err, "hardlink `%s`", clean);
-              goto out;
-            }
-          int fd = image_open_beneath(u->rootfd, lclean, O_PATH | O_NOFOLLOW);
           struct stat st;
-          if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
-            {
-              if (fd >= 0)
-                close(fd);
-              skiff_error(err, 0, "entry `%s`: hardlink target `%s` is not a file inside the layer",
-                          clean, lclean);
-              goto out;
-            }
+          int fd = image_unpack_link_target(u, clean, link, &lclean, &st, err);
+          if (fd < 0)
+            goto out;
           close(fd);
           link_full = xasprintf("%s/%s", dest, lclean);
           archive_entry_set_hardlink(e, link_full);

@@ -176,13 +176,10 @@ int image_entry_hardlink(struct image_unpack *u, int pfd, const char *clean,
 {
   const char *base = base_name(clean);
   cleanup_free char *target = NULL;
-  if (image_layer_clean_path(e->link, &target, err) < 0)
-    return skiff_err_prefix(err, "hardlink `%s`", clean);
-  cleanup_close int fd = image_open_beneath(u->rootfd, target, O_PATH | O_NOFOLLOW);
   struct stat st, here;
-  if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
-    return skiff_error(err, 0, "entry `%s`: hardlink target `%s` is not a file inside the layer",
-                       clean, target);
+  cleanup_close int fd = image_unpack_link_target(u, clean, e->link, &target, &st, err);
+  if (fd < 0)
+    return -1;
   if (fstatat(pfd, base, &here, AT_SYMLINK_NOFOLLOW) == 0)
     {
       if (here.st_ino == st.st_ino && here.st_dev == st.st_dev)

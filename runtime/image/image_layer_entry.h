@@ -9,6 +9,7 @@
 #define SKIFF_IMAGE_LAYER_ENTRY_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include "tar_reader.h"
 
 /* Files of a layer from this size on have their writeback started as soon as they are
@@ -59,6 +60,10 @@ int image_unpack_begin(struct image_unpack *u, const char *name, bool is_dir, ch
 /* The missing parent directories of clean created (0755) and opened into the cache. */
 int image_unpack_parent(struct image_unpack *u, const char *clean, int *pfd,
                         struct skiff_err **err);
+/* The target of hard link entry clean: link cleaned into *target, opened (O_PATH, returned)
+ * beneath the root, *st its stat; -1 (err set) unless it is a non-directory in the layer. */
+int image_unpack_link_target(struct image_unpack *u, const char *clean, const char *link,
+                             char **target, struct stat *st, struct skiff_err **err);
 /* Directories' modes and times set, opaque directories marked. */
 int image_unpack_finish(struct image_unpack *u, struct skiff_err **err);
 void image_unpack_free(struct image_unpack *u);

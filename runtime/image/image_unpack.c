@@ -163,6 +163,23 @@ int image_unpack_begin(struct image_unpack *u, const char *name, bool is_dir, ch
   return 1;
 }
 
+int image_unpack_link_target(struct image_unpack *u, const char *clean, const char *link,
+                             char **target, struct stat *st, struct skiff_err **err)
+{
+  *target = NULL;
+  if (image_layer_clean_path(link, target, err) < 0)
+    return skiff_err_prefix(err, "hardlink `%s`", clean);
+  int fd = image_open_beneath(u->rootfd, *target, O_PATH | O_NOFOLLOW);
+  if (fd < 0 || fstat(fd, st) < 0 || S_ISDIR(st->st_mode))
+    {
+      if (fd >= 0)
+        close(fd);
+      return skiff_error(err, 0, "entry `%s`: hardlink target `%s` is not a file inside the layer",
+                         clean, *target);
+    }
+  return fd;
+}
+
 int image_unpack_finish(struct image_unpack *u, struct skiff_err **err)
 {
   image_parent_cache_drop(&u->pc);
