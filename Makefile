@@ -63,7 +63,9 @@ RUNTIME_SRC := $(wildcard runtime/*.c runtime/image/*.c runtime/net/*.c runtime/
 # `pull` and `push` (and for the pull before `run` of a missing image), so the runtime binary
 # does not pay libarchive's and libcurl's loader cost on every container start.
 SKIFF_IMAGE_SRC := runtime/cmd/image.c runtime/cmd/image_main.c runtime/cmd/pull.c
-SKIFF_SRC := $(filter-out $(SKIFF_IMAGE_SRC),$(wildcard runtime/cmd/*.c))
+# GSS-API, p11-kit and SASL forwarded and loaded on first call (the static skiff-image, below)
+SKIFF_IMAGE_LAZY_SRC := runtime/cmd/image_lazy.c
+SKIFF_SRC := $(filter-out $(SKIFF_IMAGE_SRC) $(SKIFF_IMAGE_LAZY_SRC),$(wildcard runtime/cmd/*.c))
 # the flag tables and their parser, which skiff-image shares with skiff
 CMD_SHARED_SRC := runtime/cmd/opts.c runtime/cmd/image_flags.c
 ORCH_SRC := $(wildcard $(addsuffix /*.c,$(addprefix orchestrator/,core store server agent client)))
@@ -140,19 +142,26 @@ $(BUILD)/skiff: $(call obj,$(SKIFF_SRC)) $(LIBSKIFF) $(LIBUTIL)
 # the libraries under it are linked from Debian's static archives (libcurl4-openssl-dev's
 # libcurl.a and the -dev packages above): the loader then maps 13 libraries, not 35, and
 # binds no symbols of the rest: skiff-image starts in ~8.5 ms instead of ~14.5 (perf stat
-# -r 50), a pull is ~5-9 ms shorter.  Kerberos (curl's GSS-API), p11-kit (GnuTLS), SASL
-# (OpenLDAP) and ISA-L have no archive in Debian and stay shared.  SKIFF_IMAGE_STATIC=0
-# links all of it shared, as before.
+# -r 50), a pull is ~5-9 ms shorter.  Kerberos (curl's GSS-API), p11-kit (GnuTLS) and SASL
+# (OpenLDAP) have no archive in Debian: runtime/cmd/image_lazy.c defines the functions the
+# archives call and loads those libraries on the first call (a pull makes none), which
+# took another ~2.4 ms off each start; ISA-L (no archive either) stays shared.  Relative
+# relocations are packed (DT_RELR, glibc >= 2.36): 24,000 of them read from 8 KB, not
+# 580.  SKIFF_IMAGE_STATIC=0 links all of it shared, as before.
 SKIFF_IMAGE_STATIC ?= 1
 ifeq ($(SKIFF_IMAGE_STATIC),1)
-SKIFF_IMAGE_LIBS := -Wl,-Bstatic -Wl,--start-group -lcurl -lnghttp2 -lidn2 -lrtmp -lssh2 -lpsl \
+SKIFF_IMAGE_OBJS := $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC) $(SKIFF_IMAGE_LAZY_SRC))
+SKIFF_IMAGE_LIBS := -Wl,-z,pack-relative-relocs \
+	-Wl,-Bstatic -Wl,--start-group -lcurl -lnghttp2 -lidn2 -lrtmp -lssh2 -lpsl \
 	-lssl -lcrypto -lldap -llber -lgnutls -lhogweed -lnettle -lgmp -ltasn1 -lunistring -lzstd \
 	-lbrotlidec -lbrotlicommon -lz -ljansson -Wl,--end-group -Wl,-Bdynamic \
-	-lsasl2 -lisal -lgssapi_krb5 -lp11-kit -latomic -lm -ldl -lpthread
+	-lisal -latomic -lm -ldl -lpthread
 else
+SKIFF_IMAGE_OBJS := $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC))
 SKIFF_IMAGE_LIBS := $(call pc,--libs,jansson libcurl libisal) -lm
 endif
-$(BUILD)/skiff-image: $(call obj,$(SKIFF_IMAGE_SRC) $(CMD_SHARED_SRC)) $(LIBSKIFF) $(LIBUTIL)
+$(call obj,$(SKIFF_IMAGE_LAZY_SRC)): CFLAGS += $(call pc,--cflags,krb5-gssapi p11-kit-1 libsasl2)
+$(BUILD)/skiff-image: $(SKIFF_IMAGE_OBJS) $(LIBSKIFF) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SKIFF_IMAGE_LIBS)
 
 $(BUILD)/skiffd: $(call obj,$(SKIFFD_SRC)) $(LIBORCH) $(LIBSKIFF) $(LIBUTIL)
@@ -168,6 +177,13 @@ CTL_OBJS = $(call obj,$(filter-out orchestrator/ctl/skiffctl.c,$(SKIFFCTL_SRC)))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CTL_OBJS) $(LIBORCH) $(LIBWEBAPP) $(LIBSKIFF) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ORCH_LIBS) $(WEBAPP_LIBS) $(AGENT_LIBS) $(RUNTIME_LIBS)
+
+# the forwarders alone, without the libraries they load (runtime/cmd/image_lazy.c)
+$(BUILD)/tests/test_image_lazy: $(BUILD)/obj/tests/unit/test_image_lazy.o \
+		$(call obj,$(SKIFF_IMAGE_LAZY_SRC)) $(LIBUTIL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/obj/tests/unit/test_image_lazy.o: CFLAGS += $(call pc,--cflags,krb5-gssapi p11-kit-1 libsasl2)
 
 unit: $(UNIT_BINS)
 

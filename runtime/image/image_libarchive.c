@@ -1,38 +1,28 @@
 /* image_libarchive.c - libarchive loaded on first use (image_libarchive.h): dlopen of its
- * soname and a dlsym per function the image store calls, once per process. */
+ * soname and a dlsym per function the image store calls, once per process (lazylib.h). */
 #define _GNU_SOURCE
 #define IMAGE_LIBARCHIVE_IMPL
 #include "image_libarchive.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "lazylib.h"
 
 /* the soname libarchive 3.x has kept since 3.0 (libarchive.so.13) */
-#define IMAGE_LIBARCHIVE_SONAME "libarchive.so.13"
-
+static struct lazylib lib = LAZYLIB_INIT("libarchive.so.13");
 static struct image_libarchive table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char load_error[256];
+static char load_error[sizeof(lib.error)];
 
 static void load(void)
 {
-  void *h = dlopen(IMAGE_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
-  if (h == NULL)
-    {
-      const char *why = dlerror();
-      snprintf(load_error, sizeof(load_error), "dlopen %s: %s", IMAGE_LIBARCHIVE_SONAME,
-               why ? why : "failed");
-      return;
-    }
   struct image_libarchive t;
 #define IMAGE_LIBARCHIVE_SYM(f)                                                                    \
-  if ((*(void **)&t.f = dlsym(h, #f)) == NULL)                                                     \
+  if ((*(void **)&t.f = lazylib_sym(&lib, #f)) == NULL)                                            \
     {                                                                                              \
-      snprintf(load_error, sizeof(load_error), "%s: no symbol %s", IMAGE_LIBARCHIVE_SONAME, #f);   \
-      dlclose(h);                                                                                  \
+      snprintf(load_error, sizeof(load_error), "%s", lib.error);                                   \
       return;                                                                                      \
     }
   IMAGE_LIBARCHIVE_FUNCS(IMAGE_LIBARCHIVE_SYM)

@@ -69,7 +69,7 @@ one_line_error() {
 	[ "$(store_listing)" = "$before" ] || fail "rebuild changed the store"
 }
 
-@test "skiff-image loads libarchive only when it unpacks: not at start (a warm pull), on import" {
+@test "skiff-image loads libarchive only when it unpacks: not at start (a warm pull), on import; never Kerberos" {
 	# linked, libarchive and what it brings (libxml2, ICU, libstdc++) cost every start of
 	# skiff-image ~8 ms of the dynamic loader's work (runtime/image/image_libarchive.h)
 	run readelf -d "$SKIFF_BUILD/skiff-image"
@@ -80,6 +80,10 @@ one_line_error() {
 	LD_DEBUG=files "$SKIFF" images >/dev/null 2>"$WORK/ld.log" || fail "$(cat "$WORK/ld.log")"
 	grep -q 'file=libisal' "$WORK/ld.log" || fail "LD_DEBUG printed nothing: $(head "$WORK/ld.log")"
 	! grep -q 'file=libarchive' "$WORK/ld.log" || fail "libarchive loaded by skiff images"
+	# nor Kerberos, p11-kit or SASL, which libcurl.a, libgnutls.a and libldap.a call for
+	# features a pull does not use (loaded on first call: runtime/cmd/image_lazy.c)
+	! grep -E 'file=lib(gssapi_krb5|krb5|k5crypto|p11-kit|ffi|sasl2)' "$WORK/ld.log" ||
+		fail "skiff-image maps the libraries above at start"
 	# an import unpacks: libarchive is loaded then, and the layer is whole
 	LD_DEBUG=files NAME=busybox:latest "$REPO/images/busybox/build" >/dev/null 2>"$WORK/ld.log" ||
 		fail "$(grep -v '^ *[0-9]*:' "$WORK/ld.log")"

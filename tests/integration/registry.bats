@@ -638,8 +638,14 @@ oci_layout_of() {
 @test "a loopback registry that speaks only TLS: plain HTTP gets its 400, HTTPS (unverified) is used for pull and push" {
 	REG_TLS=1 registry_start tlsreg || fail "no TLS registry"
 	skopeo copy -q --dest-tls-verify=false "oci-archive:$FWORK/busybox.tar" "docker://$REG/busybox:1"
-	run sk pull -q "$REG/busybox:1"
+	LD_DEBUG=files LD_DEBUG_OUTPUT="$WORK/ld" run sk pull -q "$REG/busybox:1"
 	assert_status 0
+	# TLS (OpenSSL) needs none of the libraries skiff-image loads on first call
+	# (runtime/cmd/image_lazy.c): Kerberos, p11-kit, SASL stay unloaded
+	cat "$WORK"/ld.* >"$WORK/ld.log"
+	grep -q 'file=libisal' "$WORK/ld.log" || fail "LD_DEBUG printed nothing"
+	! grep -E 'file=lib(gssapi_krb5|krb5|p11-kit|sasl2)' "$WORK/ld.log" ||
+		fail "a pull over TLS loaded the libraries above"
 	assert_eq "$(store_digest "$REG/busybox:1")" "$(registry_digest "$REG/busybox:1")" "digest"
 	run sk push -q "$REG/busybox:1" "$REG/again/bb:2"
 	assert_status 0
