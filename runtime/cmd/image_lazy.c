@@ -17,8 +17,14 @@
  * goes to the library's function.  Nothing is lost: a registry behind Kerberos would load
  * Kerberos then.  When the library is missing, the call fails the way the library
  * reports failure (GSS_S_FAILURE, SASL_FAIL, NULL, ...) after one line on stderr naming
- * it.  Linked only into the static skiff-image (Makefile, SKIFF_IMAGE_STATIC). */
+ * it.  Linked only into the static skiff-image (Makefile, SKIFF_IMAGE_STATIC).
+ *
+ * In the same spirit, GnuTLS (there for libldap.a and librtmp.a, both of which call
+ * gnutls_global_init() before they use it) is told not to initialise itself at load
+ * (GNUTLS_SKIP_GLOBAL_INIT, its header's way): its constructor built two ASN.1 trees,
+ * probed the CPU and read /etc/gnutls/config at every start, ~0.4 ms. */
 #define P11_KIT_FUTURE_UNSTABLE_API 1
+#include <gnutls/gnutls.h>
 #include <gssapi/gssapi.h>
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pin.h>
@@ -27,6 +33,8 @@
 #include <stdio.h>
 
 #include "lazylib.h"
+
+GNUTLS_SKIP_GLOBAL_INIT
 
 static struct lazylib gss = LAZYLIB_INIT("libgssapi_krb5.so.2");
 static struct lazylib p11 = LAZYLIB_INIT("libp11-kit.so.0");

@@ -69,7 +69,7 @@ one_line_error() {
 	[ "$(store_listing)" = "$before" ] || fail "rebuild changed the store"
 }
 
-@test "skiff-image loads libarchive only when it unpacks: not at start (a warm pull), on import; never Kerberos" {
+@test "skiff-image loads libarchive only when it unpacks: not at start (a warm pull), on import; never Kerberos, no GnuTLS init" {
 	# linked, libarchive and what it brings (libxml2, ICU, libstdc++) cost every start of
 	# skiff-image ~8 ms of the dynamic loader's work (runtime/image/image_libarchive.h)
 	run readelf -d "$SKIFF_BUILD/skiff-image"
@@ -84,6 +84,10 @@ one_line_error() {
 	# features a pull does not use (loaded on first call: runtime/cmd/image_lazy.c)
 	! grep -E 'file=lib(gssapi_krb5|krb5|k5crypto|p11-kit|ffi|sasl2)' "$WORK/ld.log" ||
 		fail "skiff-image maps the libraries above at start"
+	# GnuTLS (for libldap.a and librtmp.a) does not initialise itself at load: with
+	# GNUTLS_DEBUG_LEVEL its initialisation would log "Enabled GnuTLS ... logging"
+	GNUTLS_DEBUG_LEVEL=2 "$SKIFF" images >/dev/null 2>"$WORK/gnutls.log" || fail "$(cat "$WORK/gnutls.log")"
+	! grep -q 'gnutls\[' "$WORK/gnutls.log" || fail "GnuTLS initialised at start: $(head -3 "$WORK/gnutls.log")"
 	# an import unpacks: libarchive is loaded then, and the layer is whole
 	LD_DEBUG=files NAME=busybox:latest "$REPO/images/busybox/build" >/dev/null 2>"$WORK/ld.log" ||
 		fail "$(grep -v '^ *[0-9]*:' "$WORK/ld.log")"
