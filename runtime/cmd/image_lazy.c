@@ -16,8 +16,8 @@
  * checks each against it): the first call opens the library (lazylib.h) and every call
  * goes to the library's function.  Nothing is lost: a registry behind Kerberos would load
  * Kerberos then.  When the library is missing, the call fails the way the library
- * reports failure (GSS_S_FAILURE, SASL_FAIL, NULL, ...) after one line on stderr naming
- * it.  Linked only into the static skiff-image (Makefile, SKIFF_IMAGE_STATIC).
+ * reports failure (GSS_S_FAILURE, SASL_FAIL, NULL, ...), and one line on stderr (the first
+ * time) names it.  Linked only into the static skiff-image (Makefile, SKIFF_IMAGE_STATIC).
  *
  * In the same spirit, GnuTLS (there for libldap.a and librtmp.a, both of which call
  * gnutls_global_init() before they use it) is told not to initialise itself at load
@@ -43,7 +43,7 @@ static struct lazylib sasl = LAZYLIB_INIT("libsasl2.so.2");
 static void *resolve(struct lazylib *lib, const char *name)
 {
   void *fn = lazylib_sym(lib, name);
-  if (fn == NULL)
+  if (fn == NULL && !__atomic_exchange_n(&lib->reported, 1, __ATOMIC_RELAXED))
     fprintf(stderr, "skiff-image: %s\n", lib->error);
   return fn;
 }

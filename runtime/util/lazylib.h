@@ -17,6 +17,7 @@ struct lazylib
   int tried;
   void *handle;
   char error[256]; /* why it could not be opened, or the last symbol missing */
+  int reported;    /* for callers that say why once (image_lazy.c) */
 };
 
 #define LAZYLIB_INIT(so)                                                                           \
