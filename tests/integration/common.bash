@@ -44,12 +44,17 @@ wait_file_contains() {
 	fail "'$2' not in $1 after ${3:-10}s: $(cat "$1" 2>/dev/null)"
 }
 
-# free_port: a TCP port nothing listens on.
+# free_port: a loopback TCP port no socket uses (listening or connected), below the kernel's
+# ephemeral range (ip_local_port_range): a port in that range can become the local end of
+# some outgoing connection (an etcd client's, a server's) between this check and the bind —
+# seen in CI as "Address already in use".
 free_port() {
-	local p
+	local p low
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 21000 ] || low=60000
 	for ((;;)); do
-		p=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || break
+		p=$((20000 + RANDOM % (low - 20000)))
+		ss -Htan "sport = :$p" | grep -q . || break
 	done
 	echo "$p"
 }

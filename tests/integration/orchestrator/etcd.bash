@@ -16,9 +16,12 @@ ETCD_CLUSTER=
 ETCD_ENDPOINTS=
 
 etcd_free_port() {
-	local p
+	local p low
+	# below the ephemeral range, as common.bash's free_port
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 21000 ] || low=60000
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		ss -Htan "sport = :$p" | grep -q . && continue
 		printf '%s\n' "${ETCD_CLIENT_PORTS[@]}" "${ETCD_PEER_PORTS[@]}" | grep -qx "$p" && continue
 		echo "$p"

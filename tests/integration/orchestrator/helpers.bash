@@ -36,15 +36,6 @@ orch_teardown() {
 	true
 }
 
-# free_port: print a TCP port nothing listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-}
-
 # start_server [ARGS...]: skiffd server on 127.0.0.1:$PORT (chosen once per test, reused by
 # restarts) with --data $DATA; waits for /healthz.  Sets SERVER_PID, URL.  A port chosen here
 # that another process took between the check and the listen (other suites run beside this
