@@ -8,6 +8,9 @@
 #   etcd_restart I...       start members again on their data dirs
 #   etcd_kill_all           stop every member this file started
 
+# shellcheck source=../common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../common.bash"
+
 ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
 ETCD_PIDS=()
 ETCD_CLIENT_PORTS=()
@@ -15,14 +18,12 @@ ETCD_PEER_PORTS=()
 ETCD_CLUSTER=
 ETCD_ENDPOINTS=
 
+# etcd_free_port: common.bash's free_port, not one of the ports already chosen for a member
+# (they are not listening yet)
 etcd_free_port() {
-	local p low
-	# below the ephemeral range, as common.bash's free_port
-	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
-	[ "${low:-0}" -gt 21000 ] || low=60000
+	local p
 	while :; do
-		p=$((20000 + RANDOM % (low - 20000)))
-		ss -Htan "sport = :$p" | grep -q . && continue
+		p=$(free_port)
 		printf '%s\n' "${ETCD_CLIENT_PORTS[@]}" "${ETCD_PEER_PORTS[@]}" | grep -qx "$p" && continue
 		echo "$p"
 		return 0
