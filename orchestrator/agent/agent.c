@@ -200,10 +200,14 @@ void *agent_heartbeat_thread(void *arg)
   double interval = follow ? 1 : h->interval;
   while (!agent_stopping)
     {
-      double next = agent_now() + interval;
+      double start = agent_now(), next = start + interval;
       cleanup_free char *failure = NULL;
       for (size_t i = 0; i < h->n && !agent_stopping; i++)
         {
+          /* A thread beating for many (hollow) nodes spreads them over the period, as
+           * independent hosts would be, rather than sending them in one burst. */
+          if (i > 0)
+            agent_sleep(start + interval * (double)i / (double)h->n - agent_now());
           struct skiff_err *err = NULL;
           long status = 0;
           json_t *reply = NULL;

@@ -6,8 +6,8 @@
  *
  * Threads (each owns its own struct client; shared state is the job queue, the reports
  * waiting per node, the crash loops, the stop flag and the read-only configuration):
- *   heartbeat x H  register its slice of the nodes, then POST a heartbeat for each every interval
- *                  (agent_heartbeat_thread, agent.c)
+ *   heartbeat x H  register its slice of the nodes, then POST a heartbeat for each every interval,
+ *                  spread over it (agent_heartbeat_thread, agent.c)
  *   watcher        list + watch replicas, turn each one bound to our nodes into a report or a job
  *   worker x W     carry out jobs: a node's waiting reports in one POST /v1/nodes/NAME/status
  *                  (API.md), replica deletes

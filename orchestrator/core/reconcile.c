@@ -233,6 +233,24 @@ bool rc_node_ready(double now, double last_heartbeat, double grace)
   return now - last_heartbeat <= grace;
 }
 
+void rc_heartbeat_pace(struct rc_heartbeat *h, const struct rc_heartbeat_policy *p, size_t nodes,
+                       double now)
+{
+  double period = p->period;
+  if (p->max_rate > 0 && (double)nodes / p->max_rate > period)
+    period = ceil((double)nodes / p->max_rate * 4) / 4;
+  double scaled = p->grace * period / p->period, old = h->scaled;
+  h->period = period;
+  h->scaled = scaled;
+  if (scaled < old)
+    {
+      double keep = now < h->held_until && h->held_grace > old ? h->held_grace : old;
+      h->held_grace = keep;
+      h->held_until = now + keep;
+    }
+  h->grace = now < h->held_until && h->held_grace > scaled ? h->held_grace : scaled;
+}
+
 double rc_backoff_delay(const struct rc_backoff_policy *p, unsigned consecutive)
 {
   if (consecutive == 0)

@@ -82,6 +82,32 @@ void rc_plan_free(struct rc_plan *plan);
  * returns the status it must have (true = Ready). */
 bool rc_node_ready(double now, double last_heartbeat, double grace);
 
+/* Heartbeat pacing, as Nomad's max_heartbeats_per_second: nodes beat every `period` seconds
+ * and are NotReady after `grace` seconds without a beat, until so many are registered that
+ * together they would beat more than `max_rate` times a second; then the period stretches
+ * to nodes / max_rate (rounded up to a quarter second, so that it does not change with every
+ * node that joins) and the grace with it, by the same factor: a node is still lost after the
+ * same number of missed beats.  max_rate 0: no cap. */
+struct rc_heartbeat_policy
+{
+  double period, grace, max_rate;
+};
+
+/* What is in force: the period agents are told and the grace nodes are judged by.  When the
+ * period shrinks (nodes removed), an agent learns it only at its next beat, which may come
+ * one old period late: the old grace is held for one old grace more. */
+struct rc_heartbeat
+{
+  double period, grace;
+  double scaled;                 /* the grace of `period` alone */
+  double held_grace, held_until; /* the longer grace kept after a shrink, and until when */
+};
+
+/* The pacing for `nodes` registered nodes at time `now` (seconds, any clock that does not go
+ * back); h holds what was in force before (zeroed at first) and is updated. */
+void rc_heartbeat_pace(struct rc_heartbeat *h, const struct rc_heartbeat_policy *p, size_t nodes,
+                       double now);
+
 struct rc_backoff_policy
 {
   double base;        /* seconds, default 1 */

@@ -244,12 +244,14 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           "skiff_http_refused_total{code=\"401\"} %llu\nskiff_http_refused_total{code=\"403\"} "
           "%llu\nskiff_http_refused_total{code=\"413\"} %llu\n"
           "# TYPE skiff_node_heartbeats_total counter\nskiff_node_heartbeats_total %llu\n"
-          "# TYPE skiff_heartbeat_interval_seconds gauge\nskiff_heartbeat_interval_seconds %g\n",
+          "# TYPE skiff_heartbeat_interval_seconds gauge\nskiff_heartbeat_interval_seconds %g\n"
+          "# TYPE skiff_node_grace_seconds gauge\nskiff_node_grace_seconds %g\n",
           (unsigned long long)api->cl->txns, (unsigned long long)api->cl->conflicts,
           (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
           (unsigned long long)api->cl->events.dropped, (unsigned long long)api->http_401,
           (unsigned long long)api->http_403, (unsigned long long)api->http_413,
-          (unsigned long long)api->heartbeats, api->cfg.heartbeat_interval);
+          (unsigned long long)api->heartbeats, cluster_pace(api->cl)->period,
+          cluster_pace(api->cl)->grace);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,
@@ -445,8 +447,6 @@ struct api *api_start(struct cluster *cl, const struct api_config *cfg, struct s
   api->view = &cl->view;
   api->cfg = *cfg;
   api->cfg.listen = NULL;
-  snprintf(api->heartbeat_tail, sizeof(api->heartbeat_tail), ",\"heartbeatInterval\":%g}",
-           cfg->heartbeat_interval);
   /* Bounded by construction: so many connections in all and per client address, each with
    * libmicrohttpd's fixed memory pool; a connection must finish its handshake and send an
    * authenticated request within API_HANDSHAKE_TIMEOUT (then idle_timeout applies), and an

@@ -29,7 +29,6 @@ struct api_config
   /* Connections in all and per client address; seconds a connection may stay silent (a
    * connection that has not yet authenticated a request gets API_HANDSHAKE_TIMEOUT). */
   unsigned max_conns, max_conns_per_client, idle_timeout;
-  double heartbeat_interval;
   const struct cidr_pool *pod_pool; /* node podCIDRs (nodeipam.h); NULL: none allocated */
   /* More /metrics lines (the controller's), may be NULL. */
   void (*write_metrics)(void *data, FILE *f);

@@ -441,6 +441,13 @@ static enum MHD_Result node_heartbeat(struct api *api, struct MHD_Connection *c,
   jtext_str(&t, "{\"name\":");
   jtext_quote(&t, node->name);
   jtext_str(&t, node->ready ? ",\"status\":\"Ready\"" : ",\"status\":\"NotReady\"");
+  double period = cluster_pace(api->cl)->period;
+  if (period != api->tail_period)
+    {
+      snprintf(api->heartbeat_tail, sizeof(api->heartbeat_tail), ",\"heartbeatInterval\":%g}",
+               period);
+      api->tail_period = period;
+    }
   jtext_str(&t, api->heartbeat_tail);
   return api_send_text(api, c, 200, jtext_take(&t, NULL));
 }

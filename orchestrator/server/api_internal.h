@@ -42,6 +42,7 @@ struct api
   struct tlsio_set tls_held; /* TLS connections holding bytes to send (tlsio.h) */
   uint64_t heartbeats;       /* node heartbeats answered (skiff_node_heartbeats_total) */
   char heartbeat_tail[48];   /* `,"heartbeatInterval":N}`: the end of every heartbeat reply */
+  double tail_period;        /* the period heartbeat_tail tells (cluster_pace) */
 };
 
 struct log_proxy;

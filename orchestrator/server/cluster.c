@@ -283,6 +283,12 @@ void cluster_flush_events(struct cluster *c)
   writes_free(&w);
 }
 
+const struct rc_heartbeat *cluster_pace(struct cluster *c)
+{
+  rc_heartbeat_pace(&c->pace, &c->heartbeat_policy, c->view.nnodes, cluster_clock(c));
+  return &c->pace;
+}
+
 void cluster_heartbeat(struct cluster *c, const char *node, double now)
 {
   struct view_node *n = view_node(&c->view, node);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "reconcile.h"
 #include "recorder.h"
 #include "store.h"
 #include "view.h"
@@ -58,6 +59,10 @@ struct cluster
   const struct store_op *fence;
   bool fence_failed;
   bool resynced; /* the view was listed again (the store lost the thread of changes) */
+  /* Heartbeat pacing (reconcile.h): the configured policy and what is in force; read it
+   * through cluster_pace, which follows the number of registered nodes. */
+  struct rc_heartbeat_policy heartbeat_policy;
+  struct rc_heartbeat pace;
 };
 
 double cluster_now(void); /* CLOCK_MONOTONIC seconds */
@@ -87,6 +92,10 @@ int cluster_commit(struct cluster *c, struct writes *w, size_t *failed, struct s
 int cluster_commit_each(struct cluster *c, struct writes *w, struct skiff_err **err);
 /* Write the queued Events (best effort: a failure is logged). */
 void cluster_flush_events(struct cluster *c);
+/* The heartbeat period agents are told and the grace nodes are judged by now, for the nodes
+ * registered now (the one place both are decided: the API answers with the period, the
+ * controller and the leader judge with the grace). */
+const struct rc_heartbeat *cluster_pace(struct cluster *c);
 /* A node's heartbeat (in memory, not a store write). */
 void cluster_heartbeat(struct cluster *c, const char *node, double now);
 /* Serialized object for the store (without the revision fields); caller frees. */

@@ -71,12 +71,13 @@ static void reconcile_nodes(struct controller *ctl, double now, struct writes *w
 {
   struct view *v = ctl->view;
   size_t nready = 0;
+  double grace = cluster_pace(ctl->cl)->grace;
   for (size_t i = 0; i < v->nnodes; i++)
     {
       struct view_node *n = v->node_list[i];
       /* After a restart every node gets a fresh grace period from the server's start. */
       double last = n->heartbeat > 0 ? n->heartbeat : ctl->start;
-      bool ready = rc_node_ready(now, last, ctl->node_grace);
+      bool ready = rc_node_ready(now, last, grace);
       nready += ready;
       if (n->heartbeat == 0 && !n->ready)
         continue; /* NotReady before a restart and still silent */
@@ -424,12 +425,11 @@ static void observe(void *data, char kind, const char *name, const char *service
   ctl->dirty = true;
 }
 
-struct controller *controller_new(struct cluster *c, double node_grace, double now)
+struct controller *controller_new(struct cluster *c, double now)
 {
   struct controller *ctl = xzalloc(sizeof(*ctl));
   ctl->cl = c;
   ctl->view = &c->view;
-  ctl->node_grace = node_grace;
   ctl->start = now;
   ctl->progress = json_object();
   ctl->replace_backoff = json_object();

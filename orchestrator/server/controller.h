@@ -13,9 +13,9 @@
 
 struct controller;
 
-/* node_grace: seconds without a heartbeat before a node is NotReady; now: the start time
- * (every node gets a grace period from it). */
-struct controller *controller_new(struct cluster *c, double node_grace, double now);
+/* now: the start time (every node gets a grace period from it; the grace is the cluster's,
+ * cluster_pace). */
+struct controller *controller_new(struct cluster *c, double now);
 void controller_free(struct controller *ctl);
 /* Something changed since the last tick. */
 bool controller_dirty(const struct controller *ctl);

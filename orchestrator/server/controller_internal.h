@@ -12,7 +12,6 @@ struct controller
 {
   struct cluster *cl;
   struct view *view;
-  double node_grace;
   double start;               /* nodes get a grace period from the controller's start */
   bool dirty;                 /* a change was observed since the last tick */
   json_t *progress;           /* service -> {"sig", "t"}: last rollout progress */

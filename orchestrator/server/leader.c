@@ -32,7 +32,6 @@ struct leader
 {
   struct cluster *cl;
   struct store *store;
-  double node_grace;
   bool enabled; /* the store has leases: several servers may share it */
   char *name, *url, *started;
   double ttl;
@@ -65,7 +64,6 @@ struct leader *leader_new(struct cluster *cl, struct store *s, const struct lead
   struct leader *l = xzalloc(sizeof(*l));
   l->cl = cl;
   l->store = s;
-  l->node_grace = cfg->node_grace;
   l->enabled = store_has_leases(s);
   l->name = cfg->name ? xstrdup(cfg->name) : default_name(cfg->listen);
   l->url = cfg->url ? xstrdup(cfg->url) : xasprintf("https://%s", cfg->listen);
@@ -231,14 +229,14 @@ static void campaign(struct leader *l, double now)
 static json_t *heard_nodes(struct leader *l)
 {
   json_t *names = json_array();
-  double now = cluster_clock(l->cl);
+  double now = cluster_clock(l->cl), grace = cluster_pace(l->cl)->grace;
   for (size_t i = 0; i < l->cl->view.nnodes; i++)
     {
       struct view_node *n = l->cl->view.node_list[i];
       json_t *m = json_object_get(l->merged, n->name);
       if (n->heartbeat <= 0 || (m && json_real_value(m) == n->heartbeat))
         continue;
-      if (now - n->heartbeat <= l->node_grace / 2)
+      if (now - n->heartbeat <= grace / 2)
         json_array_append_new(names, json_string(n->name));
     }
   return names;
@@ -317,7 +315,7 @@ static void merge_peer_heartbeats(struct leader *l, double now)
     json_t *m = json_object_get(l->merged, node);
     if (json_object_get(seen, node) || n == NULL || m == NULL || json_real_value(m) != n->heartbeat)
       continue;
-    n->heartbeat = hbnow - l->node_grace / 2;
+    n->heartbeat = hbnow - cluster_pace(l->cl)->grace / 2;
     json_real_set(m, n->heartbeat);
   }
   json_decref(l->peer_seen);

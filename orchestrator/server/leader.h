@@ -18,7 +18,6 @@ struct leader_config
   const char *url;    /* where clients reach it (NULL: https://LISTEN) */
   const char *listen; /* ADDR:PORT */
   double ttl;         /* lease TTL, seconds */
-  double node_grace;  /* a node heard by no server this long is NotReady */
 };
 
 /* cl may not be open yet (it is read from leader_step on). */

@@ -133,15 +133,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
       abort();
     }
   cluster_set_store_observer(&cl, security_store_event, &sec);
-  ctl = controller_new(&cl, 3600, cluster_now());
+  cl.heartbeat_policy = (struct rc_heartbeat_policy){.period = 1200, .grace = 3600};
+  ctl = controller_new(&cl, cluster_now());
   struct api_config cfg = {.listen = listen,
                            .auth = &sec.auth,
                            .ca_cert = sec.pki.ca_cert,
                            .ca_hash = sec.pki.ca_hash,
                            .max_conns = 64,
                            .max_conns_per_client = 64,
-                           .idle_timeout = 5,
-                           .heartbeat_interval = 1};
+                           .idle_timeout = 5};
   api = api_start(&cl, &cfg, &err);
   if (api == NULL)
     abort();

@@ -30,7 +30,8 @@ static void setup(void)
       abort();
     }
   now = 1000;
-  ctl = controller_new(&cl, 5, now);
+  cl.heartbeat_policy = (struct rc_heartbeat_policy){.period = 5.0 / 3, .grace = 5};
+  ctl = controller_new(&cl, now);
 }
 
 static void teardown(void)

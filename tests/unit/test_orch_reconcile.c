@@ -154,6 +154,43 @@ static void test_node_lifecycle(void)
   CHECK(!rc_node_ready(100.0, 94.9, 5.0));
 }
 
+/* Heartbeat pacing: the period stretches beyond max_rate beats a second, the grace with it;
+ * a shrink keeps the longer grace for one longer grace more. */
+static void test_heartbeat_pace(void)
+{
+  struct rc_heartbeat_policy p = {.period = 5.0 / 3, .grace = 5, .max_rate = 400};
+  struct rc_heartbeat h = {0};
+  rc_heartbeat_pace(&h, &p, 3, 0);
+  CHECK(h.period == 5.0 / 3 && h.grace == 5);
+  rc_heartbeat_pace(&h, &p, 666, 1); /* 400 a second at 666 nodes is still under the cap */
+  CHECK(h.period == 5.0 / 3 && h.grace == 5);
+  rc_heartbeat_pace(&h, &p, 1000, 2); /* 1000 / 400 = 2.5 s, three beats: 7.5 s */
+  CHECK(h.period == 2.5 && h.grace == 7.5);
+  rc_heartbeat_pace(&h, &p, 1001, 3); /* 2.5025 rounds up to a quarter second */
+  CHECK(h.period == 2.75 && h.grace == 8.25);
+  CHECK(1001 / h.period <= 400);
+  rc_heartbeat_pace(&h, &p, 5000, 4);
+  CHECK(h.period == 12.5 && h.grace == 37.5);
+  /* nodes removed at t=10: agents told 12.5 s may beat once more that late */
+  rc_heartbeat_pace(&h, &p, 1000, 10);
+  CHECK(h.period == 2.5 && h.grace == 37.5);
+  rc_heartbeat_pace(&h, &p, 10, 40); /* a second shrink keeps the longest grace */
+  CHECK(h.period == 5.0 / 3 && h.grace == 37.5);
+  rc_heartbeat_pace(&h, &p, 10, 40 + 37.5 + 0.01);
+  CHECK(h.period == 5.0 / 3 && h.grace == 5);
+  /* growing is in force at once */
+  rc_heartbeat_pace(&h, &p, 2000, 100);
+  CHECK(h.period == 5 && h.grace == 15);
+  /* no cap: the configured period whatever the count; an explicit period keeps its ratio */
+  struct rc_heartbeat_policy none = {.period = 1, .grace = 5, .max_rate = 0};
+  struct rc_heartbeat h2 = {0};
+  rc_heartbeat_pace(&h2, &none, 100000, 0);
+  CHECK(h2.period == 1 && h2.grace == 5);
+  none.max_rate = 100;
+  rc_heartbeat_pace(&h2, &none, 1000, 1);
+  CHECK(h2.period == 10 && h2.grace == 50);
+}
+
 static void test_backoff(void)
 {
   const struct rc_backoff_policy *p = &rc_backoff_default;
@@ -298,6 +335,7 @@ int main(void)
   RUN_TEST(test_rolling_update_surge);
   RUN_TEST(test_rolling_update_unavailable);
   RUN_TEST(test_node_lifecycle);
+  RUN_TEST(test_heartbeat_pace);
   RUN_TEST(test_backoff);
   RUN_TEST(test_rollout_state);
   RUN_TEST(test_generations_and_undo);

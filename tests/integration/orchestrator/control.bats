@@ -177,6 +177,54 @@ heartbeats_in() {
 	echo $((b - a))
 }
 
+# nodes_not_ready N: N nodes registered and NotReady.
+nodes_not_ready() {
+	[ "$(api GET /v1/nodes | jq '[.items[] | select(.status == "NotReady")] | length')" -eq "$1" ]
+}
+
+# metric_is NAME VALUE
+metric_is() {
+	[ "$(metric "$1")" = "$2" ]
+}
+
+@test "beyond --max-heartbeat-rate the period and the grace stretch with the node count" {
+	# grace 1.5 s (a beat every 0.5 s); 20 nodes at 10 beats a second: every 2 s, grace 6 s
+	start_server --node-grace 1.5 --max-heartbeat-rate 10
+	metric_is skiff_heartbeat_interval_seconds 0.5 || fail "$(api GET /metrics)"
+	metric_is skiff_node_grace_seconds 1.5 || fail "$(api GET /metrics)"
+	start_agent n --count 20
+	wait_for 10 nodes_ready 20
+	metric_is skiff_heartbeat_interval_seconds 2 || fail "$(api GET /metrics)"
+	metric_is skiff_node_grace_seconds 6 || fail "$(api GET /metrics)"
+	wait_for 10 grep -q "heartbeat: every 2s, as the server asks" "$ORCH_TMP/agent-n.log"
+	sleep 2 # every node has been answered with the new period
+	n=$(heartbeats_in 4)
+	[ "$n" -ge 30 ] && [ "$n" -le 50 ] || fail "$n heartbeats in 4 s from 20 nodes at 2 s"
+	nodes_ready 20 || fail "a node beating every 2 s was judged by the 1.5 s grace"
+	# a stopped agent's nodes are lost after the stretched grace (6 s), not the configured one
+	kill -STOP "$AGENT_PID"
+	t0=$(date +%s%N)
+	sleep 3
+	nodes_ready 20 || fail "NotReady within 3 s of the last beats: the grace did not stretch"
+	wait_for 10 nodes_not_ready 20
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -ge 4000 ] || fail "NotReady ${ms} ms after the agent stopped (grace 6 s, beats every 2 s)"
+	kill -CONT "$AGENT_PID"
+	wait_for 10 nodes_ready 20
+	# 0: no cap, the configured period whatever the count; a bad value is refused
+	kill "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	start_server --node-grace 1.5 --max-heartbeat-rate 0
+	metric_is skiff_heartbeat_interval_seconds 0.5 || fail "$(api GET /metrics)"
+	wait_for 10 grep -q "heartbeat: every 0.5s, as the server asks (was 2s)" "$ORCH_TMP/agent-n.log"
+	for bad in -1 x 1e9; do
+		run "$SKIFFD" server --listen 127.0.0.1:1 --data "$ORCH_TMP/x" --max-heartbeat-rate "$bad"
+		[ "$status" -eq 2 ]
+		assert_contains "$output" "--max-heartbeat-rate \`$bad\`: expected a number of heartbeats a second"
+	done
+	[ ! -e "$ORCH_TMP/x" ] || fail "a refused start made its data dir"
+}
+
 @test "agents beat at the period the server asks: a third of --node-grace, or --heartbeat-interval" {
 	# grace 1.5 s: every 0.5 s, where an agent on its own would beat every 1 s
 	start_server --node-grace 1.5
