@@ -26,15 +26,16 @@
 #include "server.h"
 
 /* Heartbeats a second from all nodes together before the period stretches (Nomad's
- * max_heartbeats_per_second, 50 there).  An idle heartbeat arriving on its own, as those of
- * independent hosts do, costs the server ~75-90 us of CPU on the 2-vCPU test VM, most of it
- * waking the loop and going back to sleep (1,000 fake nodes spread over the period,
- * 2026-12-07: 600 a second 4.9 % of a core, 400 2.8-3.7 %, 250 2.1 %, 200 1.7-1.8 %).  200 a
- * second holds an idle control plane under 2 % of a core whatever the node count: up to 333
- * nodes they beat every 5/3 s, 1,000 beat every 5 s against a 15 s grace (Docker Swarm's
- * default pace), 5,000 every 25 s against 75 s. */
-#define SERVER_MAX_HEARTBEAT_RATE 200
-#define SERVER_MAX_HEARTBEAT_RATE_S "200"
+ * max_heartbeats_per_second, 50 there; kubelets renewing their leases every 10 s send 100 a
+ * second at 1,000 nodes).  An idle heartbeat arriving on its own, as those of independent
+ * hosts do, costs the server 75-100 us of CPU on the 2-vCPU test VM, most of it waking the
+ * loop and going back to sleep (tests/bench/scheduler_e2e, 1,000 fake nodes spread over the
+ * period, 2026-12-07: 600 a second 4.9-6.5 % of a core, 400 2.8-3.7 %, 200 1.7-2.1 %).  100 a
+ * second holds an idle control plane near 1 % of a core whatever the node count: up to 167
+ * nodes beat every 5/3 s (grace 5 s), 1,000 every 10 s against a 30 s grace (a kubelet's
+ * lease: 10 s, 40 s), 5,000 every 50 s. */
+#define SERVER_MAX_HEARTBEAT_RATE 100
+#define SERVER_MAX_HEARTBEAT_RATE_S "100"
 
 struct server_opts
 {
@@ -360,7 +361,7 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     }
   /* A node is NotReady after three missed beats by default, as Docker Swarm's dispatcher
    * (5 s period, grace 3 periods; a kubelet renews its lease every 10 s against 40 s).
-   * Beyond --max-heartbeat-rate beats a second from all nodes together (333 nodes at the
+   * Beyond --max-heartbeat-rate beats a second from all nodes together (167 nodes at the
    * default 5/3 s) the period and the grace stretch with the node count (cluster_pace). */
   if (o->heartbeat_interval == 0)
     o->heartbeat_interval = o->node_grace / 3;
