@@ -239,9 +239,10 @@ void rc_heartbeat_pace(struct rc_heartbeat *h, const struct rc_heartbeat_policy 
   double period = p->period;
   if (p->max_rate > 0 && (double)nodes / p->max_rate > period)
     period = ceil((double)nodes / p->max_rate * 4) / 4;
-  double scaled = p->grace * period / p->period, old = h->scaled;
+  /* the grace of a period alone: the configured one's, scaled */
+  double scaled = p->grace * period / p->period;
+  double old = h->period > 0 ? p->grace * h->period / p->period : 0;
   h->period = period;
-  h->scaled = scaled;
   if (scaled < old)
     {
       double keep = now < h->held_until && h->held_grace > old ? h->held_grace : old;

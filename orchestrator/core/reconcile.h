@@ -99,7 +99,6 @@ struct rc_heartbeat_policy
 struct rc_heartbeat
 {
   double period, grace;
-  double scaled;                 /* the grace of `period` alone */
   double held_grace, held_until; /* the longer grace kept after a shrink, and until when */
 };
 

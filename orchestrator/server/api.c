@@ -196,6 +196,7 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
 {
   char *text = NULL;
   size_t len = 0;
+  const struct rc_heartbeat *pace = cluster_pace(api->cl);
   FILE *f = open_memstream(&text, &len);
   if (f == NULL)
     return api_send_error(api, c, 500, "open_memstream: %s", strerror(errno));
@@ -250,8 +251,7 @@ static enum MHD_Result route_metrics(struct api *api, struct MHD_Connection *c)
           (unsigned long long)api->group_commits, (unsigned long long)api->group_writes,
           (unsigned long long)api->cl->events.dropped, (unsigned long long)api->http_401,
           (unsigned long long)api->http_403, (unsigned long long)api->http_413,
-          (unsigned long long)api->heartbeats, cluster_pace(api->cl)->period,
-          cluster_pace(api->cl)->grace);
+          (unsigned long long)api->heartbeats, pace->period, pace->grace);
   if (api->cfg.write_metrics)
     api->cfg.write_metrics(api->cfg.metrics_data, f);
   fprintf(f,

@@ -269,8 +269,7 @@ static void publish(struct leader *l, double now)
     json_decref(nodes);
 }
 
-/* The leader: a node in another server's list is alive now; one that just left every list
- * was last heard half a grace ago (that is when its server dropped it). */
+/* map[key] = t, as a JSON real. */
 static void set_time(json_t *map, const char *key, double t)
 {
   json_t *v = json_object_get(map, key);
@@ -287,7 +286,7 @@ static void merge_peer_heartbeats(struct leader *l, double now)
   if (now < l->next_merge)
     return;
   l->next_merge = now + 0.25;
-  double hbnow = cluster_clock(l->cl);
+  double hbnow = cluster_clock(l->cl), grace = cluster_pace(l->cl)->grace;
   json_t *seen = json_object();
   const char *pname, *node;
   json_t *p, *v;
@@ -315,7 +314,7 @@ static void merge_peer_heartbeats(struct leader *l, double now)
     json_t *m = json_object_get(l->merged, node);
     if (json_object_get(seen, node) || n == NULL || m == NULL || json_real_value(m) != n->heartbeat)
       continue;
-    n->heartbeat = hbnow - cluster_pace(l->cl)->grace / 2;
+    n->heartbeat = hbnow - grace / 2;
     json_real_set(m, n->heartbeat);
   }
   json_decref(l->peer_seen);

@@ -177,11 +177,6 @@ heartbeats_in() {
 	echo $((b - a))
 }
 
-# nodes_not_ready N: N nodes registered and NotReady.
-nodes_not_ready() {
-	[ "$(api GET /v1/nodes | jq '[.items[] | select(.status == "NotReady")] | length')" -eq "$1" ]
-}
-
 # metric_is NAME VALUE
 metric_is() {
 	[ "$(metric "$1")" = "$2" ]
@@ -206,7 +201,7 @@ metric_is() {
 	t0=$(date +%s%N)
 	sleep 3
 	nodes_ready 20 || fail "NotReady within 3 s of the last beats: the grace did not stretch"
-	wait_for 10 nodes_not_ready 20
+	wait_for 10 nodes_in NotReady 20
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	[ "$ms" -ge 4000 ] || fail "NotReady ${ms} ms after the agent stopped (grace 6 s, beats every 2 s)"
 	kill -CONT "$AGENT_PID"

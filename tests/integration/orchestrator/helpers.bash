@@ -180,9 +180,14 @@ live_ready_without() {
 		and ([$live[] | select(.state == "Running" and .ready and .name != $v)] | length) == $c'
 }
 
+# nodes_in STATUS N: N registered nodes in STATUS (Ready, NotReady).
+nodes_in() {
+	[ "$(api GET /v1/nodes | jq --arg s "$1" '[.items[] | select(.status == $s)] | length')" -eq "$2" ]
+}
+
 # nodes_ready N: N nodes registered and Ready.
 nodes_ready() {
-	[ "$(api GET /v1/nodes | jq '[.items[] | select(.status == "Ready")] | length')" -eq "$1" ]
+	nodes_in Ready "$1"
 }
 
 # rollout_state SERVICE STATE
